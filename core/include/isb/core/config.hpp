@@ -1,0 +1,141 @@
+// config.hpp: the server configuration (sandbox.yaml) and how it is loaded.
+//
+// Keys follow the seed guide's sandbox.yaml (sandbox, isolation, security,
+// logging, cache, performance) plus isolation.backend and the plugins section.
+// Every key has a built-in default, so no file is needed. Every key can be
+// overridden by SANDBOX_<PATH> where PATH is the key path upper-cased with
+// dots as underscores (SANDBOX_ISOLATION_RESOURCE_LIMITS_MEMORY_MB), and by the
+// seed's named variables (SANDBOX_BASE_DIR, SANDBOX_LOG_LEVEL, SANDBOX_DEBUG,
+// SANDBOX_USE_DOCKER, SANDBOX_MAX_WORKSPACES, SANDBOX_TIMEOUT, SANDBOX_API_KEY).
+//
+//   auto cfg = isb::load_config(isb::ConfigSource{.explicit_file = "my.yaml"});
+//   if (!cfg) { std::cerr << cfg.error().message << "\n"; return 2; }
+#pragma once
+
+#include <isb/core/result.hpp>
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace isb {
+
+struct ResourceLimits {
+  int64_t memory_mb = 2048;
+  double cpu_cores = 2;
+  int64_t disk_mb = 5120;
+  int64_t max_processes = 100;
+  int64_t max_open_files = 1000;
+};
+
+struct SandboxConfig {
+  std::string base_dir = "/tmp/intelligent_sandbox";
+  int64_t max_workspaces = 10;
+  int64_t workspace_timeout = 3600;  // seconds of idleness before cleanup
+  bool auto_cleanup = true;
+  int64_t cleanup_interval = 300;  // seconds
+  //! Where source_path may come from. Empty means the defaults: the user's
+  //! home, the current directory and the system temp dir.
+  std::vector<std::string> allowed_source_roots;
+  //! Directory for the database, logs and caches. Empty: <base_dir>/state.
+  std::string state_dir;
+};
+
+struct IsolationConfig {
+  //! "process", "docker", or the id of an isolation plugin. Resolved by
+  //! load_config from backend / use_docker (see effective_backend).
+  std::string backend = "process";
+  bool backend_explicit = false;   // backend was set in the file or environment
+  std::optional<bool> use_docker;  // seed key; true selects docker when backend is not set
+  std::string container_image = "ubuntu:22.04";
+  bool fallback_isolation = true;
+  ResourceLimits resource_limits;
+};
+
+enum class SecurityLevel { kLow, kMedium, kHigh };
+
+struct SecurityConfig {
+  SecurityLevel level = SecurityLevel::kMedium;
+  bool network_isolation = true;
+  std::vector<std::string> allowed_endpoints;
+  bool audit_logging = true;
+  std::string audit_log_path;  // empty: <state_dir>/audit.log
+  std::vector<std::string> api_keys;
+};
+
+struct LoggingConfig {
+  std::string level = "info";  // trace, debug, info, warning, error, critical (seed: upper case too)
+  std::string format;           // spdlog pattern; empty: the built-in one
+  std::string file_path;        // empty: stderr only
+  int64_t max_size_mb = 100;
+  int64_t backup_count = 5;
+};
+
+struct CacheConfig {
+  bool enabled = true;
+  std::string cache_dir;  // empty: <state_dir>/cache
+  int64_t max_size_mb = 1000;
+  int64_t ttl = 3600;
+  int64_t cleanup_interval = 600;
+};
+
+struct PerformanceConfig {
+  bool monitoring_enabled = true;
+  int64_t metrics_interval = 60;
+  bool profiling_enabled = false;
+  int64_t max_concurrent_operations = 20;
+  int64_t operation_timeout = 300;  // seconds, per command unless a step says otherwise
+  int64_t max_output_bytes = 1048576;  // captured per stream per command
+};
+
+struct PluginsConfig {
+  //! Extra plugin directories, searched before the built-in ones.
+  std::vector<std::string> directories;
+  //! Plugin ids that must load, or the server refuses to start.
+  std::vector<std::string> required;
+  //! Planner ids in the order they are tried; empty: every loaded planner by id.
+  std::vector<std::string> planners;
+  //! Per-plugin config objects, keyed by plugin id, handed to create() as JSON.
+  std::map<std::string, std::string> settings_json;
+};
+
+struct Config {
+  SandboxConfig sandbox;
+  IsolationConfig isolation;
+  SecurityConfig security;
+  LoggingConfig logging;
+  CacheConfig cache;
+  PerformanceConfig performance;
+  PluginsConfig plugins;
+
+  //! Where the config came from ("built-in defaults" or a file path).
+  std::string source = "built-in defaults";
+
+  std::string state_dir() const;       // sandbox.state_dir or <base_dir>/state
+  std::string workspaces_dir() const;  // <base_dir>/workspaces
+  std::string audit_log_path() const;
+  std::string cache_dir() const;
+};
+
+struct ConfigSource {
+  //! --config FILE; when set, a missing file is an error.
+  std::optional<std::string> explicit_file;
+  //! Searched in order when explicit_file is empty; the first that exists wins.
+  std::vector<std::string> search_paths = {"./config/sandbox.yaml", "/etc/intelligent-sandbox/sandbox.yaml"};
+  //! Environment to read overrides from; nullopt means the process environment.
+  std::optional<std::map<std::string, std::string>> environment;
+};
+
+//! Loads defaults, then the file, then environment overrides, then validates.
+//! Errors name the key path, the file and the line (or the variable).
+Result<Config> load_config(const ConfigSource& source);
+
+//! Parses YAML text as a config file named file_name (used in messages).
+Result<Config> parse_config(const std::string& yaml_text, const std::string& file_name,
+                            const std::map<std::string, std::string>& environment = {});
+
+const char* security_level_name(SecurityLevel level);
+
+}  // namespace isb

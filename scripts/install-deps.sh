@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Installs every build and test dependency from Debian's packages and the npm
+# registry. Idempotent: a second run installs nothing and takes about a second.
+# Usage: scripts/install-deps.sh [--build-only]
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+
+debian_packages=(
+  cmake ninja-build g++ pkg-config make
+  libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
+  libboost-filesystem1.81-dev libboost-program-options1.81-dev
+  libyaml-cpp-dev libspdlog-dev libfmt-dev libarchive-dev libpugixml-dev
+  libgtest-dev libgmock-dev libsqlite3-dev libseccomp-dev
+  libtomlplusplus-dev libvalijson-dev
+  python3
+)
+
+missing=()
+for p in "${debian_packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$p")
+  fi
+done
+
+if ((${#missing[@]})); then
+  echo "install-deps: installing Debian packages: ${missing[*]}" >&2
+  sudo_cmd=()
+  if [[ $(id -u) -ne 0 ]]; then sudo_cmd=(sudo); fi
+  "${sudo_cmd[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+if [[ "${1:-}" != "--build-only" ]]; then
+  # Test clients (official MCP SDK), pinned in tests/package.json.
+  if [[ -f "$here/tests/package.json" ]]; then
+    stamp="$here/tests/node_modules/.isb-installed"
+    if [[ ! -f "$stamp" || "$here/tests/package.json" -nt "$stamp" ]]; then
+      echo "install-deps: installing npm packages for tests" >&2
+      (cd "$here/tests" && npm install --no-audit --no-fund --loglevel=error)
+      touch "$stamp"
+    fi
+  fi
+fi
