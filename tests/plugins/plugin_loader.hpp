@@ -1,0 +1,66 @@
+// plugin_loader.hpp: loads one built plugin with dlopen for plugin tests, so a
+// test exercises the plugin exactly across the C ABI, without the core.
+//
+//   TestPlugin p("libisb-analyzer-codebase.so");
+//   auto* api = p.api<isb_analyzer_api>();
+//   isb_instance* inst = p.create("{}");
+#pragma once
+
+#include <dlfcn.h>
+#include <gtest/gtest.h>
+#include <isb/plugin_abi.h>
+
+#include <string>
+
+class TestPlugin {
+ public:
+  explicit TestPlugin(const std::string& file_name) {
+    std::string path = std::string(ISB_TEST_PLUGIN_DIR) + "/" + file_name;
+    handle_ = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+    if (!handle_) throw std::runtime_error("dlopen " + path + ": " + dlerror());
+    auto get = reinterpret_cast<isb_plugin_get_fn>(dlsym(handle_, ISB_PLUGIN_ENTRY_SYMBOL));
+    if (!get) throw std::runtime_error(path + " has no " ISB_PLUGIN_ENTRY_SYMBOL);
+    desc_ = get();
+  }
+  ~TestPlugin() {
+    if (handle_) dlclose(handle_);
+  }
+  TestPlugin(const TestPlugin&) = delete;
+  TestPlugin& operator=(const TestPlugin&) = delete;
+
+  const isb_plugin_descriptor* descriptor() const { return desc_; }
+
+  template <class Api>
+  const Api* api() const {
+    return static_cast<const Api*>(desc_->kind_api);
+  }
+
+  //! Creates an instance with a host API whose log goes to stderr; fails the
+  //! test (and returns nullptr) when create fails.
+  isb_instance* create(const std::string& config_json) {
+    isb_instance* inst = nullptr;
+    isb_status s = desc_->create(&host_, config_json.c_str(), &inst);
+    if (s != ISB_OK) {
+      ADD_FAILURE() << "create failed (" << s << "): " << desc_->last_error(nullptr);
+      return nullptr;
+    }
+    return inst;
+  }
+
+  //! Calls fn(out) with an isb_json_out that stores into the returned string.
+  template <class Fn>
+  static std::pair<isb_status, std::string> call_json(Fn&& fn) {
+    std::string doc;
+    isb_json_out out{sizeof(isb_json_out), &doc,
+                     [](void* u, const char* j, size_t n) { static_cast<std::string*>(u)->assign(j, n); }};
+    isb_status s = fn(&out);
+    return {s, doc};
+  }
+
+ private:
+  static void log(void*, int32_t level, const char* msg) { fprintf(stderr, "[plugin log %d] %s\n", level, msg); }
+  void* handle_ = nullptr;
+  const isb_plugin_descriptor* desc_ = nullptr;
+  isb_host_api host_{sizeof(isb_host_api), ISB_ABI_MAJOR, ISB_ABI_MINOR, nullptr, &TestPlugin::log,
+                     nullptr, nullptr, "{\"name\":\"plugin-test\",\"version\":\"0\",\"abi\":\"1.0\"}"};
+};
