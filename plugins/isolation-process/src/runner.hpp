@@ -1,0 +1,59 @@
+// runner.hpp: runs one command as a child process in its own process group,
+// with rlimits, streamed output, a wall-clock deadline and cancellation.
+#pragma once
+
+#include "specs.hpp"
+
+#include <isb/sdk/plugin.hpp>
+
+#include <sys/types.h>
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace isb::process {
+
+struct RunRequest {
+  std::vector<std::string> argv;
+  std::string cwd;                 // absolute directory to run in
+  std::vector<std::string> env;    // "NAME=value" entries, the whole environment
+  std::string search_path;         // PATH used to resolve argv[0] (the command's PATH)
+  ResourceLimits limits;
+  bool apply_nproc = false;        // RLIMIT_NPROC counts every process of the uid
+  int64_t timeout_ms = 300000;
+  int64_t max_output_bytes = 1 << 20;
+  int64_t kill_grace_ms = 2000;
+  std::optional<std::string> stdin_data;
+};
+
+struct RunResult {
+  std::optional<int> exit_code;
+  std::optional<int> signal;
+  bool timed_out = false;
+  bool cancelled = false;
+  int64_t duration_ms = 0;
+  int64_t stdout_bytes = 0;  // bytes the command wrote, including dropped ones
+  int64_t stderr_bytes = 0;
+  bool output_truncated = false;
+  int64_t max_rss_kb = 0;
+  int64_t cpu_ms = 0;
+  std::optional<std::string> error;  // set when the child could not exec
+  pid_t pgid = -1;
+  bool group_still_alive = false;    // background members remain after the main process exited
+};
+
+//! Runs req and waits for its main process. on_started(pgid) is called right
+//! after fork, before any waiting, so the caller can kill the group from another
+//! thread. Throws Error(ISB_ERROR, ...) when the process cannot be started at all.
+RunResult run_command(const RunRequest& req, const sdk::OutputSink& sink,
+                      const std::function<void(pid_t)>& on_started);
+
+//! "SIGKILL" etc., or "SIG<n>" for unknown numbers.
+std::string signal_name(int sig);
+
+//! True when the process group still has at least one member.
+bool process_group_alive(pid_t pgid);
+
+}  // namespace isb::process

@@ -1,0 +1,46 @@
+// specs.hpp: validated forms of the sandbox_create and sandbox_exec documents.
+#pragma once
+
+#include <boost/json.hpp>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace isb::process {
+
+//! Resource limits of a sandbox; unset members are not limited.
+struct ResourceLimits {
+  std::optional<int64_t> memory_mb;       // RLIMIT_AS
+  std::optional<double> cpu_cores;        // accepted, NOT enforced (no cgroups)
+  std::optional<int64_t> disk_mb;         // RLIMIT_FSIZE (per file, not a quota)
+  std::optional<int64_t> max_processes;   // RLIMIT_NPROC (not as root)
+  std::optional<int64_t> max_open_files;  // RLIMIT_NOFILE
+
+  boost::json::object to_json() const;
+};
+
+struct SandboxSpec {
+  std::string workspace_id;
+  std::string workspace_path;  // absolute, an existing directory, normalized
+  ResourceLimits limits;
+};
+
+//! Parses a sandbox_create spec; throws Error(ISB_INVALID_ARGUMENT, ...).
+SandboxSpec parse_sandbox_spec(const std::string& spec_json);
+
+struct ExecSpec {
+  std::vector<std::string> argv;  // from "argv", or {"/bin/sh","-c",shell}
+  bool is_shell = false;
+  std::string cwd = ".";          // relative to the workspace, no ".." components
+  std::map<std::string, std::string> env;
+  int64_t timeout_ms = 300000;
+  int64_t max_output_bytes = 1 << 20;
+  std::optional<std::string> stdin_data;
+};
+
+//! Parses a sandbox_exec spec; throws Error(ISB_INVALID_ARGUMENT, ...).
+ExecSpec parse_exec_spec(const std::string& spec_json);
+
+}  // namespace isb::process

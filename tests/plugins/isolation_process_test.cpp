@@ -1,0 +1,395 @@
+// isolation_process_test: drives libisb-isolation-process.so across the C ABI.
+#include "plugin_loader.hpp"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <boost/json.hpp>
+#include <valijson/adapters/boost_json_adapter.hpp>
+#include <valijson/schema.hpp>
+#include <valijson/schema_parser.hpp>
+#include <valijson/validator.hpp>
+
+#include <fstream>
+#include <sstream>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+#include <vector>
+
+namespace fs = std::filesystem;
+namespace json = boost::json;
+
+namespace {
+
+//! Validates doc against docs/schemas/<file>; returns the error list ("" when valid).
+std::string schema_errors(const json::value& doc, const std::string& file) {
+  std::ifstream in(std::string(ISB_SOURCE_DIR) + "/docs/schemas/" + file);
+  std::stringstream text;
+  text << in.rdbuf();
+  json::value schema_doc = json::parse(text.str());
+  valijson::Schema schema;
+  valijson::SchemaParser parser;
+  valijson::adapters::BoostJsonAdapter schema_adapter(schema_doc);
+  parser.populateSchema(schema_adapter, schema);
+  valijson::Validator validator;
+  valijson::ValidationResults results;
+  valijson::adapters::BoostJsonAdapter doc_adapter(doc);
+  if (validator.validate(schema, doc_adapter, &results)) return "";
+  std::string out;
+  valijson::ValidationResults::Error e;
+  while (results.popError(e)) {
+    std::string ctx;
+    for (const auto& c : e.context) ctx += c;
+    out += ctx + ": " + e.description + "\n";
+  }
+  return out.empty() ? "invalid" : out;
+}
+
+//! True while the process exists and is not a zombie.
+bool process_alive(pid_t pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  if (!stat) return false;
+  std::string line;
+  std::getline(stat, line);
+  auto close = line.rfind(')');
+  if (close == std::string::npos || close + 2 >= line.size()) return false;
+  char state = line[close + 2];
+  return state != 'Z' && state != 'X';
+}
+
+bool wait_dead(pid_t pid, int ms) {
+  for (int i = 0; i < ms / 20; ++i) {
+    if (!process_alive(pid)) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return !process_alive(pid);
+}
+
+pid_t read_pid_file(const fs::path& p) {
+  for (int i = 0; i < 100; ++i) {
+    std::ifstream in(p);
+    long pid = 0;
+    if (in >> pid && pid > 0) return static_cast<pid_t>(pid);
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return -1;
+}
+
+//! Collects output per stream and answers is_cancelled.
+struct Capture {
+  std::string out, err;
+  std::function<bool()> cancel;
+  isb_output_sink sink() {
+    isb_output_sink s{};
+    s.struct_size = sizeof s;
+    s.user = this;
+    s.emit = [](void* u, int32_t stream, const char* b, size_t n) {
+      auto* c = static_cast<Capture*>(u);
+      (stream == ISB_STREAM_STDOUT ? c->out : c->err).append(b, n);
+    };
+    s.is_cancelled = [](void* u) -> uint8_t {
+      auto* c = static_cast<Capture*>(u);
+      return c->cancel && c->cancel() ? 1 : 0;
+    };
+    return s;
+  }
+};
+
+class ProcessIsolation : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    plugin_ = std::make_unique<TestPlugin>("libisb-isolation-process.so");
+    api_ = plugin_->api<isb_isolation_api>();
+    inst_ = plugin_->create(R"({"kill_grace_ms": 300})");
+    ASSERT_NE(inst_, nullptr);
+    char tmpl[] = "/tmp/isb-proc-test-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    ws_ = fs::canonical(tmpl);
+  }
+  void TearDown() override {
+    if (inst_) plugin_->descriptor()->destroy(inst_);
+    std::error_code ec;
+    fs::remove_all(ws_, ec);
+  }
+
+  json::object create_sandbox(const std::string& id, json::object limits = {}) {
+    json::object spec{{"workspace_id", id}, {"workspace_path", ws_.string()}, {"resource_limits", limits}};
+    auto [s, doc] = TestPlugin::call_json(
+        [&](const isb_json_out* o) { return api_->sandbox_create(inst_, json::serialize(spec).c_str(), o); });
+    EXPECT_EQ(s, ISB_OK) << error();
+    return s == ISB_OK ? json::parse(doc).as_object() : json::object{};
+  }
+
+  std::pair<isb_status, json::object> exec(const std::string& id, const json::object& spec, Capture& cap) {
+    isb_output_sink sink = cap.sink();
+    auto [s, doc] = TestPlugin::call_json([&](const isb_json_out* o) {
+      return api_->sandbox_exec(inst_, id.c_str(), json::serialize(spec).c_str(), &sink, o);
+    });
+    return {s, s == ISB_OK ? json::parse(doc).as_object() : json::object{}};
+  }
+
+  json::object exec_ok(const std::string& id, const json::object& spec, Capture& cap) {
+    auto [s, r] = exec(id, spec, cap);
+    EXPECT_EQ(s, ISB_OK) << error();
+    return r;
+  }
+
+  std::string error() { return plugin_->descriptor()->last_error(inst_); }
+
+  std::unique_ptr<TestPlugin> plugin_;
+  const isb_isolation_api* api_ = nullptr;
+  isb_instance* inst_ = nullptr;
+  fs::path ws_;
+};
+
+TEST_F(ProcessIsolation, DescriptorAndProbeAreHonest) {
+  const isb_plugin_descriptor* d = plugin_->descriptor();
+  EXPECT_EQ(d->kind, ISB_KIND_ISOLATION);
+  EXPECT_STREQ(d->id, "process");
+  EXPECT_STREQ(d->name, "Process isolation");
+  EXPECT_STREQ(d->version, "0.1.0");
+  EXPECT_TRUE(d->capabilities & ISB_CAP_THREAD_SAFE);
+  ASSERT_NE(d->config_schema, nullptr);
+  EXPECT_TRUE(json::parse(d->config_schema).as_object().contains("properties"));
+
+  auto [s, doc] = TestPlugin::call_json([&](const isb_json_out* o) { return api_->probe(inst_, o); });
+  ASSERT_EQ(s, ISB_OK);
+  json::object p = json::parse(doc).as_object();
+  EXPECT_EQ(p.at("backend"), "process");
+  EXPECT_EQ(p.at("available"), true);
+  EXPECT_EQ(p.at("isolation"), "none");
+  std::map<std::string, bool> enforced;
+  for (const auto& v : p.at("protections").as_array()) {
+    enforced[std::string(v.at("name").as_string())] = v.at("enforced").as_bool();
+    EXPECT_FALSE(v.at("detail").as_string().empty());
+  }
+  EXPECT_TRUE(enforced.at("rlimits"));
+  EXPECT_TRUE(enforced.at("process_group_kill"));
+  EXPECT_TRUE(enforced.at("wall_clock_timeout"));
+  for (const char* name :
+       {"user_namespace", "mount_namespace", "pid_namespace", "network_namespace", "cgroups", "seccomp"}) {
+    ASSERT_TRUE(enforced.count(name)) << name;
+    EXPECT_FALSE(enforced.at(name)) << name;
+  }
+  EXPECT_FALSE(p.at("warnings").as_array().empty());
+}
+
+TEST_F(ProcessIsolation, RunsArgvInWorkspaceCwd) {
+  fs::create_directory(ws_ / "sub");
+  json::object sb = create_sandbox("ws1");
+  EXPECT_EQ(sb.at("sandbox_id"), "ws1");
+  Capture cap;
+  json::object r = exec_ok("ws1", {{"argv", json::array{"pwd"}}}, cap);
+  EXPECT_EQ(r.at("exit_code"), 0);
+  EXPECT_EQ(cap.out, ws_.string() + "\n");
+  Capture sub;
+  exec_ok("ws1", {{"argv", json::array{"pwd"}}, {"cwd", "sub"}}, sub);
+  EXPECT_EQ(sub.out, (ws_ / "sub").string() + "\n");
+  // The environment is the base one plus "env", not the server's.
+  setenv("ISB_TEST_SECRET", "leak", 1);
+  Capture env;
+  exec_ok("ws1",
+          {{"shell", "echo \"$HOME|$LANG|$TERM|$FOO|${ISB_TEST_SECRET:-unset}\""}, {"env", json::object{{"FOO", "bar"}}}},
+          env);
+  EXPECT_EQ(env.out, ws_.string() + "|C.UTF-8|dumb|bar|unset\n");
+}
+
+TEST_F(ProcessIsolation, ShellCommandExitCode) {
+  create_sandbox("ws");
+  Capture cap;
+  json::object r = exec_ok("ws", {{"shell", "exit 3"}}, cap);
+  EXPECT_EQ(r.at("exit_code"), 3);
+  EXPECT_TRUE(r.at("signal").is_null());
+  EXPECT_EQ(r.at("timed_out"), false);
+  EXPECT_EQ(r.at("cancelled"), false);
+  EXPECT_FALSE(r.contains("error"));
+  EXPECT_TRUE(r.at("usage").as_object().contains("max_rss_kb"));
+  EXPECT_EQ(schema_errors(r, "exec-result.schema.json"), "");
+}
+
+TEST_F(ProcessIsolation, StreamsStdoutAndStderrSeparately) {
+  create_sandbox("ws");
+  Capture cap;
+  json::object r = exec_ok("ws", {{"shell", "echo out; echo err >&2; cat"}, {"stdin", "from stdin\n"}}, cap);
+  EXPECT_EQ(r.at("exit_code"), 0);
+  EXPECT_EQ(cap.out, "out\nfrom stdin\n");
+  EXPECT_EQ(cap.err, "err\n");
+  EXPECT_EQ(r.at("stdout_bytes"), 15);
+  EXPECT_EQ(r.at("stderr_bytes"), 4);
+  EXPECT_EQ(r.at("output_truncated"), false);
+}
+
+TEST_F(ProcessIsolation, TimeoutKillsWholeProcessGroup) {
+  create_sandbox("ws");
+  Capture cap;
+  auto t0 = std::chrono::steady_clock::now();
+  json::object r = exec_ok("ws", {{"shell", "sleep 30 & echo $! > bg.pid; sleep 30"}, {"timeout_ms", 300}}, cap);
+  auto took = std::chrono::steady_clock::now() - t0;
+  EXPECT_EQ(r.at("timed_out"), true);
+  EXPECT_TRUE(r.at("exit_code").is_null());
+  EXPECT_FALSE(r.at("signal").is_null());
+  EXPECT_LT(r.at("duration_ms").as_int64(), 5000);
+  EXPECT_LT(took, std::chrono::seconds(5));
+  pid_t bg = read_pid_file(ws_ / "bg.pid");
+  ASSERT_GT(bg, 0);
+  EXPECT_TRUE(wait_dead(bg, 2000)) << "background sleep " << bg << " survived the timeout";
+}
+
+TEST_F(ProcessIsolation, TimeoutEscalatesToSigkillAfterGrace) {
+  create_sandbox("ws");
+  Capture cap;
+  json::object r = exec_ok("ws", {{"shell", "trap '' TERM; sleep 30"}, {"timeout_ms", 200}}, cap);
+  EXPECT_EQ(r.at("timed_out"), true);
+  EXPECT_EQ(r.at("signal_name"), "SIGKILL");
+  EXPECT_LT(r.at("duration_ms").as_int64(), 5000);
+}
+
+TEST_F(ProcessIsolation, OutputCapIsEnforcedAndReported) {
+  create_sandbox("ws");
+  Capture cap;
+  json::object r = exec_ok(
+      "ws", {{"shell", "head -c 100000 /dev/zero; head -c 10 /dev/zero >&2"}, {"max_output_bytes", 1000}}, cap);
+  EXPECT_EQ(r.at("exit_code"), 0);
+  EXPECT_EQ(cap.out.size(), 1000u);
+  EXPECT_EQ(cap.err.size(), 10u);
+  EXPECT_EQ(r.at("stdout_bytes"), 100000);
+  EXPECT_EQ(r.at("output_truncated"), true);
+}
+
+TEST_F(ProcessIsolation, CancelStopsCommand) {
+  create_sandbox("ws");
+  Capture cap;
+  auto t0 = std::chrono::steady_clock::now();
+  cap.cancel = [t0] { return std::chrono::steady_clock::now() - t0 > std::chrono::milliseconds(200); };
+  json::object r = exec_ok("ws", {{"argv", json::array{"sleep", "30"}}}, cap);
+  EXPECT_EQ(r.at("cancelled"), true);
+  EXPECT_EQ(r.at("timed_out"), false);
+  EXPECT_TRUE(r.at("exit_code").is_null());
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(5));
+  EXPECT_EQ(schema_errors(r, "exec-result.schema.json"), "");
+}
+
+TEST_F(ProcessIsolation, CommandNotFoundGives127WithError) {
+  create_sandbox("ws");
+  Capture cap;
+  json::object r = exec_ok("ws", {{"argv", json::array{"isb-no-such-command-xyz", "arg"}}}, cap);
+  EXPECT_EQ(r.at("exit_code"), 127);
+  ASSERT_TRUE(r.contains("error"));
+  std::string err(r.at("error").as_string());
+  EXPECT_EQ(err.rfind("exec failed: ", 0), 0u) << err;
+  EXPECT_NE(err.find("No such file or directory"), std::string::npos) << err;
+  EXPECT_EQ(schema_errors(r, "exec-result.schema.json"), "");
+}
+
+TEST_F(ProcessIsolation, RefusesCwdOutsideWorkspace) {
+  create_sandbox("ws");
+  for (const char* cwd : {"/tmp", "..", "sub/../..", "a/../b"}) {
+    Capture cap;
+    auto [s, r] = exec("ws", {{"argv", json::array{"pwd"}}, {"cwd", cwd}}, cap);
+    EXPECT_EQ(s, ISB_INVALID_ARGUMENT) << cwd;
+    EXPECT_NE(error().find("cwd"), std::string::npos) << error();
+  }
+  Capture cap;
+  auto [s, r] = exec("ws", {{"argv", json::array{"pwd"}}, {"shell", "pwd"}}, cap);
+  EXPECT_EQ(s, ISB_INVALID_ARGUMENT);
+}
+
+TEST_F(ProcessIsolation, UnknownSandboxIsNotFound) {
+  Capture cap;
+  auto [s, r] = exec("nope", {{"argv", json::array{"true"}}}, cap);
+  EXPECT_EQ(s, ISB_NOT_FOUND);
+  EXPECT_EQ(error(), "no sandbox 'nope'");
+  EXPECT_EQ(api_->sandbox_destroy(inst_, "nope"), ISB_NOT_FOUND);
+}
+
+TEST_F(ProcessIsolation, CreateValidatesSpec) {
+  auto create = [&](const std::string& spec) {
+    return TestPlugin::call_json([&](const isb_json_out* o) { return api_->sandbox_create(inst_, spec.c_str(), o); });
+  };
+  EXPECT_EQ(create(R"({"workspace_id":"a"})").first, ISB_INVALID_ARGUMENT);
+  EXPECT_NE(error().find("workspace_path"), std::string::npos);
+  EXPECT_EQ(create(R"({"workspace_id":"a","workspace_path":"/no/such/dir"})").first, ISB_INVALID_ARGUMENT);
+  EXPECT_EQ(create(R"({"workspace_id":"a","workspace_path":")" + ws_.string() +
+                   R"(","resource_limits":{"memory_mb":"big"}})")
+                .first,
+            ISB_INVALID_ARGUMENT);
+  EXPECT_NE(error().find("memory_mb"), std::string::npos);
+  create_sandbox("dup");
+  EXPECT_EQ(create(R"({"workspace_id":"dup","workspace_path":")" + ws_.string() + R"("})").first,
+            ISB_INVALID_ARGUMENT);
+}
+
+TEST_F(ProcessIsolation, MemoryLimitStopsAllocation) {
+  if (system("command -v python3 >/dev/null 2>&1") != 0) GTEST_SKIP() << "python3 not installed";
+  create_sandbox("ws", {{"memory_mb", 256}});
+  Capture small;
+  json::object ok = exec_ok("ws", {{"argv", json::array{"python3", "-c", "b = bytearray(16 << 20)"}}}, small);
+  EXPECT_EQ(ok.at("exit_code"), 0) << small.err;
+  Capture cap;
+  json::object r = exec_ok("ws", {{"argv", json::array{"python3", "-c", "b = bytearray(1 << 30)"}}}, cap);
+  EXPECT_FALSE(r.at("exit_code") == 0);
+  EXPECT_NE(cap.err.find("MemoryError"), std::string::npos) << cap.err;
+}
+
+TEST_F(ProcessIsolation, DestroyKillsBackgroundProcesses) {
+  create_sandbox("ws");
+  Capture cap;
+  json::object r = exec_ok("ws", {{"shell", "sleep 60 >/dev/null 2>&1 & echo $! > bg.pid"}}, cap);
+  EXPECT_EQ(r.at("exit_code"), 0);
+  pid_t bg = read_pid_file(ws_ / "bg.pid");
+  ASSERT_GT(bg, 0);
+  // Background processes persist between commands of one sandbox...
+  Capture again;
+  exec_ok("ws", {{"argv", json::array{"true"}}}, again);
+  EXPECT_TRUE(process_alive(bg));
+  // ...until the sandbox is destroyed.
+  EXPECT_EQ(api_->sandbox_destroy(inst_, "ws"), ISB_OK);
+  EXPECT_TRUE(wait_dead(bg, 2000)) << "background sleep " << bg << " survived destroy";
+  EXPECT_EQ(api_->sandbox_destroy(inst_, "ws"), ISB_NOT_FOUND);
+  EXPECT_TRUE(fs::exists(ws_)) << "destroy must not delete the workspace";
+}
+
+TEST_F(ProcessIsolation, InvalidConfigRejectedWithKeyName) {
+  const isb_plugin_descriptor* d = plugin_->descriptor();
+  isb_host_api host{sizeof(isb_host_api), ISB_ABI_MAJOR, ISB_ABI_MINOR, nullptr, nullptr, nullptr, nullptr, "{}"};
+  isb_instance* inst = nullptr;
+  EXPECT_EQ(d->create(&host, R"({"kill_grace":5})", &inst), ISB_INVALID_CONFIG);
+  EXPECT_EQ(inst, nullptr);
+  EXPECT_NE(std::string(d->last_error(nullptr)).find("kill_grace"), std::string::npos);
+  EXPECT_EQ(d->create(&host, R"({"kill_grace_ms":"soon"})", &inst), ISB_INVALID_CONFIG);
+  EXPECT_NE(std::string(d->last_error(nullptr)).find("kill_grace_ms"), std::string::npos);
+  EXPECT_EQ(d->create(&host, "[1]", &inst), ISB_INVALID_CONFIG);
+  ASSERT_EQ(d->create(&host, R"({"kill_grace_ms":0})", &inst), ISB_OK);
+  d->destroy(inst);
+}
+
+TEST_F(ProcessIsolation, ConcurrentExecs) {
+  create_sandbox("a");
+  create_sandbox("b");
+  std::atomic<int> good{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 5; ++i) {
+        Capture cap;
+        std::string word = "t" + std::to_string(t) + "-" + std::to_string(i);
+        json::object spec{{"argv", json::array{"sh", "-c", "sleep 0.05; echo " + word}}};
+        auto [s, r] = exec(t % 2 ? "a" : "b", spec, cap);
+        if (s == ISB_OK && r.at("exit_code") == 0 && cap.out == word + "\n") ++good;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(good.load(), 20);
+}
+
+TEST_F(ProcessIsolation, ReconcileRemovesNothing) {
+  auto [s, doc] = TestPlugin::call_json([&](const isb_json_out* o) { return api_->reconcile(inst_, "[\"x\"]", o); });
+  ASSERT_EQ(s, ISB_OK);
+  EXPECT_EQ(json::parse(doc), json::parse(R"({"removed":[]})"));
+}
+
+}  // namespace
