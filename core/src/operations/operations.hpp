@@ -1,0 +1,48 @@
+// operations.hpp: registration of the built-in operations, one function per
+// group, each in its own file. The registry is the only place tools are defined.
+#pragma once
+
+#include <isb/core/analysis_service.hpp>
+#include <isb/core/execution_service.hpp>
+#include <isb/core/operation_registry.hpp>
+#include <isb/core/plan_service.hpp>
+#include <isb/core/workspace_service.hpp>
+
+#include <boost/json/object.hpp>
+
+#include <functional>
+
+namespace isb::operations {
+
+//! Everything the operations call into. Owned by the Server.
+struct Services {
+  WorkspaceService* workspaces = nullptr;
+  AnalysisService* analysis = nullptr;
+  PlanService* plans = nullptr;
+  ExecutionService* executions = nullptr;
+  //! Builds the get_sandbox_status document.
+  std::function<Result<boost::json::object>()> status;
+};
+
+Status register_workspace_operations(OperationRegistry& r, const Services& s);
+Status register_analysis_operations(OperationRegistry& r, const Services& s);
+Status register_plan_operations(OperationRegistry& r, const Services& s);
+Status register_execution_operations(OperationRegistry& r, const Services& s);
+Status register_status_operations(OperationRegistry& r, const Services& s);
+
+//! All of the above, in the order tools are listed.
+Status register_all(OperationRegistry& r, const Services& s);
+
+//! Argument accessors for handlers (arguments were validated against the
+//! input schema already, so types are right when present).
+std::string arg_string(const boost::json::object& args, const char* key, const std::string& fallback = "");
+int64_t arg_int(const boost::json::object& args, const char* key, int64_t fallback);
+bool arg_bool(const boost::json::object& args, const char* key, bool fallback);
+
+//! Wraps a Result<object> into Result<value> for handlers.
+inline Result<boost::json::value> to_value(Result<boost::json::object> r) {
+  if (!r) return r.error();
+  return boost::json::value(std::move(*r));
+}
+
+}  // namespace isb::operations

@@ -1,0 +1,38 @@
+// status_operations.cpp: get_sandbox_status.
+#include "operations/operations.hpp"
+
+namespace isb::operations {
+
+Status register_status_operations(OperationRegistry& r, const Services& s) {
+  auto status = s.status;
+  return r.add({
+      .name = "get_sandbox_status",
+      .title = "Sandbox status",
+      .description = "Server version, configuration source, loaded plugins, the isolation backend and what it "
+                     "enforces on this host, and workspace counts.",
+      .input_schema = R"({"type":"object","additionalProperties":false,"properties":{}})",
+      .output_schema = R"({"type":"object",
+        "required":["server","config_source","state_dir","isolation","plugins","workspaces","store"],
+        "properties":{
+          "server":{"type":"object","required":["name","version","uptime_s"],"properties":{
+            "name":{"type":"string"},"version":{"type":"string"},"uptime_s":{"type":"integer"}}},
+          "config_source":{"type":"string"},
+          "state_dir":{"type":"string"},
+          "isolation":{"type":"object","required":["backend","probe"],"properties":{
+            "backend":{"type":"string"},"requested":{"type":"string"},"note":{"type":"string"},"probe":{"type":"object"}}},
+          "plugins":{"type":"array","items":{"type":"object","required":["id","kind","version","abi"],"properties":{
+            "id":{"type":"string"},"kind":{"type":"string"},"version":{"type":"string"},"abi":{"type":"string"},
+            "name":{"type":"string"},"path":{"type":"string"}}}},
+          "workspaces":{"type":"object","required":["active","max"],"properties":{
+            "active":{"type":"integer"},"max":{"type":"integer"}}},
+          "store":{"type":"object","required":["path","schema_version"],"properties":{
+            "path":{"type":"string"},"schema_version":{"type":"integer"}}}
+        }})",
+      .annotations = {.read_only = true, .destructive = false, .idempotent = true, .open_world = false},
+      .handler = [status](const boost::json::object&, CallContext&) -> Result<boost::json::value> {
+        return to_value(status());
+      },
+  });
+}
+
+}  // namespace isb::operations

@@ -1,0 +1,408 @@
+// store.cpp: Store on SQLite (WAL mode, foreign keys on, numbered migrations).
+#include <isb/core/store.hpp>
+
+#include "store/migrations.hpp"
+
+#include <spdlog/spdlog.h>
+#include <sqlite3.h>
+
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+
+namespace isb {
+
+int64_t now_ms() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+std::string format_time(int64_t ms) {
+  if (ms <= 0) return "";
+  time_t secs = static_cast<time_t>(ms / 1000);
+  struct tm tm {};
+  gmtime_r(&secs, &tm);
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms % 1000));
+  return buf;
+}
+
+namespace {
+
+// A prepared statement with positional binding; finalizes itself.
+class Stmt {
+ public:
+  Stmt(sqlite3* db, const char* sql) : db_(db) { rc_ = sqlite3_prepare_v2(db, sql, -1, &st_, nullptr); }
+  ~Stmt() { sqlite3_finalize(st_); }
+  bool ok() const { return rc_ == SQLITE_OK; }
+  Stmt& bind(int i, const std::string& v) {
+    sqlite3_bind_text(st_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+    return *this;
+  }
+  Stmt& bind(int i, int64_t v) {
+    sqlite3_bind_int64(st_, i, v);
+    return *this;
+  }
+  Stmt& bind(int i, std::optional<int64_t> v) {
+    if (v) sqlite3_bind_int64(st_, i, *v);
+    else sqlite3_bind_null(st_, i);
+    return *this;
+  }
+  Stmt& bind_null_if_empty(int i, const std::string& v) {
+    if (v.empty()) sqlite3_bind_null(st_, i);
+    else bind(i, v);
+    return *this;
+  }
+  int step() { return rc_ = sqlite3_step(st_); }
+  std::string text(int col) const {
+    auto* p = reinterpret_cast<const char*>(sqlite3_column_text(st_, col));
+    return p ? std::string(p, static_cast<size_t>(sqlite3_column_bytes(st_, col))) : std::string();
+  }
+  int64_t integer(int col) const { return sqlite3_column_int64(st_, col); }
+  std::optional<int64_t> opt_integer(int col) const {
+    if (sqlite3_column_type(st_, col) == SQLITE_NULL) return std::nullopt;
+    return integer(col);
+  }
+  std::string error() const { return sqlite3_errmsg(db_); }
+
+ private:
+  sqlite3* db_;
+  sqlite3_stmt* st_ = nullptr;
+  int rc_;
+};
+
+Error db_error(const std::string& what, sqlite3* db) {
+  return make_error(ErrorCode::kInternal, "store: " + what + " failed: " + sqlite3_errmsg(db));
+}
+
+// Runs a write statement to completion.
+Status run(sqlite3* db, Stmt& st, const char* what) {
+  if (!st.ok()) return db_error(std::string("preparing ") + what, db);
+  if (st.step() != SQLITE_DONE) return db_error(what, db);
+  return ok_status();
+}
+
+WorkspaceRecord read_workspace(const Stmt& st) {
+  WorkspaceRecord w;
+  w.id = st.text(0);
+  w.source_path = st.text(1);
+  w.path = st.text(2);
+  w.backend = st.text(3);
+  w.sandbox_id = st.text(4);
+  w.status = st.text(5);
+  w.isolation_json = st.text(6);
+  w.resource_limits_json = st.text(7);
+  w.created_at = st.integer(8);
+  w.last_used_at = st.integer(9);
+  w.destroyed_at = st.integer(10);
+  return w;
+}
+
+constexpr const char* kWorkspaceColumns =
+    "id, source_path, path, backend, sandbox_id, status, isolation_json, resource_limits_json, created_at, "
+    "last_used_at, destroyed_at";
+
+}  // namespace
+
+int Store::latest_schema_version() { return static_cast<int>(store_internal::kMigrations.size()); }
+
+Result<std::unique_ptr<Store>> Store::open(const std::string& path) {
+  std::unique_ptr<Store> s(new Store());
+  s->path_ = path;
+  std::error_code ec;
+  auto parent = std::filesystem::path(path).parent_path();
+  if (!parent.empty()) std::filesystem::create_directories(parent, ec);
+  if (ec) {
+    return make_error(ErrorCode::kUnavailable, "cannot create the state directory " + parent.string() + ": " +
+                                                   ec.message() + "; set sandbox.state_dir to a writable directory");
+  }
+  int rc = sqlite3_open_v2(path.c_str(), &s->db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+                           nullptr);
+  if (rc != SQLITE_OK) {
+    std::string msg = s->db_ ? sqlite3_errmsg(s->db_) : "out of memory";
+    return make_error(ErrorCode::kUnavailable, "cannot open the database " + path + ": " + msg);
+  }
+  sqlite3_busy_timeout(s->db_, 5000);
+  for (const char* pragma : {"PRAGMA journal_mode=WAL;", "PRAGMA foreign_keys=ON;", "PRAGMA synchronous=NORMAL;"}) {
+    if (auto st = s->exec(pragma); !st) return st.error();
+  }
+  if (auto st = s->migrate(); !st) return st.error();
+  // A server that died mid-execution leaves rows "running": nothing runs them now.
+  if (auto st = s->exec("UPDATE executions SET status='interrupted', finished_at=" + std::to_string(now_ms()) +
+                        " WHERE status='running';");
+      !st) {
+    return st.error();
+  }
+  if (auto st = s->exec("UPDATE plans SET status='failed' WHERE status='executing';"); !st) return st.error();
+  return s;
+}
+
+Store::~Store() {
+  if (db_) sqlite3_close_v2(db_);
+}
+
+Status Store::exec(const std::string& sql) {
+  char* err = nullptr;
+  if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
+    std::string m = err ? err : "unknown error";
+    sqlite3_free(err);
+    return make_error(ErrorCode::kInternal, "store: " + m + " (in: " + sql.substr(0, 80) + ")");
+  }
+  return ok_status();
+}
+
+Status Store::migrate() {
+  if (auto st = exec("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER "
+                     "NOT NULL);");
+      !st) {
+    return st;
+  }
+  {
+    Stmt q(db_, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations;");
+    if (!q.ok() || q.step() != SQLITE_ROW) return db_error("reading the schema version", db_);
+    schema_version_ = static_cast<int>(q.integer(0));
+  }
+  const int latest = latest_schema_version();
+  if (schema_version_ > latest) {
+    return make_error(ErrorCode::kFailedPrecondition,
+                      "the database " + path_ + " has schema version " + std::to_string(schema_version_) +
+                          ", newer than this server supports (" + std::to_string(latest) +
+                          "); upgrade the server or point sandbox.state_dir elsewhere");
+  }
+  for (int v = schema_version_ + 1; v <= latest; ++v) {
+    std::string sql = std::string("BEGIN;") + store_internal::kMigrations[v - 1] +
+                      "INSERT INTO schema_migrations(version, applied_at) VALUES (" + std::to_string(v) + ", " +
+                      std::to_string(now_ms()) + ");COMMIT;";
+    if (auto st = exec(sql); !st) {
+      exec("ROLLBACK;");
+      return make_error(ErrorCode::kInternal, "migrating " + path_ + " to schema version " + std::to_string(v) +
+                                                  " failed: " + st.error().message);
+    }
+    spdlog::info("store {} migrated to schema version {}", path_, v);
+    schema_version_ = v;
+  }
+  return ok_status();
+}
+
+int Store::schema_version() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return schema_version_;
+}
+
+Status Store::insert_workspace(const WorkspaceRecord& w) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Stmt st(db_,
+          "INSERT INTO workspaces(id, source_path, path, backend, sandbox_id, status, isolation_json, "
+          "resource_limits_json, created_at, last_used_at, destroyed_at) VALUES (?,?,?,?,?,?,?,?,?,?,?);");
+  st.bind(1, w.id).bind(2, w.source_path).bind(3, w.path).bind(4, w.backend).bind(5, w.sandbox_id).bind(6, w.status);
+  st.bind(7, w.isolation_json).bind(8, w.resource_limits_json).bind(9, w.created_at).bind(10, w.last_used_at);
+  st.bind(11, w.destroyed_at);
+  return run(db_, st, "inserting a workspace");
+}
+
+Result<std::optional<WorkspaceRecord>> Store::get_workspace(const std::string& id) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  Stmt st(db_, (std::string("SELECT ") + kWorkspaceColumns + " FROM workspaces WHERE id=?;").c_str());
+  if (!st.ok()) return db_error("reading a workspace", db_);
+  st.bind(1, id);
+  int rc = st.step();
+  if (rc == SQLITE_ROW) return std::optional<WorkspaceRecord>(read_workspace(st));
+  if (rc == SQLITE_DONE) return std::optional<WorkspaceRecord>();
+  return db_error("reading a workspace", db_);
+}
+
+Result<std::vector<WorkspaceRecord>> Store::list_workspaces(bool include_destroyed) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::string sql = std::string("SELECT ") + kWorkspaceColumns + " FROM workspaces" +
+                    (include_destroyed ? "" : " WHERE status='active'") + " ORDER BY created_at, id;";
+  Stmt st(db_, sql.c_str());
+  if (!st.ok()) return db_error("listing workspaces", db_);
+  std::vector<WorkspaceRecord> out;
+  int rc;
+  while ((rc = st.step()) == SQLITE_ROW) out.push_back(read_workspace(st));
+  if (rc != SQLITE_DONE) return db_error("listing workspaces", db_);
+  return out;
+}
+
+Result<int64_t> Store::count_active_workspaces() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  Stmt st(db_, "SELECT COUNT(*) FROM workspaces WHERE status='active';");
+  if (!st.ok() || st.step() != SQLITE_ROW) return db_error("counting workspaces", db_);
+  return st.integer(0);
+}
+
+Status Store::mark_workspace_destroyed(const std::string& id, int64_t at) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Stmt st(db_, "UPDATE workspaces SET status='destroyed', destroyed_at=? WHERE id=?;");
+  st.bind(1, at).bind(2, id);
+  return run(db_, st, "marking a workspace destroyed");
+}
+
+Status Store::delete_workspace(const std::string& id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Stmt st(db_, "DELETE FROM workspaces WHERE id=?;");
+  st.bind(1, id);
+  return run(db_, st, "deleting a workspace");
+}
+
+Status Store::touch_workspace(const std::string& id, int64_t at) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Stmt st(db_, "UPDATE workspaces SET last_used_at=? WHERE id=?;");
+  st.bind(1, at).bind(2, id);
+  return run(db_, st, "updating a workspace");
+}
+
+Status Store::put_analysis(const std::string& workspace_id, const std::string& analysis_json, int64_t at) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Stmt st(db_, "INSERT INTO analyses(workspace_id, created_at, analysis_json) VALUES (?,?,?);");
+  st.bind(1, workspace_id).bind(2, at).bind(3, analysis_json);
+  return run(db_, st, "storing an analysis");
+}
+
+Result<std::optional<std::string>> Store::latest_analysis(const std::string& workspace_id) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  Stmt st(db_, "SELECT analysis_json FROM analyses WHERE workspace_id=? ORDER BY created_at DESC, id DESC LIMIT 1;");
+  if (!st.ok()) return db_error("reading an analysis", db_);
+  st.bind(1, workspace_id);
+  int rc = st.step();
+  if (rc == SQLITE_ROW) return std::optional<std::string>(st.text(0));
+  if (rc == SQLITE_DONE) return std::optional<std::string>();
+  return db_error("reading an analysis", db_);
+}
+
+Status Store::insert_plan(const PlanRecord& p) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Stmt st(db_,
+          "INSERT INTO plans(id, workspace_id, task, planner, status, plan_json, created_at, approved_at) VALUES "
+          "(?,?,?,?,?,?,?,?);");
+  st.bind(1, p.id).bind(2, p.workspace_id).bind(3, p.task).bind(4, p.planner).bind(5, p.status);
+  st.bind(6, p.plan_json).bind(7, p.created_at).bind(8, p.approved_at);
+  return run(db_, st, "inserting a plan");
+}
+
+Result<std::optional<PlanRecord>> Store::get_plan(const std::string& id) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  Stmt st(db_,
+          "SELECT id, workspace_id, task, planner, status, plan_json, created_at, approved_at FROM plans WHERE id=?;");
+  if (!st.ok()) return db_error("reading a plan", db_);
+  st.bind(1, id);
+  int rc = st.step();
+  if (rc == SQLITE_DONE) return std::optional<PlanRecord>();
+  if (rc != SQLITE_ROW) return db_error("reading a plan", db_);
+  PlanRecord p;
+  p.id = st.text(0);
+  p.workspace_id = st.text(1);
+  p.task = st.text(2);
+  p.planner = st.text(3);
+  p.status = st.text(4);
+  p.plan_json = st.text(5);
+  p.created_at = st.integer(6);
+  p.approved_at = st.integer(7);
+  return std::optional<PlanRecord>(std::move(p));
+}
+
+Status Store::update_plan_status(const std::string& id, const std::string& status, int64_t approved_at) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Stmt st(db_, approved_at ? "UPDATE plans SET status=?, approved_at=? WHERE id=?;"
+                           : "UPDATE plans SET status=? WHERE id=?;");
+  st.bind(1, status);
+  if (approved_at) st.bind(2, approved_at).bind(3, id);
+  else st.bind(2, id);
+  return run(db_, st, "updating a plan");
+}
+
+Status Store::insert_execution(const ExecutionRecord& e) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Stmt st(db_,
+          "INSERT INTO executions(id, workspace_id, plan_id, kind, status, exit_code, started_at, finished_at) "
+          "VALUES (?,?,?,?,?,?,?,?);");
+  st.bind(1, e.id).bind(2, e.workspace_id).bind_null_if_empty(3, e.plan_id).bind(4, e.kind).bind(5, e.status);
+  st.bind(6, e.exit_code).bind(7, e.started_at).bind(8, e.finished_at);
+  return run(db_, st, "inserting an execution");
+}
+
+Status Store::finish_execution(const std::string& id, const std::string& status, std::optional<int64_t> exit_code,
+                               int64_t finished_at) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Stmt st(db_, "UPDATE executions SET status=?, exit_code=?, finished_at=? WHERE id=?;");
+  st.bind(1, status).bind(2, exit_code).bind(3, finished_at).bind(4, id);
+  return run(db_, st, "finishing an execution");
+}
+
+Status Store::insert_step(const StepRecord& s) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Stmt st(db_,
+          "INSERT INTO steps(execution_id, seq, step_id, title, command_json, cwd, status, exit_code, signal, "
+          "timed_out, duration_ms, stdout, stderr, output_truncated, result_json, started_at, finished_at) VALUES "
+          "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?);");
+  st.bind(1, s.execution_id).bind(2, s.seq).bind(3, s.step_id).bind(4, s.title).bind(5, s.command_json);
+  st.bind(6, s.cwd).bind(7, s.status).bind(8, s.exit_code).bind(9, s.signal).bind(10, int64_t{s.timed_out});
+  st.bind(11, s.duration_ms).bind(12, s.stdout_text).bind(13, s.stderr_text).bind(14, int64_t{s.output_truncated});
+  st.bind(15, s.result_json).bind(16, s.started_at).bind(17, s.finished_at);
+  return run(db_, st, "inserting a step");
+}
+
+Result<std::vector<ExecutionRecord>> Store::list_executions(const ExecutionQuery& q) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::string sql =
+      "SELECT id, workspace_id, COALESCE(plan_id, ''), kind, status, exit_code, started_at, finished_at FROM "
+      "executions WHERE workspace_id=?";
+  if (!q.plan_id.empty()) sql += " AND plan_id=?";
+  sql += " ORDER BY started_at DESC, rowid DESC LIMIT ?;";
+  Stmt st(db_, sql.c_str());
+  if (!st.ok()) return db_error("listing executions", db_);
+  int i = 1;
+  st.bind(i++, q.workspace_id);
+  if (!q.plan_id.empty()) st.bind(i++, q.plan_id);
+  st.bind(i++, q.limit);
+  std::vector<ExecutionRecord> out;
+  int rc;
+  while ((rc = st.step()) == SQLITE_ROW) {
+    ExecutionRecord e;
+    e.id = st.text(0);
+    e.workspace_id = st.text(1);
+    e.plan_id = st.text(2);
+    e.kind = st.text(3);
+    e.status = st.text(4);
+    e.exit_code = st.opt_integer(5);
+    e.started_at = st.integer(6);
+    e.finished_at = st.integer(7);
+    out.push_back(std::move(e));
+  }
+  if (rc != SQLITE_DONE) return db_error("listing executions", db_);
+  for (auto& e : out) {
+    Stmt s(db_,
+           "SELECT seq, step_id, title, command_json, cwd, status, exit_code, signal, timed_out, duration_ms, "
+           "stdout, stderr, output_truncated, result_json, started_at, finished_at FROM steps WHERE execution_id=? "
+           "ORDER BY seq;");
+    if (!s.ok()) return db_error("listing steps", db_);
+    s.bind(1, e.id);
+    while ((rc = s.step()) == SQLITE_ROW) {
+      StepRecord r;
+      r.execution_id = e.id;
+      r.seq = s.integer(0);
+      r.step_id = s.text(1);
+      r.title = s.text(2);
+      r.command_json = s.text(3);
+      r.cwd = s.text(4);
+      r.status = s.text(5);
+      r.exit_code = s.opt_integer(6);
+      r.signal = s.opt_integer(7);
+      r.timed_out = s.integer(8) != 0;
+      r.duration_ms = s.integer(9);
+      r.stdout_text = s.text(10);
+      r.stderr_text = s.text(11);
+      r.output_truncated = s.integer(12) != 0;
+      r.result_json = s.text(13);
+      r.started_at = s.integer(14);
+      r.finished_at = s.integer(15);
+      e.steps.push_back(std::move(r));
+    }
+    if (rc != SQLITE_DONE) return db_error("listing steps", db_);
+  }
+  return out;
+}
+
+}  // namespace isb

@@ -1,0 +1,99 @@
+// source_policy.cpp: which host directories may become workspaces, and the
+// workspace id rule.
+#include <isb/core/workspace_service.hpp>
+
+#include <cstdlib>
+#include <filesystem>
+#include <regex>
+
+namespace fs = std::filesystem;
+
+namespace isb {
+
+Status validate_workspace_id(const std::string& id) {
+  static const std::regex kPattern("^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$");
+  if (!std::regex_match(id, kPattern) || id.find("..") != std::string::npos) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "invalid workspace_id '" + id +
+                          "': use 1-64 characters from A-Z a-z 0-9 _ . - starting with a letter or digit, without "
+                          "'..' or '/' (or omit it to get a generated id)");
+  }
+  return ok_status();
+}
+
+namespace {
+
+bool is_within(const fs::path& path, const fs::path& root) {
+  auto p = path.begin();
+  for (auto r = root.begin(); r != root.end(); ++r, ++p) {
+    if (r->empty()) continue;  // trailing separator
+    if (p == path.end() || *p != *r) return false;
+  }
+  return true;
+}
+
+std::string canonical_or_raw(const std::string& p) {
+  std::error_code ec;
+  auto c = fs::weakly_canonical(p, ec);
+  return ec ? fs::path(p).lexically_normal().string() : c.string();
+}
+
+}  // namespace
+
+SourcePathPolicy::SourcePathPolicy(std::vector<std::string> allowed_roots, std::vector<std::string> forbidden) {
+  if (allowed_roots.empty()) {
+    if (const char* home = std::getenv("HOME"); home && *home) allowed_roots.push_back(home);
+    std::error_code ec;
+    allowed_roots.push_back(fs::current_path(ec).string());
+    allowed_roots.push_back(fs::temp_directory_path(ec).string());
+  }
+  for (auto& r : allowed_roots) {
+    std::string c = canonical_or_raw(r);
+    if (c == "/") continue;  // never the whole filesystem, even if configured
+    allowed_.push_back(c);
+  }
+  for (auto& f : forbidden) forbidden_.push_back(canonical_or_raw(f));
+}
+
+Result<std::string> SourcePathPolicy::check(const std::string& source_path) const {
+  if (source_path.empty()) {
+    return make_error(ErrorCode::kInvalidArgument, "source_path is empty; give the absolute path of a project directory");
+  }
+  std::error_code ec;
+  fs::path canonical = fs::canonical(source_path, ec);
+  if (ec) {
+    return make_error(ErrorCode::kNotFound, "source_path '" + source_path + "' does not exist or is not readable (" +
+                                                ec.message() + ")");
+  }
+  if (!fs::is_directory(canonical, ec)) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "source_path '" + source_path + "' is not a directory; give a project directory");
+  }
+  static const char* kSystem[] = {"/etc", "/proc", "/sys", "/dev", "/boot", "/root/.ssh"};
+  if (canonical == "/") {
+    return make_error(ErrorCode::kPermissionDenied, "source_path '/' is refused: the whole filesystem cannot be a workspace");
+  }
+  for (const char* s : kSystem) {
+    if (is_within(canonical, s)) {
+      return make_error(ErrorCode::kPermissionDenied,
+                        "source_path '" + source_path + "' is inside " + s + ", which is never allowed as a source");
+    }
+  }
+  for (const auto& f : forbidden_) {
+    if (is_within(canonical, f) || is_within(f, canonical)) {
+      return make_error(ErrorCode::kPermissionDenied, "source_path '" + source_path +
+                                                          "' overlaps the server's own state or workspaces (" + f +
+                                                          "); copy the project elsewhere first");
+    }
+  }
+  for (const auto& root : allowed_) {
+    if (is_within(canonical, root)) return canonical.string();
+  }
+  std::string roots;
+  for (const auto& r : allowed_) roots += (roots.empty() ? "" : ", ") + r;
+  return make_error(ErrorCode::kPermissionDenied,
+                    "source_path '" + source_path + "' (" + canonical.string() + ") is outside the allowed roots (" +
+                        roots + "); move the project under one of them or add its parent to sandbox.allowed_source_roots");
+}
+
+}  // namespace isb
