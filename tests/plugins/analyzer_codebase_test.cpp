@@ -1,0 +1,583 @@
+// analyzer_codebase_test.cpp: drives libisb-analyzer-codebase.so across the C ABI
+// on fixture trees built in a fresh temporary directory per test.
+#include <boost/json.hpp>
+#include <gtest/gtest.h>
+#include <isb/plugin_abi.h>
+#include <unistd.h>
+#include <valijson/adapters/boost_json_adapter.hpp>
+#include <valijson/schema.hpp>
+#include <valijson/schema_parser.hpp>
+#include <valijson/validation_results.hpp>
+#include <valijson/validator.hpp>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "plugin_loader.hpp"
+
+namespace fs = std::filesystem;
+namespace json = boost::json;
+
+namespace {
+
+class Tree {
+ public:
+  Tree() {
+    std::string tmpl = (fs::temp_directory_path() / "isb-codebase-XXXXXX").string();
+    if (!mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed");
+    root_ = tmpl;
+  }
+  ~Tree() {
+    std::error_code ec;
+    fs::remove_all(root_, ec);
+  }
+  void write(const std::string& rel, const std::string& content) const {
+    fs::path p = root_ / rel;
+    fs::create_directories(p.parent_path());
+    std::ofstream(p, std::ios::binary) << content;
+  }
+  void mkdir(const std::string& rel) const { fs::create_directories(root_ / rel); }
+  std::string path() const { return root_.string(); }
+  const fs::path& root() const { return root_; }
+
+ private:
+  fs::path root_;
+};
+
+class CodebaseTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    plugin_ = std::make_unique<TestPlugin>("libisb-analyzer-codebase.so");
+    inst_ = plugin_->create("{}");
+    ASSERT_NE(inst_, nullptr);
+  }
+  void TearDown() override {
+    if (inst_) plugin_->descriptor()->destroy(inst_);
+  }
+
+  std::pair<isb_status, std::string> call(isb_instance* inst, const std::string& root, const std::string& opts = "{}") {
+    auto* api = plugin_->api<isb_analyzer_api>();
+    return TestPlugin::call_json(
+        [&](const isb_json_out* out) { return api->analyze(inst, root.c_str(), opts.c_str(), out); });
+  }
+
+  json::object analyze(const Tree& t, isb_instance* inst = nullptr) {
+    auto [status, doc] = call(inst ? inst : inst_, t.path());
+    EXPECT_EQ(status, ISB_OK) << plugin_->descriptor()->last_error(inst ? inst : inst_);
+    if (status != ISB_OK) return {};
+    return json::parse(doc).as_object();
+  }
+
+  std::unique_ptr<TestPlugin> plugin_;
+  isb_instance* inst_ = nullptr;
+};
+
+const json::array& projects(const json::object& doc) { return doc.at("projects").as_array(); }
+
+const json::object& project(const json::object& doc, const std::string& path, const std::string& eco) {
+  for (const auto& p : projects(doc))
+    if (p.at("path") == json::string(path) && p.at("ecosystem") == json::string(eco)) return p.as_object();
+  static const json::object none;
+  ADD_FAILURE() << "no " << eco << " project at " << path << " in " << json::serialize(doc.at("projects"));
+  return none;
+}
+
+json::array argv(std::initializer_list<const char*> items) {
+  json::array a;
+  for (const char* s : items) a.push_back(json::string(s));
+  return a;
+}
+
+json::array strs(std::initializer_list<const char*> items) { return argv(items); }
+
+std::vector<std::string> warnings(const json::object& doc) {
+  std::vector<std::string> out;
+  for (const auto& w : doc.at("warnings").as_array()) out.emplace_back(w.as_string());
+  return out;
+}
+
+bool has_warning(const json::object& doc, std::initializer_list<const char*> parts) {
+  for (const auto& w : warnings(doc)) {
+    bool all = true;
+    for (const char* p : parts) all = all && w.find(p) != std::string::npos;
+    if (all) return true;
+  }
+  return false;
+}
+
+const json::object& cmd(const json::object& proj, const char* kind) {
+  static const json::object none;
+  const auto& cmds = proj.at("commands").as_object();
+  if (!cmds.contains(kind)) {
+    ADD_FAILURE() << "no " << kind << " command in " << json::serialize(proj);
+    return none;
+  }
+  return cmds.at(kind).as_object();
+}
+
+std::string evidence_file(const json::object& c, size_t i = 0) {
+  return std::string(c.at("evidence").as_array().at(i).at("file").as_string());
+}
+std::string evidence_detail(const json::object& c, size_t i = 0) {
+  return std::string(c.at("evidence").as_array().at(i).at("detail").as_string());
+}
+
+}  // namespace
+
+TEST_F(CodebaseTest, DescriptorHasAbiAndKind) {
+  const isb_plugin_descriptor* d = plugin_->descriptor();
+  EXPECT_GE(d->struct_size, sizeof(isb_plugin_descriptor));
+  EXPECT_EQ(d->abi_major, ISB_ABI_MAJOR);
+  EXPECT_EQ(d->abi_minor, ISB_ABI_MINOR);
+  EXPECT_EQ(d->kind, ISB_KIND_ANALYZER);
+  EXPECT_STREQ(d->id, "codebase");
+  EXPECT_STREQ(d->name, "Codebase analyzer");
+  EXPECT_STREQ(d->version, "0.1.0");
+  ASSERT_NE(d->config_schema, nullptr);
+  json::value schema = json::parse(d->config_schema);
+  EXPECT_EQ(schema.at("additionalProperties"), json::value(false));
+  EXPECT_TRUE(schema.at("properties").as_object().contains("max_file_bytes"));
+  ASSERT_NE(d->kind_api, nullptr);
+  EXPECT_GE(plugin_->api<isb_analyzer_api>()->struct_size, sizeof(isb_analyzer_api));
+
+  // Config: unknown keys and follow_symlinks=true are rejected.
+  isb_instance* bad = nullptr;
+  EXPECT_EQ(d->create(nullptr, R"({"colour":"red"})", &bad), ISB_INVALID_CONFIG);
+  EXPECT_EQ(bad, nullptr);
+  EXPECT_NE(std::string(d->last_error(nullptr)).find("colour"), std::string::npos);
+  EXPECT_EQ(d->create(nullptr, R"({"follow_symlinks":true})", &bad), ISB_INVALID_CONFIG);
+  EXPECT_EQ(d->create(nullptr, R"({"max_file_bytes":-1})", &bad), ISB_INVALID_CONFIG);
+  isb_instance* ok = nullptr;
+  ASSERT_EQ(d->create(nullptr, R"({"max_file_bytes":1024,"follow_symlinks":false})", &ok), ISB_OK);
+  d->destroy(ok);
+}
+
+TEST_F(CodebaseTest, PythonUnittestProjectGetsUnittestCommand) {
+  Tree t;
+  t.write("pyproject.toml", "[project]\nname = \"calc\"\nversion = \"1.0\"\n");
+  t.write("calc.py", "def add(a, b):\n    return a + b\n");
+  t.write("test_calc.py", "import unittest\nimport calc\n\nclass T(unittest.TestCase):\n    pass\n");
+  json::object doc = analyze(t);
+  ASSERT_EQ(projects(doc).size(), 1u);
+  const auto& p = project(doc, ".", "python");
+  EXPECT_EQ(p.at("package_manager"), "pip");
+  EXPECT_EQ(p.at("package_manager_reason"), "no lockfile of another manager; pip is the default");
+  EXPECT_EQ(p.at("manifests"), strs({"pyproject.toml"}));
+  EXPECT_EQ(p.at("lockfiles"), json::array());
+  const auto& test = cmd(p, "test");
+  EXPECT_EQ(test.at("argv"), argv({"python3", "-m", "unittest", "discover", "-v"}));
+  EXPECT_EQ(test.at("cwd"), ".");
+  EXPECT_EQ(test.at("source"), "ecosystem_default");
+  EXPECT_DOUBLE_EQ(test.at("confidence").as_double(), 0.5);
+  EXPECT_EQ(evidence_file(test), "test_calc.py");
+  EXPECT_EQ(evidence_detail(test), "unittest test module found, no pytest configuration");
+  const auto& install = cmd(p, "install");
+  EXPECT_EQ(install.at("argv"), argv({"python3", "-m", "pip", "install", "-e", "."}));
+  EXPECT_FALSE(p.at("commands").as_object().contains("build"));  // no [build-system]
+  EXPECT_EQ(p.at("commands").as_object().size(), 2u);
+}
+
+TEST_F(CodebaseTest, PythonPytestConfiguredUsesPytest) {
+  {
+    Tree t;
+    t.write("pyproject.toml",
+            "[build-system]\nrequires = [\"hatchling\"]\nbuild-backend = \"hatchling.build\"\n\n"
+            "[project]\nname = \"app\"\nversion = \"0.1\"\n\n[tool.pytest.ini_options]\ntestpaths = [\"tests\"]\n");
+    t.write("requirements.txt", "requests==2.31\n");
+    t.write("tests/test_app.py", "def test_x():\n    assert True\n");
+    json::object doc = analyze(t);
+    const auto& p = project(doc, ".", "python");
+    EXPECT_EQ(p.at("manifests"), strs({"pyproject.toml", "requirements.txt"}));
+    const auto& test = cmd(p, "test");
+    EXPECT_EQ(test.at("argv"), argv({"python3", "-m", "pytest"}));
+    EXPECT_EQ(evidence_file(test), "pyproject.toml");
+    EXPECT_EQ(evidence_detail(test), "[tool.pytest.ini_options] configures pytest");
+    EXPECT_DOUBLE_EQ(test.at("confidence").as_double(), 0.7);
+    EXPECT_EQ(cmd(p, "install").at("argv"), argv({"python3", "-m", "pip", "install", "-r", "requirements.txt"}));
+    const auto& build = cmd(p, "build");
+    EXPECT_EQ(build.at("argv"), argv({"python3", "-m", "build"}));
+    EXPECT_EQ(evidence_detail(build), "[build-system] uses hatchling.build");
+  }
+  {  // uv project: pytest only as a dependency-group entry.
+    Tree t;
+    t.write("pyproject.toml",
+            "[project]\nname = \"svc\"\nversion = \"0.1\"\ndependencies = [\"fastapi\"]\n\n"
+            "[dependency-groups]\ndev = [\"ruff\", \"PyTest>=8\"]\n");
+    t.write("uv.lock", "version = 1\n");
+    json::object doc = analyze(t);
+    const auto& p = project(doc, ".", "python");
+    EXPECT_EQ(p.at("package_manager"), "uv");
+    EXPECT_EQ(p.at("package_manager_reason"), "uv.lock present");
+    EXPECT_EQ(p.at("lockfiles"), strs({"uv.lock"}));
+    EXPECT_EQ(cmd(p, "install").at("argv"), argv({"uv", "sync"}));
+    const auto& test = cmd(p, "test");
+    EXPECT_EQ(test.at("argv"), argv({"uv", "run", "pytest"}));
+    EXPECT_EQ(evidence_detail(test), "pytest listed in dependency-groups.dev");
+  }
+  {  // poetry with conftest.py
+    Tree t;
+    t.write("pyproject.toml", "[tool.poetry]\nname = \"x\"\n");
+    t.write("poetry.lock", "# lock\n");
+    t.write("conftest.py", "\n");
+    json::object doc = analyze(t);
+    const auto& p = project(doc, ".", "python");
+    EXPECT_EQ(p.at("package_manager"), "poetry");
+    EXPECT_EQ(cmd(p, "install").at("argv"), argv({"poetry", "install"}));
+    EXPECT_EQ(cmd(p, "test").at("argv"), argv({"poetry", "run", "pytest"}));
+    EXPECT_EQ(evidence_file(cmd(p, "test")), "conftest.py");
+  }
+}
+
+TEST_F(CodebaseTest, NodeNpmPlaceholderTestIsNotACommand) {
+  Tree t;
+  t.write("package.json", R"({"name":"x","version":"1.0.0","scripts":{"test":"echo \"Error: no test specified\" && exit 1"}})");
+  t.write("package-lock.json", R"({"lockfileVersion":3})");
+  t.write("index.js", "console.log('hi');\n");
+  json::object doc = analyze(t);
+  ASSERT_EQ(projects(doc).size(), 1u);
+  const auto& p = project(doc, ".", "node");
+  EXPECT_EQ(p.at("package_manager"), "npm");
+  EXPECT_EQ(p.at("package_manager_reason"), "package-lock.json present");
+  EXPECT_EQ(p.at("lockfiles"), strs({"package-lock.json"}));
+  EXPECT_EQ(cmd(p, "install").at("argv"), argv({"npm", "ci"}));
+  const auto& cmds = p.at("commands").as_object();
+  EXPECT_FALSE(cmds.contains("test"));
+  EXPECT_FALSE(cmds.contains("build"));
+  EXPECT_EQ(cmds.size(), 1u);
+  EXPECT_TRUE(has_warning(doc, {"package.json", "placeholder", "no test specified"})) << json::serialize(doc);
+}
+
+TEST_F(CodebaseTest, NodePnpmFromLockfileAndScripts) {
+  Tree t;
+  t.write("package.json",
+          R"({"name":"web","scripts":{"build":"tsc -p .","test":"vitest run","lint":"eslint ."}})");
+  t.write("pnpm-lock.yaml", "lockfileVersion: '9.0'\n");
+  t.write("app/package.json", R"({"name":"app","packageManager":"yarn@4.1.0","scripts":{"test":"jest"}})");
+  t.write("app/pnpm-lock.yaml", "lockfileVersion: '9.0'\n");
+  json::object doc = analyze(t);
+  ASSERT_EQ(projects(doc).size(), 2u);
+  const auto& p = project(doc, ".", "node");
+  EXPECT_EQ(p.at("package_manager"), "pnpm");
+  EXPECT_EQ(p.at("package_manager_reason"), "pnpm-lock.yaml present");
+  EXPECT_EQ(cmd(p, "install").at("argv"), argv({"pnpm", "install", "--frozen-lockfile"}));
+  EXPECT_DOUBLE_EQ(cmd(p, "install").at("confidence").as_double(), 0.7);
+  const auto& build = cmd(p, "build");
+  EXPECT_EQ(build.at("argv"), argv({"pnpm", "run", "build"}));
+  EXPECT_EQ(build.at("source"), "manifest_script");
+  EXPECT_DOUBLE_EQ(build.at("confidence").as_double(), 0.9);
+  EXPECT_EQ(evidence_file(build), "package.json");
+  EXPECT_EQ(evidence_detail(build), "scripts.build: tsc -p .");
+  EXPECT_EQ(cmd(p, "test").at("argv"), argv({"pnpm", "test"}));
+  EXPECT_EQ(cmd(p, "lint").at("argv"), argv({"pnpm", "run", "lint"}));
+  // packageManager wins over the lockfile.
+  const auto& app = project(doc, "app", "node");
+  EXPECT_EQ(app.at("package_manager"), "yarn");
+  EXPECT_EQ(app.at("package_manager_reason"), "package.json packageManager field is \"yarn@4.1.0\"");
+  EXPECT_EQ(cmd(app, "test").at("argv"), argv({"yarn", "test"}));
+  EXPECT_EQ(cmd(app, "test").at("cwd"), "app");
+  EXPECT_EQ(evidence_file(cmd(app, "test")), "app/package.json");
+  EXPECT_EQ(cmd(app, "install").at("argv"), argv({"yarn", "install"}));
+}
+
+TEST_F(CodebaseTest, GoAndRustDefaults) {
+  Tree t;
+  t.write("svc/go.mod", "module example.com/svc\n\ngo 1.22\n");
+  t.write("svc/main.go", "package main\n\nfunc main() {}\n");
+  t.write("cli/Cargo.toml", "[package]\nname = \"cli\"\nversion = \"0.1.0\"\n");
+  t.write("cli/Cargo.lock", "version = 3\n");
+  t.write("cli/src/main.rs", "fn main() {}\n");
+  json::object doc = analyze(t);
+  ASSERT_EQ(projects(doc).size(), 2u);
+  EXPECT_EQ(projects(doc)[0].at("path"), "cli");
+  EXPECT_EQ(projects(doc)[1].at("path"), "svc");
+  const auto& go = project(doc, "svc", "go");
+  EXPECT_EQ(go.at("package_manager"), "go");
+  EXPECT_EQ(cmd(go, "install").at("argv"), argv({"go", "mod", "download"}));
+  EXPECT_EQ(cmd(go, "build").at("argv"), argv({"go", "build", "./..."}));
+  EXPECT_EQ(cmd(go, "test").at("argv"), argv({"go", "test", "./..."}));
+  EXPECT_EQ(cmd(go, "test").at("cwd"), "svc");
+  EXPECT_EQ(evidence_file(cmd(go, "test")), "svc/go.mod");
+  EXPECT_EQ(go.at("lockfiles"), json::array());
+  const auto& rs = project(doc, "cli", "rust");
+  EXPECT_EQ(rs.at("package_manager"), "cargo");
+  EXPECT_EQ(rs.at("lockfiles"), strs({"Cargo.lock"}));
+  EXPECT_EQ(cmd(rs, "install").at("argv"), argv({"cargo", "fetch"}));
+  EXPECT_EQ(cmd(rs, "build").at("argv"), argv({"cargo", "build"}));
+  EXPECT_EQ(cmd(rs, "test").at("argv"), argv({"cargo", "test"}));
+  EXPECT_DOUBLE_EQ(cmd(rs, "test").at("confidence").as_double(), 0.7);
+}
+
+TEST_F(CodebaseTest, CMakeTestOnlyWithEnableTesting) {
+  {
+    Tree t;
+    t.write("CMakeLists.txt", "cmake_minimum_required(VERSION 3.20)\nproject(x CXX)\n# enable_testing()\n"
+                              "add_subdirectory(src)\n");
+    t.write("src/CMakeLists.txt", "add_executable(x main.cpp)\n");
+    json::object doc = analyze(t);
+    ASSERT_EQ(projects(doc).size(), 1u);  // nested CMakeLists.txt is not a project
+    const auto& p = project(doc, ".", "cmake");
+    const auto& build = cmd(p, "build");
+    EXPECT_EQ(build.at("shell"), "cmake -S . -B build && cmake --build build");
+    EXPECT_FALSE(build.contains("argv"));
+    EXPECT_FALSE(p.at("commands").as_object().contains("test"));
+  }
+  {
+    Tree t;
+    t.write("CMakeLists.txt", "cmake_minimum_required(VERSION 3.20)\nproject(x CXX)\nENABLE_TESTING ()\n");
+    json::object doc = analyze(t);
+    const auto& test = cmd(project(doc, ".", "cmake"), "test");
+    EXPECT_EQ(test.at("argv"), argv({"ctest", "--test-dir", "build", "--output-on-failure"}));
+    EXPECT_EQ(evidence_file(test), "CMakeLists.txt");
+    EXPECT_EQ(evidence_detail(test), "line 3: ENABLE_TESTING ()");
+  }
+  {  // add_test only in a nested file
+    Tree t;
+    t.write("CMakeLists.txt", "project(x)\nadd_subdirectory(tests)\n");
+    t.write("tests/CMakeLists.txt", "add_executable(t t.cpp)\nadd_test(NAME t COMMAND t)\n");
+    json::object doc = analyze(t);
+    const auto& test = cmd(project(doc, ".", "cmake"), "test");
+    EXPECT_EQ(evidence_file(test), "tests/CMakeLists.txt");
+    EXPECT_EQ(evidence_detail(test), "line 2: add_test(NAME t COMMAND t)");
+  }
+}
+
+TEST_F(CodebaseTest, MakefileTargetsParsed) {
+  Tree t;
+  t.write("Makefile",
+          "CC := gcc\nCFLAGS = -O2 -Wall -DX=a:b\n.PHONY: all test lint\n\nall: app\n\napp: main.o\n"
+          "\t$(CC) -o app main.o\n%.o: %.c\n\t$(CC) -c $<\ntest: app\n\t./app --selftest\nlint:\n\techo lint\n");
+  t.write("main.c", "int main(void) { return 0; }\n");
+  t.write("lib/Makefile", "build check: \n\ttrue\n");
+  t.write("lib/package.json", R"({"name":"lib","scripts":{"build":"node build.js"}})");
+  json::object doc = analyze(t);
+  ASSERT_EQ(projects(doc).size(), 3u);
+  const auto& m = project(doc, ".", "make");
+  const auto& build = cmd(m, "build");
+  EXPECT_EQ(build.at("argv"), argv({"make"}));
+  EXPECT_EQ(build.at("source"), "makefile_target");
+  EXPECT_DOUBLE_EQ(build.at("confidence").as_double(), 0.9);
+  EXPECT_EQ(evidence_detail(build), "default target: all");
+  EXPECT_EQ(cmd(m, "test").at("argv"), argv({"make", "test"}));
+  EXPECT_EQ(cmd(m, "lint").at("argv"), argv({"make", "lint"}));
+  // A Makefile next to package.json: both projects, sorted by ecosystem.
+  EXPECT_EQ(projects(doc)[1].at("ecosystem"), "make");
+  EXPECT_EQ(projects(doc)[2].at("ecosystem"), "node");
+  const auto& lib = project(doc, "lib", "make");
+  EXPECT_EQ(evidence_detail(cmd(lib, "build")), "default target: build");
+  EXPECT_EQ(cmd(lib, "test").at("argv"), argv({"make", "check"}));
+  EXPECT_FALSE(lib.at("commands").as_object().contains("lint"));
+  EXPECT_EQ(cmd(project(doc, "lib", "node"), "build").at("argv"), argv({"npm", "run", "build"}));
+}
+
+TEST_F(CodebaseTest, NestedProjectsInMonorepo) {
+  Tree t;
+  t.write("package.json", R"({"name":"mono","private":true,"workspaces":["packages/*"]})");
+  t.write("pnpm-lock.yaml", "lockfileVersion: '9.0'\n");
+  t.write("packages/web/package.json", R"({"name":"web","scripts":{"test":"vitest"}})");
+  t.write("services/api/pyproject.toml", "[project]\nname = \"api\"\n");
+  t.write("services/api/tests/test_api.py", "import unittest\n");
+  t.write("services/api/worker/requirements.txt", "celery\n");
+  t.write("services/api/worker/test_worker.py", "import unittest\n");
+  t.write("tools/cli/Cargo.toml", "[package]\nname = \"cli\"\n");
+  t.write("node_modules/dep/package.json", R"({"name":"dep"})");
+  t.write("native/CMakeLists.txt", "project(n)\nadd_subdirectory(sub)\n");
+  t.write("native/sub/CMakeLists.txt", "add_library(s s.c)\n");
+  json::object doc = analyze(t);
+  std::vector<std::string> got;
+  for (const auto& p : projects(doc))
+    got.push_back(std::string(p.at("path").as_string()) + ":" + std::string(p.at("ecosystem").as_string()));
+  EXPECT_EQ(got, (std::vector<std::string>{".:node", "native:cmake", "packages/web:node", "services/api:python",
+                                           "services/api/worker:python", "tools/cli:rust"}));
+  const auto& web = project(doc, "packages/web", "node");
+  EXPECT_EQ(web.at("package_manager"), "pnpm");
+  EXPECT_EQ(web.at("package_manager_reason"), "pnpm-lock.yaml in enclosing directory . (workspace root)");
+  EXPECT_FALSE(web.at("commands").as_object().contains("install"));
+  EXPECT_EQ(cmd(web, "test").at("argv"), argv({"pnpm", "test"}));
+  // Each Python project finds its own tests only.
+  const auto& api = project(doc, "services/api", "python");
+  EXPECT_EQ(evidence_file(cmd(api, "test")), "services/api/tests/test_api.py");
+  EXPECT_EQ(cmd(api, "test").at("cwd"), "services/api");
+  const auto& worker = project(doc, "services/api/worker", "python");
+  EXPECT_EQ(evidence_file(cmd(worker, "test")), "services/api/worker/test_worker.py");
+  EXPECT_EQ(cmd(worker, "install").at("argv"), argv({"python3", "-m", "pip", "install", "-r", "requirements.txt"}));
+  EXPECT_EQ(doc.at("files").at("skipped").at("vendored"), 1);
+}
+
+TEST_F(CodebaseTest, CountsCodeCommentBlankLines) {
+  Tree t;
+  const std::string cpp =
+      "// header comment\n"
+      "#include <cstdio>\n"
+      "\n"
+      "/* block\n"
+      "   still block */\n"
+      "int main() {  // trailing comment\n"
+      "  const char* s = \"/* not a comment\";\n"
+      "  return 0;\n"
+      "}\n";
+  const std::string py =
+      "#!/usr/bin/env python3\n"
+      "\"\"\"Module docstring.\n"
+      "\n"
+      "More text.\"\"\"\n"
+      "import os\n"
+      "\n"
+      "x = \"# not a comment\"\n"
+      "# a comment\n"
+      "def f():\n"
+      "    '''Doc.'''\n"
+      "    return x  # trailing\n";
+  const std::string script = "#!/bin/sh\n# say hi\necho 'hi # there'\n";
+  t.write("main.cpp", cpp);
+  t.write("tool.py", py);
+  t.write("run", script);
+  t.write("notes.xyz", "unknown\n");
+  json::object doc = analyze(t);
+  EXPECT_EQ(doc.at("files").at("total"), 4);
+  EXPECT_EQ(doc.at("files").at("analysed"), 4);
+  const auto& langs = doc.at("languages").as_array();
+  ASSERT_EQ(langs.size(), 3u) << json::serialize(langs);
+  // Sorted by code lines: C++ 5, Python 4, Shell 1.
+  EXPECT_EQ(langs[0], (json::object{{"name", "C++"}, {"files", 1}, {"code", 5}, {"comment", 3}, {"blank", 1},
+                                    {"bytes", cpp.size()}}));
+  EXPECT_EQ(langs[1], (json::object{{"name", "Python"}, {"files", 1}, {"code", 4}, {"comment", 5}, {"blank", 2},
+                                    {"bytes", py.size()}}));
+  EXPECT_EQ(langs[2], (json::object{{"name", "Shell"}, {"files", 1}, {"code", 1}, {"comment", 2}, {"blank", 0},
+                                    {"bytes", script.size()}}));
+}
+
+TEST_F(CodebaseTest, SkipsVendoredBinaryAndGitignored) {
+  Tree t;
+  t.write(".git/HEAD", "ref: refs/heads/main\n");
+  t.write(".gitignore", "# build output\n*.log\nout/\n/secret.txt\n");
+  t.write("node_modules/x.js", "module.exports = 1;\n");
+  t.write("vendor/lib.go", "package lib\n");
+  t.write("lib/jquery.min.js", "var a=1;\n");
+  t.write("img.png", std::string("\x89PNG\0\0\0\rIHDR", 12));
+  t.write("big.txt", std::string(200, 'x'));
+  t.write("app.log", "log line\n");
+  t.write("out/gen.c", "int g;\n");
+  t.write("secret.txt", "s\n");
+  t.write("sub/secret.txt", "not anchored at root\n");
+  t.write("main.c", "int main(void) { return 0; }\n");
+  fs::create_symlink(t.root() / "main.c", t.root() / "link.c");
+  isb_instance* small = plugin_->create(R"({"max_file_bytes":100})");
+  ASSERT_NE(small, nullptr);
+  json::object doc = analyze(t, small);
+  plugin_->descriptor()->destroy(small);
+  const auto& files = doc.at("files").as_object();
+  EXPECT_EQ(files.at("analysed"), 3);  // .gitignore, main.c, sub/secret.txt
+  EXPECT_EQ(files.at("total"), 12);
+  EXPECT_EQ(files.at("skipped"),
+            (json::object{{"vcs", 1}, {"vendored", 3}, {"binary", 1}, {"too_large", 1}, {"ignored", 3}}));
+  EXPECT_EQ(files.at("skipped_samples"), strs({".git/", "app.log", "big.txt", "img.png", "lib/jquery.min.js",
+                                               "node_modules/", "out/", "secret.txt", "vendor/"}));
+  const auto& langs = doc.at("languages").as_array();
+  ASSERT_EQ(langs.size(), 1u);
+  EXPECT_EQ(langs[0].at("name"), "C");
+  EXPECT_EQ(langs[0].at("files"), 1);  // the symlink is not followed
+}
+
+TEST_F(CodebaseTest, MissingRootIsInvalidArgument) {
+  const std::string missing = "/nonexistent/isb-codebase-" + std::to_string(getpid());
+  auto [status, doc] = call(inst_, missing);
+  EXPECT_EQ(status, ISB_INVALID_ARGUMENT);
+  EXPECT_TRUE(doc.empty());
+  std::string err = plugin_->descriptor()->last_error(inst_);
+  EXPECT_NE(err.find(missing), std::string::npos) << err;
+
+  Tree t;
+  t.write("file.txt", "x\n");
+  const std::string file = (t.root() / "file.txt").string();
+  auto [s2, d2] = call(inst_, file);
+  EXPECT_EQ(s2, ISB_INVALID_ARGUMENT);
+  err = plugin_->descriptor()->last_error(inst_);
+  EXPECT_NE(err.find(file), std::string::npos) << err;
+  EXPECT_NE(err.find("not a directory"), std::string::npos) << err;
+
+  auto [s3, d3] = call(inst_, t.path(), "[1,2]");
+  EXPECT_EQ(s3, ISB_INVALID_ARGUMENT);
+}
+
+TEST_F(CodebaseTest, MalformedPackageJsonIsWarning) {
+  Tree t;
+  t.write("package.json", "{ \"name\": \"broken\", ");
+  t.write("py/pyproject.toml", "[project\nname = 1\n");
+  json::object doc = analyze(t);
+  EXPECT_TRUE(has_warning(doc, {"package.json", "invalid JSON"})) << json::serialize(doc.at("warnings"));
+  EXPECT_TRUE(has_warning(doc, {"py/pyproject.toml", "invalid TOML", "line 1"}))
+      << json::serialize(doc.at("warnings"));
+  const auto& node = project(doc, ".", "node");
+  EXPECT_EQ(cmd(node, "install").at("argv"), argv({"npm", "install"}));
+  EXPECT_EQ(node.at("commands").as_object().size(), 1u);
+  const auto& py = project(doc, "py", "python");
+  EXPECT_EQ(py.at("commands").as_object().size(), 0u);
+}
+
+TEST_F(CodebaseTest, OutputValidatesAgainstSchema) {
+  std::ifstream in(std::string(ISB_SOURCE_DIR) + "/docs/schemas/analyzer-facts.schema.json");
+  ASSERT_TRUE(in) << "schema file missing";
+  std::stringstream ss;
+  ss << in.rdbuf();
+  json::value schema_doc = json::parse(ss.str());
+  valijson::Schema schema;
+  valijson::SchemaParser parser;
+  valijson::adapters::BoostJsonAdapter schema_adapter(schema_doc);
+  parser.populateSchema(schema_adapter, schema);
+
+  auto validate = [&](const json::value& doc) {
+    valijson::Validator validator;
+    valijson::ValidationResults results;
+    valijson::adapters::BoostJsonAdapter adapter(doc);
+    bool ok = validator.validate(schema, adapter, &results);
+    std::string why;
+    valijson::ValidationResults::Error e;
+    while (results.popError(e)) {
+      for (const auto& c : e.context) why += c;
+      why += ": " + e.description + "\n";
+    }
+    return std::make_pair(ok, why);
+  };
+
+  std::vector<json::value> docs;
+  {
+    Tree t;
+    t.write("CMakeLists.txt", "project(x)\nenable_testing()\n");
+    t.write("Makefile", "all:\n\techo\n");
+    t.write("web/package.json", R"({"scripts":{"build":"vite build","test":"echo \"Error: no test specified\" && exit 1"}})");
+    t.write("api/pyproject.toml", "[build-system]\nrequires=[]\n[project]\nname='a'\n");
+    t.write("api/test_a.py", "\n");
+    t.write("go/go.mod", "module m\n");
+    t.write("rs/Cargo.toml", "[package]\n");
+    t.write("jv/pom.xml", "<project/>\n");
+    t.write("gr/build.gradle.kts", "plugins {}\n");
+    t.write("gr/gradlew", "#!/bin/sh\n");
+    t.write(".git/config", "x\n");
+    docs.push_back(json::parse(json::serialize(analyze(t))));
+  }
+  {
+    Tree t;
+    t.write("package.json", "{bad json");
+    docs.push_back(json::parse(json::serialize(analyze(t))));
+  }
+  {
+    Tree t;  // empty tree
+    docs.push_back(json::parse(json::serialize(analyze(t))));
+  }
+  ASSERT_EQ(docs[0].at("projects").as_array().size(), 8u) << json::serialize(docs[0]);
+  for (const auto& d : docs) {
+    auto [ok, why] = validate(d);
+    EXPECT_TRUE(ok) << why << json::serialize(d);
+  }
+  // The schema does reject wrong documents: a command with both argv and shell.
+  json::value bad = docs[0];
+  bad.at("projects").as_array()[0].at("commands").at("build").as_object()["argv"] = argv({"make"});
+  EXPECT_FALSE(validate(bad).first);
+  json::value bad2 = docs[2];
+  bad2.as_object()["files"].as_object()["skipped"].as_object().erase("vcs");
+  EXPECT_FALSE(validate(bad2).first);
+}
