@@ -39,7 +39,8 @@ std::string offered_commands(const json::object& analysis) {
   if (auto* p = analysis.if_contains("projects"); p && p->is_array()) {
     for (const auto& proj : p->as_array()) {
       if (!proj.is_object()) continue;
-      std::string path = proj.as_object().contains("path") ? json::value_to<std::string>(proj.as_object().at("path")) : ".";
+      const json::value* pv = proj.as_object().if_contains("path");
+      std::string path = pv && pv->is_string() ? std::string(pv->as_string()) : ".";
       if (auto* c = proj.as_object().if_contains("commands"); c && c->is_object()) {
         for (const auto& kv : c->as_object()) out += (out.empty() ? "" : ", ") + std::string(kv.key()) + " (" + path + ")";
       }
