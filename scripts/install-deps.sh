@@ -16,6 +16,11 @@ debian_packages=(
   python3
 )
 
+# Node.js runs the end-to-end tests. Machines of this kind ship Node 20 with its
+# own npm; Debian's nodejs/npm are installed only where there is none.
+if ! command -v node >/dev/null 2>&1; then debian_packages+=(nodejs); fi
+if ! command -v npm >/dev/null 2>&1; then debian_packages+=(npm); fi
+
 missing=()
 for p in "${debian_packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
@@ -37,7 +42,11 @@ if [[ "${1:-}" != "--build-only" ]]; then
     stamp="$here/tests/node_modules/.isb-installed"
     if [[ ! -f "$stamp" || "$here/tests/package.json" -nt "$stamp" ]]; then
       echo "install-deps: installing npm packages for tests" >&2
-      (cd "$here/tests" && npm install --no-audit --no-fund --loglevel=error)
+      if [[ -f "$here/tests/package-lock.json" ]]; then
+        (cd "$here/tests" && npm ci --no-audit --no-fund --loglevel=error)
+      else
+        (cd "$here/tests" && npm install --no-audit --no-fund --loglevel=error)
+      fi
       touch "$stamp"
     fi
   fi
