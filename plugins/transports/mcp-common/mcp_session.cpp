@@ -218,6 +218,12 @@ void McpSession::start_tool_call(const json::value& id, const json::object& para
       send(make_error(id, kInternalError, "the server is shutting down"));
       return;
     }
+    // A reused id would overwrite the running call's entry, which then could
+    // no longer be cancelled (nor by shutdown at end of input).
+    if (calls_.count(id_key(id))) {
+      send(make_error(id, kInvalidRequest, "Invalid Request: id " + id_key(id) + " is already used by a call in flight"));
+      return;
+    }
     calls_[id_key(id)] = call;
     ++running_;
   }
