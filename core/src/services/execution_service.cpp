@@ -273,7 +273,9 @@ Result<json::object> ExecutionService::exec_command(const std::string& workspace
   e.status = "running";
   e.started_at = now_ms();
   if (auto st = store_.insert_execution(e); !st) return st.error();
-  json::object step{{"id", "command"}, {"title", command}, {"shell", command}, {"cwd", "."}};
+  // The title is for people scanning history; the full command stays in "command".
+  std::string title = command.size() > 120 ? command.substr(0, 117) + "..." : command;
+  json::object step{{"id", "command"}, {"title", title}, {"shell", command}, {"cwd", "."}};
   if (timeout_s > 0) step["timeout_s"] = timeout_s;
   auto outcome = run_step(*w, e.id, 0, step, ctx);
   if (auto st = store_.insert_step(outcome.record); !st) spdlog::error("recording a step: {}", st.error().message);

@@ -30,7 +30,6 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
-#include <thread>
 #include <type_traits>
 #include <unordered_map>
 
@@ -229,29 +228,25 @@ class Transport {
 
 namespace internal {
 
-//! Per-instance wrapper: the object plus per-thread error messages.
+//! Per-instance wrapper: the object and a stable copy of the host API.
 template <class T>
 struct Instance {
   isb_host_api host_copy{};
   T* object = nullptr;
-  std::mutex errors_mu;
-  std::unordered_map<std::thread::id, std::string> errors;
 };
 
-inline std::string& create_error() {
-  thread_local std::string message;
-  return message;
+//! The last error message of this thread for one instance (nullptr: create).
+//! Thread-local, so a message stays valid until this thread's next failing
+//! call on that instance, whatever other threads do, and dies with the thread.
+inline std::string& thread_error(const void* instance) {
+  thread_local std::unordered_map<const void*, std::string> messages;
+  return messages[instance];
 }
 
 template <class T>
 void set_error(Instance<T>* inst, const char* message) noexcept {
   try {
-    if (!inst) {
-      create_error() = message;
-      return;
-    }
-    std::lock_guard<std::mutex> lock(inst->errors_mu);
-    inst->errors[std::this_thread::get_id()] = message;
+    thread_error(inst) = message;
   } catch (...) {
     // Out of memory while recording an error: the status code still tells.
   }
@@ -318,16 +313,17 @@ void destroy(isb_instance* p) noexcept {
   } catch (...) {
     // Destructors must not throw; nothing more to do if one does.
   }
+  try {
+    thread_error(inst).clear();
+  } catch (...) {
+  }
   delete inst;
 }
 
 template <class T>
 const char* last_error(isb_instance* p) noexcept {
-  auto* inst = self<T>(p);
-  if (!inst) return create_error().c_str();
   try {
-    std::lock_guard<std::mutex> lock(inst->errors_mu);
-    return inst->errors[std::this_thread::get_id()].c_str();
+    return thread_error(self<T>(p)).c_str();
   } catch (...) {
     return "";
   }
