@@ -1,0 +1,424 @@
+// workspace_test.cpp: workspace ids, the source path policy, the credential-free
+// tree copy, and WorkspaceService end to end on the real process isolation
+// plugin loaded through PluginHost.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <isb/core/plugin_host.hpp>
+#include <isb/core/store.hpp>
+#include <isb/core/workspace_service.hpp>
+
+#include <boost/json/object.hpp>
+
+#include <stdlib.h>
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+namespace isb {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+using ::testing::UnorderedElementsAre;
+
+// A temp directory (canonical path) removed at the end of the test.
+class TempDir {
+ public:
+  TempDir() {
+    char tmpl[] = "/tmp/isb-workspace-test-XXXXXX";
+    char* p = mkdtemp(tmpl);
+    EXPECT_NE(p, nullptr);
+    path_ = p ? fs::canonical(p).string() : "";
+  }
+  ~TempDir() {
+    std::error_code ec;
+    if (!path_.empty()) fs::remove_all(path_, ec);
+  }
+  const std::string& path() const { return path_; }
+  std::string operator/(const std::string& rel) const { return path_ + "/" + rel; }
+
+ private:
+  std::string path_;
+};
+
+void write_file(const std::string& path, const std::string& text) {
+  fs::create_directories(fs::path(path).parent_path());
+  std::ofstream(path) << text;
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+// Entries of a directory tree, relative, never following symlinks.
+std::vector<std::string> tree(const std::string& root) {
+  std::vector<std::string> out;
+  std::error_code ec;
+  if (!fs::exists(root, ec)) return out;
+  for (auto it = fs::recursive_directory_iterator(root); it != fs::recursive_directory_iterator(); ++it) {
+    out.push_back(it->path().lexically_relative(root).string());
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// ------------------------------------------------------------- workspace ids
+
+TEST(WorkspaceIdTest, AcceptsValidIds) {
+  for (const std::string& id : std::vector<std::string>{"a", "Z", "0", "ws-1", "my_project.v2", "A-b_c.d", std::string(64, 'x')}) {
+    EXPECT_TRUE(validate_workspace_id(id).ok()) << id;
+  }
+}
+
+TEST(WorkspaceIdTest, RejectsWorkspaceIdWithPathSeparators) {
+  for (const std::string& id : std::vector<std::string>{"a/b", "/abs", "a\\b", "a/"}) {
+    auto st = validate_workspace_id(id);
+    ASSERT_FALSE(st.ok()) << id;
+    EXPECT_EQ(st.error().code, ErrorCode::kInvalidArgument);
+    EXPECT_THAT(st.error().message, HasSubstr("invalid workspace_id '" + id + "'"));
+  }
+}
+
+TEST(WorkspaceIdTest, RejectsDotDot) {
+  for (const std::string& id : std::vector<std::string>{"../x", "..", "a..b", "x/.."}) {
+    auto st = validate_workspace_id(id);
+    ASSERT_FALSE(st.ok()) << id;
+    EXPECT_EQ(st.error().code, ErrorCode::kInvalidArgument);
+    EXPECT_THAT(st.error().message, HasSubstr("'..'"));
+  }
+}
+
+TEST(WorkspaceIdTest, RejectsEmptyAndTooLong) {
+  EXPECT_FALSE(validate_workspace_id("").ok());
+  auto st = validate_workspace_id(std::string(65, 'a'));
+  ASSERT_FALSE(st.ok());
+  EXPECT_THAT(st.error().message, HasSubstr("1-64 characters"));
+}
+
+TEST(WorkspaceIdTest, RejectsLeadingDashOrDot) {
+  for (const std::string& id : std::vector<std::string>{"-rf", ".hidden", ".", "_x", " a", "a b", "ä"}) {
+    EXPECT_FALSE(validate_workspace_id(id).ok()) << id;
+  }
+}
+
+// ------------------------------------------------------------- source policy
+
+class SourcePathPolicyTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    fs::create_directories(tmp / "allowed/project/src");
+    fs::create_directories(tmp / "outside/project");
+    fs::create_directories(tmp / "allowed/state/db");
+  }
+  SourcePathPolicy policy() const { return SourcePathPolicy({tmp / "allowed"}, {tmp / "allowed/state"}); }
+  TempDir tmp;
+};
+
+TEST_F(SourcePathPolicyTest, RefusesRoot) {
+  auto r = SourcePathPolicy({"/"}, {}).check("/");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, ErrorCode::kPermissionDenied);
+  EXPECT_THAT(r.error().message, HasSubstr("source_path '/' is refused"));
+  // "/" as an allowed root is dropped, never honoured.
+  EXPECT_TRUE(SourcePathPolicy({"/"}, {}).allowed_roots().empty());
+  EXPECT_FALSE(SourcePathPolicy({"/"}, {}).check(tmp / "allowed/project").ok());
+}
+
+TEST_F(SourcePathPolicyTest, RefusesEtcProcSysDevBoot) {
+  // Even when configured as allowed roots, system directories stay refused.
+  SourcePathPolicy p({"/etc", "/proc", "/sys", "/dev", "/boot", tmp.path()}, {});
+  for (const std::string& dir : std::vector<std::string>{"/etc", "/proc", "/proc/self", "/sys", "/dev", "/boot"}) {
+    std::error_code ec;
+    if (!fs::is_directory(dir, ec)) continue;
+    auto r = p.check(dir);
+    ASSERT_FALSE(r.ok()) << dir;
+    EXPECT_EQ(r.error().code, ErrorCode::kPermissionDenied) << dir;
+    EXPECT_THAT(r.error().message, HasSubstr("which is never allowed as a source")) << dir;
+  }
+  auto r = p.check("/etc/../etc/");
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(r.error().message, HasSubstr("is inside /etc"));
+}
+
+TEST_F(SourcePathPolicyTest, RefusesStateDirOverlap) {
+  // Inside the state dir, and a parent that contains it.
+  for (const std::string& path : std::vector<std::string>{tmp / "allowed/state", tmp / "allowed/state/db", tmp / "allowed"}) {
+    auto r = policy().check(path);
+    ASSERT_FALSE(r.ok()) << path;
+    EXPECT_EQ(r.error().code, ErrorCode::kPermissionDenied);
+    EXPECT_THAT(r.error().message, HasSubstr("overlaps the server's own state or workspaces (" +
+                                             (tmp / "allowed/state") + ")"));
+  }
+}
+
+TEST_F(SourcePathPolicyTest, RefusesOutsideAllowedRoots) {
+  auto r = policy().check(tmp / "outside/project");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, ErrorCode::kPermissionDenied);
+  EXPECT_THAT(r.error().message, HasSubstr("is outside the allowed roots (" + (tmp / "allowed") + ")"));
+  EXPECT_THAT(r.error().message, HasSubstr("sandbox.allowed_source_roots"));
+  // A sibling whose name merely starts with the root's name is outside too.
+  fs::create_directories(tmp / "allowed-not");
+  EXPECT_FALSE(policy().check(tmp / "allowed-not").ok());
+}
+
+TEST_F(SourcePathPolicyTest, RefusesMissingPath) {
+  auto r = policy().check(tmp / "allowed/missing");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, ErrorCode::kNotFound);
+  EXPECT_THAT(r.error().message, HasSubstr("source_path '" + (tmp / "allowed/missing") + "' does not exist"));
+  auto empty = policy().check("");
+  ASSERT_FALSE(empty.ok());
+  EXPECT_EQ(empty.error().code, ErrorCode::kInvalidArgument);
+}
+
+TEST_F(SourcePathPolicyTest, RefusesFileNotDirectory) {
+  write_file(tmp / "allowed/project/README", "hi");
+  auto r = policy().check(tmp / "allowed/project/README");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_THAT(r.error().message, HasSubstr("is not a directory"));
+}
+
+TEST_F(SourcePathPolicyTest, AcceptsPathUnderAllowedRoot) {
+  auto r = policy().check(tmp / "allowed/project");
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(*r, tmp / "allowed/project");
+  // The canonical path is returned.
+  auto r2 = policy().check(tmp / "allowed/project/src/../src/./");
+  ASSERT_TRUE(r2.ok()) << r2.error().message;
+  EXPECT_EQ(*r2, tmp / "allowed/project/src");
+  EXPECT_EQ(policy().allowed_roots(), std::vector<std::string>{tmp / "allowed"});
+}
+
+TEST_F(SourcePathPolicyTest, SymlinkToOutsideIsResolvedAndRefused) {
+  fs::create_directory_symlink(tmp / "outside/project", tmp / "allowed/link");
+  auto r = policy().check(tmp / "allowed/link");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, ErrorCode::kPermissionDenied);
+  EXPECT_THAT(r.error().message, HasSubstr("(" + (tmp / "outside/project") + ") is outside the allowed roots"));
+  // And a symlink pointing inside is accepted as its target.
+  fs::create_directory_symlink(tmp / "allowed/project", tmp / "allowed/inner-link");
+  auto ok = policy().check(tmp / "allowed/inner-link");
+  ASSERT_TRUE(ok.ok()) << ok.error().message;
+  EXPECT_EQ(*ok, tmp / "allowed/project");
+}
+
+// ------------------------------------------------------------- copy_tree
+
+TEST(CopyTreeTest, PreservesModesTimestampsAndSymlinksAsLinks) {
+  TempDir tmp;
+  const std::string src = tmp / "src", dst = tmp / "dst";
+  write_file(src + "/run.sh", "#!/bin/sh\necho hi\n");
+  write_file(src + "/sub/data.txt", "12345");
+  fs::permissions(src + "/run.sh", fs::perms(0750));
+  fs::permissions(src + "/sub/data.txt", fs::perms(0604));
+  fs::permissions(src + "/sub", fs::perms(0710));
+  fs::create_symlink("run.sh", src + "/link-rel");
+  fs::create_symlink("/nonexistent/target", src + "/link-dangling");
+  const auto t1 = fs::file_time_type::clock::now() - std::chrono::hours(24 * 30);
+  const auto t2 = fs::file_time_type::clock::now() - std::chrono::hours(24 * 60);
+  fs::last_write_time(src + "/run.sh", t1);
+  fs::last_write_time(src + "/sub/data.txt", t2);
+  fs::last_write_time(src + "/sub", t1);
+
+  auto r = copy_tree(src, dst);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->files, 2);
+  EXPECT_EQ(r->directories, 1);
+  EXPECT_EQ(r->symlinks, 2);
+  EXPECT_EQ(r->bytes, 18 + 5);
+  EXPECT_TRUE(r->skipped_credentials.empty());
+
+  EXPECT_EQ(read_file(dst + "/sub/data.txt"), "12345");
+  EXPECT_EQ(fs::status(dst + "/run.sh").permissions(), fs::perms(0750));
+  EXPECT_EQ(fs::status(dst + "/sub/data.txt").permissions(), fs::perms(0604));
+  EXPECT_EQ(fs::status(dst + "/sub").permissions(), fs::perms(0710));
+  EXPECT_EQ(fs::last_write_time(dst + "/run.sh"), t1);
+  EXPECT_EQ(fs::last_write_time(dst + "/sub/data.txt"), t2);
+  EXPECT_EQ(fs::last_write_time(dst + "/sub"), t1);
+  ASSERT_TRUE(fs::is_symlink(dst + "/link-rel"));
+  EXPECT_EQ(fs::read_symlink(dst + "/link-rel"), "run.sh");
+  ASSERT_TRUE(fs::is_symlink(fs::symlink_status(dst + "/link-dangling")));
+  EXPECT_EQ(fs::read_symlink(dst + "/link-dangling"), "/nonexistent/target");
+
+  // The target must not exist yet.
+  auto again = copy_tree(src, dst);
+  ASSERT_FALSE(again.ok());
+  EXPECT_EQ(again.error().code, ErrorCode::kAlreadyExists);
+}
+
+TEST(CopyTreeTest, NeverCopiesCredentials) {
+  TempDir tmp;
+  const std::string src = tmp / "src", dst = tmp / "dst";
+  for (const std::string& base : std::vector<std::string>{src, src + "/sub"}) {
+    write_file(base + "/.ssh/id_ed25519", "PRIVATE KEY");
+    write_file(base + "/.gnupg/secring.gpg", "KEY");
+    write_file(base + "/.aws/credentials", "[default]");
+    write_file(base + "/.netrc", "machine x password y");
+    write_file(base + "/.docker/config.json", "{\"auths\":{}}");
+    write_file(base + "/.docker/daemon.json", "{}");
+    write_file(base + "/main.c", "int main(){}");
+  }
+  auto r = copy_tree(src, dst);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_THAT(r->skipped_credentials,
+              UnorderedElementsAre(".ssh", ".gnupg", ".aws", ".netrc", ".docker/config.json", "sub/.ssh",
+                                   "sub/.gnupg", "sub/.aws", "sub/.netrc", "sub/.docker/config.json"));
+  EXPECT_THAT(tree(dst), UnorderedElementsAre(".docker", ".docker/daemon.json", "main.c", "sub", "sub/.docker",
+                                              "sub/.docker/daemon.json", "sub/main.c"));
+  EXPECT_EQ(r->files, 4);
+}
+
+TEST(CopyTreeTest, DoesNotFollowSymlinkedDirectoryOutOfSource) {
+  TempDir tmp;
+  const std::string src = tmp / "src", dst = tmp / "dst";
+  write_file(tmp / "outside/secret.txt", "secret");
+  write_file(src + "/a.txt", "a");
+  fs::create_directory_symlink(tmp / "outside", src + "/escape");
+  auto r = copy_tree(src, dst);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->files, 1);
+  EXPECT_EQ(r->symlinks, 1);
+  EXPECT_EQ(r->directories, 0);
+  EXPECT_THAT(tree(dst), UnorderedElementsAre("a.txt", "escape"));
+  ASSERT_TRUE(fs::is_symlink(dst + "/escape"));
+  EXPECT_EQ(fs::read_symlink(dst + "/escape"), tmp / "outside");
+}
+
+// ------------------------------------------------------------- WorkspaceService
+
+class WorkspaceServiceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    config_.sandbox.base_dir = tmp / "base";
+    config_.sandbox.allowed_source_roots = {tmp / "projects"};
+    config_.sandbox.max_workspaces = 5;
+    write_file(tmp / "projects/app/main.py", "print('hi')\n");
+    write_file(tmp / "projects/app/.ssh/id_rsa", "KEY");
+    auto store = Store::open(config_.state_dir() + "/sandbox.db");
+    ASSERT_TRUE(store.ok()) << store.error().message;
+    store_ = std::move(*store);
+    auto report = host_.load_directories({ISB_TEST_PLUGIN_DIR});
+    ASSERT_NE(host_.find("process"), nullptr) << "process plugin not built in " ISB_TEST_PLUGIN_DIR;
+    auto inst = host_.create("process", ISB_KIND_ISOLATION, boost::json::object{});
+    ASSERT_TRUE(inst.ok()) << inst.error().message;
+    service_ = std::make_unique<WorkspaceService>(config_, *store_, IsolationPlugin(*inst), "");
+  }
+  void TearDown() override {
+    service_.reset();
+    store_.reset();
+  }
+  std::string workspaces_dir() const { return config_.workspaces_dir(); }
+  Result<boost::json::object> create(const std::string& id) {
+    return service_->create({.source_path = tmp / "projects/app", .workspace_id = id});
+  }
+
+  TempDir tmp;
+  Config config_;
+  std::unique_ptr<Store> store_;
+  PluginHost host_;
+  std::unique_ptr<WorkspaceService> service_;
+};
+
+TEST_F(WorkspaceServiceTest, CreateAndDestroyRemovesDirectory) {
+  auto r = create("ws1");
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  const std::string path = workspaces_dir() + "/ws1";
+  EXPECT_EQ(r->at("workspace_id").as_string(), "ws1");
+  EXPECT_EQ(r->at("path").as_string(), path);
+  EXPECT_EQ(r->at("source_path").as_string(), tmp / "projects/app");
+  EXPECT_EQ(r->at("backend").as_string(), "process");
+  EXPECT_EQ(r->at("status").as_string(), "active");
+  EXPECT_EQ(r->at("copy").at("files").as_int64(), 1);
+  ASSERT_EQ(r->at("copy").at("skipped_credentials").as_array().size(), 1u);
+  EXPECT_EQ(r->at("copy").at("skipped_credentials").as_array()[0].as_string(), ".ssh");
+  EXPECT_EQ(read_file(path + "/main.py"), "print('hi')\n");
+  EXPECT_FALSE(fs::exists(path + "/.ssh"));
+  EXPECT_THAT(tree(workspaces_dir()), UnorderedElementsAre("ws1", "ws1/main.py"));  // no staging leftovers
+
+  auto row = store_->get_workspace("ws1");
+  ASSERT_TRUE(row.ok() && row->has_value());
+  EXPECT_EQ((*row)->status, "active");
+  EXPECT_EQ((*row)->path, path);
+  ASSERT_TRUE(service_->get_active("ws1").ok());
+
+  auto d = service_->destroy("ws1");
+  ASSERT_TRUE(d.ok()) << d.error().message;
+  EXPECT_TRUE(d->at("destroyed").as_bool());
+  EXPECT_TRUE(d->at("path_removed").as_bool());
+  EXPECT_FALSE(fs::exists(path));
+  EXPECT_EQ((*store_->get_workspace("ws1"))->status, "destroyed");
+  auto gone = service_->get_active("ws1");
+  ASSERT_FALSE(gone.ok());
+  EXPECT_EQ(gone.error().code, ErrorCode::kNotFound);
+  EXPECT_THAT(gone.error().message, HasSubstr("workspace 'ws1' was destroyed"));
+  EXPECT_TRUE(service_->get_any("ws1").ok());  // history stays
+}
+
+TEST_F(WorkspaceServiceTest, InvalidIdCreatesNothing) {
+  for (const std::string& id : std::vector<std::string>{"../evil", "a/b", ".."}) {
+    auto r = create(id);
+    ASSERT_FALSE(r.ok()) << id;
+    EXPECT_EQ(r.error().code, ErrorCode::kInvalidArgument);
+    EXPECT_THAT(r.error().message, HasSubstr("invalid workspace_id"));
+  }
+  EXPECT_TRUE(tree(workspaces_dir()).empty());
+  for (const auto& entry : tree(config_.sandbox.base_dir)) {
+    EXPECT_EQ(entry.rfind("state", 0), 0u) << "unexpected " << entry;  // only state/ and the database
+  }
+  EXPECT_FALSE(fs::exists(tmp / "evil"));
+  EXPECT_FALSE(fs::exists(tmp / "base/evil"));
+  auto rows = store_->list_workspaces(true);
+  ASSERT_TRUE(rows.ok());
+  EXPECT_TRUE(rows->empty());
+}
+
+TEST_F(WorkspaceServiceTest, MaxWorkspacesReachedIsClearAndCreatesNothing) {
+  config_.sandbox.max_workspaces = 1;
+  ASSERT_TRUE(create("first").ok());
+  auto r = create("second");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, ErrorCode::kResourceExhausted);
+  EXPECT_THAT(r.error().message, HasSubstr("max_workspaces reached (1 of 1 active)"));
+  EXPECT_THAT(r.error().message, HasSubstr("sandbox.max_workspaces"));
+  EXPECT_THAT(tree(workspaces_dir()), UnorderedElementsAre("first", "first/main.py"));
+  EXPECT_FALSE(store_->get_workspace("second")->has_value());
+  // Destroying the first frees the slot.
+  ASSERT_TRUE(service_->destroy("first").ok());
+  EXPECT_TRUE(create("second").ok());
+}
+
+TEST_F(WorkspaceServiceTest, DuplicateIdRefused) {
+  ASSERT_TRUE(create("dup").ok());
+  auto r = create("dup");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, ErrorCode::kAlreadyExists);
+  EXPECT_THAT(r.error().message, HasSubstr("workspace 'dup' already exists"));
+  EXPECT_THAT(tree(workspaces_dir()), UnorderedElementsAre("dup", "dup/main.py"));
+
+  ASSERT_TRUE(service_->destroy("dup").ok());
+  auto after = create("dup");
+  ASSERT_FALSE(after.ok());
+  EXPECT_EQ(after.error().code, ErrorCode::kAlreadyExists);
+  EXPECT_THAT(after.error().message, HasSubstr("destroyed; its history is kept under this id"));
+}
+
+TEST_F(WorkspaceServiceTest, UnknownWorkspaceErrorNamesId) {
+  auto d = service_->destroy("ghost");
+  ASSERT_FALSE(d.ok());
+  EXPECT_EQ(d.error().code, ErrorCode::kNotFound);
+  EXPECT_THAT(d.error().message, HasSubstr("workspace 'ghost' not found"));
+  auto g = service_->get_active("ghost-2");
+  ASSERT_FALSE(g.ok());
+  EXPECT_EQ(g.error().code, ErrorCode::kNotFound);
+  EXPECT_THAT(g.error().message, HasSubstr("'ghost-2'"));
+}
+
+}  // namespace
+}  // namespace isb
