@@ -23,7 +23,7 @@ std::string format_time(int64_t ms) {
   time_t secs = static_cast<time_t>(ms / 1000);
   struct tm tm {};
   gmtime_r(&secs, &tm);
-  char buf[40];
+  char buf[64];
   std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
                 tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms % 1000));
   return buf;
@@ -176,7 +176,7 @@ Status Store::migrate() {
                       "INSERT INTO schema_migrations(version, applied_at) VALUES (" + std::to_string(v) + ", " +
                       std::to_string(now_ms()) + ");COMMIT;";
     if (auto st = exec(sql); !st) {
-      exec("ROLLBACK;");
+      (void)exec("ROLLBACK;");
       return make_error(ErrorCode::kInternal, "migrating " + path_ + " to schema version " + std::to_string(v) +
                                                   " failed: " + st.error().message);
     }
