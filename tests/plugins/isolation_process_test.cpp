@@ -1,23 +1,24 @@
-// isolation_process_test: drives libisb-isolation-process.so across the C ABI.
-#include "plugin_loader.hpp"
-
+// isolation_process_test: drives libisb-isolation-process.so across the C ABI:
+// the jail (default on a root host) and the direct fallback (namespaces
+// disabled by config). Attacks on the jail are in tests/isolation/.
 #include <signal.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <boost/json.hpp>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <thread>
 #include <valijson/adapters/boost_json_adapter.hpp>
 #include <valijson/schema.hpp>
 #include <valijson/schema_parser.hpp>
 #include <valijson/validator.hpp>
-
-#include <fstream>
-#include <sstream>
-#include <chrono>
-#include <filesystem>
-#include <fstream>
-#include <thread>
 #include <vector>
+
+#include "plugin_loader.hpp"
 
 namespace fs = std::filesystem;
 namespace json = boost::json;
@@ -103,7 +104,7 @@ class ProcessIsolation : public ::testing::Test {
   void SetUp() override {
     plugin_ = std::make_unique<TestPlugin>("libisb-isolation-process.so");
     api_ = plugin_->api<isb_isolation_api>();
-    inst_ = plugin_->create(R"({"kill_grace_ms": 300})");
+    inst_ = plugin_->create(config());
     ASSERT_NE(inst_, nullptr);
     char tmpl[] = "/tmp/isb-proc-test-XXXXXX";
     ASSERT_NE(mkdtemp(tmpl), nullptr);
@@ -138,6 +139,14 @@ class ProcessIsolation : public ::testing::Test {
   }
 
   std::string error() { return plugin_->descriptor()->last_error(inst_); }
+  virtual std::string config() const { return R"({"kill_grace_ms": 300})"; }
+
+  //! Runs a shell line in the sandbox and returns its stdout.
+  std::string sh(const std::string& id, const std::string& line) {
+    Capture cap;
+    exec_ok(id, {{"shell", line}}, cap);
+    return cap.out;
+  }
 
   std::unique_ptr<TestPlugin> plugin_;
   const isb_isolation_api* api_ = nullptr;
@@ -145,12 +154,83 @@ class ProcessIsolation : public ::testing::Test {
   fs::path ws_;
 };
 
-TEST_F(ProcessIsolation, DescriptorAndProbeAreHonest) {
+//! Same tests, with the jail switched off: commands are plain children.
+class DirectProcessIsolation : public ProcessIsolation {
+ protected:
+  std::string config() const override { return R"({"kill_grace_ms": 300, "disable": ["namespaces"]})"; }
+};
+
+//! Host processes whose real uid is uid (the sandbox's command user).
+int processes_of_uid(uid_t uid) {
+  int n = 0;
+  for (const auto& e : fs::directory_iterator("/proc")) {
+    std::string name = e.path().filename();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream st(e.path() / "status");
+    std::string line;
+    while (std::getline(st, line)) {
+      if (line.rfind("Uid:", 0) == 0) {
+        if (std::stoul(line.substr(4)) == uid) ++n;
+        break;
+      }
+    }
+  }
+  return n;
+}
+
+TEST_F(ProcessIsolation, ProbeReportsEveryJailProtectionAsEnforcedOnThisHost) {
+  if (geteuid() != 0) GTEST_SKIP() << "the jail needs root";
+  auto [s, doc] = TestPlugin::call_json([&](const isb_json_out* o) { return api_->probe(inst_, o); });
+  ASSERT_EQ(s, ISB_OK);
+  json::object p = json::parse(doc).as_object();
+  EXPECT_EQ(p.at("isolation"), "jail");
+  EXPECT_EQ(p.at("workspace_mount"), "/workspace");
+  std::map<std::string, bool> enforced;
+  for (const auto& v : p.at("protections").as_array()) {
+    enforced[std::string(v.at("name").as_string())] = v.at("enforced").as_bool();
+  }
+  const char* names[] = {"user_namespace",     "mount_namespace",      "pid_namespace",
+                         "network_namespace",  "ipc_namespace",        "uts_namespace",
+                         "cgroup_namespace",   "filesystem_isolation", "seccomp",
+                         "no_new_privs",       "capabilities_dropped", "cgroup_memory",
+                         "cgroup_pids",        "cgroup_cpu",           "rlimits",
+                         "process_group_kill", "wall_clock_timeout"};
+  EXPECT_EQ(enforced.size(), std::size(names));
+  for (const char* n : names) {
+    ASSERT_TRUE(enforced.count(n)) << n;
+    EXPECT_TRUE(enforced.at(n)) << n;
+  }
+  json::object sb = create_sandbox("ws", {{"memory_mb", 256}, {"max_processes", 64}, {"cpu_cores", 1}});
+  EXPECT_EQ(sb.at("workspace_mount"), "/workspace");
+  EXPECT_EQ(sb.at("enforced").as_array().size(), std::size(names));
+  EXPECT_TRUE(sb.at("not_enforced").as_array().empty());
+}
+
+TEST_F(ProcessIsolation, UnknownResourceLimitIsRejectedButUnknownSpecKeysAreIgnored) {
+  auto create = [&](const std::string& spec) {
+    return TestPlugin::call_json(
+        [&](const isb_json_out* o) { return api_->sandbox_create(inst_, spec.c_str(), o); });
+  };
+  std::string ws = ws_.string();
+  EXPECT_EQ(
+      create(R"({"workspace_id":"a","workspace_path":")" + ws + R"(","resource_limits":{"gpus":1}})").first,
+      ISB_INVALID_ARGUMENT);
+  EXPECT_NE(error().find("unknown resource limit 'gpus'"), std::string::npos) << error();
+  EXPECT_EQ(create(R"({"workspace_id":"a","workspace_path":")" + ws + R"(","network":"host"})").first,
+            ISB_INVALID_ARGUMENT);
+  EXPECT_NE(error().find("network must be \"none\""), std::string::npos) << error();
+  EXPECT_EQ(
+      create(R"({"workspace_id":"a","workspace_path":")" + ws + R"(","network":"none","later":1})").first,
+      ISB_OK)
+      << error();
+}
+
+TEST_F(DirectProcessIsolation, DescriptorAndProbeAreHonest) {
   const isb_plugin_descriptor* d = plugin_->descriptor();
   EXPECT_EQ(d->kind, ISB_KIND_ISOLATION);
   EXPECT_STREQ(d->id, "process");
   EXPECT_STREQ(d->name, "Process isolation");
-  EXPECT_STREQ(d->version, "0.1.0");
+  EXPECT_STREQ(d->version, "0.2.0");
   EXPECT_TRUE(d->capabilities & ISB_CAP_THREAD_SAFE);
   ASSERT_NE(d->config_schema, nullptr);
   EXPECT_TRUE(json::parse(d->config_schema).as_object().contains("properties"));
@@ -170,7 +250,8 @@ TEST_F(ProcessIsolation, DescriptorAndProbeAreHonest) {
   EXPECT_TRUE(enforced.at("process_group_kill"));
   EXPECT_TRUE(enforced.at("wall_clock_timeout"));
   for (const char* name :
-       {"user_namespace", "mount_namespace", "pid_namespace", "network_namespace", "cgroups", "seccomp"}) {
+       {"user_namespace", "mount_namespace", "pid_namespace", "network_namespace", "filesystem_isolation",
+        "cgroup_memory", "cgroup_pids", "seccomp", "no_new_privs"}) {
     ASSERT_TRUE(enforced.count(name)) << name;
     EXPECT_FALSE(enforced.at(name)) << name;
   }
@@ -184,17 +265,26 @@ TEST_F(ProcessIsolation, RunsArgvInWorkspaceCwd) {
   Capture cap;
   json::object r = exec_ok("ws1", {{"argv", json::array{"pwd"}}}, cap);
   EXPECT_EQ(r.at("exit_code"), 0);
-  EXPECT_EQ(cap.out, ws_.string() + "\n");
+  EXPECT_EQ(cap.out, "/workspace\n");
   Capture sub;
   exec_ok("ws1", {{"argv", json::array{"pwd"}}, {"cwd", "sub"}}, sub);
-  EXPECT_EQ(sub.out, (ws_ / "sub").string() + "\n");
+  EXPECT_EQ(sub.out, "/workspace/sub\n");
   // The environment is the base one plus "env", not the server's.
   setenv("ISB_TEST_SECRET", "leak", 1);
   Capture env;
   exec_ok("ws1",
-          {{"shell", "echo \"$HOME|$LANG|$TERM|$FOO|${ISB_TEST_SECRET:-unset}\""}, {"env", json::object{{"FOO", "bar"}}}},
+          {{"shell", "echo \"$HOME|$LANG|$TERM|$FOO|${ISB_TEST_SECRET:-unset}\""},
+           {"env", json::object{{"FOO", "bar"}}}},
           env);
-  EXPECT_EQ(env.out, ws_.string() + "|C.UTF-8|dumb|bar|unset\n");
+  EXPECT_EQ(env.out, "/workspace|C.UTF-8|dumb|bar|unset\n");
+}
+
+TEST_F(DirectProcessIsolation, RunsArgvInWorkspaceCwdOnTheHostPath) {
+  fs::create_directory(ws_ / "sub");
+  create_sandbox("ws1");
+  Capture sub;
+  exec_ok("ws1", {{"argv", json::array{"pwd"}}, {"cwd", "sub"}}, sub);
+  EXPECT_EQ(sub.out, (ws_ / "sub").string() + "\n");
 }
 
 TEST_F(ProcessIsolation, ShellCommandExitCode) {
@@ -226,7 +316,8 @@ TEST_F(ProcessIsolation, TimeoutKillsWholeProcessGroup) {
   create_sandbox("ws");
   Capture cap;
   auto t0 = std::chrono::steady_clock::now();
-  json::object r = exec_ok("ws", {{"shell", "sleep 30 & echo $! > bg.pid; sleep 30"}, {"timeout_ms", 300}}, cap);
+  json::object r =
+      exec_ok("ws", {{"shell", "sleep 30 & echo $! > bg.pid; sleep 30"}, {"timeout_ms", 300}}, cap);
   auto took = std::chrono::steady_clock::now() - t0;
   EXPECT_EQ(r.at("timed_out"), true);
   EXPECT_TRUE(r.at("exit_code").is_null());
@@ -235,7 +326,10 @@ TEST_F(ProcessIsolation, TimeoutKillsWholeProcessGroup) {
   EXPECT_LT(took, std::chrono::seconds(5));
   pid_t bg = read_pid_file(ws_ / "bg.pid");
   ASSERT_GT(bg, 0);
-  EXPECT_TRUE(wait_dead(bg, 2000)) << "background sleep " << bg << " survived the timeout";
+  // The pid is one of the jail's pid namespace: ask inside.
+  std::string line = "for i in $(seq 100); do kill -0 " + std::to_string(bg) +
+                     " 2>/dev/null || { echo dead; exit; }; sleep 0.02; done; echo alive";
+  EXPECT_EQ(sh("ws", line), "dead\n");
 }
 
 TEST_F(ProcessIsolation, TimeoutEscalatesToSigkillAfterGrace) {
@@ -251,7 +345,8 @@ TEST_F(ProcessIsolation, OutputCapIsEnforcedAndReported) {
   create_sandbox("ws");
   Capture cap;
   json::object r = exec_ok(
-      "ws", {{"shell", "head -c 100000 /dev/zero; head -c 10 /dev/zero >&2"}, {"max_output_bytes", 1000}}, cap);
+      "ws", {{"shell", "head -c 100000 /dev/zero; head -c 10 /dev/zero >&2"}, {"max_output_bytes", 1000}},
+      cap);
   EXPECT_EQ(r.at("exit_code"), 0);
   EXPECT_EQ(cap.out.size(), 1000u);
   EXPECT_EQ(cap.err.size(), 10u);
@@ -307,7 +402,8 @@ TEST_F(ProcessIsolation, UnknownSandboxIsNotFound) {
 
 TEST_F(ProcessIsolation, CreateValidatesSpec) {
   auto create = [&](const std::string& spec) {
-    return TestPlugin::call_json([&](const isb_json_out* o) { return api_->sandbox_create(inst_, spec.c_str(), o); });
+    return TestPlugin::call_json(
+        [&](const isb_json_out* o) { return api_->sandbox_create(inst_, spec.c_str(), o); });
   };
   EXPECT_EQ(create(R"({"workspace_id":"a"})").first, ISB_INVALID_ARGUMENT);
   EXPECT_NE(error().find("workspace_path"), std::string::npos);
@@ -330,11 +426,37 @@ TEST_F(ProcessIsolation, MemoryLimitStopsAllocation) {
   EXPECT_EQ(ok.at("exit_code"), 0) << small.err;
   Capture cap;
   json::object r = exec_ok("ws", {{"argv", json::array{"python3", "-c", "b = bytearray(1 << 30)"}}}, cap);
+  // The memory cgroup OOM-kills the command and says so.
+  EXPECT_EQ(r.at("signal_name"), "SIGKILL") << json::serialize(r);
+  EXPECT_EQ(r.at("killed_by"), "memory");
+  EXPECT_EQ(r.at("usage").at("oom_killed"), true);
+  EXPECT_GE(r.at("usage").at("peak_memory_bytes").as_int64(), 200 << 20);
+  EXPECT_LE(r.at("usage").at("peak_memory_bytes").as_int64(), 256 << 20);
+}
+
+TEST_F(DirectProcessIsolation, MemoryLimitStopsAllocationWithRlimit) {
+  if (system("command -v python3 >/dev/null 2>&1") != 0) GTEST_SKIP() << "python3 not installed";
+  create_sandbox("ws", {{"memory_mb", 256}});
+  Capture cap;
+  json::object r = exec_ok("ws", {{"argv", json::array{"python3", "-c", "b = bytearray(1 << 30)"}}}, cap);
   EXPECT_FALSE(r.at("exit_code") == 0);
   EXPECT_NE(cap.err.find("MemoryError"), std::string::npos) << cap.err;
 }
 
-TEST_F(ProcessIsolation, DestroyKillsBackgroundProcesses) {
+TEST_F(ProcessIsolation, DestroyKillsEveryProcessOfTheSandboxUid) {
+  json::object sb = create_sandbox("ws");
+  uid_t uid = static_cast<uid_t>(sb.at("host_uid").as_int64());
+  Capture cap;
+  json::object r =
+      exec_ok("ws", {{"shell", "setsid sleep 60 >/dev/null 2>&1 & nohup sleep 60 >/dev/null 2>&1 &"}}, cap);
+  EXPECT_EQ(r.at("exit_code"), 0);
+  EXPECT_EQ(processes_of_uid(uid), 3);  // the supervisor and both sleeps
+  EXPECT_EQ(api_->sandbox_destroy(inst_, "ws"), ISB_OK);
+  EXPECT_EQ(processes_of_uid(uid), 0);
+  EXPECT_TRUE(fs::exists(ws_)) << "destroy must not delete the workspace";
+}
+
+TEST_F(DirectProcessIsolation, DestroyKillsBackgroundProcesses) {
   create_sandbox("ws");
   Capture cap;
   json::object r = exec_ok("ws", {{"shell", "sleep 60 >/dev/null 2>&1 & echo $! > bg.pid"}}, cap);
@@ -354,7 +476,8 @@ TEST_F(ProcessIsolation, DestroyKillsBackgroundProcesses) {
 
 TEST_F(ProcessIsolation, InvalidConfigRejectedWithKeyName) {
   const isb_plugin_descriptor* d = plugin_->descriptor();
-  isb_host_api host{sizeof(isb_host_api), ISB_ABI_MAJOR, ISB_ABI_MINOR, nullptr, nullptr, nullptr, nullptr, "{}"};
+  isb_host_api host{
+      sizeof(isb_host_api), ISB_ABI_MAJOR, ISB_ABI_MINOR, nullptr, nullptr, nullptr, nullptr, "{}"};
   isb_instance* inst = nullptr;
   EXPECT_EQ(d->create(&host, R"({"kill_grace":5})", &inst), ISB_INVALID_CONFIG);
   EXPECT_EQ(inst, nullptr);
@@ -367,8 +490,23 @@ TEST_F(ProcessIsolation, InvalidConfigRejectedWithKeyName) {
 }
 
 TEST_F(ProcessIsolation, ConcurrentExecs) {
+  // A workspace belongs to one sandbox (its uid owns the files): one each.
   create_sandbox("a");
-  create_sandbox("b");
+  char tmpl[] = "/tmp/isb-proc-test-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  fs::path other = tmpl;
+  struct Cleanup {
+    fs::path p;
+    ~Cleanup() {
+      std::error_code ec;
+      fs::remove_all(p, ec);
+    }
+  } cleanup{other};
+  auto [st, doc] = TestPlugin::call_json([&](const isb_json_out* o) {
+    json::object spec{{"workspace_id", "b"}, {"workspace_path", other.string()}};
+    return api_->sandbox_create(inst_, json::serialize(spec).c_str(), o);
+  });
+  ASSERT_EQ(st, ISB_OK) << error();
   std::atomic<int> good{0};
   std::vector<std::thread> threads;
   for (int t = 0; t < 4; ++t) {
@@ -387,9 +525,66 @@ TEST_F(ProcessIsolation, ConcurrentExecs) {
 }
 
 TEST_F(ProcessIsolation, ReconcileRemovesNothing) {
-  auto [s, doc] = TestPlugin::call_json([&](const isb_json_out* o) { return api_->reconcile(inst_, "[\"x\"]", o); });
+  auto [s, doc] =
+      TestPlugin::call_json([&](const isb_json_out* o) { return api_->reconcile(inst_, "[\"x\"]", o); });
   ASSERT_EQ(s, ISB_OK);
   EXPECT_EQ(json::parse(doc), json::parse(R"({"removed":[]})"));
+}
+
+}  // namespace
+
+namespace {
+
+//! The root fallback: no user namespace; the jail is built as root and drops
+//! to the sandbox's host uid.
+class NoUserNamespaceIsolation : public ProcessIsolation {
+ protected:
+  std::string config() const override { return R"({"kill_grace_ms": 300, "disable": ["user_namespace"]})"; }
+};
+
+TEST_F(NoUserNamespaceIsolation, JailWithoutUserNamespaceRunsAsTheSandboxHostUidWithoutPrivileges) {
+  if (geteuid() != 0) GTEST_SKIP() << "the jail needs root";
+  auto [s, doc] = TestPlugin::call_json([&](const isb_json_out* o) { return api_->probe(inst_, o); });
+  ASSERT_EQ(s, ISB_OK);
+  std::map<std::string, bool> enforced;
+  json::value probe = json::parse(doc);
+  for (const auto& v : probe.at("protections").as_array()) {
+    enforced[std::string(v.at("name").as_string())] = v.at("enforced").as_bool();
+  }
+  EXPECT_FALSE(enforced.at("user_namespace"));
+  EXPECT_TRUE(enforced.at("pid_namespace"));
+  EXPECT_TRUE(enforced.at("filesystem_isolation"));
+  EXPECT_TRUE(enforced.at("seccomp"));
+  json::object sb = create_sandbox("ws");
+  int64_t uid = sb.at("host_uid").as_int64();
+  EXPECT_EQ(
+      sh("ws",
+         "id -u; grep -E '^(CapEff|CapBnd|NoNewPrivs):' /proc/self/status; touch /usr/x 2>/dev/null || "
+         "echo ro; ls /proc | grep -c '^[0-9]'"),
+      std::to_string(uid) +
+          "\nCapEff:\t0000000000000000\nCapBnd:\t0000000000000000\nNoNewPrivs:\t1\nro\n4\n");  // pids 1, sh,
+                                                                                               // ls, grep
+}
+
+class NoCgroupsIsolation : public ProcessIsolation {
+ protected:
+  std::string config() const override { return R"({"kill_grace_ms": 300, "disable": ["cgroups"]})"; }
+};
+
+TEST_F(NoCgroupsIsolation, WithoutCgroupsLimitsFallBackToRlimitsAndProbeSaysSo) {
+  if (geteuid() != 0) GTEST_SKIP() << "the jail needs root";
+  if (system("command -v python3 >/dev/null 2>&1") != 0) GTEST_SKIP() << "python3 not installed";
+  json::object sb = create_sandbox("ws", {{"memory_mb", 256}, {"cpu_cores", 1}});
+  std::set<std::string> not_enforced;
+  for (const auto& v : sb.at("not_enforced").as_array())
+    not_enforced.insert(std::string(v.at("name").as_string()));
+  EXPECT_EQ(not_enforced, (std::set<std::string>{"cgroup_memory", "cgroup_pids", "cgroup_cpu"}));
+  EXPECT_EQ(sb.at("unenforced_limits"), json::array{"cpu_cores"});
+  Capture cap;
+  json::object r = exec_ok("ws", {{"argv", json::array{"python3", "-c", "b = bytearray(1 << 30)"}}}, cap);
+  EXPECT_NE(cap.err.find("MemoryError"), std::string::npos) << cap.err;
+  EXPECT_EQ(r.at("usage").at("oom_killed"), false);
+  EXPECT_TRUE(r.at("usage").at("peak_memory_bytes").is_null());
 }
 
 }  // namespace

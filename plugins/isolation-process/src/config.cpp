@@ -1,3 +1,4 @@
+// config.cpp: parsing and schema of the process backend's config.
 #include "config.hpp"
 
 #include "json_util.hpp"
@@ -11,14 +12,30 @@ const char* const kConfigSchema = R"({
   "additionalProperties": false,
   "properties": {
     "kill_grace_ms": {
-      "type": "integer",
-      "minimum": 0,
-      "maximum": 600000,
-      "default": 2000,
+      "type": "integer", "minimum": 0, "maximum": 600000, "default": 2000,
       "description": "Milliseconds between SIGTERM and SIGKILL to a command's process group on timeout or cancel."
+    },
+    "sandbox_uid_base": {
+      "type": "integer", "minimum": 1000, "maximum": 2000000000, "default": 200000,
+      "description": "First unprivileged host uid given to sandboxes; each takes two consecutive uids (jail root, command user), 4096 sandboxes at most. Use a range no host account uses."
+    },
+    "cgroup_parent": {
+      "type": "string", "pattern": "^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*$", "default": "isb-process",
+      "description": "Cgroup (v1) under the server's own cgroup of each controller where workspace cgroups are made."
+    },
+    "disable": {
+      "type": "array", "uniqueItems": true,
+      "items": {"enum": ["namespaces", "user_namespace", "cgroups", "seccomp"]},
+      "description": "Protections to switch off (they are then reported as not enforced): namespaces = no jail, commands run as plain children; user_namespace = root fallback that drops to the sandbox uid after mounting; cgroups; seccomp."
     }
   }
 })";
+
+namespace {
+
+[[noreturn]] void bad(const std::string& message) { throw sdk::Error(ISB_INVALID_CONFIG, message); }
+
+}  // namespace
 
 Config parse_config(const std::string& config_json) {
   std::string text = config_json.empty() ? "{}" : config_json;
@@ -28,13 +45,39 @@ Config parse_config(const std::string& config_json) {
     if (key == "kill_grace_ms") {
       auto n = as_int(value);
       if (!n || *n < 0 || *n > 600000) {
-        throw sdk::Error(ISB_INVALID_CONFIG,
-                         "config key 'kill_grace_ms' must be an integer between 0 and 600000 (milliseconds)");
+        bad("config key 'kill_grace_ms' must be an integer between 0 and 600000 (milliseconds)");
       }
       cfg.kill_grace_ms = *n;
+    } else if (key == "sandbox_uid_base") {
+      auto n = as_int(value);
+      if (!n || *n < 1000 || *n > 2000000000) {
+        bad("config key 'sandbox_uid_base' must be an integer between 1000 and 2000000000 (a host uid range "
+            "no account uses)");
+      }
+      cfg.sandbox_uid_base = *n;
+    } else if (key == "cgroup_parent") {
+      std::string p = value.is_string() ? std::string(value.as_string()) : "";
+      bool ok = !p.empty() && p.front() != '/' && p.back() != '/' && p.find("..") == std::string::npos &&
+                p.find("//") == std::string::npos;
+      for (char c : p)
+        ok = ok && (isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-' || c == '/');
+      if (!ok)
+        bad("config key 'cgroup_parent' must be a relative cgroup name like 'isb-process' (letters, digits, "
+            ". _ - /, no '..')");
+      cfg.cgroup_parent = p;
+    } else if (key == "disable") {
+      if (!value.is_array()) bad("config key 'disable' must be an array of protection names");
+      for (const auto& v : value.as_array()) {
+        std::string n = v.is_string() ? std::string(v.as_string()) : "";
+        if (n != "namespaces" && n != "user_namespace" && n != "cgroups" && n != "seccomp") {
+          bad("config key 'disable' has unknown entry " + boost::json::serialize(v) +
+              " (known: namespaces, user_namespace, cgroups, seccomp)");
+        }
+        cfg.disable.insert(n);
+      }
     } else {
-      throw sdk::Error(ISB_INVALID_CONFIG,
-                       "unknown config key '" + std::string(key) + "' (the process backend knows: kill_grace_ms)");
+      bad("unknown config key '" + std::string(key) +
+          "' (the process backend knows: kill_grace_ms, sandbox_uid_base, cgroup_parent, disable)");
     }
   }
   return cfg;

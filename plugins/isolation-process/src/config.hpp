@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <set>
 #include <string>
 
 namespace isb::process {
@@ -9,7 +10,19 @@ namespace isb::process {
 struct Config {
   //! Time between SIGTERM and SIGKILL when a command is stopped.
   int64_t kill_grace_ms = 2000;
+  //! First host uid handed to sandboxes; each sandbox takes two (jail root and
+  //! the command user), from a pool of kMaxSandboxes slots.
+  int64_t sandbox_uid_base = 200000;
+  //! Cgroup name, relative to the server's own cgroup of each controller.
+  std::string cgroup_parent = "isb-process";
+  //! Protections switched off on purpose (tests of the fallbacks, hosts where
+  //! one breaks): "namespaces" (no jail at all), "user_namespace" (root
+  //! fallback), "cgroups", "seccomp".
+  std::set<std::string> disable;
 };
+
+//! Most sandboxes alive at once in one backend instance (uid slots).
+constexpr int64_t kMaxSandboxes = 4096;
 
 //! JSON Schema (draft-07) of the config; describes exactly what parse_config accepts.
 extern const char* const kConfigSchema;

@@ -2,10 +2,9 @@
 // Boost.JSON, failing with an isb::sdk::Error that names the offending key.
 #pragma once
 
-#include <isb/sdk/plugin.hpp>
-
 #include <boost/json.hpp>
 #include <cstdint>
+#include <isb/sdk/plugin.hpp>
 #include <optional>
 #include <string>
 

@@ -1,100 +1,247 @@
-// process_backend.cpp: the "process" isolation plugin: sandbox bookkeeping,
-// probe and the SDK entry points. Command execution lives in runner.cpp.
-#include "config.hpp"
-#include "json_util.hpp"
-#include "runner.hpp"
-#include "specs.hpp"
-
-#include <isb/sdk/plugin.hpp>
-
+// process_backend.cpp: the "process" isolation plugin. Each sandbox is a jail
+// (jail_spawner.cpp + supervisor/) with its own cgroups (cgroup_v1.cpp) and the
+// seccomp filter compiled once (seccomp_filter.cpp); commands go through the
+// jail's supervisor (jail_client.cpp). Where the host cannot give a jail, or the
+// config switches it off, commands run as plain children (runner.cpp) and
+// probe() and every create result say exactly what is and is not enforced.
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <linux/openat2.h>
 #include <signal.h>
+#include <sys/mount.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <cstdlib>
+#include <filesystem>
+#include <isb/sdk/plugin.hpp>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <set>
 #include <string>
 
+#include "../supervisor/jail_setup.hpp"
+#include "cgroup_v1.hpp"
+#include "config.hpp"
+#include "jail_client.hpp"
+#include "jail_spawner.hpp"
+#include "json_util.hpp"
+#include "runner.hpp"
+#include "seccomp_filter.hpp"
+#include "specs.hpp"
+
 namespace isb::process {
 namespace {
 
-constexpr const char* kDefaultPath = "/usr/local/bin:/usr/bin:/bin";
+namespace json = boost::json;
 
-//! One sandbox: a workspace directory plus the process groups started in it.
+constexpr const char* kDirectPath = "/usr/local/bin:/usr/bin:/bin";
+constexpr const char* kJailPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+enum class Mode { kJail, kJailNoUserns, kDirect };
+
+//! What this host gives, found once per instance (see ensure_probed).
+struct HostState {
+  Mode mode = Mode::kDirect;
+  std::string direct_reason;  // why there is no jail, when mode == kDirect
+  std::string seccomp_bpf;    // compiled filter; empty when not available or disabled
+  std::string seccomp_detail;
+  bool use_cgroups = false;
+  CgroupSupport cgroups;
+  std::string cgroups_detail;
+};
+
+//! One sandbox. THREADING: mu guards destroyed and groups; send_mu guards
+//! jail.control (sends, and the close on destroy).
 struct Sandbox {
   SandboxSpec spec;
+  int slot = -1;
+  uint32_t host_uid = 0;  // jail root; commands run as host_uid + 1
+  std::unique_ptr<WorkspaceCgroups> cgroups;
+  Jail jail;
+  std::mutex send_mu;
   std::mutex mu;
-  bool destroyed = false;       // guarded by mu
-  std::set<pid_t> groups;       // guarded by mu: running or left-behind groups
+  bool destroyed = false;
+  std::set<pid_t> groups;  // direct mode: running or left-behind process groups
+  std::string staging;     // world-traversable bind of the workspace the jail mounts from
 };
+
+// The jail builds its mounts as an unprivileged uid, which cannot walk through
+// private (0700) parents of the workspace path. So the server, still root in
+// the host's mount namespace, first binds the workspace at a path whose
+// parents anyone may traverse, and the jail mounts from there.
+constexpr const char* kStagingRoot = "/run/intelligent-sandbox/jail-ws";
+
+std::string make_staging_bind(const std::string& workspace, int slot) {
+  std::error_code ec;
+  std::filesystem::create_directories(kStagingRoot, ec);
+  ::chmod("/run/intelligent-sandbox", 0755);
+  ::chmod(kStagingRoot, 0755);
+  std::string dir = std::string(kStagingRoot) + "/" + std::to_string(::getpid()) + "-" + std::to_string(slot);
+  ::umount2(dir.c_str(), MNT_DETACH);  // a leftover of an earlier sandbox in this slot
+  ::mkdir(dir.c_str(), 0755);
+  if (::mount(workspace.c_str(), dir.c_str(), nullptr, MS_BIND, nullptr) != 0) {
+    int err = errno;
+    ::rmdir(dir.c_str());
+    throw sdk::Error(ISB_ERROR, "cannot bind the workspace " + workspace + " at " + dir + ": " + strerror(err));
+  }
+  return dir;
+}
+
+void remove_staging_bind(const std::string& dir) {
+  if (dir.empty()) return;
+  ::umount2(dir.c_str(), MNT_DETACH);
+  ::rmdir(dir.c_str());
+}
+
+//! Removes staging binds of servers that are no longer running.
+void remove_stale_staging_binds() {
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(kStagingRoot, ec)) {
+    std::string name = e.path().filename().string();
+    pid_t owner = static_cast<pid_t>(std::atoi(name.c_str()));
+    if (owner == ::getpid() || (owner > 0 && ::kill(owner, 0) == 0)) continue;
+    remove_staging_bind(e.path().string());
+  }
+}
+
+//! The directory holding this plugin's .so (the supervisor sits next to it).
+std::string plugin_dir() {
+  Dl_info info{};
+  if (::dladdr(reinterpret_cast<void*>(&plugin_dir), &info) == 0 || !info.dli_fname) return "";
+  return std::filesystem::path(info.dli_fname).parent_path().string();
+}
+
+int chown_entry(const char* path, const struct stat*, int, struct FTW*);
+int strip_entry(const char* path, const struct stat* st, int type, struct FTW*);
+thread_local uid_t chown_target = 0;
+
+int chown_entry(const char* path, const struct stat*, int, struct FTW*) {
+  // lchown: a symlink in the workspace is re-owned itself, never its target.
+  return ::lchown(path, chown_target, chown_target) == 0 ? 0 : -1;
+}
+
+int strip_entry(const char* path, const struct stat* st, int type, struct FTW*) {
+  if (type == FTW_F && (st->st_mode & (S_ISUID | S_ISGID)))
+    ::chmod(path, st->st_mode & 07777 & ~(S_ISUID | S_ISGID));
+  return 0;
+}
+
+bool has(const std::vector<std::string>& v, const std::string& x) {
+  return std::find(v.begin(), v.end(), x) != v.end();
+}
+
+json::object protection(const char* name, bool enforced, const std::string& detail) {
+  return json::object{{"name", name}, {"enforced", enforced}, {"detail", detail}};
+}
 
 class ProcessBackend : public sdk::IsolationBackend {
  public:
   static sdk::PluginInfo info() {
     return {"process",
             "Process isolation",
-            "0.1.0",
-            "Runs commands as child processes of the server with rlimits, process-group kill and "
-            "timeouts. Provides NO isolation: no namespaces, cgroups or seccomp.",
+            "0.2.0",
+            "Runs each workspace in a Linux jail: user, mount, pid, net, ipc, uts and cgroup namespaces, a "
+            "tmpfs root with read-only system directories, seccomp, dropped capabilities, cgroup v1 limits "
+            "and timeouts. probe() reports what this host enforces.",
             kConfigSchema,
             ISB_CAP_THREAD_SAFE};
   }
 
   ProcessBackend(sdk::Host host, const std::string& config_json)
-      : host_(host), config_(parse_config(config_json)), is_root_(::geteuid() == 0) {}
+      : host_(host), config_(parse_config(config_json)), is_root_(::geteuid() == 0) {
+    supervisor_path_ = plugin_dir() + "/isb-supervisor";
+  }
 
   ~ProcessBackend() override {
-    // The host destroys the instance only with no call in flight; whatever the
-    // sandboxes left running must not outlive the plugin.
-    std::lock_guard<std::mutex> lock(mu_);
-    for (auto& [id, sb] : sandboxes_) kill_groups(*sb);
+    std::map<std::string, std::shared_ptr<Sandbox>> all;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      all.swap(sandboxes_);
+    }
+    for (auto& [id, sb] : all) teardown(*sb);
   }
 
   std::string probe() override {
-    namespace json = boost::json;
-    auto prot = [](const char* name, bool enforced, std::string detail) {
-      return json::object{{"name", name}, {"enforced", enforced}, {"detail", std::move(detail)}};
-    };
-    std::string rlimit_detail =
-        "RLIMIT_AS/NPROC/NOFILE/FSIZE/CORE set per command from resource_limits (memory_mb -> RLIMIT_AS, "
-        "disk_mb -> RLIMIT_FSIZE, a per-file size cap and not a disk quota; cpu_cores is not enforced)";
-    if (is_root_) {
-      rlimit_detail += "; the server runs as root, so max_processes (RLIMIT_NPROC) is NOT applied";
+    const HostState& h = ensure_probed();
+    bool jail = h.mode != Mode::kDirect;
+    std::string no_jail = "not enforced: " + h.direct_reason;
+    std::string ns_detail = "own namespace per workspace; the supervisor is its pid 1";
+    json::array p;
+    if (h.mode == Mode::kJail) {
+      p.push_back(
+          protection("user_namespace", true,
+                     "jail root maps to an unprivileged host uid (from sandbox_uid_base), commands run as "
+                     "uid 1000 mapped to the next one, setgroups denied"));
+    } else if (h.mode == Mode::kJailNoUserns) {
+      p.push_back(
+          protection("user_namespace", false,
+                     "disabled by config: root fallback, the jail is built as root and then drops to a "
+                     "per-workspace host uid"));
     } else {
-      rlimit_detail += "; RLIMIT_NPROC counts every process of the server's user, not only the sandbox's";
+      p.push_back(protection("user_namespace", false, no_jail));
     }
-    json::array protections{
-        prot("rlimits", true, rlimit_detail),
-        prot("process_group_kill", true,
-             "each command runs in its own process group; timeout, cancel and sandbox_destroy signal the "
-             "whole group (a process that calls setsid/setpgid itself escapes it)"),
-        prot("wall_clock_timeout", true,
-             "timeout_ms per command: SIGTERM to the group, SIGKILL after kill_grace_ms (" +
-                 std::to_string(config_.kill_grace_ms) + " ms)"),
-        prot("user_namespace", false, "not in this version: commands run as the server's user"),
-        prot("mount_namespace", false, "not in this version: commands see the server's whole filesystem"),
-        prot("pid_namespace", false, "not in this version: commands see and can signal the server's processes"),
-        prot("network_namespace", false, "commands have the host's network"),
-        prot("cgroups", false, "not in this version: no CPU, memory or pids cgroup accounting"),
-        prot("seccomp", false, "not in this version: every system call is allowed"),
-    };
-    json::object doc{
-        {"backend", "process"},
-        {"available", true},
-        {"isolation", "none"},
-        {"running_as_root", is_root_},
-        {"protections", std::move(protections)},
-        {"warnings", json::array{"commands can read and write anything the server's user can; this backend "
-                                 "only limits resources"}},
-    };
+    for (const char* ns : {"mount_namespace", "pid_namespace", "network_namespace", "ipc_namespace",
+                           "uts_namespace", "cgroup_namespace"}) {
+      std::string d =
+          std::string(ns) == "network_namespace" ? "own network namespace with only loopback" : ns_detail;
+      p.push_back(protection(ns, jail, jail ? d : no_jail));
+    }
+    p.push_back(
+        protection("filesystem_isolation", jail,
+                   jail ? "tmpfs root (read-only), read-only /usr and curated /etc, workspace at /workspace "
+                          "nosuid,nodev, fresh /proc with sensitive entries covered, minimal /dev, "
+                          "size-capped /tmp and /dev/shm, no /sys, pivot_root with the old root detached"
+                        : no_jail));
+    bool seccomp = jail && !h.seccomp_bpf.empty();
+    p.push_back(protection("seccomp", seccomp,
+                           seccomp ? seccomp_filter_summary()
+                           : !jail ? no_jail
+                                   : h.seccomp_detail));
+    p.push_back(protection("no_new_privs", jail,
+                           jail ? "PR_SET_NO_NEW_PRIVS on pid 1, inherited by commands" : no_jail));
+    p.push_back(protection("capabilities_dropped", jail,
+                           jail ? "bounding, ambient, effective and permitted sets empty" : no_jail));
+    bool cg = jail && h.use_cgroups;
+    std::string no_cg = jail ? h.cgroups_detail : no_jail;
+    p.push_back(protection("cgroup_memory", cg && h.cgroups.memory,
+                           cg ? "memory.limit_in_bytes and memsw = memory_mb; " + h.cgroups.detail : no_cg));
+    p.push_back(
+        protection("cgroup_pids", cg && h.cgroups.pids,
+                   cg ? "pids.max = max_processes + 1 (the supervisor); " + h.cgroups.detail : no_cg));
+    p.push_back(protection("cgroup_cpu", cg && h.cgroups.cpu,
+                           cg ? "cpu.cfs_quota_us = cpu_cores x period; " + h.cgroups.detail : no_cg));
+    p.push_back(protection(
+        "rlimits", true,
+        jail ? "RLIMIT_CORE 0, NOFILE = max_open_files, NPROC = max_processes (per-sandbox uid), "
+               "FSIZE = disk_mb per file (not a disk quota)"
+             : "RLIMIT_CORE 0, NOFILE, AS = memory_mb, FSIZE = disk_mb; NPROC only when not root"));
+    p.push_back(
+        protection("process_group_kill", true,
+                   jail ? "each command is a session leader; timeout and cancel signal its group; destroy "
+                          "kills the whole pid namespace and empties the cgroups"
+                        : "each command runs in its own process group (setsid escapes it)"));
+    p.push_back(protection("wall_clock_timeout", true,
+                           "timeout_ms per command: SIGTERM to the group, SIGKILL after kill_grace_ms (" +
+                               std::to_string(config_.kill_grace_ms) + " ms)"));
+    json::object doc{{"backend", "process"},
+                     {"available", true},
+                     {"isolation", jail ? "jail" : "none"},
+                     {"running_as_root", is_root_},
+                     {"workspace_mount", jail ? jail::kWorkspaceMount : "(the host path)"},
+                     {"protections", std::move(p)}};
+    if (!jail) doc["warnings"] = json::array{"degraded: " + h.direct_reason};
     return json::serialize(doc);
   }
 
   std::string create_sandbox(const std::string& spec_json) override {
+    const HostState& h = ensure_probed();
     SandboxSpec spec = parse_sandbox_spec(spec_json);
     auto sb = std::make_shared<Sandbox>();
     sb->spec = spec;
@@ -103,71 +250,120 @@ class ProcessBackend : public sdk::IsolationBackend {
       if (sandboxes_.count(spec.workspace_id)) {
         throw sdk::Error(ISB_INVALID_ARGUMENT, "sandbox '" + spec.workspace_id + "' already exists");
       }
+      if (h.mode != Mode::kDirect) {
+        for (int i = 0; i < kMaxSandboxes; ++i) {
+          if (!used_slots_.count(i)) {
+            sb->slot = i;
+            break;
+          }
+        }
+        if (sb->slot < 0) {
+          throw sdk::Error(ISB_UNAVAILABLE, "all " + std::to_string(kMaxSandboxes) +
+                                                " sandbox uid slots are in use; destroy workspaces first");
+        }
+        used_slots_.insert(sb->slot);
+      }
       sandboxes_[spec.workspace_id] = sb;
     }
-    boost::json::array unenforced;
-    if (spec.limits.cpu_cores) unenforced.push_back("cpu_cores");
-    if (spec.limits.max_processes && is_root_) unenforced.push_back("max_processes");
-    boost::json::object doc{
+    try {
+      if (h.mode != Mode::kDirect) start_jail(h, *sb, sb->slot);
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(mu_);
+      sandboxes_.erase(spec.workspace_id);
+      used_slots_.erase(sb->slot);
+      throw;
+    }
+    json::object doc{
         {"sandbox_id", spec.workspace_id},
         {"workspace_path", spec.workspace_path},
-        {"resource_limits", spec.limits.to_json()},
-        {"unenforced_limits", std::move(unenforced)},
-    };
+        {"workspace_mount", h.mode == Mode::kDirect ? spec.workspace_path : jail::kWorkspaceMount},
+        {"resource_limits", spec.limits.to_json()}};
+    json::array enforced, not_enforced;
+    json::value probed = json::parse(probe());
+    std::set<std::string> cg_enforced;
+    if (sb->cgroups) {
+      for (const auto& n : sb->cgroups->enforced()) cg_enforced.insert(n);
+    }
+    for (const auto& pv : probed.at("protections").as_array()) {
+      const auto& o = pv.as_object();
+      std::string name(o.at("name").as_string());
+      bool on = o.at("enforced").as_bool();
+      if (name.rfind("cgroup_", 0) == 0 && name != "cgroup_namespace") on = on && cg_enforced.count(name);
+      if (on) {
+        enforced.push_back(json::value(name));
+      } else {
+        not_enforced.push_back(json::object{{"name", name}, {"reason", o.at("detail")}});
+      }
+    }
+    json::array unenforced_limits;
+    if (h.mode == Mode::kDirect) {
+      if (spec.limits.cpu_cores) unenforced_limits.push_back("cpu_cores");
+      if (spec.limits.max_processes && is_root_) unenforced_limits.push_back("max_processes");
+    } else if (!sb->cgroups) {
+      if (spec.limits.cpu_cores) unenforced_limits.push_back("cpu_cores");
+    }
+    doc["enforced"] = std::move(enforced);
+    doc["not_enforced"] = std::move(not_enforced);
+    doc["unenforced_limits"] = std::move(unenforced_limits);
+    if (h.mode != Mode::kDirect) doc["host_uid"] = sb->host_uid + 1;
     host_.debug("process backend: created sandbox '" + spec.workspace_id + "' at " + spec.workspace_path);
-    return boost::json::serialize(doc);
+    return json::serialize(doc);
   }
 
-  std::string exec(const std::string& sandbox_id, const std::string& spec_json, sdk::OutputSink& sink) override {
+  std::string exec(const std::string& sandbox_id, const std::string& spec_json,
+                   sdk::OutputSink& sink) override {
     std::shared_ptr<Sandbox> sb = find(sandbox_id);
     ExecSpec spec = parse_exec_spec(spec_json);
+    check_cwd(*sb, spec.cwd);
+    if (sb->slot < 0) return exec_direct(*sb, spec, sink);
 
-    std::string cwd = sb->spec.workspace_path;
-    if (spec.cwd != ".") cwd += "/" + spec.cwd;
-    struct stat st {};
-    if (::stat(cwd.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
-      throw sdk::Error(ISB_INVALID_ARGUMENT, "cwd '" + spec.cwd + "' is not a directory in the workspace");
-    }
-
-    RunRequest req;
+    JailRunRequest req;
     req.argv = spec.argv;
-    req.cwd = cwd;
-    std::map<std::string, std::string> env;
-    const char* server_path = std::getenv("PATH");
-    env["PATH"] = server_path && *server_path ? server_path : kDefaultPath;
-    env["HOME"] = sb->spec.workspace_path;
-    env["LANG"] = "C.UTF-8";
-    env["TERM"] = "dumb";
+    req.cwd = std::string(jail::kWorkspaceMount) + (spec.cwd == "." ? "" : "/" + spec.cwd);
+    std::map<std::string, std::string> env{{"PATH", kJailPath}, {"HOME", jail::kWorkspaceMount},
+                                           {"LANG", "C.UTF-8"}, {"TERM", "dumb"},
+                                           {"USER", "sandbox"}, {"LOGNAME", "sandbox"}};
     for (const auto& [k, v] : spec.env) env[k] = v;
     for (const auto& [k, v] : env) req.env.push_back(k + "=" + v);
-    req.search_path = env["PATH"];
-    req.limits = sb->spec.limits;
-    req.apply_nproc = !is_root_;
+    const ResourceLimits& l = sb->spec.limits;
+    req.rlimits.emplace_back(RLIMIT_CORE, 0);
+    if (l.max_open_files) req.rlimits.emplace_back(RLIMIT_NOFILE, *l.max_open_files);
+    // The uid is the sandbox's own, so NPROC counts this sandbox only (+1: pid 1).
+    // With a pids cgroup it is only a backstop, set above the cgroup's limit so
+    // that the cgroup is what stops a fork bomb and it gets reported.
+    bool pids_cgroup = sb->cgroups && has(sb->cgroups->enforced(), "cgroup_pids");
+    if (l.max_processes) req.rlimits.emplace_back(RLIMIT_NPROC, *l.max_processes * (pids_cgroup ? 2 : 1) + 1);
+    if (l.disk_mb) req.rlimits.emplace_back(RLIMIT_FSIZE, static_cast<uint64_t>(*l.disk_mb) << 20);
+    bool memory_cgroup = sb->cgroups && has(sb->cgroups->enforced(), "cgroup_memory");
+    if (l.memory_mb && !memory_cgroup)
+      req.rlimits.emplace_back(RLIMIT_AS, static_cast<uint64_t>(*l.memory_mb) << 20);
     req.timeout_ms = spec.timeout_ms;
     req.max_output_bytes = spec.max_output_bytes;
     req.kill_grace_ms = config_.kill_grace_ms;
     req.stdin_data = spec.stdin_data;
 
-    RunResult r = run_command(req, sink, [&](pid_t pgid) {
-      std::lock_guard<std::mutex> lock(sb->mu);
-      sb->groups.insert(pgid);
-      // destroy_sandbox ran while we were starting: do not leave anything behind.
-      if (sb->destroyed) ::kill(-pgid, SIGKILL);
-    });
-    {
-      std::lock_guard<std::mutex> lock(sb->mu);
-      if (sb->destroyed) {
-        ::kill(-r.pgid, SIGKILL);
-        sb->groups.erase(r.pgid);
-      } else if (!r.group_still_alive) {
-        sb->groups.erase(r.pgid);
-      }
-      // Forget left-behind groups that have ended meanwhile.
-      for (auto it = sb->groups.begin(); it != sb->groups.end();) {
-        it = (*it != r.pgid && !process_group_alive(*it)) ? sb->groups.erase(it) : std::next(it);
-      }
+    CgroupCounters before;
+    if (sb->cgroups) {
+      before = sb->cgroups->counters();
+      sb->cgroups->reset_peak();
     }
-    return result_json(r);
+    RunResult r = run_in_jail(sb->jail.control, sb->send_mu, req, sink);
+    json::object doc = result_json(r);
+    json::object& usage = doc["usage"].as_object();
+    bool oom = false, pids_hit = false;
+    if (sb->cgroups) {
+      CgroupCounters after = sb->cgroups->counters();
+      oom = after.oom_kills > before.oom_kills;
+      pids_hit = after.pids_max_hits > before.pids_max_hits;
+      auto peak = sb->cgroups->peak_memory_bytes();
+      usage["peak_memory_bytes"] = peak ? json::value(*peak) : json::value(nullptr);
+    } else {
+      usage["peak_memory_bytes"] = nullptr;
+    }
+    usage["oom_killed"] = oom;
+    doc["killed_by"] = killed_by(r, oom, pids_hit);
+    doc["pids_limit_hit"] = pids_hit;
+    return json::serialize(doc);
   }
 
   void destroy_sandbox(const std::string& sandbox_id) override {
@@ -179,25 +375,262 @@ class ProcessBackend : public sdk::IsolationBackend {
       sb = it->second;
       sandboxes_.erase(it);
     }
-    kill_groups(*sb);
+    bool clean = teardown(*sb);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      used_slots_.erase(sb->slot);
+    }
+    if (!clean) {
+      throw sdk::Error(ISB_ERROR, "sandbox '" + sandbox_id +
+                                      "' was destroyed but its cgroups could not be emptied "
+                                      "within 2 s; reconcile will retry");
+    }
     host_.debug("process backend: destroyed sandbox '" + sandbox_id + "'");
   }
 
   std::string reconcile(const std::string& known_ids_json) override {
     boost::system::error_code ec;
-    boost::json::value v = boost::json::parse(known_ids_json, ec);
+    json::value v = json::parse(known_ids_json, ec);
     if (ec || !v.is_array()) {
       throw sdk::Error(ISB_INVALID_ARGUMENT, "known sandbox ids must be a JSON array of strings");
     }
-    // Nothing survives a restart in this version: sandboxes live only in this
-    // instance's memory and every process they start is a child of the server
-    // (or of its children), in process groups the new instance does not know.
-    // There is no on-disk or kernel object (container, cgroup, namespace) that
-    // could be found and cleaned up, so there is never anything to remove.
-    return R"({"removed":[]})";
+    std::set<std::string> keep;
+    for (const auto& id : v.as_array()) {
+      if (!id.is_string())
+        throw sdk::Error(ISB_INVALID_ARGUMENT, "known sandbox ids must be a JSON array of strings");
+      keep.insert(std::string(id.as_string()));
+    }
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      for (const auto& [id, sb] : sandboxes_) keep.insert(id);
+    }
+    // Supervisors of a crashed server died with it (parent-death signal and
+    // the closed control socket); what can remain are their cgroups and any
+    // process that was in them. Both go here.
+    json::array removed;
+    if (is_root_) remove_stale_staging_binds();
+    if (config_.disable.count("cgroups") == 0 && is_root_) {
+      for (const auto& id : WorkspaceCgroups::list_workspaces(config_.cgroup_parent)) {
+        if (keep.count(id)) continue;
+        WorkspaceCgroups::remove_workspace(config_.cgroup_parent, id);
+        removed.push_back(json::value(id));
+      }
+    }
+    return json::serialize(json::object{{"removed", std::move(removed)}});
   }
 
  private:
+  const HostState& ensure_probed() {
+    std::call_once(probe_once_, [&] { state_ = discover(); });
+    return state_;
+  }
+
+  HostState discover() {
+    HostState h;
+    if (config_.disable.count("seccomp")) {
+      h.seccomp_detail = "disabled by config";
+    } else {
+      try {
+        h.seccomp_bpf = compile_seccomp_filter();
+      } catch (const std::exception& e) {
+        h.seccomp_detail = e.what();
+      }
+    }
+    if (config_.disable.count("cgroups")) {
+      h.cgroups_detail = "disabled by config";
+    } else if (!is_root_) {
+      h.cgroups_detail = "the server is not root and no delegated cgroup is used; rlimits only";
+    } else {
+      h.cgroups = probe_cgroups(config_.cgroup_parent);
+      h.use_cgroups = h.cgroups.memory || h.cgroups.pids || h.cgroups.cpu;
+      h.cgroups_detail = h.cgroups.detail;
+    }
+    if (config_.disable.count("namespaces")) {
+      h.direct_reason = "namespaces disabled by config: commands run as plain child processes of the server";
+      return h;
+    }
+    if (!is_root_) {
+      h.direct_reason =
+          "the server is not root: building the jail needs root (uid mapping, cgroups); commands "
+          "run as plain child processes";
+      return h;
+    }
+    if (::access(supervisor_path_.c_str(), X_OK) != 0) {
+      h.direct_reason =
+          "the supervisor " + supervisor_path_ + " is missing or not executable; reinstall the plugin";
+      return h;
+    }
+    h.mode = config_.disable.count("user_namespace") ? Mode::kJailNoUserns : Mode::kJail;
+    // Build one real jail and run a command in it: every setup step fails
+    // closed, so a ready jail proves this host enforces what probe claims.
+    std::string error;
+    char dir[] = "/tmp/isb-probe-XXXXXX";
+    if (!::mkdtemp(dir)) {
+      error = std::string("mkdtemp failed: ") + strerror(errno);
+    } else {
+      Sandbox sb;
+      sb.spec.workspace_path = dir;
+      sb.spec.workspace_id = std::string("probe-") + std::to_string(::getpid());
+      try {
+        HostState trial = h;
+        trial.use_cgroups = false;
+        start_jail(trial, sb, kMaxSandboxes);
+        std::mutex mu;
+        JailRunRequest req;
+        req.argv = {"/bin/true"};
+        req.cwd = jail::kWorkspaceMount;
+        req.env = {std::string("PATH=") + kJailPath};
+        req.timeout_ms = 10000;
+        isb_output_sink none{sizeof(isb_output_sink), nullptr, nullptr, nullptr};
+        sdk::OutputSink sink(&none);
+        RunResult r = run_in_jail(sb.jail.control, mu, req, sink);
+        if (r.exit_code != 0)
+          error = "/bin/true failed in the jail: " + r.error.value_or("exit status not 0");
+      } catch (const std::exception& e) {
+        error = e.what();
+      }
+      JailSpawner::kill(sb.jail);
+      ::rmdir(dir);
+    }
+    if (!error.empty()) {
+      h.mode = Mode::kDirect;
+      h.direct_reason =
+          "this host cannot build the jail (" + error + "); commands run as plain child processes";
+      host_.warn("process backend: " + h.direct_reason);
+    }
+    return h;
+  }
+
+  void start_jail(const HostState& h, Sandbox& sb, int slot) {
+    sb.host_uid = static_cast<uint32_t>(config_.sandbox_uid_base + 2 * static_cast<int64_t>(slot));
+    chown_target = sb.host_uid + 1;
+    if (::nftw(sb.spec.workspace_path.c_str(), chown_entry, 32, FTW_PHYS) != 0) {
+      throw sdk::Error(ISB_ERROR, "cannot give the workspace " + sb.spec.workspace_path +
+                                      " to the sandbox uid " + std::to_string(sb.host_uid + 1) + ": " +
+                                      strerror(errno));
+    }
+    if (h.use_cgroups) {
+      sb.cgroups = std::make_unique<WorkspaceCgroups>(h.cgroups, config_.cgroup_parent, sb.spec.workspace_id,
+                                                      sb.spec.limits);
+    }
+    JailLaunch launch;
+    launch.supervisor_path = supervisor_path_;
+    sb.staging = is_root_ ? make_staging_bind(sb.spec.workspace_path, slot) : "";
+    launch.workspace_path = sb.staging.empty() ? sb.spec.workspace_path : sb.staging;
+    launch.user_namespace = h.mode == Mode::kJail;
+    launch.host_uid = sb.host_uid;
+    launch.seccomp_bpf = h.seccomp_bpf;
+    uint64_t disk =
+        sb.spec.limits.disk_mb ? static_cast<uint64_t>(*sb.spec.limits.disk_mb) << 20 : 256ull << 20;
+    launch.tmp_bytes = disk;
+    launch.shm_bytes = std::min<uint64_t>(disk, 64ull << 20);
+    WorkspaceCgroups* cg = sb.cgroups.get();
+    launch.before_start = [cg](pid_t pid) {
+      if (cg) cg->attach(pid);
+    };
+    try {
+      sb.jail = spawner_.spawn(launch);
+    } catch (...) {
+      if (sb.cgroups) sb.cgroups->destroy();
+      sb.cgroups.reset();
+      remove_staging_bind(sb.staging);
+      sb.staging.clear();
+      throw;
+    }
+  }
+
+  //! Kills everything of the sandbox; false if its cgroups did not empty.
+  bool teardown(Sandbox& sb) {
+    {
+      std::lock_guard<std::mutex> lock(sb.mu);
+      sb.destroyed = true;
+      for (pid_t pgid : sb.groups) {
+        if (process_group_alive(pgid)) ::kill(-pgid, SIGKILL);
+      }
+      sb.groups.clear();
+    }
+    if (sb.slot < 0) return true;
+    {
+      std::lock_guard<std::mutex> lock(sb.send_mu);
+      JailSpawner::kill(sb.jail);
+    }
+    bool clean = true;
+    if (sb.cgroups) clean = sb.cgroups->destroy();
+    remove_staging_bind(sb.staging);
+    sb.staging.clear();
+    // Nothing runs any more: a setuid file the sandbox left must not become a
+    // way up for whoever touches the workspace later.
+    ::nftw(sb.spec.workspace_path.c_str(), strip_entry, 32, FTW_PHYS);
+    return clean;
+  }
+
+  //! cwd must be a directory inside the workspace; symlinks are resolved as if
+  //! the workspace were "/", so a link to a host path is never followed here.
+  static void check_cwd(const Sandbox& sb, const std::string& cwd) {
+    int root = ::open(sb.spec.workspace_path.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (root < 0) throw sdk::Error(ISB_ERROR, "the workspace " + sb.spec.workspace_path + " is gone");
+    struct open_how how {};
+    how.flags = O_PATH | O_DIRECTORY | O_CLOEXEC;
+    how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+    int fd = static_cast<int>(::syscall(SYS_openat2, root, cwd.c_str(), &how, sizeof how));
+    ::close(root);
+    if (fd < 0)
+      throw sdk::Error(ISB_INVALID_ARGUMENT, "cwd '" + cwd + "' is not a directory in the workspace");
+    ::close(fd);
+  }
+
+  std::string exec_direct(Sandbox& sb, const ExecSpec& spec, sdk::OutputSink& sink) {
+    RunRequest req;
+    req.argv = spec.argv;
+    req.cwd = sb.spec.workspace_path + (spec.cwd == "." ? "" : "/" + spec.cwd);
+    std::map<std::string, std::string> env;
+    const char* server_path = std::getenv("PATH");
+    env["PATH"] = server_path && *server_path ? server_path : kDirectPath;
+    env["HOME"] = sb.spec.workspace_path;
+    env["LANG"] = "C.UTF-8";
+    env["TERM"] = "dumb";
+    for (const auto& [k, v] : spec.env) env[k] = v;
+    for (const auto& [k, v] : env) req.env.push_back(k + "=" + v);
+    req.search_path = env["PATH"];
+    req.limits = sb.spec.limits;
+    req.apply_nproc = !is_root_;
+    req.timeout_ms = spec.timeout_ms;
+    req.max_output_bytes = spec.max_output_bytes;
+    req.kill_grace_ms = config_.kill_grace_ms;
+    req.stdin_data = spec.stdin_data;
+    RunResult r = run_command(req, sink, [&](pid_t pgid) {
+      std::lock_guard<std::mutex> lock(sb.mu);
+      sb.groups.insert(pgid);
+      if (sb.destroyed) ::kill(-pgid, SIGKILL);
+    });
+    {
+      std::lock_guard<std::mutex> lock(sb.mu);
+      if (sb.destroyed) {
+        ::kill(-r.pgid, SIGKILL);
+        sb.groups.erase(r.pgid);
+      } else if (!r.group_still_alive) {
+        sb.groups.erase(r.pgid);
+      }
+      for (auto it = sb.groups.begin(); it != sb.groups.end();) {
+        it = (*it != r.pgid && !process_group_alive(*it)) ? sb.groups.erase(it) : std::next(it);
+      }
+    }
+    json::object doc = result_json(r);
+    doc["usage"].as_object()["peak_memory_bytes"] = nullptr;
+    doc["usage"].as_object()["oom_killed"] = false;
+    doc["killed_by"] = killed_by(r, false, false);
+    return json::serialize(doc);
+  }
+
+  static json::value killed_by(const RunResult& r, bool oom, bool pids_hit) {
+    if (r.cancelled) return "cancelled";
+    if (r.timed_out) return "timeout";
+    if (r.signal && oom) return "memory";
+    if (pids_hit && (r.signal || (r.exit_code && *r.exit_code != 0))) return "pids";
+    if (r.signal) return "signal";
+    return nullptr;
+  }
+
   std::shared_ptr<Sandbox> find(const std::string& id) {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = sandboxes_.find(id);
@@ -205,36 +638,32 @@ class ProcessBackend : public sdk::IsolationBackend {
     return it->second;
   }
 
-  static void kill_groups(Sandbox& sb) {
-    std::lock_guard<std::mutex> lock(sb.mu);
-    sb.destroyed = true;
-    for (pid_t pgid : sb.groups) {
-      if (process_group_alive(pgid)) ::kill(-pgid, SIGKILL);
-    }
-    sb.groups.clear();
-  }
-
-  static std::string result_json(const RunResult& r) {
-    boost::json::object doc;
-    doc["exit_code"] = r.exit_code ? boost::json::value(*r.exit_code) : boost::json::value(nullptr);
-    doc["signal"] = r.signal ? boost::json::value(*r.signal) : boost::json::value(nullptr);
-    doc["signal_name"] = r.signal ? boost::json::value(signal_name(*r.signal)) : boost::json::value(nullptr);
+  static json::object result_json(const RunResult& r) {
+    json::object doc;
+    doc["exit_code"] = r.exit_code ? json::value(*r.exit_code) : json::value(nullptr);
+    doc["signal"] = r.signal ? json::value(*r.signal) : json::value(nullptr);
+    doc["signal_name"] = r.signal ? json::value(signal_name(*r.signal)) : json::value(nullptr);
     doc["timed_out"] = r.timed_out;
     doc["cancelled"] = r.cancelled;
     doc["duration_ms"] = r.duration_ms;
     doc["stdout_bytes"] = r.stdout_bytes;
     doc["stderr_bytes"] = r.stderr_bytes;
     doc["output_truncated"] = r.output_truncated;
-    doc["usage"] = boost::json::object{{"max_rss_kb", r.max_rss_kb}, {"cpu_ms", r.cpu_ms}};
+    doc["usage"] = json::object{{"max_rss_kb", r.max_rss_kb}, {"cpu_ms", r.cpu_ms}};
     if (r.error) doc["error"] = *r.error;
-    return boost::json::serialize(doc);
+    return doc;
   }
 
   sdk::Host host_;
   Config config_;
   bool is_root_;
+  std::string supervisor_path_;
+  std::once_flag probe_once_;
+  HostState state_;  // written once under probe_once_
+  JailSpawner spawner_;
   std::mutex mu_;
-  std::map<std::string, std::shared_ptr<Sandbox>> sandboxes_;
+  std::map<std::string, std::shared_ptr<Sandbox>> sandboxes_;  // guarded by mu_
+  std::set<int> used_slots_;                                   // guarded by mu_
 };
 
 }  // namespace

@@ -1,3 +1,5 @@
+// runner.cpp: the direct (unjailed) mode: fork/exec of one command in its own
+// process group with rlimits, streamed output, timeout and cancellation.
 #include "runner.hpp"
 
 #include <errno.h>
@@ -16,6 +18,8 @@
 #include <chrono>
 #include <climits>
 #include <cstring>
+
+#include "fd.hpp"
 
 namespace isb::process {
 namespace {
@@ -37,69 +41,27 @@ enum ChildStage : int32_t {
 
 const char* stage_text(int32_t stage) {
   switch (stage) {
-    case kStageSetpgid: return "setpgid failed";
-    case kStageDup2: return "redirecting stdio failed";
-    case kStageChdir: return "chdir to the working directory failed";
-    case kStageRlimitCore: return "setrlimit(RLIMIT_CORE) failed";
-    case kStageRlimitNofile: return "setrlimit(RLIMIT_NOFILE) failed (max_open_files)";
-    case kStageRlimitNproc: return "setrlimit(RLIMIT_NPROC) failed (max_processes)";
-    case kStageRlimitAs: return "setrlimit(RLIMIT_AS) failed (memory_mb)";
-    case kStageRlimitFsize: return "setrlimit(RLIMIT_FSIZE) failed (disk_mb)";
-    case kStageExec: return "exec failed";
-    default: return "starting the command failed";
+    case kStageSetpgid:
+      return "setpgid failed";
+    case kStageDup2:
+      return "redirecting stdio failed";
+    case kStageChdir:
+      return "chdir to the working directory failed";
+    case kStageRlimitCore:
+      return "setrlimit(RLIMIT_CORE) failed";
+    case kStageRlimitNofile:
+      return "setrlimit(RLIMIT_NOFILE) failed (max_open_files)";
+    case kStageRlimitNproc:
+      return "setrlimit(RLIMIT_NPROC) failed (max_processes)";
+    case kStageRlimitAs:
+      return "setrlimit(RLIMIT_AS) failed (memory_mb)";
+    case kStageRlimitFsize:
+      return "setrlimit(RLIMIT_FSIZE) failed (disk_mb)";
+    case kStageExec:
+      return "exec failed";
+    default:
+      return "starting the command failed";
   }
-}
-
-//! An fd closed on destruction.
-class Fd {
- public:
-  Fd() = default;
-  explicit Fd(int fd) : fd_(fd) {}
-  Fd(Fd&& o) noexcept : fd_(o.release()) {}
-  Fd& operator=(Fd&& o) noexcept {
-    if (this != &o) {
-      reset();
-      fd_ = o.release();
-    }
-    return *this;
-  }
-  ~Fd() { reset(); }
-  int get() const { return fd_; }
-  int release() {
-    int f = fd_;
-    fd_ = -1;
-    return f;
-  }
-  void reset() {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
-  }
-
- private:
-  int fd_ = -1;
-};
-
-//! A CLOEXEC pipe whose both ends are >= 3, so dup2 onto 0..2 in the child
-//! never clobbers another pipe end.
-void make_pipe(Fd& read_end, Fd& write_end) {
-  int p[2];
-  if (::pipe2(p, O_CLOEXEC) != 0) throw sdk::Error(ISB_ERROR, std::string("pipe2 failed: ") + strerror(errno));
-  for (int& fd : p) {
-    if (fd < 3) {
-      int moved = ::fcntl(fd, F_DUPFD_CLOEXEC, 3);
-      int saved = errno;
-      ::close(fd);
-      if (moved < 0) throw sdk::Error(ISB_ERROR, std::string("fcntl failed: ") + strerror(saved));
-      fd = moved;
-    }
-  }
-  read_end = Fd(p[0]);
-  write_end = Fd(p[1]);
-}
-
-void set_nonblocking(int fd) {
-  int flags = ::fcntl(fd, F_GETFL);
-  if (flags >= 0) ::fcntl(fd, F_SETFL, flags | O_NONBLOCK);
 }
 
 std::vector<char*> c_array(std::vector<std::string>& v) {
@@ -148,15 +110,18 @@ rlim_t mib(int64_t mb) {
 }
 
 bool set_limit(int resource, rlim_t value) {
-  struct rlimit rl {value, value};
+  struct rlimit rl {
+    value, value
+  };
   return ::setrlimit(resource, &rl) == 0;
 }
 
-[[noreturn]] void child_main(int in_fd, int out_fd, int err_fd, int errpipe, const char* cwd, const Rlimits& rl,
-                             char* const* candidates, size_t n_candidates, char* const* argv, char* const* envp,
-                             int max_fd) {
+[[noreturn]] void child_main(int in_fd, int out_fd, int err_fd, int errpipe, const char* cwd,
+                             const Rlimits& rl, char* const* candidates, size_t n_candidates,
+                             char* const* argv, char* const* envp, int max_fd) {
   if (::setpgid(0, 0) != 0) child_fail(errpipe, kStageSetpgid, errno);
-  if (::dup2(in_fd, 0) < 0 || ::dup2(out_fd, 1) < 0 || ::dup2(err_fd, 2) < 0) child_fail(errpipe, kStageDup2, errno);
+  if (::dup2(in_fd, 0) < 0 || ::dup2(out_fd, 1) < 0 || ::dup2(err_fd, 2) < 0)
+    child_fail(errpipe, kStageDup2, errno);
   // Keep the error pipe at fd 3 (still close-on-exec) and close everything above.
   if (errpipe != 3) {
     if (::dup2(errpipe, 3) < 0) child_fail(errpipe, kStageDup2, errno);
@@ -188,8 +153,10 @@ bool set_limit(int resource, rlim_t value) {
   for (size_t i = 0; i < n_candidates; ++i) {
     ::execve(candidates[i], argv, envp);
     // Like execvp: remember a permission problem, keep looking on ENOENT & co.
-    if (errno == EACCES) saved = EACCES;
-    else if (errno != ENOENT && errno != ENOTDIR && errno != ESTALE && errno != ENODEV && errno != ETIMEDOUT) {
+    if (errno == EACCES)
+      saved = EACCES;
+    else if (errno != ENOENT && errno != ENOTDIR && errno != ESTALE && errno != ENODEV &&
+             errno != ETIMEDOUT) {
       saved = errno;
       break;
     }
@@ -238,60 +205,72 @@ int64_t ms_since(Clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t).count();
 }
 
-//! Writes to a pipe without letting SIGPIPE hit the server: SIGPIPE is blocked
-//! in this thread for the write and a pending one is consumed afterwards.
-ssize_t write_no_sigpipe(int fd, const char* data, size_t len) {
-  sigset_t pipe_set, old;
-  sigemptyset(&pipe_set);
-  sigaddset(&pipe_set, SIGPIPE);
-  pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
-  ssize_t n = ::write(fd, data, len);
-  int saved = errno;
-  if (n < 0 && saved == EPIPE) {
-    struct timespec zero {0, 0};
-    while (sigtimedwait(&pipe_set, nullptr, &zero) > 0) {
-    }
-  }
-  pthread_sigmask(SIG_SETMASK, &old, nullptr);
-  errno = saved;
-  return n;
-}
-
 }  // namespace
 
 std::string signal_name(int sig) {
   switch (sig) {
-    case SIGHUP: return "SIGHUP";
-    case SIGINT: return "SIGINT";
-    case SIGQUIT: return "SIGQUIT";
-    case SIGILL: return "SIGILL";
-    case SIGTRAP: return "SIGTRAP";
-    case SIGABRT: return "SIGABRT";
-    case SIGBUS: return "SIGBUS";
-    case SIGFPE: return "SIGFPE";
-    case SIGKILL: return "SIGKILL";
-    case SIGUSR1: return "SIGUSR1";
-    case SIGSEGV: return "SIGSEGV";
-    case SIGUSR2: return "SIGUSR2";
-    case SIGPIPE: return "SIGPIPE";
-    case SIGALRM: return "SIGALRM";
-    case SIGTERM: return "SIGTERM";
-    case SIGCHLD: return "SIGCHLD";
-    case SIGCONT: return "SIGCONT";
-    case SIGSTOP: return "SIGSTOP";
-    case SIGTSTP: return "SIGTSTP";
-    case SIGTTIN: return "SIGTTIN";
-    case SIGTTOU: return "SIGTTOU";
-    case SIGURG: return "SIGURG";
-    case SIGXCPU: return "SIGXCPU";
-    case SIGXFSZ: return "SIGXFSZ";
-    case SIGVTALRM: return "SIGVTALRM";
-    case SIGPROF: return "SIGPROF";
-    case SIGWINCH: return "SIGWINCH";
-    case SIGIO: return "SIGIO";
-    case SIGPWR: return "SIGPWR";
-    case SIGSYS: return "SIGSYS";
-    default: return "SIG" + std::to_string(sig);
+    case SIGHUP:
+      return "SIGHUP";
+    case SIGINT:
+      return "SIGINT";
+    case SIGQUIT:
+      return "SIGQUIT";
+    case SIGILL:
+      return "SIGILL";
+    case SIGTRAP:
+      return "SIGTRAP";
+    case SIGABRT:
+      return "SIGABRT";
+    case SIGBUS:
+      return "SIGBUS";
+    case SIGFPE:
+      return "SIGFPE";
+    case SIGKILL:
+      return "SIGKILL";
+    case SIGUSR1:
+      return "SIGUSR1";
+    case SIGSEGV:
+      return "SIGSEGV";
+    case SIGUSR2:
+      return "SIGUSR2";
+    case SIGPIPE:
+      return "SIGPIPE";
+    case SIGALRM:
+      return "SIGALRM";
+    case SIGTERM:
+      return "SIGTERM";
+    case SIGCHLD:
+      return "SIGCHLD";
+    case SIGCONT:
+      return "SIGCONT";
+    case SIGSTOP:
+      return "SIGSTOP";
+    case SIGTSTP:
+      return "SIGTSTP";
+    case SIGTTIN:
+      return "SIGTTIN";
+    case SIGTTOU:
+      return "SIGTTOU";
+    case SIGURG:
+      return "SIGURG";
+    case SIGXCPU:
+      return "SIGXCPU";
+    case SIGXFSZ:
+      return "SIGXFSZ";
+    case SIGVTALRM:
+      return "SIGVTALRM";
+    case SIGPROF:
+      return "SIGPROF";
+    case SIGWINCH:
+      return "SIGWINCH";
+    case SIGIO:
+      return "SIGIO";
+    case SIGPWR:
+      return "SIGPWR";
+    case SIGSYS:
+      return "SIGSYS";
+    default:
+      return "SIG" + std::to_string(sig);
   }
 }
 
@@ -311,7 +290,8 @@ RunResult run_command(const RunRequest& req, const sdk::OutputSink& sink,
   std::vector<char*> c_candidates = c_array(candidates);
   std::string cwd = req.cwd;
   Rlimits rl;
-  if (req.limits.max_open_files) rl.nofile = true, rl.nofile_v = static_cast<rlim_t>(*req.limits.max_open_files);
+  if (req.limits.max_open_files)
+    rl.nofile = true, rl.nofile_v = static_cast<rlim_t>(*req.limits.max_open_files);
   if (req.limits.max_processes && req.apply_nproc) {
     rl.nproc = true, rl.nproc_v = static_cast<rlim_t>(*req.limits.max_processes);
   }
@@ -384,7 +364,9 @@ RunResult run_command(const RunRequest& req, const sdk::OutputSink& sink,
     // Has the main process exited? WNOWAIT keeps it a zombie, so its pid (= the
     // group id) cannot be reused while the group is still signalled below.
     siginfo_t info{};
-    if (::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid == pid) break;
+    if (::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+        info.si_pid == pid)
+      break;
 
     auto now = Clock::now();
     if (!terminating) {
@@ -429,7 +411,8 @@ RunResult run_command(const RunRequest& req, const sdk::OutputSink& sink,
     for (nfds_t i = 0; i < n; ++i) {
       if (fds[i].revents == 0) continue;
       if (static_cast<int>(i) == stdin_index) {
-        ssize_t w = write_no_sigpipe(in_w.get(), pending_stdin.data() + stdin_off, pending_stdin.size() - stdin_off);
+        ssize_t w =
+            write_no_sigpipe(in_w.get(), pending_stdin.data() + stdin_off, pending_stdin.size() - stdin_off);
         if (w > 0) stdin_off += static_cast<size_t>(w);
         if ((w < 0 && errno != EAGAIN && errno != EINTR) || stdin_off >= pending_stdin.size()) in_w.reset();
       } else {
@@ -466,7 +449,8 @@ RunResult run_command(const RunRequest& req, const sdk::OutputSink& sink,
   result.stdout_bytes = out.total;
   result.stderr_bytes = err.total;
   result.max_rss_kb = ru.ru_maxrss;
-  result.cpu_ms = (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000 + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1000;
+  result.cpu_ms =
+      (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000 + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1000;
   result.group_still_alive = !terminating && process_group_alive(pid);
   return result;
 }

@@ -2,26 +2,25 @@
 // with rlimits, streamed output, a wall-clock deadline and cancellation.
 #pragma once
 
-#include "specs.hpp"
-
-#include <isb/sdk/plugin.hpp>
-
 #include <sys/types.h>
 
 #include <functional>
+#include <isb/sdk/plugin.hpp>
 #include <optional>
 #include <string>
 #include <vector>
+
+#include "specs.hpp"
 
 namespace isb::process {
 
 struct RunRequest {
   std::vector<std::string> argv;
-  std::string cwd;                 // absolute directory to run in
-  std::vector<std::string> env;    // "NAME=value" entries, the whole environment
-  std::string search_path;         // PATH used to resolve argv[0] (the command's PATH)
+  std::string cwd;               // absolute directory to run in
+  std::vector<std::string> env;  // "NAME=value" entries, the whole environment
+  std::string search_path;       // PATH used to resolve argv[0] (the command's PATH)
   ResourceLimits limits;
-  bool apply_nproc = false;        // RLIMIT_NPROC counts every process of the uid
+  bool apply_nproc = false;  // RLIMIT_NPROC counts every process of the uid
   int64_t timeout_ms = 300000;
   int64_t max_output_bytes = 1 << 20;
   int64_t kill_grace_ms = 2000;
@@ -41,7 +40,8 @@ struct RunResult {
   int64_t cpu_ms = 0;
   std::optional<std::string> error;  // set when the child could not exec
   pid_t pgid = -1;
-  bool group_still_alive = false;    // background members remain after the main process exited
+  bool group_still_alive = false;  // background members remain after the main process exited
+  bool supervisor_lost = false;    // jail mode: the supervisor died before reporting the exit
 };
 
 //! Runs req and waits for its main process. on_started(pgid) is called right

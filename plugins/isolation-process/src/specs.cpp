@@ -1,10 +1,11 @@
+// specs.cpp: validation of the sandbox_create and sandbox_exec documents.
 #include "specs.hpp"
-
-#include "json_util.hpp"
 
 #include <sys/stat.h>
 
 #include <filesystem>
+
+#include "json_util.hpp"
 
 namespace isb::process {
 namespace {
@@ -71,10 +72,13 @@ SandboxSpec parse_sandbox_spec(const std::string& spec_json) {
       have_path = true;
     } else if (key == "resource_limits") {
       spec.limits = parse_limits(value);
-    } else {
-      invalid("unknown sandbox spec key '" + std::string(key) +
-              "' (known: workspace_id, workspace_path, resource_limits)");
+    } else if (key == "network") {
+      // Only "none" exists so far; anything else would be a promise not kept.
+      if (!value.is_string() || value.as_string() != "none") {
+        invalid("network must be \"none\" (this backend gives each sandbox only a loopback interface)");
+      }
     }
+    // Other keys belong to other backends or later versions and are ignored.
   }
   if (spec.workspace_id.empty()) invalid("the sandbox spec is missing workspace_id");
   if (has_nul(spec.workspace_id)) invalid("workspace_id contains a NUL character");

@@ -12,10 +12,10 @@ namespace isb::process {
 
 //! Resource limits of a sandbox; unset members are not limited.
 struct ResourceLimits {
-  std::optional<int64_t> memory_mb;       // RLIMIT_AS
-  std::optional<double> cpu_cores;        // accepted, NOT enforced (no cgroups)
-  std::optional<int64_t> disk_mb;         // RLIMIT_FSIZE (per file, not a quota)
-  std::optional<int64_t> max_processes;   // RLIMIT_NPROC (not as root)
+  std::optional<int64_t> memory_mb;       // memory cgroup (+memsw); RLIMIT_AS without cgroups
+  std::optional<double> cpu_cores;        // CFS quota of the cpu cgroup
+  std::optional<int64_t> disk_mb;         // RLIMIT_FSIZE (per file) and the size of /tmp, /dev/shm
+  std::optional<int64_t> max_processes;   // pids cgroup; RLIMIT_NPROC (per-sandbox uid in the jail)
   std::optional<int64_t> max_open_files;  // RLIMIT_NOFILE
 
   boost::json::object to_json() const;
@@ -33,7 +33,7 @@ SandboxSpec parse_sandbox_spec(const std::string& spec_json);
 struct ExecSpec {
   std::vector<std::string> argv;  // from "argv", or {"/bin/sh","-c",shell}
   bool is_shell = false;
-  std::string cwd = ".";          // relative to the workspace, no ".." components
+  std::string cwd = ".";  // relative to the workspace, no ".." components
   std::map<std::string, std::string> env;
   int64_t timeout_ms = 300000;
   int64_t max_output_bytes = 1 << 20;

@@ -1,0 +1,215 @@
+// jail_client.cpp: the server side of one kRun (see supervisor/protocol.hpp).
+#include "jail_client.hpp"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <cstring>
+
+#include "../supervisor/protocol.hpp"
+#include "fd.hpp"
+
+namespace isb::process {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct Stream {
+  Fd fd;
+  int32_t id;
+  int64_t total = 0;
+  int64_t forwarded = 0;
+};
+
+//! Reads what is there; false at EOF (fd closed).
+bool pump(Stream& s, int64_t cap, const sdk::OutputSink& sink, bool& truncated) {
+  std::array<char, 65536> buf;
+  for (int round = 0; round < 16; ++round) {
+    ssize_t n = ::read(s.fd.get(), buf.data(), buf.size());
+    if (n > 0) {
+      s.total += n;
+      int64_t take = std::min<int64_t>(std::max<int64_t>(0, cap - s.forwarded), n);
+      if (take > 0) sink.write(s.id, buf.data(), static_cast<size_t>(take));
+      s.forwarded += take;
+      if (take < n) truncated = true;
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return true;
+    s.fd.reset();
+    return false;
+  }
+  return true;
+}
+
+void send_signal(int sock, int sig) {
+  wire::Writer w(wire::kSignal);
+  w.u32(static_cast<uint32_t>(sig));
+  ::send(sock, w.bytes().data(), w.bytes().size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+}
+
+}  // namespace
+
+RunResult run_in_jail(const Fd& control, std::mutex& send_mu, const JailRunRequest& req,
+                      const sdk::OutputSink& sink) {
+  Fd in_r, in_w, out_r, out_w, err_r, err_w;
+  make_pipe(in_r, in_w);
+  make_pipe(out_r, out_w);
+  make_pipe(err_r, err_w);
+  int sv[2];
+  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
+    throw sdk::Error(ISB_ERROR, std::string("socketpair failed: ") + strerror(errno));
+  }
+  Fd cmd(sv[0]), cmd_theirs(sv[1]);
+
+  wire::Writer run(wire::kRun);
+  run.strs(req.argv).strs(req.env).str(req.cwd).u32(static_cast<uint32_t>(req.rlimits.size()));
+  for (const auto& [res, value] : req.rlimits) run.u32(res).u64(value);
+  if (run.bytes().size() > wire::kMaxMessage) {
+    throw sdk::Error(ISB_INVALID_ARGUMENT, "the command line and environment are too large (over 192 KiB)");
+  }
+  int fds[4] = {cmd_theirs.get(), in_r.get(), out_w.get(), err_w.get()};
+  alignas(struct cmsghdr) char cmsg_buf[CMSG_SPACE(sizeof fds)] = {};
+  struct iovec iov {
+    const_cast<char*>(run.bytes().data()), run.bytes().size()
+  };
+  struct msghdr mh {};
+  mh.msg_iov = &iov;
+  mh.msg_iovlen = 1;
+  mh.msg_control = cmsg_buf;
+  mh.msg_controllen = sizeof cmsg_buf;
+  struct cmsghdr* c = CMSG_FIRSTHDR(&mh);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof fds);
+  std::memcpy(CMSG_DATA(c), fds, sizeof fds);
+  RunResult result;
+  const Clock::time_point started = Clock::now();
+  {
+    std::lock_guard<std::mutex> lock(send_mu);
+    if (control.get() < 0) throw sdk::Error(ISB_NOT_FOUND, "the sandbox is being destroyed");
+    ssize_t n;
+    do {
+      n = ::sendmsg(control.get(), &mh, MSG_NOSIGNAL);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0) {
+      throw sdk::Error(ISB_UNAVAILABLE, std::string("the workspace's supervisor is gone (") +
+                                            strerror(errno) + "); destroy and recreate the workspace");
+    }
+  }
+  cmd_theirs.reset();
+  in_r.reset();
+  out_w.reset();
+  err_w.reset();
+
+  Stream out{std::move(out_r), ISB_STREAM_STDOUT}, err{std::move(err_r), ISB_STREAM_STDERR};
+  set_nonblocking(out.fd.get());
+  set_nonblocking(err.fd.get());
+  std::string pending = req.stdin_data.value_or("");
+  size_t stdin_off = 0;
+  if (pending.empty())
+    in_w.reset();
+  else
+    set_nonblocking(in_w.get());
+
+  const Clock::time_point deadline = started + std::chrono::milliseconds(req.timeout_ms);
+  bool terminating = false, sent_kill = false, exited = false;
+  Clock::time_point kill_at{};
+  int status = 0;
+  while (!exited) {
+    auto now = Clock::now();
+    if (!terminating && (sink.cancelled() || now >= deadline)) {
+      (sink.cancelled() ? result.cancelled : result.timed_out) = true;
+      terminating = true;
+      send_signal(cmd.get(), SIGTERM);
+      // SIGCONT too: a stopped group would never see the SIGTERM.
+      send_signal(cmd.get(), SIGCONT);
+      kill_at = now + std::chrono::milliseconds(req.kill_grace_ms);
+    }
+    if (terminating && !sent_kill && Clock::now() >= kill_at) {
+      send_signal(cmd.get(), SIGKILL);
+      sent_kill = true;
+    }
+    auto until = terminating ? (sent_kill ? now + std::chrono::milliseconds(50) : kill_at) : deadline;
+    int wait_ms = static_cast<int>(std::clamp<int64_t>(
+        std::chrono::duration_cast<std::chrono::milliseconds>(until - Clock::now()).count(), 1, 50));
+
+    std::array<pollfd, 4> p{};
+    nfds_t n = 0;
+    p[n++] = {cmd.get(), POLLIN, 0};
+    int out_i = -1, err_i = -1, in_i = -1;
+    if (out.fd.get() >= 0) out_i = static_cast<int>(n), p[n++] = {out.fd.get(), POLLIN, 0};
+    if (err.fd.get() >= 0) err_i = static_cast<int>(n), p[n++] = {err.fd.get(), POLLIN, 0};
+    if (in_w.get() >= 0) in_i = static_cast<int>(n), p[n++] = {in_w.get(), POLLOUT, 0};
+    int r = ::poll(p.data(), n, wait_ms);
+    if (r < 0 && errno != EINTR) throw sdk::Error(ISB_ERROR, std::string("poll failed: ") + strerror(errno));
+    if (r <= 0) continue;
+    if (out_i >= 0 && p[out_i].revents) pump(out, req.max_output_bytes, sink, result.output_truncated);
+    if (err_i >= 0 && p[err_i].revents) pump(err, req.max_output_bytes, sink, result.output_truncated);
+    if (in_i >= 0 && p[in_i].revents) {
+      if (p[in_i].revents & (POLLERR | POLLHUP)) {
+        in_w.reset();
+      } else {
+        ssize_t w = write_no_sigpipe(in_w.get(), pending.data() + stdin_off, pending.size() - stdin_off);
+        if (w > 0) stdin_off += static_cast<size_t>(w);
+        if ((w < 0 && errno != EAGAIN && errno != EINTR) || stdin_off >= pending.size()) in_w.reset();
+      }
+    }
+    if (p[0].revents) {
+      std::string msg(4096, '\0');
+      ssize_t got = ::recv(cmd.get(), msg.data(), msg.size(), MSG_DONTWAIT);
+      if (got < 0 && (errno == EAGAIN || errno == EINTR)) continue;
+      if (got <= 0) {
+        // The supervisor died (workspace destroyed, or killed): so did the command.
+        result.error = "the workspace's supervisor ended while the command ran (workspace destroyed?)";
+        result.signal = SIGKILL;
+        result.supervisor_lost = true;
+        break;
+      }
+      wire::Reader rd(msg.data(), static_cast<size_t>(got));
+      uint32_t type = rd.u32();
+      if (type == wire::kStarted) {
+        result.pgid = static_cast<pid_t>(rd.u32());
+      } else if (type == wire::kExecFailed) {
+        std::string stage = rd.str();
+        int e = static_cast<int>(rd.u32());
+        result.error = stage + " failed: " + strerror(e);
+        if (stage == "exec")
+          result.error = "exec failed: " + std::string(strerror(e)) + " ('" + req.argv[0] + "')";
+      } else if (type == wire::kExited) {
+        status = rd.i32();
+        result.max_rss_kb = static_cast<int64_t>(rd.u64());
+        result.cpu_ms = static_cast<int64_t>(rd.u64());
+        exited = true;
+      }
+    }
+  }
+  in_w.reset();
+  // Take what is already in the pipes; background processes may hold the
+  // write ends open forever, so no waiting for EOF.
+  for (Stream* s : {&out, &err}) {
+    for (int i = 0; i < 64 && s->fd.get() >= 0; ++i) {
+      pollfd q{s->fd.get(), POLLIN, 0};
+      if (::poll(&q, 1, 0) <= 0) break;
+      if (!pump(*s, req.max_output_bytes, sink, result.output_truncated)) break;
+    }
+  }
+  result.duration_ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count();
+  if (exited) {
+    if (WIFEXITED(status))
+      result.exit_code = WEXITSTATUS(status);
+    else if (WIFSIGNALED(status))
+      result.signal = WTERMSIG(status);
+  }
+  result.stdout_bytes = out.total;
+  result.stderr_bytes = err.total;
+  return result;
+}
+
+}  // namespace isb::process

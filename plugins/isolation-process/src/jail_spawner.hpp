@@ -1,0 +1,74 @@
+// jail_spawner.hpp: starts one isb-supervisor per workspace in new namespaces.
+//
+//   JailSpawner spawner;                      // owns one long-lived thread
+//   Jail jail = spawner.spawn(launch);        // supervisor ready, jail built
+//   ... send kRun over jail.control ...
+//   spawner.kill(jail);                       // SIGKILL pid 1, reap it
+//
+// Why a thread: the supervisor sets PR_SET_PDEATHSIG, which fires when the
+// *thread* that created it exits. Spawning from a thread that lives as long as
+// the backend makes "server dies -> jails die" hold without killing jails when
+// a request thread ends. That thread also drops its own supplementary groups
+// (a per-thread credential), so supervisors never carry the server's groups.
+//
+// Thread-safety: spawn() and kill() may be called from any thread.
+#pragma once
+
+#include <sys/types.h>
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "fd.hpp"
+
+namespace isb::process {
+
+struct JailLaunch {
+  std::string supervisor_path;
+  std::string workspace_path;  // host path
+  bool user_namespace = true;  // false: real-root fallback (mounts as root, then drop to host_uid + 1)
+  uint32_t host_uid = 0;       // jail root maps here; commands run as host_uid + 1
+  std::string seccomp_bpf;     // empty: no filter
+  uint64_t tmp_bytes = 0;
+  uint64_t shm_bytes = 0;
+  //! Called with the supervisor's host pid before it may continue (cgroup attach).
+  std::function<void(pid_t)> before_start;
+};
+
+//! A running supervisor. OWNERSHIP: the control socket belongs to the Jail.
+struct Jail {
+  pid_t pid = -1;  // host pid of the supervisor (pid 1 inside)
+  Fd control;      // SOCK_SEQPACKET to the supervisor
+};
+
+class JailSpawner {
+ public:
+  JailSpawner();
+  ~JailSpawner();
+  JailSpawner(const JailSpawner&) = delete;
+  JailSpawner& operator=(const JailSpawner&) = delete;
+
+  //! Clones the supervisor, maps its ids, runs before_start, sends kInit and
+  //! waits for kReady. Throws sdk::Error(ISB_UNAVAILABLE, <what failed>).
+  Jail spawn(const JailLaunch& launch);
+
+  //! SIGKILLs the supervisor (the kernel then kills its whole pid namespace)
+  //! and reaps it.
+  static void kill(Jail& jail);
+
+ private:
+  void loop();
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::function<void()>> jobs_;  // guarded by mu_
+  bool stop_ = false;                       // guarded by mu_
+  std::thread thread_;
+};
+
+}  // namespace isb::process

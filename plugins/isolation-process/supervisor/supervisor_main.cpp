@@ -1,0 +1,275 @@
+// supervisor_main.cpp: isb-supervisor, pid 1 of one workspace's jail.
+//
+// The process backend clones it into new user, mount, pid, net, ipc and uts
+// namespaces, with the control socket at fd 3, and sends kInit. The supervisor
+// builds the jail (jail_setup.cpp), answers kReady, then runs each kRun as a
+// child in its own session, reports start, exec failures and exit (with rusage)
+// on the command's own socket, forwards kSignal to the command's process group,
+// and reaps every orphan (it is the namespace's init). When the control socket
+// closes (server gone) the supervisor exits and the kernel kills the rest of
+// the pid namespace: nothing of a workspace outlives its server.
+//
+// Single-threaded, so fork() here is ordinary fork.
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "jail_setup.hpp"
+#include "protocol.hpp"
+
+namespace isb::process {
+namespace {
+
+constexpr int kControlFd = 3;
+
+//! One received message and the fds that came with it (close-on-exec).
+struct Message {
+  std::string data;
+  std::vector<int> fds;
+  bool eof = false;
+};
+
+Message receive(int sock) {
+  Message m;
+  m.data.resize(wire::kMaxMessage);
+  alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(int) * 8)];
+  struct iovec iov {
+    m.data.data(), m.data.size()
+  };
+  struct msghdr mh {};
+  mh.msg_iov = &iov;
+  mh.msg_iovlen = 1;
+  mh.msg_control = control;
+  mh.msg_controllen = sizeof control;
+  ssize_t n;
+  do {
+    n = ::recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
+  } while (n < 0 && errno == EINTR);
+  if (n <= 0) {
+    m.eof = true;
+    m.data.clear();
+    return m;
+  }
+  m.data.resize(static_cast<size_t>(n));
+  for (struct cmsghdr* c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+      size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+      for (size_t i = 0; i < count; ++i) {
+        int fd;
+        std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
+        m.fds.push_back(fd);
+      }
+    }
+  }
+  return m;
+}
+
+void send_message(int sock, const wire::Writer& w) {
+  ssize_t n;
+  do {
+    n = ::send(sock, w.bytes().data(), w.bytes().size(), MSG_NOSIGNAL);
+  } while (n < 0 && errno == EINTR);
+}
+
+struct Command {
+  int sock = -1;  // the command's socket; -1 once the server side hung up
+};
+
+//! Child side of a kRun, between fork and exec. Reports a failure on the
+//! command socket (kExecFailed) and exits 127.
+[[noreturn]] void run_child(int sock, int in, int out, int err, const std::vector<std::string>& argv,
+                            const std::vector<std::string>& env, const std::string& cwd,
+                            const std::vector<std::pair<uint32_t, uint64_t>>& limits) {
+  auto failed = [&](const char* stage) {
+    int e = errno;
+    send_message(sock, wire::Writer(wire::kExecFailed).str(stage).u32(static_cast<uint32_t>(e)));
+    ::_exit(127);
+  };
+  sigset_t none;
+  sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  if (::setsid() < 0) failed("setsid");
+  if (::dup2(in, 0) < 0 || ::dup2(out, 1) < 0 || ::dup2(err, 2) < 0) failed("redirecting stdio");
+  // The supervisor's oom_score_adj (-1000, so the OOM killer picks commands and
+  // never pid 1) must not be inherited. The file belongs to the process only
+  // while it is dumpable, and exec makes it dumpable again anyway.
+  ::prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
+  int adj = ::open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+  if (adj >= 0) {
+    if (::write(adj, "0", 1) != 1) failed("resetting oom_score_adj");
+    ::close(adj);
+  }
+  if (::chdir(cwd.c_str()) != 0) failed("chdir to the working directory");
+  for (const auto& [resource, value] : limits) {
+    struct rlimit rl {
+      static_cast<rlim_t>(value), static_cast<rlim_t>(value)
+    };
+    if (::setrlimit(static_cast<int>(resource), &rl) != 0) failed("setrlimit");
+  }
+  std::vector<char*> c_argv, c_env;
+  for (const auto& a : argv) c_argv.push_back(const_cast<char*>(a.c_str()));
+  c_argv.push_back(nullptr);
+  for (const auto& e : env) c_env.push_back(const_cast<char*>(e.c_str()));
+  c_env.push_back(nullptr);
+  // Every other fd (control socket, signalfd, other commands' sockets, this
+  // command's socket) is close-on-exec: the command starts with 0-2 only.
+  ::execvpe(c_argv[0], c_argv.data(), c_env.data());
+  failed("exec");
+  ::_exit(127);
+}
+
+int serve(int sfd) {
+  std::map<pid_t, Command> commands;
+  for (;;) {
+    std::vector<struct pollfd> fds{{kControlFd, POLLIN, 0}, {sfd, POLLIN, 0}};
+    std::vector<pid_t> owners{0, 0};
+    for (const auto& [pid, c] : commands) {
+      if (c.sock >= 0) {
+        fds.push_back({c.sock, POLLIN, 0});
+        owners.push_back(pid);
+      }
+    }
+    if (::poll(fds.data(), fds.size(), -1) < 0) {
+      if (errno == EINTR) continue;
+      return 1;
+    }
+    if (fds[1].revents) {
+      struct signalfd_siginfo si;
+      while (::read(sfd, &si, sizeof si) == sizeof si) {
+      }
+      int status = 0;
+      struct rusage ru {};
+      pid_t pid;
+      while ((pid = ::wait4(-1, &status, WNOHANG, &ru)) > 0) {
+        auto it = commands.find(pid);
+        if (it == commands.end()) continue;  // an orphan re-parented to us
+        if (it->second.sock >= 0) {
+          uint64_t cpu_ms = static_cast<uint64_t>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000 +
+                            static_cast<uint64_t>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1000;
+          send_message(
+              it->second.sock,
+              wire::Writer(wire::kExited).i32(status).u64(static_cast<uint64_t>(ru.ru_maxrss)).u64(cpu_ms));
+          ::close(it->second.sock);
+        }
+        commands.erase(it);
+      }
+    }
+    for (size_t i = 2; i < fds.size(); ++i) {
+      if (!fds[i].revents) continue;
+      Command& c = commands[owners[i]];
+      Message m = receive(c.sock);
+      for (int fd : m.fds) ::close(fd);
+      if (m.eof) {
+        // The server stopped listening to this command: nobody will collect
+        // its result, so it must not keep running.
+        ::kill(-owners[i], SIGKILL);
+        ::close(c.sock);
+        c.sock = -1;
+        continue;
+      }
+      wire::Reader r(m.data.data(), m.data.size());
+      if (r.u32() == wire::kSignal) {
+        uint32_t sig = r.u32();
+        if (r.ok() && sig > 0 && sig < NSIG) ::kill(-owners[i], static_cast<int>(sig));
+      }
+    }
+    if (fds[0].revents) {
+      Message m = receive(kControlFd);
+      if (m.eof) return 0;  // the server is gone: pid 1 exits, the kernel kills the rest
+      wire::Reader r(m.data.data(), m.data.size());
+      if (r.u32() != wire::kRun || m.fds.size() != 4) {
+        for (int fd : m.fds) ::close(fd);
+        continue;
+      }
+      std::vector<std::string> argv = r.strs(), env = r.strs();
+      std::string cwd = r.str();
+      std::vector<std::pair<uint32_t, uint64_t>> limits;
+      uint32_t n = r.u32();
+      for (uint32_t k = 0; r.ok() && k < n && k < 16; ++k) {
+        uint32_t res = r.u32();
+        limits.emplace_back(res, r.u64());
+      }
+      int sock = m.fds[0];
+      if (!r.ok() || argv.empty()) {
+        send_message(sock, wire::Writer(wire::kExecFailed).str("decoding the run request").u32(EINVAL));
+        for (int fd : m.fds) ::close(fd);
+        continue;
+      }
+      pid_t pid = ::fork();
+      if (pid == 0) run_child(sock, m.fds[1], m.fds[2], m.fds[3], argv, env, cwd, limits);
+      for (size_t k = 1; k < 4; ++k) ::close(m.fds[k]);
+      if (pid < 0) {
+        send_message(sock, wire::Writer(wire::kExecFailed).str("fork").u32(static_cast<uint32_t>(errno)));
+        ::close(sock);
+        continue;
+      }
+      send_message(sock, wire::Writer(wire::kStarted).u32(static_cast<uint32_t>(pid)));
+      commands[pid] = Command{sock};
+    }
+  }
+}
+
+int supervisor_main() {
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+  ::fcntl(kControlFd, F_SETFD, FD_CLOEXEC);
+  // Whatever the server had open without close-on-exec stays outside.
+  if (::syscall(SYS_close_range, kControlFd + 1, ~0U, 0U) != 0) {
+    for (int fd = kControlFd + 1; fd < 65536; ++fd) ::close(fd);
+  }
+  Message init = receive(kControlFd);
+  if (init.eof) return 1;
+  for (int fd : init.fds) ::close(fd);
+  wire::Reader r(init.data.data(), init.data.size());
+  jail::JailSpec spec;
+  bool is_init = r.u32() == wire::kInit;
+  spec.target_uid = r.u32();
+  spec.target_gid = r.u32();
+  uint32_t flags = r.u32();
+  spec.tmp_bytes = r.u64();
+  spec.shm_bytes = r.u64();
+  spec.workspace_host_path = r.str();
+  std::string bpf = r.str();
+  if (!is_init || !r.ok()) {
+    send_message(kControlFd, wire::Writer(wire::kSetupFailed).str("malformed init message"));
+    return 1;
+  }
+  spec.user_namespace = flags & wire::kFlagUserNamespace;
+  if (flags & wire::kFlagSeccomp) spec.seccomp_bpf = std::move(bpf);
+
+  sigset_t chld;
+  sigemptyset(&chld);
+  sigaddset(&chld, SIGCHLD);
+  ::sigprocmask(SIG_BLOCK, &chld, nullptr);
+  int sfd = ::signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
+  if (sfd < 0) {
+    send_message(kControlFd,
+                 wire::Writer(wire::kSetupFailed).str(std::string("signalfd: ") + strerror(errno)));
+    return 1;
+  }
+  std::string error = jail::setup(spec);
+  if (!error.empty()) {
+    send_message(kControlFd, wire::Writer(wire::kSetupFailed).str(error));
+    return 1;
+  }
+  send_message(kControlFd, wire::Writer(wire::kReady));
+  return serve(sfd);
+}
+
+}  // namespace
+}  // namespace isb::process
+
+int main() { return isb::process::supervisor_main(); }
