@@ -135,8 +135,8 @@ TEST_F(CodebaseTest, DescriptorHasAbiAndKind) {
   EXPECT_EQ(d->abi_minor, ISB_ABI_MINOR);
   EXPECT_EQ(d->kind, ISB_KIND_ANALYZER);
   EXPECT_STREQ(d->id, "codebase");
-  EXPECT_STREQ(d->name, "Codebase analyzer");
-  EXPECT_STREQ(d->version, "0.1.0");
+  EXPECT_STREQ(d->name, "Projects and commands");
+  EXPECT_STREQ(d->version, "0.2.0");
   ASSERT_NE(d->config_schema, nullptr);
   json::value schema = json::parse(d->config_schema);
   EXPECT_EQ(schema.at("additionalProperties"), json::value(false));
@@ -404,82 +404,6 @@ TEST_F(CodebaseTest, NestedProjectsInMonorepo) {
   const auto& worker = project(doc, "services/api/worker", "python");
   EXPECT_EQ(evidence_file(cmd(worker, "test")), "services/api/worker/test_worker.py");
   EXPECT_EQ(cmd(worker, "install").at("argv"), argv({"python3", "-m", "pip", "install", "-r", "requirements.txt"}));
-  EXPECT_EQ(doc.at("files").at("skipped").at("vendored"), 1);
-}
-
-TEST_F(CodebaseTest, CountsCodeCommentBlankLines) {
-  Tree t;
-  const std::string cpp =
-      "// header comment\n"
-      "#include <cstdio>\n"
-      "\n"
-      "/* block\n"
-      "   still block */\n"
-      "int main() {  // trailing comment\n"
-      "  const char* s = \"/* not a comment\";\n"
-      "  return 0;\n"
-      "}\n";
-  const std::string py =
-      "#!/usr/bin/env python3\n"
-      "\"\"\"Module docstring.\n"
-      "\n"
-      "More text.\"\"\"\n"
-      "import os\n"
-      "\n"
-      "x = \"# not a comment\"\n"
-      "# a comment\n"
-      "def f():\n"
-      "    '''Doc.'''\n"
-      "    return x  # trailing\n";
-  const std::string script = "#!/bin/sh\n# say hi\necho 'hi # there'\n";
-  t.write("main.cpp", cpp);
-  t.write("tool.py", py);
-  t.write("run", script);
-  t.write("notes.xyz", "unknown\n");
-  json::object doc = analyze(t);
-  EXPECT_EQ(doc.at("files").at("total"), 4);
-  EXPECT_EQ(doc.at("files").at("analysed"), 4);
-  const auto& langs = doc.at("languages").as_array();
-  ASSERT_EQ(langs.size(), 3u) << json::serialize(langs);
-  // Sorted by code lines: C++ 5, Python 4, Shell 1.
-  EXPECT_EQ(langs[0], (json::object{{"name", "C++"}, {"files", 1}, {"code", 5}, {"comment", 3}, {"blank", 1},
-                                    {"bytes", cpp.size()}}));
-  EXPECT_EQ(langs[1], (json::object{{"name", "Python"}, {"files", 1}, {"code", 4}, {"comment", 5}, {"blank", 2},
-                                    {"bytes", py.size()}}));
-  EXPECT_EQ(langs[2], (json::object{{"name", "Shell"}, {"files", 1}, {"code", 1}, {"comment", 2}, {"blank", 0},
-                                    {"bytes", script.size()}}));
-}
-
-TEST_F(CodebaseTest, SkipsVendoredBinaryAndGitignored) {
-  Tree t;
-  t.write(".git/HEAD", "ref: refs/heads/main\n");
-  t.write(".gitignore", "# build output\n*.log\nout/\n/secret.txt\n");
-  t.write("node_modules/x.js", "module.exports = 1;\n");
-  t.write("vendor/lib.go", "package lib\n");
-  t.write("lib/jquery.min.js", "var a=1;\n");
-  t.write("img.png", std::string("\x89PNG\0\0\0\rIHDR", 12));
-  t.write("big.txt", std::string(200, 'x'));
-  t.write("app.log", "log line\n");
-  t.write("out/gen.c", "int g;\n");
-  t.write("secret.txt", "s\n");
-  t.write("sub/secret.txt", "not anchored at root\n");
-  t.write("main.c", "int main(void) { return 0; }\n");
-  fs::create_symlink(t.root() / "main.c", t.root() / "link.c");
-  isb_instance* small = plugin_->create(R"({"max_file_bytes":100})");
-  ASSERT_NE(small, nullptr);
-  json::object doc = analyze(t, small);
-  plugin_->descriptor()->destroy(small);
-  const auto& files = doc.at("files").as_object();
-  EXPECT_EQ(files.at("analysed"), 3);  // .gitignore, main.c, sub/secret.txt
-  EXPECT_EQ(files.at("total"), 12);
-  EXPECT_EQ(files.at("skipped"),
-            (json::object{{"vcs", 1}, {"vendored", 3}, {"binary", 1}, {"too_large", 1}, {"ignored", 3}}));
-  EXPECT_EQ(files.at("skipped_samples"), strs({".git/", "app.log", "big.txt", "img.png", "lib/jquery.min.js",
-                                               "node_modules/", "out/", "secret.txt", "vendor/"}));
-  const auto& langs = doc.at("languages").as_array();
-  ASSERT_EQ(langs.size(), 1u);
-  EXPECT_EQ(langs[0].at("name"), "C");
-  EXPECT_EQ(langs[0].at("files"), 1);  // the symlink is not followed
 }
 
 TEST_F(CodebaseTest, MissingRootIsInvalidArgument) {
@@ -578,6 +502,6 @@ TEST_F(CodebaseTest, OutputValidatesAgainstSchema) {
   bad.at("projects").as_array()[0].at("commands").at("build").as_object()["argv"] = argv({"make"});
   EXPECT_FALSE(validate(bad).first);
   json::value bad2 = docs[2];
-  bad2.as_object()["files"].as_object()["skipped"].as_object().erase("vcs");
+  bad2.as_object().erase("warnings");
   EXPECT_FALSE(validate(bad2).first);
 }

@@ -1,16 +1,24 @@
-// analysis_service.cpp: analyzer fan-out and the merge of their facts.
-#include <isb/core/analysis_service.hpp>
-
-#include <boost/json/parse.hpp>
-#include <boost/json/serialize.hpp>
+// analysis_service.cpp: analyzer fan-out, the merge of their facts, and the
+// fingerprint cache.
 #include <spdlog/spdlog.h>
+#include <sys/stat.h>
 
 #include <algorithm>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <future>
+#include <isb/core/analysis_service.hpp>
 #include <map>
+#include <sstream>
+#include <system_error>
 
 namespace json = boost::json;
+namespace fs = std::filesystem;
 
 namespace isb {
 
@@ -24,22 +32,130 @@ int64_t as_int(const json::value* v) {
   return 0;
 }
 
+std::string as_str(const json::object& o, const char* key) {
+  auto* v = o.if_contains(key);
+  return v && v->is_string() ? std::string(v->as_string()) : std::string();
+}
+
+json::object empty_files() {
+  return json::object{
+      {"total", 0},
+      {"analysed", 0},
+      {"skipped",
+       json::object{
+           {"vcs", 0}, {"vendored", 0}, {"generated", 0}, {"binary", 0}, {"too_large", 0}, {"ignored", 0}}},
+      {"skipped_samples", json::array{}}};
+}
+
+// A CI line runs as given: characters a shell would interpret keep it a shell
+// line, anything else becomes argv.
+json::object ci_command_json(const json::object& ci, const std::string& cwd) {
+  const std::string run = as_str(ci, "run");
+  json::object cmd;
+  if (run.find_first_of("|&;<>()$`\\\"'*?[]#~=%{}") != std::string::npos) {
+    cmd["shell"] = run;
+  } else {
+    json::array argv;
+    std::istringstream in(run);
+    for (std::string w; in >> w;) argv.push_back(json::string(w));
+    cmd["argv"] = std::move(argv);
+  }
+  cmd["cwd"] = cwd;
+  cmd["source"] = "ci_workflow";
+  cmd["confidence"] = 0.95;
+  json::object ev{{"file", as_str(ci, "file")},
+                  {"detail", "CI job \"" + as_str(ci, "job") + "\", " + as_str(ci, "step") + " runs it"}};
+  if (int64_t line = as_int(ci.if_contains("line")); line > 0) ev["line"] = line;
+  cmd["evidence"] = json::array{std::move(ev)};
+  return cmd;
+}
+
+// Applies classified CI commands to the projects they run in (see the header).
+void rank_ci_commands(json::array& projects, const json::array& ci) {
+  for (const auto& entry : ci) {
+    if (!entry.is_object()) continue;
+    const json::object& c = entry.as_object();
+    auto* kind = c.if_contains("kind");
+    auto* eco = c.if_contains("ecosystem");
+    if (!kind || !kind->is_string() || !eco || !eco->is_string()) continue;
+    const std::string cwd = as_str(c, "cwd");
+    for (auto& p : projects) {
+      if (!p.is_object()) continue;
+      json::object& proj = p.as_object();
+      if (as_str(proj, "path") != cwd || as_str(proj, "ecosystem") != eco->as_string()) continue;
+      json::value& cmds = proj["commands"];
+      if (!cmds.is_object()) cmds = json::object{};
+      const std::string k(kind->as_string());
+      auto* existing = cmds.as_object().if_contains(k);
+      // The first CI command of a kind wins; later ones (other jobs, matrix
+      // repeats) do not replace it.
+      if (existing && existing->is_object() && as_str(existing->as_object(), "source") == "ci_workflow")
+        continue;
+      cmds.as_object()[k] = ci_command_json(c, cwd);
+    }
+  }
+}
+
+// FNV-1a, 64 bits: fast, and collisions only cost a stale cache entry when a
+// tree changes in a way that happens to hash equal.
+struct Fnv {
+  uint64_t h = 1469598103934665603ull;
+  void add(std::string_view s) {
+    for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
+    h = (h ^ 0xff) * 1099511628211ull;  // separator
+  }
+  void add(uint64_t v) { add(std::string_view(reinterpret_cast<const char*>(&v), sizeof v)); }
+};
+
+Status fingerprint_dir(const fs::path& dir, const std::string& rel, Fnv& f) {
+  std::vector<std::string> names;
+  std::error_code ec;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec))
+    names.push_back(it->path().filename().string());
+  if (ec) return make_error(ErrorCode::kInternal, "cannot list " + dir.string() + ": " + ec.message());
+  std::sort(names.begin(), names.end());
+  for (const auto& n : names) {
+    const fs::path p = dir / n;
+    const std::string r = rel.empty() ? n : rel + "/" + n;
+    struct stat st {};
+    if (::lstat(p.c_str(), &st) != 0) continue;  // vanished meanwhile
+    f.add(r);
+    f.add(static_cast<uint64_t>(st.st_mode));
+    f.add(static_cast<uint64_t>(st.st_size));
+    f.add(static_cast<uint64_t>(st.st_mtim.tv_sec) * 1000000000ull +
+          static_cast<uint64_t>(st.st_mtim.tv_nsec));
+    if (S_ISDIR(st.st_mode)) {
+      if (auto s = fingerprint_dir(p, r, f); !s) return s;
+    }
+  }
+  return ok_status();
+}
+
+const char* depth_name(AnalysisDepth d) { return d == AnalysisDepth::kQuick ? "quick" : "full"; }
+
 }  // namespace
+
+Result<std::string> tree_fingerprint(const std::string& root) {
+  Fnv f;
+  if (auto s = fingerprint_dir(root, "", f); !s) return s.error();
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(f.h));
+  return std::string(buf);
+}
 
 json::object merge_analyses(const std::vector<std::pair<std::string, json::object>>& facts) {
   struct Lang {
     int64_t files = 0, code = 0, comment = 0, blank = 0, bytes = 0;
   };
   std::map<std::string, Lang> langs;
-  json::array projects, warnings, analyzers;
-  json::value files = json::object{};
+  json::array projects, warnings, analyzers, ci;
+  json::object files = empty_files();
   bool have_files = false;
   for (const auto& [id, doc] : facts) {
-    json::object a{{"id", id}};
+    json::object a{{"id", id}, {"version", ""}, {"duration_ms", as_int(doc.if_contains("duration_ms"))}};
     if (auto* an = doc.if_contains("analyzer"); an && an->is_object()) {
-      if (auto* v = an->as_object().if_contains("version")) a["version"] = *v;
+      if (auto* v = an->as_object().if_contains("version"); v && v->is_string()) a["version"] = *v;
     }
-    if (auto* d = doc.if_contains("duration_ms")) a["duration_ms"] = *d;
     analyzers.push_back(a);
     if (auto* l = doc.if_contains("languages"); l && l->is_array()) {
       for (const auto& e : l->as_array()) {
@@ -62,16 +178,20 @@ json::object merge_analyses(const std::vector<std::pair<std::string, json::objec
         projects.push_back(copy);
       }
     }
+    if (auto* c = doc.if_contains("ci"); c && c->is_array()) {
+      for (const auto& e : c->as_array()) ci.push_back(e);
+    }
     if (auto* w = doc.if_contains("warnings"); w && w->is_array()) {
       for (const auto& e : w->as_array()) warnings.push_back(e);
     }
     if (!have_files) {
       if (auto* f = doc.if_contains("files"); f && f->is_object()) {
-        files = *f;
+        files = f->as_object();
         have_files = true;
       }
     }
   }
+  rank_ci_commands(projects, ci);
   int64_t total_code = 0;
   for (const auto& [_, l] : langs) total_code += l.code;
   std::vector<std::pair<std::string, Lang>> sorted(langs.begin(), langs.end());
@@ -88,7 +208,7 @@ json::object merge_analyses(const std::vector<std::pair<std::string, json::objec
                                      {"bytes", l.bytes},
                                      {"share", std::round(share * 10000) / 10000}});
   }
-  json::object out{{"schema_version", 1},
+  json::object out{{"schema_version", 2},
                    {"analyzers", analyzers},
                    {"files", files},
                    {"languages", languages},
@@ -96,37 +216,99 @@ json::object merge_analyses(const std::vector<std::pair<std::string, json::objec
                                             ? json::value(nullptr)
                                             : json::value(sorted.front().first)},
                    {"projects", projects},
+                   {"ci", ci},
                    {"warnings", warnings}};
   return out;
 }
 
-AnalysisService::AnalysisService(Store& store, WorkspaceService& workspaces, std::vector<AnalyzerPlugin> analyzers)
-    : store_(store), workspaces_(workspaces), analyzers_(std::move(analyzers)) {}
+AnalysisService::AnalysisService(Store& store, WorkspaceService& workspaces,
+                                 std::vector<AnalyzerPlugin> analyzers, std::string cache_dir)
+    : store_(store),
+      workspaces_(workspaces),
+      analyzers_(std::move(analyzers)),
+      cache_dir_(std::move(cache_dir)) {}
 
-Result<json::object> AnalysisService::analyze(const std::string& workspace_id) {
+Result<json::object> AnalysisService::analyze(const std::string& workspace_id,
+                                              const AnalysisOptions& options) {
   auto w = workspaces_.get_active(workspace_id);
   if (!w) return w.error();
   if (analyzers_.empty()) {
-    return make_error(ErrorCode::kUnavailable,
-                      "no analyzer plugin is loaded; check the plugin directories with `intelligent-sandbox plugins`");
+    return make_error(
+        ErrorCode::kUnavailable,
+        "no analyzer plugin is loaded; check the plugin directories with `intelligent-sandbox plugins`");
   }
   workspaces_.touch(workspace_id);
-  auto started = std::chrono::steady_clock::now();
+  const auto started = std::chrono::steady_clock::now();
+  auto elapsed_ms = [&] {
+    return static_cast<int64_t>(
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started)
+            .count());
+  };
+
+  auto fingerprint = tree_fingerprint(w->path);
+  if (!fingerprint) return fingerprint.error();
+  // The key covers what else decides the result: options and analyzer versions.
+  std::string key = std::string("depth=") + depth_name(options.depth);
+  for (const auto& a : analyzers_) key += ";" + a.info().id + "@" + a.info().version;
+  const fs::path cache_file =
+      cache_dir_.empty() ? fs::path() : fs::path(cache_dir_) / "analysis" / (workspace_id + ".json");
+
+  if (!cache_file.empty()) {
+    std::ifstream in(cache_file, std::ios::binary);
+    std::stringstream text;
+    text << in.rdbuf();
+    boost::system::error_code ec;
+    json::value cached = in ? json::parse(text.str(), ec) : json::value();
+    if (!ec && cached.is_object() && as_str(cached.as_object(), "fingerprint") == *fingerprint &&
+        as_str(cached.as_object(), "key") == key) {
+      if (auto* r = cached.as_object().if_contains("result"); r && r->is_object()) {
+        json::object result = r->as_object();
+        result["cached"] = true;
+        result["duration_ms"] = elapsed_ms();
+        if (auto st = store_.put_analysis(workspace_id, json::serialize(result), now_ms()); !st)
+          return st.error();
+        return result;
+      }
+    }
+  }
+
+  json::object opts{{"depth", depth_name(options.depth)}};
+  // Analyzers run concurrently: each is its own instance, and the slow one
+  // (line counting) should not wait for the others.
+  std::vector<std::future<Result<json::value>>> running;
+  for (const auto& a : analyzers_)
+    running.push_back(std::async(std::launch::async, [&a, &w, &opts] { return a.analyze(w->path, opts); }));
   std::vector<std::pair<std::string, json::object>> facts;
-  for (const auto& a : analyzers_) {
-    auto r = a.analyze(w->path, json::object{});
+  for (size_t i = 0; i < analyzers_.size(); ++i) {
+    auto r = running[i].get();
     if (!r) return r.error();
     if (!r->is_object()) {
-      return make_error(ErrorCode::kInternal, "analyzer '" + a.info().id + "' returned a document that is not an object");
+      return make_error(ErrorCode::kInternal, "analyzer '" + analyzers_[i].info().id +
+                                                  "' returned a document that is not an object");
     }
-    facts.emplace_back(a.info().id, r->as_object());
+    facts.emplace_back(analyzers_[i].info().id, r->as_object());
   }
   json::object merged = merge_analyses(facts);
-  auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
   merged["workspace_id"] = workspace_id;
   merged["analyzed_at"] = format_time(now_ms());
-  merged["duration_ms"] = static_cast<int64_t>(elapsed.count());
+  merged["fingerprint"] = *fingerprint;
+  merged["cached"] = false;
+  merged["options"] = json::object{{"depth", depth_name(options.depth)}};
+  merged["duration_ms"] = elapsed_ms();
   if (auto st = store_.put_analysis(workspace_id, json::serialize(merged), now_ms()); !st) return st.error();
+
+  if (!cache_file.empty()) {
+    std::error_code ec;
+    fs::create_directories(cache_file.parent_path(), ec);
+    const fs::path tmp = cache_file.string() + ".tmp";
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    out << json::serialize(json::object{{"fingerprint", *fingerprint}, {"key", key}, {"result", merged}});
+    out.close();
+    // A failed cache write costs the next call its speed, not its correctness.
+    if (!out || (fs::rename(tmp, cache_file, ec), ec))
+      spdlog::warn("analysis cache: cannot write {}: {}", cache_file.string(),
+                   ec ? ec.message() : "write failed");
+  }
   return merged;
 }
 
@@ -138,7 +320,11 @@ Result<json::object> AnalysisService::latest_or_analyze(const std::string& works
   if (*stored) {
     boost::system::error_code ec;
     auto v = json::parse(**stored, ec);
-    if (!ec && v.is_object()) return v.as_object();
+    if (!ec && v.is_object()) {
+      auto fp = tree_fingerprint(w->path);
+      // An analysis of an older state of the tree would plan from stale facts.
+      if (fp && as_str(v.as_object(), "fingerprint") == *fp) return v.as_object();
+    }
   }
   return analyze(workspace_id);
 }

@@ -1,6 +1,6 @@
 // ecosystems.cpp: project detection for every ecosystem but Python (python.cpp),
 // and the JSON form of a project.
-#include "ecosystems.hpp"
+#include "codebase/ecosystems.hpp"
 
 #include <boost/json.hpp>
 
@@ -9,7 +9,7 @@
 #include <optional>
 #include <sstream>
 
-namespace isb::analyzer::codebase {
+namespace isb::analyzer {
 
 namespace json = boost::json;
 
@@ -35,6 +35,18 @@ std::vector<std::string> split_lines(const std::string& text) {
     out.push_back(line);
   }
   return out;
+}
+
+// Parses JSON; on error, line is the 1-based line where parsing stopped.
+json::value parse_json_with_line(const std::string& text, boost::system::error_code& ec, size_t& line) {
+  json::stream_parser p;
+  size_t used = p.write(text.data(), text.size(), ec);
+  if (!ec) p.finish(ec);
+  if (ec) {
+    line = 1 + static_cast<size_t>(std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(std::min(used, text.size())), '\n'));
+    return nullptr;
+  }
+  return p.release();
 }
 
 bool in_subtree(const std::string& dir, const std::string& root) {
@@ -68,9 +80,11 @@ Project detect_node(const TreeView& tree, const std::string& dir, std::vector<st
   json::object pkg;
   if (const std::string* text = tree.text(dir, "package.json")) {
     boost::system::error_code ec;
-    json::value v = json::parse(*text, ec);
+    size_t line = 0;
+    json::value v = parse_json_with_line(*text, ec, line);
     if (ec)
-      warnings.push_back(rel("package.json") + ": invalid JSON: " + ec.message());
+      warnings.push_back(rel("package.json") + ":" + std::to_string(line) + ": invalid JSON: " + ec.message() +
+                         " (fix the file; the project is reported from what the tree shows)");
     else if (!v.is_object())
       warnings.push_back(rel("package.json") + ": not a JSON object");
     else
@@ -474,4 +488,4 @@ json::value to_json(const Project& p) {
                       {"commands", std::move(commands)}};
 }
 
-}  // namespace isb::analyzer::codebase
+}  // namespace isb::analyzer

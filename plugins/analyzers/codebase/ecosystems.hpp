@@ -10,9 +10,9 @@
 #include <utility>
 #include <vector>
 
-#include "walker.hpp"
+#include "common/walker.hpp"
 
-namespace isb::analyzer::codebase {
+namespace isb::analyzer {
 
 struct Evidence {
   std::string file;  // relative to the analysed root
@@ -72,4 +72,4 @@ Project detect_python(const TreeView& tree, const std::string& dir, const std::s
 
 boost::json::value to_json(const Project& p);
 
-}  // namespace isb::analyzer::codebase
+}  // namespace isb::analyzer

@@ -7,9 +7,9 @@
 #include <optional>
 #include <sstream>
 
-#include "ecosystems.hpp"
+#include "codebase/ecosystems.hpp"
 
-namespace isb::analyzer::codebase {
+namespace isb::analyzer {
 
 namespace {
 
@@ -265,4 +265,4 @@ Project detect_python(const TreeView& tree, const std::string& dir, const std::s
   return p;
 }
 
-}  // namespace isb::analyzer::codebase
+}  // namespace isb::analyzer

@@ -1,37 +1,62 @@
-// analysis_service.hpp: runs every analyzer plugin on a workspace and merges
-// their facts into one analysis document, stored per workspace.
+// analysis_service.hpp: runs every analyzer plugin on a workspace, merges their
+// facts into one analysis document (docs/schemas/analysis.schema.json), and
+// keeps a cache keyed by a fingerprint of the tree in the state dir.
 //
-// Threading: thread-safe (analyzers are serialized per instance by the host).
+//   AnalysisService s(store, workspaces, analyzers, config.cache_dir());
+//   auto a = s.analyze("ws1", {.depth = AnalysisDepth::kFull});  // a->at("cached") on a second, unchanged
+//   call
+//
+// Threading: thread-safe; concurrent analyses of one workspace may both run
+// (the last one written wins in the cache and the store).
 #pragma once
 
+#include <boost/json/object.hpp>
 #include <isb/core/plugin_host.hpp>
 #include <isb/core/result.hpp>
 #include <isb/core/store.hpp>
 #include <isb/core/workspace_service.hpp>
-
-#include <boost/json/object.hpp>
-
+#include <string>
+#include <utility>
 #include <vector>
 
 namespace isb {
 
-//! Merges analyzer documents: languages summed by name with shares and a
-//! primary language, projects/warnings concatenated, files from the first
-//! analyzer that reports them.
+enum class AnalysisDepth { kQuick, kFull };
+
+struct AnalysisOptions {
+  //! kQuick: markers and commands only (no line counting); kFull: everything.
+  AnalysisDepth depth = AnalysisDepth::kFull;
+};
+
+//! Merges analyzer documents (docs/schemas/analyzer-facts.schema.json):
+//! languages summed by name with shares and a primary language; projects,
+//! ci commands and warnings concatenated; files from the first analyzer that
+//! reports them. A classified CI command replaces a project's command of the
+//! same kind when the project sits in the command's working directory and
+//! matches its ecosystem: what CI runs outranks manifest scripts and defaults.
 boost::json::object merge_analyses(const std::vector<std::pair<std::string, boost::json::object>>& facts);
+
+//! A 16-hex-digit hash of every entry under root (relative path, type, size,
+//! mtime), symlinks not followed. Any change to the tree changes it.
+Result<std::string> tree_fingerprint(const std::string& root);
 
 class AnalysisService {
  public:
-  AnalysisService(Store& store, WorkspaceService& workspaces, std::vector<AnalyzerPlugin> analyzers);
-  //! Analyzes the workspace now and stores the result.
-  Result<boost::json::object> analyze(const std::string& workspace_id);
-  //! The stored analysis, running one first when there is none.
+  //! cache_dir: where results are cached per workspace (<cache_dir>/analysis);
+  //! empty disables the cache.
+  AnalysisService(Store& store, WorkspaceService& workspaces, std::vector<AnalyzerPlugin> analyzers,
+                  std::string cache_dir = {});
+  //! Analyzes the workspace (or returns the cached result when its fingerprint,
+  //! the options and the analyzers are unchanged) and stores the result.
+  Result<boost::json::object> analyze(const std::string& workspace_id, const AnalysisOptions& options = {});
+  //! The stored analysis when the tree has not changed since, else a new one.
   Result<boost::json::object> latest_or_analyze(const std::string& workspace_id);
 
  private:
   Store& store_;
   WorkspaceService& workspaces_;
   std::vector<AnalyzerPlugin> analyzers_;
+  std::string cache_dir_;
 };
 
 }  // namespace isb

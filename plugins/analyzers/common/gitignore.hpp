@@ -1,11 +1,11 @@
-// gitignore.hpp: the simple subset of .gitignore the codebase analyzer honours.
+// gitignore.hpp: the subset of .gitignore that the analyzers honour.
 #pragma once
 
 #include <string>
 #include <string_view>
 #include <vector>
 
-namespace isb::analyzer::codebase {
+namespace isb::analyzer {
 
 //! Patterns from one root .gitignore. Supported: name globs (*, ?, [...]) that
 //! match at any depth, "dir/" patterns that match directories only, patterns
@@ -32,4 +32,4 @@ class GitIgnore {
   std::vector<std::string> unsupported_;
 };
 
-}  // namespace isb::analyzer::codebase
+}  // namespace isb::analyzer

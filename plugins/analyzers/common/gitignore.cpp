@@ -1,8 +1,8 @@
-#include "gitignore.hpp"
+#include "common/gitignore.hpp"
 
 #include <fnmatch.h>
 
-namespace isb::analyzer::codebase {
+namespace isb::analyzer {
 
 namespace {
 std::string trim_trailing_spaces(std::string s) {
@@ -54,4 +54,4 @@ bool GitIgnore::ignored(std::string_view rel_path, bool is_dir) const {
   return false;
 }
 
-}  // namespace isb::analyzer::codebase
+}  // namespace isb::analyzer
