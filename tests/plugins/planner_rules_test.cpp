@@ -210,3 +210,57 @@ TEST_F(RulesPlanner, MalformedRequestInvalidArgument) {
 }
 
 }  // namespace
+
+const char* kCmakeAndNode = R"({
+  "projects": [
+    {"path": "native", "ecosystem": "cmake",
+     "commands": {
+       "build": {"shell": "cmake -B build && cmake --build build", "source": "ecosystem_default", "evidence": []},
+       "test": {"argv": ["ctest", "--test-dir", "build"], "source": "ecosystem_default", "evidence": []}}},
+    {"path": "web", "ecosystem": "node",
+     "commands": {
+       "build": {"argv": ["npm", "run", "build"], "source": "package.json", "evidence": []},
+       "test": {"argv": ["npm", "test"], "source": "package.json", "evidence": []},
+       "clean": {"argv": ["npm", "run", "clean"], "source": "package.json", "evidence": []}}}
+  ]
+})";
+
+TEST_F(RulesPlanner, TestsOfCmakeProjectImplyItsBuildOnly) {
+  json::object p = plan("run the tests", kCmakeAndNode);
+  EXPECT_EQ(p.at("intents"), json::parse(R"(["test"])"));
+  EXPECT_EQ(p.at("implied"), json::parse(R"(["build"])"));
+  // Only the CMake project gets the implied build; npm test needs none.
+  EXPECT_EQ(ids(p), (std::vector<std::string>{"build-1", "test-1", "test-2"}));
+  const json::array& steps = p.at("steps").as_array();
+  EXPECT_EQ(steps[0].at("cwd"), "native");
+  EXPECT_EQ(steps[0].at("provenance").at("implied_by"), "test");
+  EXPECT_EQ(steps[1].at("depends_on"), json::parse(R"(["build-1"])"));
+  EXPECT_EQ(schema_errors(p, "plan.schema.json"), "");
+}
+
+TEST_F(RulesPlanner, AskedForBuildIsNotImplied) {
+  json::object p = plan("build and test", kCmakeAndNode);
+  EXPECT_EQ(p.at("intents"), json::parse(R"(["build","test"])"));
+  EXPECT_EQ(p.at("implied"), json::array{});
+  EXPECT_EQ(ids(p), (std::vector<std::string>{"build-1", "build-2", "test-1", "test-2"}));
+}
+
+TEST_F(RulesPlanner, CleanIntentRunsFirstAndIsUnmetWithoutAFact) {
+  json::object p = plan("clean, then run the tests of web", kCmakeAndNode);
+  EXPECT_EQ(p.at("intents"), json::parse(R"(["clean","test"])"));
+  EXPECT_EQ(ids(p), (std::vector<std::string>{"clean-1", "test-1"}));
+  EXPECT_EQ(p.at("steps").as_array()[1].at("depends_on"), json::parse(R"(["clean-1"])"));
+  json::object native = plan("clean in the native project", kCmakeAndNode);
+  ASSERT_EQ(native.at("unmet").as_array().size(), 1u);
+  EXPECT_EQ(native.at("unmet").as_array()[0].at("reason"), "project 'native' has no clean command");
+  EXPECT_EQ(schema_errors(native, "plan.schema.json"), "");
+}
+
+TEST_F(RulesPlanner, SeveralIntentsAtOnceForOneProject) {
+  json::object p = plan("install the dependencies, lint, then run the tests of the frontend package and build it");
+  EXPECT_EQ(p.at("intents"), json::parse(R"(["install","build","lint","test"])"));
+  EXPECT_EQ(p.at("scope"), json::parse(R"(["web"])"));
+  EXPECT_EQ(ids(p), (std::vector<std::string>{"install-1", "build-1", "test-1"}));
+  ASSERT_EQ(p.at("unmet").as_array().size(), 1u);
+  EXPECT_EQ(p.at("unmet").as_array()[0].at("intent"), "lint");
+}

@@ -110,14 +110,14 @@ class StoreTest : public ::testing::Test {
 
 TEST_F(StoreTest, FreshDatabaseIsAtLatestVersionInWalMode) {
   ASSERT_EQ(Store::latest_schema_version(), static_cast<int>(store_internal::kMigrations.size()));
-  ASSERT_EQ(Store::latest_schema_version(), 2);
+  ASSERT_EQ(Store::latest_schema_version(), 3);
   auto store = open_ok();
   ASSERT_TRUE(store);
-  EXPECT_EQ(store->schema_version(), 2);
+  EXPECT_EQ(store->schema_version(), 3);
   EXPECT_EQ(store->path(), db_path_);
   EXPECT_TRUE(fs::exists(db_path_));
   EXPECT_THAT(raw_query("PRAGMA journal_mode;"), ElementsAre("wal"));
-  EXPECT_THAT(raw_query("SELECT version FROM schema_migrations ORDER BY version;"), ElementsAre("1", "2"));
+  EXPECT_THAT(raw_query("SELECT version FROM schema_migrations ORDER BY version;"), ElementsAre("1", "2", "3"));
   EXPECT_THAT(raw_query("SELECT name FROM sqlite_master WHERE type='index' AND name='executions_by_workspace';"),
               ElementsAre("executions_by_workspace"));
 }
@@ -135,8 +135,8 @@ TEST_F(StoreTest, MigratesVersionOneDatabase) {
 
   auto store = open_ok();
   ASSERT_TRUE(store);
-  EXPECT_EQ(store->schema_version(), 2);
-  EXPECT_THAT(raw_query("SELECT version FROM schema_migrations ORDER BY version;"), ElementsAre("1", "2"));
+  EXPECT_EQ(store->schema_version(), 3);
+  EXPECT_THAT(raw_query("SELECT version FROM schema_migrations ORDER BY version;"), ElementsAre("1", "2", "3"));
   EXPECT_THAT(raw_query("SELECT name FROM sqlite_master WHERE type='index' AND name LIKE '%_by_workspace' "
                         "ORDER BY name;"),
               ElementsAre("analyses_by_workspace", "executions_by_workspace", "plans_by_workspace"));
@@ -166,7 +166,7 @@ TEST_F(StoreTest, RefusesNewerSchemaVersion) {
   EXPECT_EQ(r.error().code, ErrorCode::kFailedPrecondition);
   EXPECT_THAT(r.error().message, HasSubstr(db_path_));
   EXPECT_THAT(r.error().message, HasSubstr("schema version " + std::to_string(newer)));
-  EXPECT_THAT(r.error().message, HasSubstr("newer than this server supports (2)"));
+  EXPECT_THAT(r.error().message, HasSubstr("newer than this server supports (3)"));
   EXPECT_THAT(r.error().message, HasSubstr("upgrade the server"));
   // Nothing was applied on top of the newer schema.
   EXPECT_THAT(raw_query("SELECT version FROM schema_migrations;"), ElementsAre(std::to_string(newer)));
@@ -181,12 +181,12 @@ TEST_F(StoreTest, ReopenIsIdempotent) {
   for (int i = 0; i < 2; ++i) {
     auto store = open_ok();
     ASSERT_TRUE(store);
-    EXPECT_EQ(store->schema_version(), 2);
+    EXPECT_EQ(store->schema_version(), 3);
     auto n = store->count_active_workspaces();
     ASSERT_TRUE(n.ok());
     EXPECT_EQ(*n, 1);
   }
-  EXPECT_THAT(raw_query("SELECT version FROM schema_migrations ORDER BY version;"), ElementsAre("1", "2"));
+  EXPECT_THAT(raw_query("SELECT version FROM schema_migrations ORDER BY version;"), ElementsAre("1", "2", "3"));
 }
 
 TEST_F(StoreTest, RunningExecutionsBecomeInterruptedOnOpen) {
@@ -222,7 +222,8 @@ TEST_F(StoreTest, RunningExecutionsBecomeInterruptedOnOpen) {
   EXPECT_EQ((*ex)[1].finished_at, 60);
   auto plan = store->get_plan("plan-1");
   ASSERT_TRUE(plan.ok() && plan->has_value());
-  EXPECT_EQ((*plan)->status, "failed");
+  EXPECT_EQ((*plan)->status, "interrupted");
+  EXPECT_EQ((*plan)->status_reason, "the server stopped while the plan was executing");
 }
 
 TEST_F(StoreTest, WorkspaceRoundTrip) {
@@ -405,6 +406,89 @@ TEST_F(StoreTest, PlanStatusUpdates) {
   orphan.id = "plan-3";
   orphan.workspace_id = "ghost";
   EXPECT_FALSE(store->insert_plan(orphan).ok());
+}
+
+TEST_F(StoreTest, ExecutionQueryFiltersByStatusAndSinceAndPagesByKeyset) {
+  auto store = open_ok();
+  ASSERT_TRUE(store);
+  ASSERT_TRUE(store->insert_workspace(workspace("w")).ok());
+  // Two executions share a start time: the cursor must not lose or repeat one.
+  for (auto e : {execution("e1", "w", 100), execution("e2", "w", 200, "failed"), execution("e3", "w", 200),
+                 execution("e4", "w", 300, "failed")}) {
+    ASSERT_TRUE(store->insert_execution(e).ok());
+  }
+  auto ids = [](const Result<std::vector<ExecutionRecord>>& r) {
+    std::vector<std::string> out;
+    if (r.ok()) {
+      for (const auto& e : *r) out.push_back(e.id);
+    }
+    return out;
+  };
+  ExecutionQuery q = query("w", "", 2);
+  auto page1 = store->list_executions(q);
+  ASSERT_TRUE(page1.ok()) << page1.error().message;
+  EXPECT_THAT(ids(page1), ElementsAre("e4", "e3"));
+  q.before_started_at = page1->back().started_at;
+  q.before_rowid = page1->back().rowid;
+  EXPECT_THAT(ids(store->list_executions(q)), ElementsAre("e2", "e1"));
+
+  ExecutionQuery failed = query("w");
+  failed.status = "failed";
+  EXPECT_THAT(ids(store->list_executions(failed)), ElementsAre("e4", "e2"));
+  ExecutionQuery since = query("w");
+  since.since_ms = 200;
+  EXPECT_THAT(ids(store->list_executions(since)), ElementsAre("e4", "e3", "e2"));
+}
+
+TEST_F(StoreTest, StepDetailsAndOneExecutionRoundTrip) {
+  auto store = open_ok();
+  ASSERT_TRUE(store);
+  ASSERT_TRUE(store->insert_workspace(workspace("w")).ok());
+  ASSERT_TRUE(store->insert_execution(execution("e1", "w", 100, "running")).ok());
+  StepRecord s;
+  s.execution_id = "e1";
+  s.step_id = "test";
+  s.title = "tests";
+  s.status = "failed";
+  s.details_json = R"({"tests":{"passed":2,"failed":1}})";
+  ASSERT_TRUE(store->insert_step(s).ok());
+  auto e = store->get_execution("e1");
+  ASSERT_TRUE(e.ok() && e->has_value());
+  EXPECT_EQ((*e)->status, "running");
+  ASSERT_EQ((*e)->steps.size(), 1u);
+  EXPECT_EQ((*e)->steps[0].details_json, R"({"tests":{"passed":2,"failed":1}})");
+  auto missing = store->get_execution("nope");
+  ASSERT_TRUE(missing.ok());
+  EXPECT_FALSE(missing->has_value());
+}
+
+TEST_F(StoreTest, ReplacedPlanLosesItsApprovalAndListsNewestFirst) {
+  auto store = open_ok();
+  ASSERT_TRUE(store);
+  ASSERT_TRUE(store->insert_workspace(workspace("w")).ok());
+  for (int i = 1; i <= 2; ++i) {
+    PlanRecord p;
+    p.id = "plan-" + std::to_string(i);
+    p.workspace_id = "w";
+    p.task = "t";
+    p.planner = "explicit";
+    p.status = "approved";
+    p.created_at = i * 10;
+    p.approved_at = i * 10;
+    ASSERT_TRUE(store->insert_plan(p).ok());
+  }
+  ASSERT_TRUE(store->replace_plan("plan-1", R"({"steps":[]})", "pending_approval", 99).ok());
+  ASSERT_TRUE(store->set_plan_status_reason("plan-2", "rejected", "wrong target").ok());
+  auto plans = store->list_plans("w", 10);
+  ASSERT_TRUE(plans.ok());
+  ASSERT_EQ(plans->size(), 2u);
+  EXPECT_EQ((*plans)[0].id, "plan-2");
+  EXPECT_EQ((*plans)[0].status, "rejected");
+  EXPECT_EQ((*plans)[0].status_reason, "wrong target");
+  EXPECT_EQ((*plans)[1].status, "pending_approval");
+  EXPECT_EQ((*plans)[1].approved_at, 0);
+  EXPECT_EQ((*plans)[1].updated_at, 99);
+  EXPECT_EQ((*plans)[1].plan_json, R"({"steps":[]})");
 }
 
 }  // namespace

@@ -1,4 +1,5 @@
-// execution_operations.cpp: execute_task_plan, exec_command, get_execution_history.
+// execution_operations.cpp: execute_task_plan, cancel_execution, exec_command,
+// get_execution_history, get_execution_log.
 #include "operations/operations.hpp"
 #include "operations/schemas.hpp"
 
@@ -9,9 +10,12 @@ Status register_execution_operations(OperationRegistry& r, const Services& s) {
   if (auto st = r.add({
           .name = "execute_task_plan",
           .title = "Execute task plan",
-          .description = "Run the steps of an approved plan inside the workspace's sandbox, in order, stopping at "
-                         "the first failing step. Output is streamed as progress; every step is recorded in the "
-                         "execution history.",
+          .description = "Run the steps of an approved plan inside the workspace's sandbox: a step starts when "
+                         "its depends_on steps are done (independent steps run in parallel up to "
+                         "performance.max_concurrent_operations); the first failing step without continue_on_error "
+                         "stops the rest. Progress and output are streamed; cancel with cancel_execution or by "
+                         "cancelling the request. Every step (exit code, duration, attempts, test counts, changed "
+                         "files, full logs) is recorded in the execution history.",
           .input_schema = R"({"type":"object","additionalProperties":false,"required":["plan_id"],
             "properties":{"plan_id":{"type":"string","minLength":1}}})",
           .output_schema = R"({"type":"object",
@@ -19,6 +23,7 @@ Status register_execution_operations(OperationRegistry& r, const Services& s) {
             "properties":{
               "execution_id":{"type":"string"},"plan_id":{"type":"string"},"workspace_id":{"type":"string"},
               "status":{"type":"string","enum":["succeeded","failed","cancelled"]},
+              "reason":{"type":"string","description":"Why it did not succeed"},
               "exit_code":{"type":["integer","null"]},
               "started_at":{"type":"string"},"finished_at":{"type":"string"},
               "duration_ms":{"type":"integer"},
@@ -58,20 +63,70 @@ Status register_execution_operations(OperationRegistry& r, const Services& s) {
       !st) {
     return st;
   }
+  if (auto st = r.add({
+          .name = "cancel_execution",
+          .title = "Cancel execution",
+          .description = "Stop a running execution (plan or command): its running steps are killed within about "
+                         "a second and the remaining steps are skipped; the plan ends cancelled.",
+          .input_schema = R"({"type":"object","additionalProperties":false,"required":["execution_id"],
+            "properties":{"execution_id":{"type":"string","minLength":1}}})",
+          .output_schema = R"({"type":"object","required":["execution_id","status"],
+            "properties":{"execution_id":{"type":"string"},"status":{"type":"string","enum":["cancelling"]}}})",
+          .annotations = {.read_only = false, .destructive = false, .idempotent = true, .open_world = false},
+          .handler = [ex](const boost::json::object& args, CallContext&) -> Result<boost::json::value> {
+            return to_value(ex->cancel(arg_string(args, "execution_id")));
+          },
+      });
+      !st) {
+    return st;
+  }
+  if (auto st = r.add({
+          .name = "get_execution_log",
+          .title = "Execution log",
+          .description = "A slice of the full stdout or stderr of one step (history keeps only the tails). Read on "
+                         "with offset=next_offset until eof; logs are capped at performance.max_output_bytes per "
+                         "stream with a note at the end when output was discarded.",
+          .input_schema = R"({"type":"object","additionalProperties":false,"required":["execution_id","step_id","stream"],
+            "properties":{"execution_id":{"type":"string","minLength":1},"step_id":{"type":"string","minLength":1},
+              "stream":{"type":"string","enum":["stdout","stderr"]},
+              "offset":{"type":"integer","minimum":0,"default":0},
+              "limit":{"type":"integer","minimum":1,"maximum":1048576,"default":65536}}})",
+          .output_schema = R"({"type":"object",
+            "required":["execution_id","step_id","stream","offset","bytes","next_offset","size","eof","complete","data"],
+            "properties":{"execution_id":{"type":"string"},"step_id":{"type":"string"},
+              "stream":{"type":"string","enum":["stdout","stderr"]},"offset":{"type":"integer"},
+              "bytes":{"type":"integer"},"next_offset":{"type":"integer"},"size":{"type":"integer"},
+              "eof":{"type":"boolean"},"complete":{"type":"boolean","description":"false while the execution runs"},
+              "data":{"type":"string"}}})",
+          .annotations = {.read_only = true, .destructive = false, .idempotent = true, .open_world = false},
+          .handler = [ex](const boost::json::object& args, CallContext&) -> Result<boost::json::value> {
+            return to_value(ex->log(arg_string(args, "execution_id"), arg_string(args, "step_id"),
+                                    arg_string(args, "stream"), arg_int(args, "offset", 0),
+                                    arg_int(args, "limit", 65536)));
+          },
+      });
+      !st) {
+    return st;
+  }
   return r.add({
       .name = "get_execution_history",
       .title = "Execution history",
       .description = "List the executions of a workspace (plans and single commands), newest first, with each "
-                     "step's command, status, exit code, duration and the tail of its output. Works for destroyed "
-                     "workspaces too.",
+                     "step's command, status, exit code, duration, attempts, test counts, changed files and the "
+                     "tail of its output. Filter by plan_id, status and since; page with limit and cursor. Works "
+                     "for destroyed workspaces too.",
       .input_schema = R"({"type":"object","additionalProperties":false,"required":["workspace_id"],
         "properties":{
           "workspace_id":)" + schemas::kWorkspaceId + R"(,
           "plan_id":{"type":"string","description":"Only executions of this plan"},
+          "status":{"type":"string","enum":["running","succeeded","failed","cancelled","interrupted"]},
+          "since":{"type":"string","description":"Only executions started at or after this RFC 3339 UTC time"},
+          "cursor":{"type":"string","description":"next_cursor of the previous page"},
           "limit":{"type":"integer","minimum":1,"maximum":500,"default":50}}})",
-      .output_schema = R"({"type":"object","required":["workspace_id","workspace_status","count","executions"],
+      .output_schema = R"({"type":"object","required":["workspace_id","workspace_status","count","next_cursor","executions"],
         "properties":{
           "workspace_id":{"type":"string"},"workspace_status":{"type":"string"},"count":{"type":"integer"},
+          "next_cursor":{"type":["string","null"],"description":"Pass as cursor for older executions; null at the end"},
           "executions":{"type":"array","items":{"type":"object",
             "required":["execution_id","kind","plan_id","status","exit_code","started_at","steps"],
             "properties":{
@@ -83,8 +138,14 @@ Status register_execution_operations(OperationRegistry& r, const Services& s) {
               "steps":{"type":"array","items":)" + schemas::kExecutedStep + R"(}}}}}})",
       .annotations = {.read_only = true, .destructive = false, .idempotent = true, .open_world = false},
       .handler = [ex](const boost::json::object& args, CallContext&) -> Result<boost::json::value> {
-        return to_value(
-            ex->history(arg_string(args, "workspace_id"), arg_string(args, "plan_id"), arg_int(args, "limit", 50)));
+        ExecutionService::HistoryQuery q;
+        q.workspace_id = arg_string(args, "workspace_id");
+        q.plan_id = arg_string(args, "plan_id");
+        q.status = arg_string(args, "status");
+        q.since = arg_string(args, "since");
+        q.cursor = arg_string(args, "cursor");
+        q.limit = arg_int(args, "limit", 50);
+        return to_value(ex->history(q));
       },
   });
 }

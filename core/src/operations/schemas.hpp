@@ -27,19 +27,53 @@ inline const std::string kWorkspace = R"({
 
 inline const std::string kPlanStep = R"({
   "type":"object",
-  "required":["id","title","phase","cwd"],
+  "required":["id","title","phase","cwd","depends_on","timeout_s","retryable","retry","continue_on_error","artifacts","provenance"],
   "properties":{
     "id":{"type":"string"},
     "title":{"type":"string"},
-    "phase":{"type":"string"},
+    "phase":{"type":"string","enum":["setup","install","build","test","lint","format","run","clean","custom"]},
     "argv":{"type":"array","items":{"type":"string"}},
     "shell":{"type":"string"},
-    "cwd":{"type":"string"},
-    "timeout_s":{"type":["integer","null"]},
+    "cwd":{"type":"string","description":"Relative to the workspace root"},
+    "env":{"type":"object","additionalProperties":{"type":"string"}},
+    "timeout_s":{"type":["integer","null"],"description":"null: performance.operation_timeout"},
     "depends_on":{"type":"array","items":{"type":"string"}},
+    "retryable":{"type":"boolean","description":"Only retryable steps are retried"},
+    "retry":{"type":"object","required":["attempts","backoff_ms"],
+      "properties":{"attempts":{"type":"integer"},"backoff_ms":{"type":"integer"}}},
     "continue_on_error":{"type":"boolean"},
-    "provenance":{"type":"object"}
+    "artifacts":{"type":"array","items":{"type":"object","required":["type","path"],
+      "properties":{"type":{"type":"string","enum":["junit"]},"path":{"type":"string"}}}},
+    "provenance":{"type":"object","description":"Which fact produced the step: planner, analysis fact, evidence"}
   }})";
+
+//! A step as a client writes it in create_task_plan(steps) and update_plan.
+inline const std::string kStepInput = R"({
+  "type":"object",
+  "additionalProperties":false,
+  "properties":{
+    "id":{"type":"string","description":"Unique id of A-Z a-z 0-9 - _ . characters; default step-<n>"},
+    "title":{"type":"string"},
+    "name":{"type":"string","description":"Same as title"},
+    "phase":{"type":"string","enum":["setup","install","build","test","lint","format","run","clean","custom"]},
+    "command":{"type":["string","array"],"items":{"type":"string"},"description":"A shell line, or argv"},
+    "argv":{"type":"array","items":{"type":"string"},"minItems":1},
+    "shell":{"type":"string","minLength":1},
+    "cwd":{"type":"string","description":"Relative to the workspace root; default ."},
+    "env":{"type":"object","additionalProperties":{"type":"string"}},
+    "timeout_s":{"type":["integer","null"],"minimum":1,"maximum":86400,"description":"null or absent: performance.operation_timeout"},
+    "depends_on":{"type":"array","items":{"type":"string"}},
+    "retryable":{"type":"boolean","default":false},
+    "retry":{"type":"object","additionalProperties":false,"properties":{
+      "attempts":{"type":"integer","minimum":1,"maximum":10},"backoff_ms":{"type":"integer","minimum":0,"maximum":60000}}},
+    "continue_on_error":{"type":"boolean","default":false},
+    "artifacts":{"type":"array","items":{"type":"object","required":["type","path"],"additionalProperties":false,
+      "properties":{"type":{"type":"string","enum":["junit"]},"path":{"type":"string"}}}},
+    "provenance":{"type":"object","description":"Kept as given, so that steps of get_plan can be edited and sent back"}
+  }})";
+
+inline const std::string kPlanStatus =
+    R"({"type":"string","enum":["draft","pending_approval","approved","rejected","executing","completed","failed","cancelled","interrupted"]})";
 
 inline const std::string kPlan = R"({
   "type":"object",
@@ -48,11 +82,14 @@ inline const std::string kPlan = R"({
     "plan_id":{"type":"string"},
     "workspace_id":{"type":"string"},
     "task":{"type":"string"},
-    "planner":{"type":"string"},
-    "status":{"type":"string","enum":["pending_approval","approved","executing","completed","failed","rejected"]},
+    "planner":{"type":"string","description":"Planner plugin id, or explicit for client-given steps"},
+    "status":)" + kPlanStatus + R"(,
+    "status_reason":{"type":"string","description":"Why it was rejected, failed, cancelled or interrupted"},
     "requires_approval":{"type":"boolean"},
     "created_at":{"type":"string"},
     "approved_at":{"type":"string","description":"Empty until approved"},
+    "updated_at":{"type":"string","description":"Empty until update_plan"},
+    "scope":{"type":["array","null"],"items":{"type":"string"},"description":"Project paths the task named"},
     "intents":{"type":"array","items":{"type":"string"}},
     "steps":{"type":"array","items":)" + kPlanStep + R"(}
   }})";
@@ -62,7 +99,9 @@ inline const std::string kExecutedStepProperties = R"(
     "title":{"type":"string"},
     "command":{"type":"object"},
     "cwd":{"type":"string"},
+    "phase":{"type":"string"},
     "status":{"type":"string","enum":["succeeded","failed","timed_out","cancelled","skipped"]},
+    "reason":{"type":"string","description":"Why the step did not succeed: skipped, timed out, cancelled, sandbox error"},
     "exit_code":{"type":["integer","null"]},
     "signal":{"type":["integer","null"]},
     "timed_out":{"type":"boolean"},
@@ -70,7 +109,19 @@ inline const std::string kExecutedStepProperties = R"(
     "output_truncated":{"type":"boolean"},
     "started_at":{"type":"string"},
     "finished_at":{"type":"string"},
-    "usage":{"type":["object","null"]})";
+    "usage":{"type":["object","null"]},
+    "attempts":{"type":"array","items":{"type":"object","required":["attempt","status","exit_code","duration_ms"],
+      "properties":{"attempt":{"type":"integer"},"status":{"type":"string"},"exit_code":{"type":["integer","null"]},
+        "duration_ms":{"type":"integer"}}}},
+    "tests":{"type":["object","null"],"required":["passed","failed","skipped","total","failing_tests","source"],
+      "properties":{"passed":{"type":"integer"},"failed":{"type":"integer"},"skipped":{"type":"integer"},
+        "total":{"type":"integer"},"failing_tests":{"type":"array","items":{"type":"string"}},
+        "source":{"type":"string","description":"junit, junit:<path> or summary:<runner>"}}},
+    "files":{"type":["object","null"],"description":"Files the step added, modified and deleted, seen by path, size and mtime",
+      "properties":{"added":{"type":"array","items":{"type":"string"}},"modified":{"type":"array","items":{"type":"string"}},
+        "deleted":{"type":"array","items":{"type":"string"}},"added_count":{"type":"integer"},
+        "modified_count":{"type":"integer"},"deleted_count":{"type":"integer"},"complete":{"type":"boolean"}}},
+    "logs":{"type":["object","null"],"description":"Full output files; read them with get_execution_log"})";
 
 inline const std::string kExecutedStep = R"({
   "type":"object",

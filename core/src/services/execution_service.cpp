@@ -1,13 +1,26 @@
-// execution_service.cpp: plan and command execution with recorded history.
+// execution_service.cpp: the plan executor (step graph, parallelism, timeouts,
+// retries, cancellation), single commands, history pages and step logs.
 #include <isb/core/execution_service.hpp>
+
+#include "services/file_snapshot.hpp"
+#include "services/step_graph.hpp"
+#include "services/step_log.hpp"
+#include "services/test_results.hpp"
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <spdlog/spdlog.h>
 
+#include <condition_variable>
+#include <cstdio>
+#include <ctime>
+#include <deque>
+#include <filesystem>
 #include <random>
+#include <thread>
 
 namespace json = boost::json;
+namespace fs = std::filesystem;
 
 namespace isb {
 
@@ -67,15 +80,104 @@ std::string sanitize_utf8(const std::string& in) {
   return out;
 }
 
+// Bytes at the end of buf that start a UTF-8 sequence the buffer cuts off.
+size_t incomplete_utf8_suffix(const std::string& buf) {
+  for (size_t back = 1; back <= 3 && back <= buf.size(); ++back) {
+    unsigned char c = static_cast<unsigned char>(buf[buf.size() - back]);
+    if ((c >> 6) == 0x2) continue;  // continuation byte: keep looking for the lead
+    size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 1;
+    return len > back ? back : 0;
+  }
+  return 0;
+}
+
+// "2026-11-26T12:00:00Z" or with milliseconds / an offset of Z only.
+std::optional<int64_t> parse_rfc3339_ms(const std::string& s) {
+  int y, mo, d, h, mi, sec;
+  char rest[32] = {0};
+  if (std::sscanf(s.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%31s", &y, &mo, &d, &h, &mi, &sec, rest) < 6) return std::nullopt;
+  std::string r = rest;
+  int64_t ms = 0;
+  if (!r.empty() && r[0] == '.') {
+    size_t k = 1;
+    std::string frac;
+    while (k < r.size() && std::isdigit(static_cast<unsigned char>(r[k]))) frac += r[k++];
+    if (frac.empty()) return std::nullopt;
+    frac = (frac + "000").substr(0, 3);
+    ms = std::stoll(frac);
+    r = r.substr(k);
+  }
+  if (r != "Z" && r != "z" && r != "+00:00") return std::nullopt;
+  if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60) return std::nullopt;
+  struct tm tm {};
+  tm.tm_year = y - 1900;
+  tm.tm_mon = mo - 1;
+  tm.tm_mday = d;
+  tm.tm_hour = h;
+  tm.tm_min = mi;
+  tm.tm_sec = sec;
+  return static_cast<int64_t>(timegm(&tm)) * 1000 + ms;
+}
+
+// Memory kept per stream per step (history row and tool result); the full
+// output is in the step's log file.
+constexpr size_t kStoredTail = 256 * 1024;
 constexpr size_t kHistoryTail = 4096;
+constexpr int64_t kMaxLogSlice = 1024 * 1024;
+// The executor's own files inside the workspace (JUnit reports it asked for).
+constexpr const char* kPrivateDir = ".isb";
 
 }  // namespace
+
+// Serializes events from the step threads onto the caller's context and
+// keeps notifications/progress strictly increasing, as MCP requires.
+class ExecutionService::Events {
+ public:
+  Events(CallContext& ctx, double total) : ctx_(ctx), total_(total) {}
+  void progress(const std::string& message) {
+    std::lock_guard<std::mutex> lock(mu_);
+    done_ += 1;
+    ctx_.progress(done_, total_, message);
+  }
+  void output(const std::string& step_id, int32_t stream, const std::string& data) {
+    std::lock_guard<std::mutex> lock(mu_);
+    ctx_.emit(json::object{{"type", "output"},
+                           {"stream", stream == ISB_STREAM_STDERR ? "stderr" : "stdout"},
+                           {"step_id", step_id},
+                           {"data", data}});
+  }
+  bool cancelled() const { return ctx_.cancelled(); }
+
+ private:
+  CallContext& ctx_;
+  std::mutex mu_;
+  double done_ = 0;
+  double total_;
+};
 
 ExecutionService::ExecutionService(const Config& config, Store& store, WorkspaceService& workspaces, PlanService& plans)
     : config_(config), store_(store), workspaces_(workspaces), plans_(plans) {}
 
+std::string ExecutionService::log_path(const std::string& execution_id, const std::string& step_id,
+                                       const std::string& stream) const {
+  return (fs::path(config_.state_dir()) / "logs" / execution_id / (step_id + "." + stream + ".log")).string();
+}
+
+std::shared_ptr<ExecutionService::RunControl> ExecutionService::start_run(const std::string& execution_id) {
+  auto run = std::make_shared<RunControl>();
+  std::lock_guard<std::mutex> lock(running_mu_);
+  running_[execution_id] = run;
+  return run;
+}
+
+void ExecutionService::end_run(const std::string& execution_id) {
+  std::lock_guard<std::mutex> lock(running_mu_);
+  running_.erase(execution_id);
+}
+
 ExecutionService::StepOutcome ExecutionService::run_step(const WorkspaceRecord& w, const std::string& execution_id,
-                                                         int64_t seq, const json::object& step, CallContext& ctx) {
+                                                         int64_t seq, const json::object& step, Events& events,
+                                                         const RunControl& run, int64_t deadline_ms) {
   StepOutcome out;
   StepRecord& r = out.record;
   r.execution_id = execution_id;
@@ -88,56 +190,169 @@ ExecutionService::StepOutcome ExecutionService::run_step(const WorkspaceRecord& 
   if (auto* s = step.if_contains("shell")) command["shell"] = *s;
   r.command_json = json::serialize(command);
 
-  int64_t timeout_s = config_.performance.operation_timeout;
-  if (auto t = opt_int(step, "timeout_s"); t && *t > 0) timeout_s = *t;
-  const int64_t cap = config_.performance.max_output_bytes;
+  // A JUnit report is asked for when the runner can write one; the file goes
+  // to the executor's private directory, which snapshots do not list.
+  std::string report;
   json::object spec = command;
+  if (auto* a = command.if_contains("argv"); a && a->is_array()) {
+    std::string path = (fs::path(w.path) / kPrivateDir / "reports" / (execution_id + "-" + r.step_id + ".xml")).string();
+    if (auto with = services::add_junit_report(a->as_array(), path)) {
+      std::error_code ec;
+      fs::create_directories(fs::path(path).parent_path(), ec);
+      if (!ec) {
+        spec["argv"] = *with;
+        report = path;
+      }
+    }
+  }
+  int64_t step_timeout_s = config_.performance.operation_timeout;
+  if (auto t = opt_int(step, "timeout_s"); t && *t > 0) step_timeout_s = *t;
+  const int64_t cap = config_.performance.max_output_bytes;
   spec["cwd"] = r.cwd;
-  spec["timeout_ms"] = timeout_s * 1000;
   spec["max_output_bytes"] = cap;
-  if (auto* env = step.if_contains("env"); env && env->is_object()) spec["env"] = *env;
+  if (auto* env = step.if_contains("env"); env && env->is_object() && !env->as_object().empty()) spec["env"] = *env;
 
-  std::string out_buf, err_buf;
-  bool truncated = false;
-  auto on_output = [&](int32_t stream, const char* bytes, size_t len) {
-    std::string& buf = stream == ISB_STREAM_STDERR ? err_buf : out_buf;
-    size_t room = static_cast<size_t>(cap) > buf.size() ? static_cast<size_t>(cap) - buf.size() : 0;
-    if (len > room) truncated = true;
-    buf.append(bytes, std::min(len, room));
-    ctx.output(stream, sanitize_utf8(std::string(bytes, len)));
-  };
+  int64_t attempts = 1, backoff_ms = 0;
+  if (get_bool(step, "retryable")) {
+    if (auto* rp = step.if_contains("retry"); rp && rp->is_object()) {
+      attempts = std::max<int64_t>(1, opt_int(rp->as_object(), "attempts").value_or(1));
+      backoff_ms = std::max<int64_t>(0, opt_int(rp->as_object(), "backoff_ms").value_or(0));
+    }
+  }
+
+  services::StepLog out_log(log_path(execution_id, r.step_id, "stdout"), cap, kStoredTail);
+  services::StepLog err_log(log_path(execution_id, r.step_id, "stderr"), cap, kStoredTail);
+  const std::vector<std::string> skip{kPrivateDir};
+  auto before = services::FileSnapshot::take(w.path, skip);
+  auto stop_requested = [&] { return run.cancel.load() || events.cancelled(); };
+  auto past_deadline = [&] { return deadline_ms > 0 && now_ms() >= deadline_ms; };
+
+  json::array attempt_log;
+  std::string reason;
+  bool plan_timeout = false;
   r.started_at = now_ms();
-  auto result = workspaces_.isolation().exec(w.sandbox_id, spec, on_output, [&ctx] { return ctx.cancelled(); });
+  for (int64_t attempt = 1; attempt <= attempts; ++attempt) {
+    if (attempt > 1) {
+      out_log.reset();
+      err_log.reset();
+      // Back off, but answer a cancellation at once.
+      for (int64_t waited = 0; waited < backoff_ms && !stop_requested() && !past_deadline(); waited += 20) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      }
+      if (stop_requested() || past_deadline()) break;
+    }
+    int64_t timeout_ms = step_timeout_s * 1000;
+    bool limited_by_plan = false;
+    if (deadline_ms > 0 && deadline_ms - now_ms() < timeout_ms) {
+      timeout_ms = std::max<int64_t>(1, deadline_ms - now_ms());
+      limited_by_plan = true;
+    }
+    spec["timeout_ms"] = timeout_ms;
+    auto on_output = [&](int32_t stream, const char* bytes, size_t len) {
+      (stream == ISB_STREAM_STDERR ? err_log : out_log).append(bytes, len);
+      events.output(r.step_id, stream, sanitize_utf8(std::string(bytes, len)));
+    };
+    const int64_t attempt_start = now_ms();
+    auto backend = workspaces_.isolation_for(w);
+    Result<boost::json::value> result =
+        backend ? backend->exec(w.sandbox_id, spec, on_output, stop_requested) : Result<boost::json::value>(backend.error());
+    const int64_t attempt_ms = now_ms() - attempt_start;
+    if (!result) {
+      // The backend could not run the command (the sandbox is gone, ...):
+      // a failure with the reason, never a step left running.
+      r.status = "failed";
+      r.exit_code.reset();
+      reason = "the sandbox could not run the step: " + result.error().message;
+      out.result = json::object{{"error", result.error().message}};
+      attempt_log.push_back(json::object{{"attempt", attempt}, {"status", "failed"}, {"exit_code", nullptr},
+                                         {"duration_ms", attempt_ms}});
+      break;
+    }
+    out.result = result->is_object() ? result->as_object() : json::object{};
+    const json::object& res = out.result;
+    r.exit_code = opt_int(res, "exit_code");
+    r.signal = opt_int(res, "signal");
+    r.timed_out = get_bool(res, "timed_out");
+    r.duration_ms = opt_int(res, "duration_ms").value_or(attempt_ms);
+    if (auto e = get_str(res, "error"); !e.empty()) reason = "sandbox: " + e;
+    if (get_bool(res, "cancelled") || (stop_requested() && !(r.exit_code && *r.exit_code == 0))) {
+      if (past_deadline() && !stop_requested()) {
+        r.status = "timed_out";
+        r.timed_out = true;
+        plan_timeout = true;
+      } else {
+        r.status = "cancelled";
+        reason = "cancelled on request";
+      }
+    } else if (r.timed_out) {
+      r.status = "timed_out";
+      plan_timeout = limited_by_plan;
+    } else {
+      r.status = r.exit_code && *r.exit_code == 0 ? "succeeded" : "failed";
+    }
+    attempt_log.push_back(json::object{{"attempt", attempt}, {"status", r.status}, {"exit_code", opt(r.exit_code)},
+                                       {"duration_ms", r.duration_ms}});
+    if (r.status == "succeeded" || r.status == "cancelled" || plan_timeout) break;
+  }
+  if (r.status.empty()) {  // cancelled during a backoff, before another attempt
+    r.status = stop_requested() ? "cancelled" : "timed_out";
+    plan_timeout = r.status == "timed_out";
+  }
+  if (plan_timeout) {
+    reason = "the plan ran longer than performance.operation_timeout (" +
+             std::to_string(config_.performance.operation_timeout) + " s)";
+  } else if (r.status == "timed_out") {
+    reason = "the step ran longer than its timeout of " + std::to_string(step_timeout_s) + " s";
+  }
   r.finished_at = now_ms();
-  r.stdout_text = sanitize_utf8(out_buf);
-  r.stderr_text = sanitize_utf8(err_buf);
-  if (!result) {
-    // The backend could not run the command at all: record why, as a failure.
-    r.status = "failed";
-    r.duration_ms = r.finished_at - r.started_at;
-    r.stderr_text += (r.stderr_text.empty() ? "" : "\n") + std::string("[sandbox] ") + result.error().message;
-    out.result = json::object{{"error", result.error().message}};
-    r.result_json = json::serialize(out.result);
-    return out;
+  if (r.duration_ms == 0) r.duration_ms = r.finished_at - r.started_at;
+  const bool backend_truncated = get_bool(out.result, "output_truncated");
+  out_log.finish(backend_truncated && out_log.total_bytes() >= cap);
+  err_log.finish(backend_truncated && err_log.total_bytes() >= cap);
+  r.stdout_text = sanitize_utf8(out_log.tail());
+  r.stderr_text = sanitize_utf8(err_log.tail());
+  if (!reason.empty() && r.status != "succeeded") {
+    r.stderr_text += (r.stderr_text.empty() || r.stderr_text.back() == '\n' ? "" : "\n") + ("[sandbox] " + reason);
   }
-  out.result = result->is_object() ? result->as_object() : json::object{};
-  const json::object& res = out.result;
-  r.exit_code = opt_int(res, "exit_code");
-  r.signal = opt_int(res, "signal");
-  r.timed_out = get_bool(res, "timed_out");
-  r.output_truncated = truncated || get_bool(res, "output_truncated");
-  r.duration_ms = opt_int(res, "duration_ms").value_or(r.finished_at - r.started_at);
-  if (auto e = get_str(res, "error"); !e.empty()) {
-    r.stderr_text += (r.stderr_text.empty() ? "" : "\n") + std::string("[sandbox] ") + e;
+  r.output_truncated = out_log.truncated() || err_log.truncated() || backend_truncated ||
+                       out_log.total_bytes() > static_cast<int64_t>(kStoredTail) ||
+                       err_log.total_bytes() > static_cast<int64_t>(kStoredTail);
+  r.result_json = json::serialize(out.result);
+
+  json::value tests = nullptr;
+  std::optional<services::TestResults> parsed;
+  if (!report.empty()) {
+    parsed = services::parse_junit_file(report);
+    std::error_code ec;
+    fs::remove(report, ec);
+    if (parsed) parsed->source = "junit";
   }
-  if (get_bool(res, "cancelled")) {
-    r.status = "cancelled";
-  } else if (r.timed_out) {
-    r.status = "timed_out";
-  } else {
-    r.status = r.exit_code && *r.exit_code == 0 ? "succeeded" : "failed";
+  if (auto* arts = step.if_contains("artifacts"); !parsed && arts && arts->is_array()) {
+    for (const auto& a : arts->as_array()) {
+      if (!a.is_object()) continue;
+      std::string rel = get_str(a.as_object(), "path");
+      if (rel.empty()) continue;
+      if ((parsed = services::parse_junit_file((fs::path(w.path) / r.cwd / rel).lexically_normal().string()))) {
+        parsed->source = "junit:" + rel;
+        break;
+      }
+    }
   }
-  r.result_json = json::serialize(res);
+  // Summaries are at the end; bounding the text bounds the regex work.
+  if (!parsed) parsed = services::parse_runner_summary(tail(out_log.tail(), 64 * 1024) + "\n" + tail(err_log.tail(), 64 * 1024));
+  if (parsed) tests = parsed->to_json();
+
+  auto after = services::FileSnapshot::take(w.path, skip);
+  auto stream_info = [](const services::StepLog& l) {
+    return json::object{{"path", l.path()}, {"bytes", l.written_bytes()}, {"truncated", l.truncated()}};
+  };
+  json::object details{{"phase", get_str(step, "phase", "custom")},
+                       {"attempts", std::move(attempt_log)},
+                       {"tests", tests},
+                       {"files", after.diff_from(before)},
+                       {"logs", json::object{{"stdout", stream_info(out_log)}, {"stderr", stream_info(err_log)}}},
+                       {"reason", reason}};
+  r.details_json = json::serialize(details);
   return out;
 }
 
@@ -149,11 +364,19 @@ json::object ExecutionService::describe_step(const StepRecord& s, bool full_outp
   if (auto res = json::parse(s.result_json, ec); !ec && res.is_object()) {
     if (auto* u = res.as_object().if_contains("usage")) usage = *u;
   }
+  json::value details_v = json::parse(s.details_json, ec);
+  json::object details = !ec && details_v.is_object() ? details_v.as_object() : json::object{};
+  auto detail = [&](const char* key, json::value fallback) {
+    auto* v = details.if_contains(key);
+    return v ? *v : fallback;
+  };
   json::object o{{"step_id", s.step_id},
                  {"title", s.title},
+                 {"phase", detail("phase", "custom")},
                  {"command", command},
                  {"cwd", s.cwd},
                  {"status", s.status},
+                 {"reason", detail("reason", "")},
                  {"exit_code", opt(s.exit_code)},
                  {"signal", opt(s.signal)},
                  {"timed_out", s.timed_out},
@@ -161,7 +384,11 @@ json::object ExecutionService::describe_step(const StepRecord& s, bool full_outp
                  {"output_truncated", s.output_truncated},
                  {"started_at", format_time(s.started_at)},
                  {"finished_at", format_time(s.finished_at)},
-                 {"usage", usage}};
+                 {"usage", usage},
+                 {"attempts", detail("attempts", json::array{})},
+                 {"tests", detail("tests", nullptr)},
+                 {"files", detail("files", nullptr)},
+                 {"logs", detail("logs", nullptr)}};
   if (full_output) {
     o["stdout"] = s.stdout_text;
     o["stderr"] = s.stderr_text;
@@ -173,35 +400,25 @@ json::object ExecutionService::describe_step(const StepRecord& s, bool full_outp
 }
 
 Result<json::object> ExecutionService::execute_plan(const std::string& plan_id, CallContext& ctx) {
-  auto plan = plans_.get(plan_id);
-  if (!plan) return plan.error();
-  if (plan->status == "pending_approval") {
-    return make_error(ErrorCode::kFailedPrecondition, "plan '" + plan_id +
-                                                          "' must be approved before it can be executed: review its "
-                                                          "steps, then call approve_plan (or create it with "
-                                                          "auto_approve=true)");
-  }
-  if (plan->status == "rejected") {
-    return make_error(ErrorCode::kFailedPrecondition, "plan '" + plan_id + "' was rejected; create a new plan");
-  }
-  auto w = workspaces_.get_active(plan->workspace_id);
+  auto existing = plans_.get(plan_id);
+  if (!existing) return existing.error();
+  auto w = workspaces_.get_active(existing->workspace_id);
   if (!w) return w.error();
-  {
-    std::lock_guard<std::mutex> lock(running_mu_);
-    if (!running_plans_.insert(plan_id).second) {
-      return make_error(ErrorCode::kFailedPrecondition, "plan '" + plan_id + "' is already executing");
-    }
-  }
-  struct Release {
-    ExecutionService* self;
-    std::string id;
-    ~Release() {
-      std::lock_guard<std::mutex> lock(self->running_mu_);
-      self->running_plans_.erase(id);
-    }
-  } release{this, plan_id};
+  auto plan = plans_.begin_execution(plan_id);
+  if (!plan) return plan.error();
 
-  json::array steps = plans_.describe(*plan).at("steps").as_array();
+  // Stored steps are re-checked: plans written by an older server may lack defaults.
+  json::array raw = plans_.describe(*plan).at("steps").as_array();
+  auto normalized = services::normalize_steps(raw, plan->planner);
+  if (!normalized) {
+    (void)plans_.set_status(plan_id, "failed", normalized.error().message);
+    return make_error(ErrorCode::kFailedPrecondition,
+                      "plan '" + plan_id + "' has invalid steps: " + normalized.error().message +
+                          "; fix them with update_plan");
+  }
+  const json::array steps = std::move(*normalized);
+  const size_t n = steps.size();
+
   ExecutionRecord e;
   e.id = new_execution_id();
   e.workspace_id = w->id;
@@ -209,52 +426,163 @@ Result<json::object> ExecutionService::execute_plan(const std::string& plan_id, 
   e.kind = "plan";
   e.status = "running";
   e.started_at = now_ms();
-  if (auto st = store_.insert_execution(e); !st) return st.error();
-  (void)plans_.set_status(plan_id, "executing");
+  if (auto st = store_.insert_execution(e); !st) {
+    (void)plans_.set_status(plan_id, "failed", st.error().message);
+    return st.error();
+  }
   workspaces_.touch(w->id);
+  auto run = start_run(e.id);
+  const int64_t deadline = e.started_at + config_.performance.operation_timeout * 1000;
+  const size_t max_parallel =
+      static_cast<size_t>(std::max<int64_t>(1, config_.performance.max_concurrent_operations));
+  spdlog::info("execution {} of plan {}: {} steps, up to {} at once", e.id, plan_id, n, max_parallel);
 
-  json::array step_results;
-  std::string status = "succeeded";
-  std::optional<int64_t> exit_code = 0;
-  const double total = static_cast<double>(steps.size());
-  for (size_t i = 0; i < steps.size(); ++i) {
+  std::map<std::string, size_t> index;
+  for (size_t i = 0; i < n; ++i) index[get_str(steps[i].as_object(), "id")] = i;
+  enum class State { kPending, kRunning, kDone };
+  std::vector<State> state(n, State::kPending);
+  std::vector<StepRecord> records(n);
+  std::vector<bool> ok_for_dependents(n, false);
+  Events events(ctx, static_cast<double>(2 * n));
+
+  std::mutex mu;
+  std::condition_variable cv;
+  std::deque<std::pair<size_t, StepOutcome>> finished;
+  std::vector<std::thread> threads;
+  size_t running = 0, done = 0;
+  bool stop = false;
+  std::string stop_reason;
+  std::optional<size_t> first_failure;
+
+  auto mark_skipped = [&](size_t i, const std::string& why) {
     const json::object& step = steps[i].as_object();
-    std::string title = get_str(step, "title", get_str(step, "id"));
-    if (status != "succeeded") {
-      StepRecord skipped;
-      skipped.execution_id = e.id;
-      skipped.seq = static_cast<int64_t>(i);
-      skipped.step_id = get_str(step, "id");
-      skipped.title = title;
-      skipped.cwd = get_str(step, "cwd", ".");
-      skipped.status = "skipped";
-      skipped.started_at = skipped.finished_at = now_ms();
-      (void)store_.insert_step(skipped);
-      step_results.push_back(describe_step(skipped, false));
-      continue;
+    StepRecord s;
+    s.execution_id = e.id;
+    s.seq = static_cast<int64_t>(i);
+    s.step_id = get_str(step, "id");
+    s.title = get_str(step, "title", s.step_id);
+    s.cwd = get_str(step, "cwd", ".");
+    json::object command;
+    if (auto* a = step.if_contains("argv")) command["argv"] = *a;
+    if (auto* sh = step.if_contains("shell")) command["shell"] = *sh;
+    s.command_json = json::serialize(command);
+    s.status = "skipped";
+    s.started_at = s.finished_at = now_ms();
+    s.details_json = json::serialize(json::object{{"phase", get_str(step, "phase", "custom")}, {"reason", why}});
+    if (auto st = store_.insert_step(s); !st) spdlog::error("recording a step: {}", st.error().message);
+    records[i] = std::move(s);
+    state[i] = State::kDone;
+    ++done;
+    events.progress("step '" + records[i].step_id + "' skipped: " + why);
+    events.progress("step '" + records[i].step_id + "' skipped");
+  };
+
+  std::unique_lock<std::mutex> lock(mu);
+  while (done < n) {
+    if (!stop && (run->cancel.load() || ctx.cancelled())) {
+      stop = true;
+      stop_reason = "the execution was cancelled";
     }
-    ctx.progress(static_cast<double>(i), total, "step " + std::to_string(i + 1) + "/" + std::to_string(steps.size()) +
-                                                   ": " + title);
-    auto outcome = run_step(*w, e.id, static_cast<int64_t>(i), step, ctx);
-    if (auto st = store_.insert_step(outcome.record); !st) spdlog::error("recording a step: {}", st.error().message);
-    step_results.push_back(describe_step(outcome.record, false));
-    if (outcome.record.status != "succeeded") {
-      status = outcome.record.status == "cancelled" ? "cancelled" : "failed";
-      exit_code = outcome.record.exit_code;
+    if (!stop && now_ms() >= deadline) {
+      stop = true;
+      stop_reason = "the plan ran longer than performance.operation_timeout";
+    }
+    // Start every step whose dependencies are done, in plan order.
+    for (size_t i = 0; i < n; ++i) {
+      if (state[i] != State::kPending) continue;
+      const json::object& step = steps[i].as_object();
+      bool ready = true;
+      std::string blocked_by;
+      for (const auto& d : step.at("depends_on").as_array()) {
+        size_t j = index.at(std::string(d.as_string()));
+        if (state[j] != State::kDone) ready = false;
+        else if (!ok_for_dependents[j] && blocked_by.empty()) blocked_by = records[j].step_id;
+      }
+      if (!blocked_by.empty()) {
+        mark_skipped(i, "step '" + blocked_by + "' it depends on did not succeed");
+        continue;
+      }
+      if (stop) {
+        mark_skipped(i, stop_reason);
+        continue;
+      }
+      if (!ready || running >= max_parallel) continue;
+      state[i] = State::kRunning;
+      ++running;
+      events.progress("step '" + get_str(step, "id") + "' started: " + get_str(step, "title"));
+      threads.emplace_back([&, i] {
+        StepOutcome outcome;
+        try {
+          outcome = run_step(*w, e.id, static_cast<int64_t>(i), steps[i].as_object(), events, *run, deadline);
+        } catch (const std::exception& ex) {
+          outcome.record.execution_id = e.id;
+          outcome.record.seq = static_cast<int64_t>(i);
+          outcome.record.step_id = get_str(steps[i].as_object(), "id");
+          outcome.record.title = get_str(steps[i].as_object(), "title");
+          outcome.record.status = "failed";
+          outcome.record.stderr_text = std::string("[sandbox] the executor failed: ") + ex.what();
+          outcome.record.started_at = outcome.record.finished_at = now_ms();
+        }
+        std::lock_guard<std::mutex> g(mu);
+        finished.emplace_back(i, std::move(outcome));
+        cv.notify_all();
+      });
+    }
+    if (done >= n) break;
+    // Wake up for finished steps, and now and then to notice a cancellation
+    // that arrives while a step waits for a slot.
+    cv.wait_for(lock, std::chrono::milliseconds(100), [&] { return !finished.empty(); });
+    while (!finished.empty()) {
+      auto [i, outcome] = std::move(finished.front());
+      finished.pop_front();
+      --running;
+      ++done;
+      state[i] = State::kDone;
+      StepRecord& rec = outcome.record;
+      if (auto st = store_.insert_step(rec); !st) spdlog::error("recording a step: {}", st.error().message);
+      const bool coe = get_bool(steps[i].as_object(), "continue_on_error");
+      ok_for_dependents[i] = rec.status == "succeeded" || (coe && rec.status == "failed");
+      events.progress("step '" + rec.step_id + "' " + rec.status + " in " + std::to_string(rec.duration_ms) + " ms");
+      if (rec.status != "succeeded" && !ok_for_dependents[i] && !stop) {
+        stop = true;
+        if (!first_failure) first_failure = i;
+        stop_reason = rec.status == "cancelled" ? "the execution was cancelled"
+                                                : "an earlier step did not succeed: step '" + rec.step_id + "' " +
+                                                      rec.status;
+      }
+      records[i] = std::move(rec);
     }
   }
-  ctx.progress(total, total, "plan " + status);
-  const int64_t finished = now_ms();
-  if (auto st = store_.finish_execution(e.id, status, exit_code, finished); !st) return st.error();
-  (void)plans_.set_status(plan_id, status == "succeeded" ? "completed" : "failed");
+  lock.unlock();
+  for (auto& t : threads) t.join();
+  end_run(e.id);
+
+  const bool cancelled = run->cancel.load() || ctx.cancelled();
+  std::string status = "succeeded";
+  std::optional<int64_t> exit_code = 0;
+  if (cancelled) {
+    status = "cancelled";
+    exit_code.reset();
+  } else if (first_failure) {
+    status = "failed";
+    exit_code = records[*first_failure].exit_code;
+  }
+  json::array step_results;
+  for (const auto& r : records) step_results.push_back(describe_step(r, false));
+  const int64_t finished_at = now_ms();
+  if (auto st = store_.finish_execution(e.id, status, exit_code, finished_at); !st) return st.error();
+  const std::string plan_status = status == "succeeded" ? "completed" : status;
+  (void)plans_.set_status(plan_id, plan_status, status == "succeeded" ? "" : stop_reason);
+  spdlog::info("execution {} of plan {}: {}", e.id, plan_id, status);
   return json::object{{"execution_id", e.id},
                       {"plan_id", plan_id},
                       {"workspace_id", w->id},
                       {"status", status},
+                      {"reason", status == "succeeded" ? "" : stop_reason},
                       {"exit_code", opt(exit_code)},
                       {"started_at", format_time(e.started_at)},
-                      {"finished_at", format_time(finished)},
-                      {"duration_ms", finished - e.started_at},
+                      {"finished_at", format_time(finished_at)},
+                      {"duration_ms", finished_at - e.started_at},
                       {"steps", step_results}};
 }
 
@@ -275,9 +603,12 @@ Result<json::object> ExecutionService::exec_command(const std::string& workspace
   if (auto st = store_.insert_execution(e); !st) return st.error();
   // The title is for people scanning history; the full command stays in "command".
   std::string title = command.size() > 120 ? command.substr(0, 117) + "..." : command;
-  json::object step{{"id", "command"}, {"title", title}, {"shell", command}, {"cwd", "."}};
+  json::object step{{"id", "command"}, {"title", title}, {"shell", command}, {"cwd", "."}, {"phase", "custom"}};
   if (timeout_s > 0) step["timeout_s"] = timeout_s;
-  auto outcome = run_step(*w, e.id, 0, step, ctx);
+  auto run = start_run(e.id);
+  Events events(ctx, 0);
+  auto outcome = run_step(*w, e.id, 0, step, events, *run, 0);
+  end_run(e.id);
   if (auto st = store_.insert_step(outcome.record); !st) spdlog::error("recording a step: {}", st.error().message);
   const StepRecord& r = outcome.record;
   std::string status = r.status == "succeeded" ? "succeeded" : r.status == "cancelled" ? "cancelled" : "failed";
@@ -288,16 +619,63 @@ Result<json::object> ExecutionService::exec_command(const std::string& workspace
   return out;
 }
 
-Result<json::object> ExecutionService::history(const std::string& workspace_id, const std::string& plan_id,
-                                               int64_t limit) {
-  auto w = workspaces_.get_any(workspace_id);
+Result<json::object> ExecutionService::cancel(const std::string& execution_id) {
+  {
+    std::lock_guard<std::mutex> lock(running_mu_);
+    if (auto it = running_.find(execution_id); it != running_.end()) {
+      it->second->cancel = true;
+      spdlog::info("execution {}: cancellation requested", execution_id);
+      return json::object{{"execution_id", execution_id}, {"status", "cancelling"}};
+    }
+  }
+  auto e = store_.get_execution(execution_id);
+  if (!e) return e.error();
+  if (!*e) {
+    return make_error(ErrorCode::kNotFound, "execution '" + execution_id +
+                                                "' not found; get_execution_history lists execution ids");
+  }
+  return make_error(ErrorCode::kFailedPrecondition,
+                    "execution '" + execution_id + "' is not running (it is " + (*e)->status + "); nothing to cancel");
+}
+
+Result<json::object> ExecutionService::history(const HistoryQuery& hq) {
+  auto w = workspaces_.get_any(hq.workspace_id);
   if (!w) return w.error();
   ExecutionQuery q;
-  q.workspace_id = workspace_id;
-  q.plan_id = plan_id;
-  q.limit = limit > 0 ? std::min<int64_t>(limit, 500) : 50;
+  q.workspace_id = hq.workspace_id;
+  q.plan_id = hq.plan_id;
+  q.status = hq.status;
+  q.limit = hq.limit > 0 ? std::min<int64_t>(hq.limit, 500) : 50;
+  if (!hq.since.empty()) {
+    auto since = parse_rfc3339_ms(hq.since);
+    if (!since) {
+      return make_error(ErrorCode::kInvalidArgument, "since: '" + hq.since +
+                                                         "' is not an RFC 3339 UTC time; use e.g. "
+                                                         "2026-11-26T12:00:00Z");
+    }
+    q.since_ms = *since;
+  }
+  if (!hq.cursor.empty()) {
+    long long started = 0, rowid = 0;
+    char extra = 0;
+    if (std::sscanf(hq.cursor.c_str(), "c%lld.%lld%c", &started, &rowid, &extra) != 2 || started <= 0 || rowid <= 0) {
+      return make_error(ErrorCode::kInvalidArgument, "cursor: '" + hq.cursor +
+                                                         "' is not a cursor of this server; pass the next_cursor of "
+                                                         "an earlier page, or omit it for the first page");
+    }
+    q.before_started_at = started;
+    q.before_rowid = rowid;
+  }
+  const int64_t page = q.limit;
+  q.limit = page + 1;  // one more tells whether there is a next page
   auto rows = store_.list_executions(q);
   if (!rows) return rows.error();
+  json::value next_cursor = nullptr;
+  if (static_cast<int64_t>(rows->size()) > page) {
+    rows->resize(static_cast<size_t>(page));
+    const auto& last = rows->back();
+    next_cursor = "c" + std::to_string(last.started_at) + "." + std::to_string(last.rowid);
+  }
   json::array items;
   for (const auto& e : *rows) {
     json::array steps;
@@ -312,10 +690,71 @@ Result<json::object> ExecutionService::history(const std::string& workspace_id, 
                                  {"duration_ms", e.finished_at ? e.finished_at - e.started_at : 0},
                                  {"steps", steps}});
   }
-  return json::object{{"workspace_id", workspace_id},
+  return json::object{{"workspace_id", hq.workspace_id},
                       {"workspace_status", w->status},
                       {"count", static_cast<int64_t>(items.size())},
+                      {"next_cursor", next_cursor},
                       {"executions", items}};
+}
+
+Result<json::object> ExecutionService::log(const std::string& execution_id, const std::string& step_id,
+                                           const std::string& stream, int64_t offset, int64_t limit) {
+  if (stream != "stdout" && stream != "stderr") {
+    return make_error(ErrorCode::kInvalidArgument, "stream: '" + stream + "' is not stdout or stderr");
+  }
+  if (offset < 0) return make_error(ErrorCode::kInvalidArgument, "offset must be 0 or more");
+  if (limit <= 0) limit = 64 * 1024;
+  limit = std::min(limit, kMaxLogSlice);
+  auto e = store_.get_execution(execution_id);
+  if (!e) return e.error();
+  if (!*e) {
+    return make_error(ErrorCode::kNotFound, "execution '" + execution_id +
+                                                "' not found; get_execution_history lists execution ids");
+  }
+  const StepRecord* rec = nullptr;
+  for (const auto& s : (*e)->steps) {
+    if (s.step_id == step_id) rec = &s;
+  }
+  const bool running = (*e)->status == "running";
+  std::string path = log_path(execution_id, step_id, stream);
+  std::error_code ec;
+  if (!fs::exists(path, ec)) {
+    if (rec && rec->status == "skipped") {
+      return make_error(ErrorCode::kNotFound, "step '" + step_id + "' of execution '" + execution_id +
+                                                  "' was skipped and has no output");
+    }
+    if (rec || running) {
+      return make_error(ErrorCode::kNotFound, "the " + stream + " log of step '" + step_id + "' of execution '" +
+                                                  execution_id + "' is not there (not started yet, or removed)");
+    }
+    std::string known;
+    for (const auto& s : (*e)->steps) known += (known.empty() ? "" : ", ") + s.step_id;
+    return make_error(ErrorCode::kNotFound, "execution '" + execution_id + "' has no step '" + step_id +
+                                                "'; its steps are: " + (known.empty() ? "none recorded" : known));
+  }
+  const int64_t size = static_cast<int64_t>(fs::file_size(path, ec));
+  std::string data;
+  if (offset < size) {
+    std::FILE* f = std::fopen(path.c_str(), "rb");
+    if (!f) return make_error(ErrorCode::kInternal, "cannot read " + path);
+    std::fseek(f, static_cast<long>(offset), SEEK_SET);
+    data.resize(static_cast<size_t>(std::min(limit, size - offset)));
+    data.resize(std::fread(data.data(), 1, data.size(), f));
+    std::fclose(f);
+  }
+  // Never cut a UTF-8 character in two: the next slice starts with it whole.
+  if (offset + static_cast<int64_t>(data.size()) < size) data.resize(data.size() - incomplete_utf8_suffix(data));
+  const int64_t next = offset + static_cast<int64_t>(data.size());
+  return json::object{{"execution_id", execution_id},
+                      {"step_id", step_id},
+                      {"stream", stream},
+                      {"offset", offset},
+                      {"bytes", static_cast<int64_t>(data.size())},
+                      {"next_offset", next},
+                      {"size", size},
+                      {"complete", !running},
+                      {"eof", next >= size},
+                      {"data", sanitize_utf8(data)}};
 }
 
 }  // namespace isb

@@ -1,5 +1,8 @@
-// plan_service.cpp: planning through planner plugins; approval.
+// plan_service.cpp: planning through planner plugins or explicit steps;
+// approval, rejection, edits and the execution state of plans.
 #include <isb/core/plan_service.hpp>
+
+#include "services/step_graph.hpp"
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
@@ -67,12 +70,43 @@ json::object PlanService::describe(const PlanRecord& p) const {
                    {"requires_approval", p.status == "pending_approval"},
                    {"created_at", format_time(p.created_at)},
                    {"approved_at", format_time(p.approved_at)},
+                   {"updated_at", format_time(p.updated_at)},
+                   {"status_reason", p.status_reason},
+                   {"scope", plan.contains("scope") ? plan.at("scope") : json::value(nullptr)},
                    {"intents", plan.contains("intents") ? plan.at("intents") : json::array{}},
                    {"steps", plan.contains("steps") ? plan.at("steps") : json::array{}}};
+  // Plans stored by an older server lack some step fields; show them with
+  // the defaults the executor would apply.
+  if (auto* st = plan.if_contains("steps"); st && st->is_array() && !st->as_array().empty()) {
+    if (auto n = services::normalize_steps(st->as_array(), p.planner)) out["steps"] = std::move(*n);
+  }
   return out;
 }
 
-Result<json::object> PlanService::create(const std::string& workspace_id, const std::string& task, bool auto_approve) {
+Result<json::object> PlanService::create(const std::string& workspace_id, const std::string& task, bool auto_approve,
+                                         const std::optional<json::array>& explicit_steps) {
+  if (explicit_steps) {
+    auto w = workspaces_.get_active(workspace_id);
+    if (!w) return w.error();
+    auto steps = services::normalize_steps(*explicit_steps, "explicit");
+    if (!steps) return steps.error();
+    workspaces_.touch(workspace_id);
+    PlanRecord rec;
+    rec.id = new_id("plan-");
+    rec.workspace_id = workspace_id;
+    rec.task = task.empty() ? "explicit steps" : task;
+    rec.planner = "explicit";
+    rec.created_at = now_ms();
+    rec.status = auto_approve ? "approved" : "pending_approval";
+    rec.approved_at = auto_approve ? rec.created_at : 0;
+    rec.plan_json = json::serialize(json::object{{"planner", "explicit"},
+                                                 {"task", rec.task},
+                                                 {"intents", json::array{"custom"}},
+                                                 {"scope", nullptr},
+                                                 {"steps", std::move(*steps)}});
+    if (auto st = store_.insert_plan(rec); !st) return st.error();
+    return describe(rec);
+  }
   if (task.find_first_not_of(" \t\r\n") == std::string::npos) {
     return make_error(ErrorCode::kInvalidArgument,
                       "task_description is empty; describe what to do, e.g. \"run the tests\" or \"build the project\"");
@@ -114,6 +148,16 @@ Result<json::object> PlanService::create(const std::string& workspace_id, const 
                                                             task + "\"; the analysis offers: " +
                                                             offered_commands(*analysis));
     }
+    // Planner output is checked like client input: a planner bug must not
+    // reach the executor as a cycle or a step without a command.
+    auto normalized = services::normalize_steps(steps, planner.info().id);
+    if (!normalized) {
+      return make_error(ErrorCode::kInternal, "planner '" + planner.info().id +
+                                                  "' produced invalid steps: " + normalized.error().message);
+    }
+    steps = std::move(*normalized);
+    plan["steps"] = steps;
+    plan.erase("unmet");
     PlanRecord rec;
     rec.id = new_id("plan-");
     rec.workspace_id = workspace_id;
@@ -142,7 +186,7 @@ Result<json::object> PlanService::approve(const std::string& plan_id) {
   std::lock_guard<std::mutex> lock(mu_);
   auto p = get(plan_id);
   if (!p) return p.error();
-  if (p->status == "pending_approval") {
+  if (p->status == "pending_approval" || p->status == "draft") {
     p->approved_at = now_ms();
     p->status = "approved";
     if (auto st = store_.update_plan_status(plan_id, "approved", p->approved_at); !st) return st.error();
@@ -154,9 +198,84 @@ Result<json::object> PlanService::approve(const std::string& plan_id) {
   return describe(*p);
 }
 
-Status PlanService::set_status(const std::string& plan_id, const std::string& status) {
+Result<json::object> PlanService::reject(const std::string& plan_id, const std::string& reason) {
   std::lock_guard<std::mutex> lock(mu_);
-  return store_.update_plan_status(plan_id, status);
+  auto p = get(plan_id);
+  if (!p) return p.error();
+  if (p->status != "pending_approval" && p->status != "draft" && p->status != "approved") {
+    return make_error(ErrorCode::kFailedPrecondition, "plan '" + plan_id + "' is " + p->status +
+                                                          "; only a plan that has not been executed can be "
+                                                          "rejected");
+  }
+  p->status = "rejected";
+  p->status_reason = reason.empty() ? "rejected without a reason" : reason;
+  if (auto st = store_.set_plan_status_reason(plan_id, p->status, p->status_reason); !st) return st.error();
+  return describe(*p);
+}
+
+Result<json::object> PlanService::update(const std::string& plan_id, const json::array& steps) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto p = get(plan_id);
+  if (!p) return p.error();
+  if (p->status != "pending_approval" && p->status != "draft" && p->status != "approved") {
+    return make_error(ErrorCode::kFailedPrecondition, "plan '" + plan_id + "' is " + p->status +
+                                                          "; only a plan that has not been executed can be "
+                                                          "updated; create a new plan instead");
+  }
+  auto normalized = services::normalize_steps(steps, "explicit");
+  if (!normalized) return normalized.error();
+  boost::system::error_code ec;
+  json::value doc = json::parse(p->plan_json, ec);
+  json::object plan = ec || !doc.is_object() ? json::object{} : doc.as_object();
+  plan["steps"] = std::move(*normalized);
+  p->plan_json = json::serialize(plan);
+  // Edited steps were not what was approved.
+  p->status = "pending_approval";
+  p->approved_at = 0;
+  p->updated_at = now_ms();
+  p->status_reason.clear();
+  if (auto st = store_.replace_plan(plan_id, p->plan_json, p->status, p->updated_at); !st) return st.error();
+  return describe(*p);
+}
+
+Result<json::object> PlanService::list(const std::string& workspace_id, int64_t limit) const {
+  auto w = workspaces_.get_any(workspace_id);
+  if (!w) return w.error();
+  auto rows = store_.list_plans(workspace_id, limit > 0 ? std::min<int64_t>(limit, 500) : 50);
+  if (!rows) return rows.error();
+  json::array plans;
+  for (const auto& p : *rows) plans.push_back(describe(p));
+  return json::object{{"workspace_id", workspace_id},
+                      {"count", static_cast<int64_t>(plans.size())},
+                      {"plans", std::move(plans)}};
+}
+
+Result<PlanRecord> PlanService::begin_execution(const std::string& plan_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto p = get(plan_id);
+  if (!p) return p.error();
+  if (p->status == "pending_approval" || p->status == "draft") {
+    return make_error(ErrorCode::kFailedPrecondition, "plan '" + plan_id +
+                                                          "' must be approved before it can be executed: review its "
+                                                          "steps, then call approve_plan (or create it with "
+                                                          "auto_approve=true)");
+  }
+  if (p->status == "rejected") {
+    return make_error(ErrorCode::kFailedPrecondition, "plan '" + plan_id + "' was rejected; create a new plan");
+  }
+  if (p->status == "executing") {
+    return make_error(ErrorCode::kFailedPrecondition, "plan '" + plan_id +
+                                                          "' is already executing; wait for it to finish or call "
+                                                          "cancel_execution");
+  }
+  if (auto st = store_.set_plan_status_reason(plan_id, "executing", ""); !st) return st.error();
+  p->status = "executing";
+  return *p;
+}
+
+Status PlanService::set_status(const std::string& plan_id, const std::string& status, const std::string& reason) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return store_.set_plan_status_reason(plan_id, status, reason);
 }
 
 }  // namespace isb

@@ -7,7 +7,7 @@
 
 namespace isb::store_internal {
 
-inline constexpr std::array<const char*, 2> kMigrations = {
+inline constexpr std::array<const char*, 3> kMigrations = {
     // 1: the initial schema.
     R"sql(
 CREATE TABLE workspaces (
@@ -75,6 +75,14 @@ CREATE TABLE steps (
 CREATE INDEX executions_by_workspace ON executions(workspace_id, started_at);
 CREATE INDEX plans_by_workspace ON plans(workspace_id, created_at);
 CREATE INDEX analyses_by_workspace ON analyses(workspace_id, created_at);
+)sql",
+    // 3: plan edits and rejection reasons; per-step details (attempts, test
+    // results, changed files, log files) kept as one JSON document per step.
+    R"sql(
+ALTER TABLE plans ADD COLUMN updated_at INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE plans ADD COLUMN status_reason TEXT NOT NULL DEFAULT '';
+ALTER TABLE steps ADD COLUMN details_json TEXT NOT NULL DEFAULT '{}';
+CREATE INDEX executions_by_status ON executions(workspace_id, status, started_at);
 )sql",
 };
 

@@ -135,7 +135,11 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& path) {
       !st) {
     return st.error();
   }
-  if (auto st = s->exec("UPDATE plans SET status='failed' WHERE status='executing';"); !st) return st.error();
+  if (auto st = s->exec("UPDATE plans SET status='interrupted', status_reason='the server stopped while the plan "
+                        "was executing' WHERE status='executing';");
+      !st) {
+    return st.error();
+  }
   return s;
 }
 
@@ -254,6 +258,13 @@ Status Store::touch_workspace(const std::string& id, int64_t at) {
   return run(db_, st, "updating a workspace");
 }
 
+Status Store::set_workspace_sandbox(const std::string& id, const std::string& sandbox_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Stmt st(db_, "UPDATE workspaces SET sandbox_id=? WHERE id=?;");
+  st.bind(1, sandbox_id).bind(2, id);
+  return run(db_, st, "updating a workspace's sandbox");
+}
+
 Status Store::put_analysis(const std::string& workspace_id, const std::string& analysis_json, int64_t at) {
   std::lock_guard<std::mutex> lock(mu_);
   Stmt st(db_, "INSERT INTO analyses(workspace_id, created_at, analysis_json) VALUES (?,?,?);");
@@ -282,15 +293,12 @@ Status Store::insert_plan(const PlanRecord& p) {
   return run(db_, st, "inserting a plan");
 }
 
-Result<std::optional<PlanRecord>> Store::get_plan(const std::string& id) const {
-  std::lock_guard<std::mutex> lock(mu_);
-  Stmt st(db_,
-          "SELECT id, workspace_id, task, planner, status, plan_json, created_at, approved_at FROM plans WHERE id=?;");
-  if (!st.ok()) return db_error("reading a plan", db_);
-  st.bind(1, id);
-  int rc = st.step();
-  if (rc == SQLITE_DONE) return std::optional<PlanRecord>();
-  if (rc != SQLITE_ROW) return db_error("reading a plan", db_);
+namespace {
+
+constexpr const char* kPlanColumns =
+    "id, workspace_id, task, planner, status, plan_json, created_at, approved_at, updated_at, status_reason";
+
+PlanRecord read_plan(const Stmt& st) {
   PlanRecord p;
   p.id = st.text(0);
   p.workspace_id = st.text(1);
@@ -300,7 +308,51 @@ Result<std::optional<PlanRecord>> Store::get_plan(const std::string& id) const {
   p.plan_json = st.text(5);
   p.created_at = st.integer(6);
   p.approved_at = st.integer(7);
-  return std::optional<PlanRecord>(std::move(p));
+  p.updated_at = st.integer(8);
+  p.status_reason = st.text(9);
+  return p;
+}
+
+}  // namespace
+
+Result<std::optional<PlanRecord>> Store::get_plan(const std::string& id) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  Stmt st(db_, (std::string("SELECT ") + kPlanColumns + " FROM plans WHERE id=?;").c_str());
+  if (!st.ok()) return db_error("reading a plan", db_);
+  st.bind(1, id);
+  int rc = st.step();
+  if (rc == SQLITE_DONE) return std::optional<PlanRecord>();
+  if (rc != SQLITE_ROW) return db_error("reading a plan", db_);
+  return std::optional<PlanRecord>(read_plan(st));
+}
+
+Result<std::vector<PlanRecord>> Store::list_plans(const std::string& workspace_id, int64_t limit) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  Stmt st(db_, (std::string("SELECT ") + kPlanColumns +
+                " FROM plans WHERE workspace_id=? ORDER BY created_at DESC, rowid DESC LIMIT ?;")
+                   .c_str());
+  if (!st.ok()) return db_error("listing plans", db_);
+  st.bind(1, workspace_id).bind(2, limit);
+  std::vector<PlanRecord> out;
+  int rc;
+  while ((rc = st.step()) == SQLITE_ROW) out.push_back(read_plan(st));
+  if (rc != SQLITE_DONE) return db_error("listing plans", db_);
+  return out;
+}
+
+Status Store::set_plan_status_reason(const std::string& id, const std::string& status, const std::string& reason) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Stmt st(db_, "UPDATE plans SET status=?, status_reason=? WHERE id=?;");
+  st.bind(1, status).bind(2, reason).bind(3, id);
+  return run(db_, st, "updating a plan");
+}
+
+Status Store::replace_plan(const std::string& id, const std::string& plan_json, const std::string& status,
+                           int64_t at) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Stmt st(db_, "UPDATE plans SET plan_json=?, status=?, approved_at=0, updated_at=?, status_reason='' WHERE id=?;");
+  st.bind(1, plan_json).bind(2, status).bind(3, at).bind(4, id);
+  return run(db_, st, "updating a plan");
 }
 
 Status Store::update_plan_status(const std::string& id, const std::string& status, int64_t approved_at) {
@@ -335,74 +387,110 @@ Status Store::insert_step(const StepRecord& s) {
   std::lock_guard<std::mutex> lock(mu_);
   Stmt st(db_,
           "INSERT INTO steps(execution_id, seq, step_id, title, command_json, cwd, status, exit_code, signal, "
-          "timed_out, duration_ms, stdout, stderr, output_truncated, result_json, started_at, finished_at) VALUES "
-          "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?);");
+          "timed_out, duration_ms, stdout, stderr, output_truncated, result_json, started_at, finished_at, "
+          "details_json) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?);");
   st.bind(1, s.execution_id).bind(2, s.seq).bind(3, s.step_id).bind(4, s.title).bind(5, s.command_json);
   st.bind(6, s.cwd).bind(7, s.status).bind(8, s.exit_code).bind(9, s.signal).bind(10, int64_t{s.timed_out});
   st.bind(11, s.duration_ms).bind(12, s.stdout_text).bind(13, s.stderr_text).bind(14, int64_t{s.output_truncated});
-  st.bind(15, s.result_json).bind(16, s.started_at).bind(17, s.finished_at);
+  st.bind(15, s.result_json).bind(16, s.started_at).bind(17, s.finished_at).bind(18, s.details_json);
   return run(db_, st, "inserting a step");
+}
+
+namespace {
+
+constexpr const char* kExecutionColumns =
+    "id, workspace_id, COALESCE(plan_id, ''), kind, status, exit_code, started_at, finished_at, rowid";
+
+ExecutionRecord read_execution(const Stmt& st) {
+  ExecutionRecord e;
+  e.id = st.text(0);
+  e.workspace_id = st.text(1);
+  e.plan_id = st.text(2);
+  e.kind = st.text(3);
+  e.status = st.text(4);
+  e.exit_code = st.opt_integer(5);
+  e.started_at = st.integer(6);
+  e.finished_at = st.integer(7);
+  e.rowid = st.integer(8);
+  return e;
+}
+
+}  // namespace
+
+Status Store::load_steps(ExecutionRecord& e) const {
+  Stmt s(db_,
+         "SELECT seq, step_id, title, command_json, cwd, status, exit_code, signal, timed_out, duration_ms, "
+         "stdout, stderr, output_truncated, result_json, started_at, finished_at, details_json FROM steps WHERE "
+         "execution_id=? ORDER BY seq;");
+  if (!s.ok()) return db_error("listing steps", db_);
+  s.bind(1, e.id);
+  int rc;
+  while ((rc = s.step()) == SQLITE_ROW) {
+    StepRecord r;
+    r.execution_id = e.id;
+    r.seq = s.integer(0);
+    r.step_id = s.text(1);
+    r.title = s.text(2);
+    r.command_json = s.text(3);
+    r.cwd = s.text(4);
+    r.status = s.text(5);
+    r.exit_code = s.opt_integer(6);
+    r.signal = s.opt_integer(7);
+    r.timed_out = s.integer(8) != 0;
+    r.duration_ms = s.integer(9);
+    r.stdout_text = s.text(10);
+    r.stderr_text = s.text(11);
+    r.output_truncated = s.integer(12) != 0;
+    r.result_json = s.text(13);
+    r.started_at = s.integer(14);
+    r.finished_at = s.integer(15);
+    r.details_json = s.text(16);
+    e.steps.push_back(std::move(r));
+  }
+  if (rc != SQLITE_DONE) return db_error("listing steps", db_);
+  return ok_status();
 }
 
 Result<std::vector<ExecutionRecord>> Store::list_executions(const ExecutionQuery& q) const {
   std::lock_guard<std::mutex> lock(mu_);
-  std::string sql =
-      "SELECT id, workspace_id, COALESCE(plan_id, ''), kind, status, exit_code, started_at, finished_at FROM "
-      "executions WHERE workspace_id=?";
+  std::string sql = std::string("SELECT ") + kExecutionColumns + " FROM executions WHERE workspace_id=?";
   if (!q.plan_id.empty()) sql += " AND plan_id=?";
+  if (!q.status.empty()) sql += " AND status=?";
+  if (q.since_ms > 0) sql += " AND started_at>=?";
+  if (q.before_started_at > 0) sql += " AND (started_at<? OR (started_at=? AND rowid<?))";
   sql += " ORDER BY started_at DESC, rowid DESC LIMIT ?;";
   Stmt st(db_, sql.c_str());
   if (!st.ok()) return db_error("listing executions", db_);
   int i = 1;
   st.bind(i++, q.workspace_id);
   if (!q.plan_id.empty()) st.bind(i++, q.plan_id);
+  if (!q.status.empty()) st.bind(i++, q.status);
+  if (q.since_ms > 0) st.bind(i++, q.since_ms);
+  if (q.before_started_at > 0) {
+    st.bind(i++, q.before_started_at).bind(i++, q.before_started_at).bind(i++, q.before_rowid);
+  }
   st.bind(i++, q.limit);
   std::vector<ExecutionRecord> out;
   int rc;
-  while ((rc = st.step()) == SQLITE_ROW) {
-    ExecutionRecord e;
-    e.id = st.text(0);
-    e.workspace_id = st.text(1);
-    e.plan_id = st.text(2);
-    e.kind = st.text(3);
-    e.status = st.text(4);
-    e.exit_code = st.opt_integer(5);
-    e.started_at = st.integer(6);
-    e.finished_at = st.integer(7);
-    out.push_back(std::move(e));
-  }
+  while ((rc = st.step()) == SQLITE_ROW) out.push_back(read_execution(st));
   if (rc != SQLITE_DONE) return db_error("listing executions", db_);
   for (auto& e : out) {
-    Stmt s(db_,
-           "SELECT seq, step_id, title, command_json, cwd, status, exit_code, signal, timed_out, duration_ms, "
-           "stdout, stderr, output_truncated, result_json, started_at, finished_at FROM steps WHERE execution_id=? "
-           "ORDER BY seq;");
-    if (!s.ok()) return db_error("listing steps", db_);
-    s.bind(1, e.id);
-    while ((rc = s.step()) == SQLITE_ROW) {
-      StepRecord r;
-      r.execution_id = e.id;
-      r.seq = s.integer(0);
-      r.step_id = s.text(1);
-      r.title = s.text(2);
-      r.command_json = s.text(3);
-      r.cwd = s.text(4);
-      r.status = s.text(5);
-      r.exit_code = s.opt_integer(6);
-      r.signal = s.opt_integer(7);
-      r.timed_out = s.integer(8) != 0;
-      r.duration_ms = s.integer(9);
-      r.stdout_text = s.text(10);
-      r.stderr_text = s.text(11);
-      r.output_truncated = s.integer(12) != 0;
-      r.result_json = s.text(13);
-      r.started_at = s.integer(14);
-      r.finished_at = s.integer(15);
-      e.steps.push_back(std::move(r));
-    }
-    if (rc != SQLITE_DONE) return db_error("listing steps", db_);
+    if (auto s = load_steps(e); !s) return s.error();
   }
   return out;
+}
+
+Result<std::optional<ExecutionRecord>> Store::get_execution(const std::string& id) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  Stmt st(db_, (std::string("SELECT ") + kExecutionColumns + " FROM executions WHERE id=?;").c_str());
+  if (!st.ok()) return db_error("reading an execution", db_);
+  st.bind(1, id);
+  int rc = st.step();
+  if (rc == SQLITE_DONE) return std::optional<ExecutionRecord>();
+  if (rc != SQLITE_ROW) return db_error("reading an execution", db_);
+  ExecutionRecord e = read_execution(st);
+  if (auto s = load_steps(e); !s) return s.error();
+  return std::optional<ExecutionRecord>(std::move(e));
 }
 
 }  // namespace isb

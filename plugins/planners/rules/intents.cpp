@@ -25,6 +25,7 @@ const std::map<std::string, Phase>& keywords() {
       {"linting", Phase::Lint},
       {"test", Phase::Test},           {"tests", Phase::Test},         {"testing", Phase::Test},
       {"check", Phase::Test},          {"checks", Phase::Test},
+      {"clean", Phase::Clean},         {"cleanup", Phase::Clean},      {"clean-up", Phase::Clean},
       {"run", Phase::Run},             {"start", Phase::Run},          {"serve", Phase::Run},
       {"launch", Phase::Run},          {"execute", Phase::Run},
   };
@@ -61,6 +62,7 @@ std::string normalize_token(std::string t) {
 
 const char* phase_name(Phase p) {
   switch (p) {
+    case Phase::Clean: return "clean";
     case Phase::Install: return "install";
     case Phase::Build: return "build";
     case Phase::Format: return "format";

@@ -8,9 +8,9 @@
 namespace isb::planner {
 
 //! Phases in the order their steps run.
-enum class Phase { Install, Build, Format, Lint, Test, Run, Custom };
+enum class Phase { Clean, Install, Build, Format, Lint, Test, Run, Custom };
 
-//! "install", "build", "format", "lint", "test", "run", "custom".
+//! "clean", "install", "build", "format", "lint", "test", "run", "custom".
 const char* phase_name(Phase p);
 
 struct Intents {

@@ -38,6 +38,7 @@ std::vector<const char*> command_keys(Phase p) {
 std::string title(Phase p, const Project& pr) {
   std::string who = pr.path + (pr.ecosystem.empty() ? "" : " (" + pr.ecosystem + ")");
   switch (p) {
+    case Phase::Clean: return "Clean " + who;
     case Phase::Install: return "Install the dependencies of " + who;
     case Phase::Build: return "Build " + who;
     case Phase::Format: return "Format the code of " + who;
@@ -129,7 +130,7 @@ std::string build_plan(const std::string& request_json) {
   if (intents.phases.empty() && intents.custom_commands.empty()) {
     throw sdk::Error(ISB_NOT_SUPPORTED,
                      "found no intent in the task \"" + task +
-                         "\"; say install, build, test, lint, format, run, or give a command in backticks");
+                         "\"; say clean, install, build, test, lint, format, run, or give a command in backticks");
   }
   std::vector<const Project*> in_scope;
   for (const auto& p : projects) {
@@ -139,13 +140,42 @@ std::string build_plan(const std::string& request_json) {
     }
   }
 
-  json::array steps, unmet, intent_names;
+  // Implied phases: tests of ecosystems whose test runner only runs what the
+  // build produced (ctest, meson test) need the build first. Only the
+  // projects that need it get the implied step, and only when the analysis
+  // has their build command.
+  auto has_command = [](const Project* p, Phase ph) {
+    if (!p->commands) return false;
+    for (const char* k : command_keys(ph)) {
+      if (auto* c = p->commands->if_contains(k); c && !c->is_null()) return true;
+    }
+    return false;
+  };
+  auto needs_build_for_tests = [&](const Project* p) {
+    return (p->ecosystem == "cmake" || p->ecosystem == "meson") && has_command(p, Phase::Test) &&
+           has_command(p, Phase::Build);
+  };
+  std::vector<Phase> phases = intents.phases;
+  bool build_implied = false;
+  if (std::find(phases.begin(), phases.end(), Phase::Test) != phases.end() &&
+      std::find(phases.begin(), phases.end(), Phase::Build) == phases.end()) {
+    for (const Project* p : in_scope) build_implied = build_implied || needs_build_for_tests(p);
+    if (build_implied) {
+      phases.push_back(Phase::Build);
+      std::sort(phases.begin(), phases.end());
+    }
+  }
+
+  json::array steps, unmet, intent_names, implied;
   std::vector<std::string> previous_phase_ids;
-  for (Phase phase : intents.phases) {
-    intent_names.push_back(phase_name(phase));
+  for (Phase phase : phases) {
+    const bool is_implied = build_implied && phase == Phase::Build;
+    if (is_implied) implied.push_back(phase_name(phase));
+    else intent_names.push_back(phase_name(phase));
     std::vector<std::string> ids;
     for (const Project* p : in_scope) {
       if (!p->commands) continue;
+      if (is_implied && !needs_build_for_tests(p)) continue;
       const json::value* cmd = nullptr;
       std::string key;
       for (const char* k : command_keys(phase)) {
@@ -177,6 +207,7 @@ std::string build_plan(const std::string& request_json) {
       if (const json::value* conf = c.if_contains("confidence")) prov["confidence"] = *conf;
       const json::value* ev = c.if_contains("evidence");
       prov["evidence"] = ev && ev->is_array() ? *ev : json::value(json::array{});
+      if (is_implied) prov["implied_by"] = "test";
       step["provenance"] = std::move(prov);
       steps.push_back(std::move(step));
       ids.push_back(id);
@@ -240,8 +271,9 @@ std::string build_plan(const std::string& request_json) {
     for (const Project* p : in_scope) s.push_back(json::value(p->path));
     scope = std::move(s);
   }
-  json::object plan{{"planner", "rules"}, {"task", task},   {"intents", std::move(intent_names)},
-                    {"scope", scope},     {"steps", steps}, {"unmet", unmet}};
+  json::object plan{{"planner", "rules"}, {"task", task},     {"intents", std::move(intent_names)},
+                    {"implied", implied}, {"scope", scope},   {"steps", steps},
+                    {"unmet", unmet}};
   return json::serialize(plan);
 }
 

@@ -47,10 +47,14 @@ struct PlanRecord {
   std::string workspace_id;
   std::string task;
   std::string planner;
-  std::string status;  // pending_approval | approved | executing | completed | failed | rejected
+  //! draft | pending_approval | approved | rejected | executing | completed |
+  //! failed | cancelled | interrupted
+  std::string status;
   std::string plan_json = "{}";  // the planner's document (steps, intents, ...)
   int64_t created_at = 0;
   int64_t approved_at = 0;
+  int64_t updated_at = 0;      // last update_plan; 0 when never edited
+  std::string status_reason;   // why it was rejected, cancelled, interrupted
 };
 
 struct StepRecord {
@@ -69,6 +73,8 @@ struct StepRecord {
   std::string stderr_text;
   bool output_truncated = false;
   std::string result_json = "{}";  // the backend's full result document
+  //! The executor's findings: attempts, test results, changed files, log files.
+  std::string details_json = "{}";
   int64_t started_at = 0;
   int64_t finished_at = 0;
 };
@@ -82,12 +88,19 @@ struct ExecutionRecord {
   std::optional<int64_t> exit_code;
   int64_t started_at = 0;
   int64_t finished_at = 0;
-  std::vector<StepRecord> steps;  // filled by list_executions
+  int64_t rowid = 0;              // insertion order; breaks ties of started_at in cursors
+  std::vector<StepRecord> steps;  // filled by list_executions and get_execution
 };
 
 struct ExecutionQuery {
   std::string workspace_id;
-  std::string plan_id;  // optional filter
+  std::string plan_id;   // optional filter
+  std::string status;    // optional filter
+  int64_t since_ms = 0;  // optional: started at or after
+  //! Keyset cursor: only executions strictly older than (before_started_at,
+  //! before_rowid); 0 means from the newest.
+  int64_t before_started_at = 0;
+  int64_t before_rowid = 0;
   int64_t limit = 50;
 };
 
@@ -114,6 +127,8 @@ class Store {
   //! Forgets a workspace row entirely (used to undo a failed creation).
   Status delete_workspace(const std::string& id);
   Status touch_workspace(const std::string& id, int64_t at);
+  //! A sandbox recreated after a restart may have a new id (a new container).
+  Status set_workspace_sandbox(const std::string& id, const std::string& sandbox_id);
 
   Status put_analysis(const std::string& workspace_id, const std::string& analysis_json, int64_t at);
   Result<std::optional<std::string>> latest_analysis(const std::string& workspace_id) const;
@@ -121,6 +136,12 @@ class Store {
   Status insert_plan(const PlanRecord& p);
   Result<std::optional<PlanRecord>> get_plan(const std::string& id) const;
   Status update_plan_status(const std::string& id, const std::string& status, int64_t approved_at = 0);
+  //! Sets the status with the reason for it (rejection, cancellation).
+  Status set_plan_status_reason(const std::string& id, const std::string& status, const std::string& reason);
+  //! Replaces the plan document and status; clears the approval time.
+  Status replace_plan(const std::string& id, const std::string& plan_json, const std::string& status, int64_t at);
+  //! Plans of a workspace, newest first.
+  Result<std::vector<PlanRecord>> list_plans(const std::string& workspace_id, int64_t limit) const;
 
   Status insert_execution(const ExecutionRecord& e);
   Status finish_execution(const std::string& id, const std::string& status, std::optional<int64_t> exit_code,
@@ -128,11 +149,14 @@ class Store {
   Status insert_step(const StepRecord& s);
   //! Newest first, with their steps.
   Result<std::vector<ExecutionRecord>> list_executions(const ExecutionQuery& q) const;
+  //! One execution with its steps.
+  Result<std::optional<ExecutionRecord>> get_execution(const std::string& id) const;
 
  private:
   Store() = default;
   Status migrate();
   Status exec(const std::string& sql);
+  Status load_steps(ExecutionRecord& e) const;  // caller holds mu_
 
   sqlite3* db_ = nullptr;
   std::string path_;
