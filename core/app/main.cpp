@@ -1,22 +1,29 @@
 // main.cpp: the intelligent-sandbox command line.
 //
-//   intelligent-sandbox serve [--config FILE] [--transport stdio] [--plugin-dir DIR]...
+//   intelligent-sandbox serve [--config FILE] [--transport stdio|http] [--port N] [--host H]
+//                             [--mcp-config FILE] [--dev] [--plugin-dir DIR]...
 //   intelligent-sandbox plugins [--config FILE] [--plugin-dir DIR]...
 //   intelligent-sandbox --version
 //
 // In stdio mode stdout carries protocol messages only: everything this program
 // says for humans goes to stderr.
+#include <isb/plugin_abi.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <boost/asio/ip/address.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/program_options.hpp>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
 #include <isb/core/config.hpp>
 #include <isb/core/logging.hpp>
 #include <isb/core/plugin_host.hpp>
+#include <isb/core/security.hpp>
 #include <isb/core/server.hpp>
-#include <isb/plugin_abi.h>
-
-#include <boost/program_options.hpp>
-#include <spdlog/spdlog.h>
-
-#include <cstdio>
-#include <iostream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -51,11 +58,12 @@ struct CommonOptions {
 };
 
 void add_common(po::options_description& desc, CommonOptions& common) {
-  desc.add_options()("help,h", "show this help")(
-      "config", po::value(&common.config_file),
-      "config file (default: ./config/sandbox.yaml, then /etc/intelligent-sandbox/sandbox.yaml, then built-in "
-      "defaults)")("plugin-dir", po::value(&common.plugin_dirs)->composing(),
-                   "extra plugin directory, searched first (repeatable)");
+  desc.add_options()("help,h", "show this help")("config", po::value(&common.config_file),
+                                                 "config file (default: ./config/sandbox.yaml, then "
+                                                 "/etc/intelligent-sandbox/sandbox.yaml, then built-in "
+                                                 "defaults)")(
+      "plugin-dir", po::value(&common.plugin_dirs)->composing(),
+      "extra plugin directory, searched first (repeatable)");
 }
 
 isb::Result<isb::Config> load(const CommonOptions& common) {
@@ -80,22 +88,197 @@ int parse_or_usage(const std::vector<std::string>& args, po::options_description
   return -1;
 }
 
+bool is_loopback_host(const std::string& host) {
+  if (host == "localhost") return true;
+  boost::system::error_code ec;
+  auto a = boost::asio::ip::make_address(host, ec);
+  return !ec && a.is_loopback();
+}
+
+// What serve takes from the command line and from --mcp-config.
+struct ServeSettings {
+  std::string transport = "stdio";
+  std::string host = "127.0.0.1";
+  int64_t port = 8080;
+  bool host_set = false;
+  bool port_set = false;
+};
+
+// Applies an mcp_config.json (config/mcp_config.json documents the format):
+// {"server":{"name","version"},"transport":{"type","host","port"},
+//  "authentication":{"enabled","api_keys":[...]},
+//  "rate_limiting":{"enabled","requests_per_minute","burst"}}
+isb::Status apply_mcp_config(const std::string& path, ServeSettings& serve, isb::Config& config) {
+  std::ifstream in(path);
+  if (!in) return isb::make_error(isb::ErrorCode::kInvalidConfig, path + ": cannot read the file");
+  std::stringstream text;
+  text << in.rdbuf();
+  boost::system::error_code ec;
+  boost::json::value doc = boost::json::parse(text.str(), ec);
+  auto bad = [&](const std::string& what) {
+    return isb::make_error(isb::ErrorCode::kInvalidConfig, path + ": " + what);
+  };
+  if (ec) return bad("not valid JSON: " + ec.message());
+  if (!doc.is_object()) return bad("the top level must be an object");
+  auto check_keys = [&](const boost::json::object& o, const std::string& where,
+                        std::initializer_list<const char*> allowed) -> std::string {
+    for (const auto& kv : o) {
+      bool known = std::any_of(allowed.begin(), allowed.end(), [&](const char* a) { return kv.key() == a; });
+      if (!known) return "unknown key " + where + std::string(kv.key());
+    }
+    return "";
+  };
+  const boost::json::object& root = doc.as_object();
+  if (auto e = check_keys(root, "", {"server", "transport", "authentication", "rate_limiting"}); !e.empty()) {
+    return bad(e + " (known: server, transport, authentication, rate_limiting)");
+  }
+  auto section = [&](const char* name) -> const boost::json::object* {
+    auto* v = root.if_contains(name);
+    return v && v->is_object() ? &v->as_object() : nullptr;
+  };
+  for (const char* name : {"server", "transport", "authentication", "rate_limiting"}) {
+    if (root.contains(name) && !section(name)) return bad(std::string(name) + " must be an object");
+  }
+  if (auto* srv = section("server")) {
+    if (auto e = check_keys(*srv, "server.", {"name", "version"}); !e.empty()) return bad(e);
+  }
+  if (auto* t = section("transport")) {
+    if (auto e = check_keys(*t, "transport.", {"type", "host", "port"}); !e.empty()) return bad(e);
+    if (auto* v = t->if_contains("type")) {
+      if (!v->is_string() || (v->as_string() != "stdio" && v->as_string() != "http")) {
+        return bad("transport.type must be \"stdio\" or \"http\"");
+      }
+      serve.transport = std::string(v->as_string());
+    }
+    if (auto* v = t->if_contains("host")) {
+      if (!v->is_string() || v->as_string().empty()) return bad("transport.host must be a non-empty string");
+      serve.host = std::string(v->as_string());
+    }
+    if (auto* v = t->if_contains("port")) {
+      if (!v->is_int64() || v->as_int64() < 0 || v->as_int64() > 65535) {
+        return bad("transport.port must be an integer from 0 to 65535");
+      }
+      serve.port = v->as_int64();
+    }
+  }
+  if (auto* a = section("authentication")) {
+    if (auto e = check_keys(*a, "authentication.", {"enabled", "api_keys"}); !e.empty()) return bad(e);
+    bool enabled = true;
+    if (auto* v = a->if_contains("enabled")) {
+      if (!v->is_bool()) return bad("authentication.enabled must be true or false");
+      enabled = v->as_bool();
+    }
+    if (auto* v = a->if_contains("api_keys")) {
+      if (!v->is_array())
+        return bad("authentication.api_keys must be a list of \"sha256:<hex>\" hashes or keys");
+      for (const auto& k : v->as_array()) {
+        if (!k.is_string()) return bad("authentication.api_keys entries must be strings");
+        if (enabled) config.security.api_keys.emplace_back(k.as_string());
+      }
+    }
+    // Turning authentication off here never drops keys configured elsewhere:
+    // only --dev on a loopback address does.
+    if (enabled && config.security.api_keys.empty()) {
+      return bad(
+          "authentication.enabled is true but no key is configured: add authentication.api_keys, "
+          "security.api_keys or SANDBOX_API_KEY");
+    }
+  }
+  if (auto* r = section("rate_limiting")) {
+    if (auto e = check_keys(*r, "rate_limiting.", {"enabled", "requests_per_minute", "burst"}); !e.empty())
+      return bad(e);
+    for (const char* k : {"requests_per_minute", "burst"}) {
+      if (auto* v = r->if_contains(k)) {
+        if (!v->is_int64() || v->as_int64() < 1)
+          return bad(std::string("rate_limiting.") + k + " must be an integer >= 1");
+      }
+    }
+    if (auto* v = r->if_contains("requests_per_minute"))
+      config.security.rate_limit.requests_per_minute = v->as_int64();
+    if (auto* v = r->if_contains("burst")) config.security.rate_limit.burst = v->as_int64();
+    if (auto* v = r->if_contains("enabled")) {
+      if (!v->is_bool()) return bad("rate_limiting.enabled must be true or false");
+      auto& exempt = config.security.rate_limit.exempt_transports;
+      if (!v->as_bool()) exempt.insert(exempt.end(), {"mcp-stdio", "mcp-http"});
+    }
+  }
+  return isb::ok_status();
+}
+
 int cmd_serve(const std::vector<std::string>& args) {
   CommonOptions common;
-  std::string transport = "stdio";
+  ServeSettings serve;
+  std::string mcp_config;
   po::options_description desc("serve options");
   add_common(desc, common);
-  desc.add_options()("transport", po::value(&transport)->default_value("stdio"),
-                     "transport: stdio (MCP over stdin/stdout) or the id of a transport plugin");
+  desc.add_options()(
+      "transport", po::value<std::string>(),
+      "transport: stdio (MCP over stdin/stdout, default), http (MCP Streamable HTTP on /mcp), or the "
+      "id of a transport plugin")(
+      "host", po::value<std::string>(),
+      "http: address to listen on (default 127.0.0.1; any other requires API keys)")(
+      "port", po::value<int64_t>(), "http: TCP port (default 8080; 0 picks a free one, logged at start)")(
+      "mcp-config", po::value(&mcp_config),
+      "MCP settings file: transport, authentication, rate_limiting "
+      "(format: config/mcp_config.json)")(
+      "dev", "development: debug logging, and no API key needed while listening on a loopback address");
   po::variables_map vm;
-  if (int rc = parse_or_usage(args, desc, vm, "Usage: intelligent-sandbox serve [options]"); rc >= 0) return rc;
+  if (int rc = parse_or_usage(args, desc, vm, "Usage: intelligent-sandbox serve [options]"); rc >= 0)
+    return rc;
 
   auto config = load(common);
   if (!config) {
     std::cerr << "intelligent-sandbox: invalid configuration: " << config.error().message << "\n";
     return kExitUsage;
   }
-  std::string transport_id = transport == "stdio" ? "mcp-stdio" : transport;
+  if (!mcp_config.empty()) {
+    if (auto st = apply_mcp_config(mcp_config, serve, *config); !st) {
+      std::cerr << "intelligent-sandbox: invalid MCP configuration: " << st.error().message << "\n";
+      return kExitUsage;
+    }
+  }
+  if (vm.count("transport")) serve.transport = vm["transport"].as<std::string>();
+  if (vm.count("host")) serve.host = vm["host"].as<std::string>(), serve.host_set = true;
+  if (vm.count("port")) serve.port = vm["port"].as<int64_t>(), serve.port_set = true;
+  if (serve.port < 0 || serve.port > 65535) {
+    std::cerr << "intelligent-sandbox: --port must be from 0 to 65535\n";
+    return kExitUsage;
+  }
+  std::string transport_id = serve.transport == "stdio"  ? "mcp-stdio"
+                             : serve.transport == "http" ? "mcp-http"
+                                                         : serve.transport;
+  if (transport_id == "mcp-http") {
+    boost::json::object settings;
+    auto it = config->plugins.settings_json.find("mcp-http");
+    if (it != config->plugins.settings_json.end()) {
+      boost::system::error_code ec;
+      auto v = boost::json::parse(it->second, ec);
+      if (!ec && v.is_object()) settings = v.as_object();
+    }
+    // The command line and --mcp-config win over plugins.settings.mcp-http.
+    if (!mcp_config.empty() || serve.host_set || !settings.contains("host")) settings["host"] = serve.host;
+    if (!mcp_config.empty() || serve.port_set || !settings.contains("port")) settings["port"] = serve.port;
+    serve.host = std::string(settings["host"].as_string());
+    config->plugins.settings_json["mcp-http"] = boost::json::serialize(settings);
+  }
+  if (vm.count("dev")) {
+    config->logging.level = "debug";
+    bool local = transport_id == "mcp-stdio" || (transport_id == "mcp-http" && is_loopback_host(serve.host));
+    if (local) {
+      config->security.api_keys.clear();
+      std::cerr << "intelligent-sandbox: --dev: API keys are not checked on this loopback/stdio server\n";
+    } else {
+      std::cerr << "intelligent-sandbox: --dev: " << serve.host
+                << " is not a loopback address, API keys stay "
+                << "required\n";
+    }
+  }
+  auto gate = isb::SecurityGate::create(isb::SecurityGate::options_from(*config));
+  if (!gate) {
+    std::cerr << "intelligent-sandbox: invalid configuration: " << gate.error().message << "\n";
+    return kExitUsage;
+  }
+  isb::SecurityGate::install(*gate);
   isb::ServerOptions options;
   options.extra_plugin_dirs = common.plugin_dirs;
   auto server = isb::Server::create(std::move(*config), options);
@@ -116,7 +299,8 @@ int cmd_plugins(const std::vector<std::string>& args) {
   po::options_description desc("plugins options");
   add_common(desc, common);
   po::variables_map vm;
-  if (int rc = parse_or_usage(args, desc, vm, "Usage: intelligent-sandbox plugins [options]"); rc >= 0) return rc;
+  if (int rc = parse_or_usage(args, desc, vm, "Usage: intelligent-sandbox plugins [options]"); rc >= 0)
+    return rc;
   auto config = load(common);
   if (!config) {
     std::cerr << "intelligent-sandbox: invalid configuration: " << config.error().message << "\n";
@@ -133,8 +317,8 @@ int cmd_plugins(const std::vector<std::string>& args) {
   auto report = host.load_directories(dirs);
   std::printf("%-10s %-12s %-9s %-4s %s\n", "KIND", "ID", "VERSION", "ABI", "PATH");
   for (const auto& p : report.loaded) {
-    std::printf("%-10s %-12s %-9s %u.%-2u %s\n", isb::plugin_kind_name(p.kind), p.id.c_str(), p.version.c_str(),
-                p.abi_major, p.abi_minor, p.path.c_str());
+    std::printf("%-10s %-12s %-9s %u.%-2u %s\n", isb::plugin_kind_name(p.kind), p.id.c_str(),
+                p.version.c_str(), p.abi_major, p.abi_minor, p.path.c_str());
   }
   for (const auto& r : report.refused) std::printf("refused: %s\n", r.c_str());
   if (report.loaded.empty()) {

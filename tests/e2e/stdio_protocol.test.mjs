@@ -38,11 +38,11 @@ function rawId(line) {
  *   exit(ms)             await process exit -> {code, signal}
  *   close()              kill the process and remove its temp dirs
  */
-function startServer() {
+function startServer({ args = [], env = {} } = {}) {
   const base = mkdtempSync(join(tmpdir(), 'isb-e2e-base-'));
-  const proc = spawn(BINARY, ['serve'], {
+  const proc = spawn(BINARY, ['serve', ...args], {
     cwd: tmpdir(),
-    env: { ...process.env, SANDBOX_BASE_DIR: base },
+    env: { ...process.env, SANDBOX_BASE_DIR: base, ...env },
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   const s = {
@@ -149,9 +149,9 @@ function startServer() {
 }
 
 /** Runs fn with a started server, always killing it afterwards. */
-function withServer(fn) {
+function withServer(fn, options) {
   return async () => {
-    const s = startServer();
+    const s = startServer(options);
     try {
       await fn(s);
     } finally {
@@ -175,7 +175,7 @@ const opts = { timeout: TEST_TIMEOUT };
 
 // ----------------------------------------------------------------- tests ---
 
-test('initialize negotiates the protocol version and advertises only tools', opts, withServer(async (s) => {
+test('initialize negotiates the protocol version and advertises only tools and logging', opts, withServer(async (s) => {
   const cases = [
     ['2025-06-18', '2025-06-18'],
     ['2025-11-25', '2025-11-25'],
@@ -192,7 +192,7 @@ test('initialize negotiates the protocol version and advertises only tools', opt
     assert.equal(typeof r.result.serverInfo.version, 'string');
     assert.match(r.result.serverInfo.version, /^\d+\.\d+\.\d+/);
     assert.equal(typeof r.result.capabilities.tools, 'object');
-    assert.deepEqual(Object.keys(r.result.capabilities), ['tools']);
+    assert.deepEqual(Object.keys(r.result.capabilities).sort(), ['logging', 'tools']);
   }
 }));
 
@@ -355,8 +355,9 @@ test('a 10 MiB message is answered and the server keeps working', opts, withServ
   const sc = r.result.structuredContent;
   assert.equal(r.result.isError, false);
   assert.equal(sc.status, 'failed');
-  assert.equal(sc.exit_code, 127);
-  assert.match(sc.stderr, /Argument list too long/);
+  // The jail refuses it before starting anything; a plain exec fails with E2BIG.
+  assert.ok(sc.exit_code === null || sc.exit_code === 127, `exit_code ${sc.exit_code}`);
+  assert.match(sc.stderr, /too large|Argument list too long/);
   // Refused by that limit, so also a 10 MiB argument that is checked before use.
   const b = await s.call(3, 'create_workspace', { source_path: '/tmp/' + big }, 8000);
   assert.equal(b.result.isError, true);
@@ -480,4 +481,81 @@ test('EOF with a call in flight exits with code 0 within 5 s', opts, withServer(
   assert.equal(e.code, 0);
   assert.ok(Date.now() - t0 < 5000);
   assert.deepEqual(s.badLines, []);
+}));
+
+test('tools/list pages with nextCursor in a stable order; a bad cursor is -32602', opts, withServer(async (s) => {
+  await s.init();
+  const names = [];
+  const cursors = [];
+  let cursor;
+  for (let page = 0; page < 10; page++) {
+    const r = await s.request(`page${page}`, 'tools/list', cursor === undefined ? {} : { cursor });
+    const tools = r.result.tools;
+    assert.ok(tools.length <= 4, `page ${page} has ${tools.length} tools`);
+    names.push(...tools.map((t) => t.name));
+    cursor = r.result.nextCursor;
+    if (cursor === undefined) break;
+    assert.equal(tools.length, 4);
+    cursors.push(cursor);
+  }
+  assert.equal(cursor, undefined, 'the last page has no nextCursor');
+  assert.equal(new Set(names).size, names.length, 'no tool appears on two pages');
+  for (const n of EXPECTED_TOOLS) assert.ok(names.includes(n), `tool ${n} is on some page`);
+  assert.equal(cursors.length, Math.ceil(names.length / 4) - 1, `${names.length} tools in pages of 4`);
+  const again = await s.request('again', 'tools/list', { cursor: cursors[0] });
+  assert.deepEqual(again.result.tools.map((t) => t.name), names.slice(4, 8));
+  for (const [i, bad] of [['b1', 'tools-offset:3'], ['b2', 'tools-offset:400'], ['b3', 'x'], ['b4', 7]]) {
+    const e = errorOf(await s.request(i, 'tools/list', { cursor: bad }));
+    assert.equal(e.code, -32602, `cursor ${JSON.stringify(bad)}`);
+    assert.match(e.message, /cursor/);
+  }
+}, { args: ['--config', pageSizeConfig(4)] }));
+
+/** A config file that sets mcp-stdio's tools/list page size (removed at exit). */
+function pageSizeConfig(n) {
+  const dir = mkdtempSync(join(tmpdir(), 'isb-e2e-cfg-'));
+  const file = join(dir, 'sandbox.yaml');
+  writeFileSync(file, `plugins:\n  settings:\n    mcp-stdio:\n      tools_page_size: ${n}\n`);
+  process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+  return file;
+}
+
+test('logging/setLevel filters command output sent as notifications/message', opts, withServer(async (s) => {
+  await s.init();
+  const ws = await s.workspace();
+  const cmd = 'echo to-stdout; echo to-stderr >&2';
+  // Before any setLevel: no log messages at all.
+  assert.equal((await s.call(1, 'exec_command', { workspace_id: ws, command: cmd })).result.isError, false);
+  await sleep(100);
+  assert.equal(s.messages.filter((m) => m.method === 'notifications/message').length, 0);
+  // info: both streams, stdout as info and stderr as warning, before the result.
+  assert.deepEqual((await s.request(2, 'logging/setLevel', { level: 'info' })).result, {});
+  const r3 = await s.call(3, 'exec_command', { workspace_id: ws, command: cmd });
+  const logs = s.messages.filter((m) => m.method === 'notifications/message');
+  assert.ok(s.messages.indexOf(logs.at(-1)) < s.messages.indexOf(r3), 'log messages come before the result');
+  const text = (level) => logs.filter((m) => m.params.level === level).map((m) => m.params.data.text).join('');
+  assert.equal(text('info'), 'to-stdout\n');
+  assert.equal(text('warning'), 'to-stderr\n');
+  for (const m of logs) assert.equal(m.params.logger, 'execution');
+  // warning: stderr only.
+  assert.deepEqual((await s.request(4, 'logging/setLevel', { level: 'warning' })).result, {});
+  const before = s.messages.length;
+  await s.call(5, 'exec_command', { workspace_id: ws, command: cmd });
+  const later = s.messages.slice(before).filter((m) => m.method === 'notifications/message');
+  assert.deepEqual(later.map((m) => [m.params.level, m.params.data.text]), [['warning', 'to-stderr\n']]);
+  // Bad levels name the valid ones.
+  for (const [id, level] of [[6, 'verbose'], [7, 3], [8, undefined]]) {
+    const e = errorOf(await s.request(id, 'logging/setLevel', level === undefined ? {} : { level }));
+    assert.equal(e.code, -32602);
+    assert.match(e.message, /debug, info, notice, warning, error, critical, alert, emergency/);
+  }
+}));
+
+test('requests are served after initialize even when notifications/initialized comes late', opts, withServer(async (s) => {
+  const init = await s.request(1, 'initialize', { protocolVersion: '2025-03-26', capabilities: {}, clientInfo: { name: 'late', version: '1' } });
+  assert.equal(init.result.protocolVersion, '2025-03-26');
+  const list = await s.request(2, 'tools/list', {});
+  for (const n of EXPECTED_TOOLS) assert.ok(list.result.tools.some((t) => t.name === n), `tool ${n} is listed`);
+  s.send({ jsonrpc: '2.0', method: 'notifications/initialized' });
+  assert.deepEqual((await s.request(3, 'ping')).result, {});
 }));

@@ -1,6 +1,7 @@
 // plugin_host.cpp: plugin discovery and loading on Boost.DLL, ABI checks, and
 // the host API handed to each plugin instance.
 #include <isb/core/plugin_host.hpp>
+#include <isb/core/security.hpp>
 
 #include <boost/dll/runtime_symbol_info.hpp>
 #include <boost/dll/shared_library.hpp>
@@ -9,8 +10,12 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstddef>
 #include <filesystem>
+#include <map>
+#include <memory>
+#include <mutex>
 #include <regex>
 
 #ifndef ISB_VERSION
@@ -172,6 +177,27 @@ isb_status host_call_operation(void* ctx, const char* operation, const char* arg
       if (ISB_HAS_FIELD(request, isb_request_ctx, credential)) info.credential = str(request->credential);
     }
     if (info.transport.empty()) info.transport = hc->plugin_id;
+    // The front door, the same for every transport: key, rate limit, audit.
+    std::shared_ptr<SecurityGate> gate = SecurityGate::installed();
+    Caller caller{info.transport, info.principal, info.client_id, info.credential};
+    auto started = std::chrono::steady_clock::now();
+    std::string principal = info.principal;
+    if (gate) {
+      bool admitted = request && ISB_HAS_FIELD(request, isb_request_ctx, admitted) && request->admitted;
+      Admission a = gate->admit(caller, operation, !admitted);
+      if (!a.allowed) {
+        return fail(a.code == "rate_limited" ? ISB_UNAVAILABLE : ISB_INVALID_ARGUMENT,
+                    a.code == "rate_limited" ? ErrorCode::kResourceExhausted : ErrorCode::kPermissionDenied,
+                    a.message);
+      }
+      principal = a.principal;
+      info.principal = principal;
+    }
+    auto audited = [&](isb_status s, const std::string& outcome) {
+      if (gate) gate->audit(caller, principal, operation, args_json ? args_json : "", outcome,
+                            std::chrono::steady_clock::now() - started);
+      return s;
+    };
     CallContext::EventFn on_event;
     CallContext::CancelledFn cancelled;
     if (events && ISB_HAS_FIELD(events, isb_event_sink, on_event) && events->on_event) {
@@ -185,14 +211,62 @@ isb_status host_call_operation(void* ctx, const char* operation, const char* arg
     }
     CallContext call_ctx(std::move(info), std::move(on_event), std::move(cancelled));
     auto r = hc->registry->call(operation, args, call_ctx);
-    if (!r) return fail(status_from_code(r.error().code), r.error().code, r.error().message);
+    if (!r) {
+      return audited(fail(status_from_code(r.error().code), r.error().code, r.error().message),
+                     std::string("error:") + error_code_name(r.error().code));
+    }
     set_out(result, boost::json::serialize(*r));
-    return ISB_OK;
+    return audited(ISB_OK, "ok");
   } catch (const std::exception& e) {
     return fail(ISB_ERROR, ErrorCode::kInternal, std::string("internal error: ") + e.what());
   } catch (...) {
     return fail(ISB_ERROR, ErrorCode::kInternal, "internal error");
   }
+}
+
+isb_status host_admit(void* ctx, const isb_request_ctx* request, const isb_json_out* out) {
+  try {
+    auto* hc = static_cast<HostContext*>(ctx);
+    auto str = [](const char* s) { return s ? std::string(s) : std::string(); };
+    Caller caller;
+    if (request) {
+      caller.transport = str(request->transport);
+      if (ISB_HAS_FIELD(request, isb_request_ctx, principal)) caller.principal = str(request->principal);
+      if (ISB_HAS_FIELD(request, isb_request_ctx, client_id)) caller.client_id = str(request->client_id);
+      if (ISB_HAS_FIELD(request, isb_request_ctx, credential)) caller.credential = str(request->credential);
+    }
+    if (caller.transport.empty() && hc) caller.transport = hc->plugin_id;
+    std::shared_ptr<SecurityGate> gate = SecurityGate::installed();
+    if (!gate) {
+      set_out(out, boost::json::serialize(boost::json::object{
+                       {"principal", caller.principal.empty() ? "anonymous" : caller.principal}}));
+      return ISB_OK;
+    }
+    Admission a = gate->admit(caller, "(request)", true);
+    if (a.allowed) {
+      set_out(out, boost::json::serialize(boost::json::object{{"principal", a.principal}}));
+      return ISB_OK;
+    }
+    boost::json::object err{{"code", a.code}, {"message", a.message}};
+    if (a.retry_after_s > 0) err["retry_after_s"] = a.retry_after_s;
+    set_out(out, boost::json::serialize(boost::json::object{{"error", std::move(err)}}));
+    return a.code == "rate_limited" ? ISB_UNAVAILABLE : ISB_INVALID_ARGUMENT;
+  } catch (...) {
+    return ISB_ERROR;  // fail closed: the transport refuses the request
+  }
+}
+
+// The policy text must outlive every host API that points at it.
+const char* security_policy_text() {
+  static std::mutex mu;
+  static std::map<std::string, std::unique_ptr<std::string>> texts;
+  std::shared_ptr<SecurityGate> gate = SecurityGate::installed();
+  std::string policy = gate ? gate->policy_json()
+                            : std::string(R"({"api_keys_required":false,"rate_limit":null,"audit_logging":false})");
+  std::lock_guard<std::mutex> lock(mu);
+  auto& slot = texts[policy];
+  if (!slot) slot = std::make_unique<std::string>(policy);
+  return slot->c_str();
 }
 
 isb_status host_list_operations(void* ctx, const isb_json_out* out) {
@@ -565,6 +639,8 @@ Result<std::shared_ptr<PluginInstance>> PluginHost::create(const std::string& id
     inst->host_ctx_->registry = registry_;
     api.call_operation = &host_call_operation;
     api.list_operations = &host_list_operations;
+    api.admit = &host_admit;
+    api.security_policy_json = security_policy_text();
   }
   std::string config_text = boost::json::serialize(config.is_null() ? boost::json::value(boost::json::object{}) : config);
   isb_instance* raw = nullptr;

@@ -103,6 +103,10 @@ typedef struct isb_request_ctx {
   const char* client_id;   /* session or peer identifier, for rate limits and audit */
   const char* request_id;  /* the protocol-level id of the request, as text */
   const char* credential;  /* API key presented by the client, checked by the core */
+  /* 1 when the transport already passed this request through host admit()
+   * (authenticated and charged to the rate limiter), so call_operation checks
+   * the credential again but does not charge the request a second time. */
+  uint8_t admitted;
 } isb_request_ctx;
 
 /* Where an operation sends events while it runs (progress, output chunks).
@@ -153,6 +157,21 @@ typedef struct isb_host_api {
   /* Host identification: {"name","version","abi":"1.0"}.
    * OWNERSHIP: owned by the host, valid while the host API is. */
   const char* host_info_json;
+
+  /* Admits one client request at the transport's front door: checks the API
+   * key (request->credential) and charges the request to the rate limiter of
+   * its key or client. On ISB_OK out gets {"principal":"..."}; otherwise
+   * {"error":{"code":"unauthenticated"|"rate_limited","message","retry_after_s"?}}
+   * with ISB_INVALID_ARGUMENT (bad or missing key) or ISB_UNAVAILABLE (rate).
+   * Transports only; NULL for other kinds (and in hosts older than this field).
+   * OWNERSHIP: as call_operation. THREADING: thread-safe. */
+  isb_status (*admit)(void* host_ctx, const isb_request_ctx* request, const isb_json_out* out);
+
+  /* The host's front-door policy: {"api_keys_required":bool,
+   * "rate_limit":{"requests_per_minute","burst"}}. A transport that binds to a
+   * non-loopback address must refuse to serve unless api_keys_required.
+   * OWNERSHIP: owned by the host, valid while the host API is. */
+  const char* security_policy_json;
 } isb_host_api;
 
 /* ------------------------------------------------------------------------ */

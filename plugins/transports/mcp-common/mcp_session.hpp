@@ -1,27 +1,27 @@
 // mcp_session.hpp: one MCP session over any framing. The transport feeds it
-// complete JSON-RPC messages and gives it a writer for outgoing ones; the
-// session answers initialize, ping, tools/list and tools/call (run on worker
-// threads so that several calls are in flight at once), honours
-// notifications/cancelled and turns operation events into
-// notifications/progress when the request carries a progress token.
+// complete JSON-RPC messages and says where replies go; the session answers
+// initialize, ping, tools/list (paginated), tools/call (run on worker threads
+// so that several calls are in flight at once) and logging/setLevel, honours
+// notifications/cancelled, and turns operation events into
+// notifications/progress (when the request carries a progress token) and
+// notifications/message (command output, subject to logging/setLevel).
 //
 //   McpSession session(host, "mcp-stdio", [&](const json::object& m) { write_line(m); });
-//   session.handle_text(line);
+//   session.handle_text(line);               // replies go to the session writer
+//   session.handle_text(body, {.writer = w}); // HTTP: replies go to this POST's stream
 //   ...
 //   session.shutdown();  // cancels in-flight calls and waits for them
 //
-// Threading: handle_text() and shutdown() are thread-safe. The writer is called
-// from several threads and must serialize writes itself.
+// Threading: handle_text() and shutdown() are thread-safe. Writers are called
+// from several threads and must serialize writes themselves.
 #pragma once
 
-#include <isb/sdk/plugin.hpp>
-
+#include <atomic>
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
-
-#include <atomic>
 #include <condition_variable>
 #include <functional>
+#include <isb/sdk/plugin.hpp>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -34,18 +34,40 @@ namespace isb::mcp {
 //! Protocol revisions this server speaks, newest first.
 inline constexpr const char* kSupportedVersions[] = {"2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05"};
 
+//! True when version is one of kSupportedVersions.
+bool is_supported_version(std::string_view version);
+
+//! RFC 5424 severities as MCP names them, least severe first; -1 if unknown.
+int log_level_rank(std::string_view level);
+
+using Writer = std::function<void(const boost::json::object& message)>;
+
+//! Where one incoming message came from and where its replies go.
+struct Origin {
+  Writer writer;           // empty: the session's writer
+  std::string credential;  // API key presented with the message
+  std::string principal;   // set by the transport once admitted
+  bool admitted = false;   // the transport already ran host admit() for it
+};
+
+struct SessionOptions {
+  //! Tools per tools/list page; further pages are reached with nextCursor.
+  size_t tools_page_size = 100;
+};
+
 class McpSession {
  public:
-  using Writer = std::function<void(const boost::json::object& message)>;
-
-  McpSession(isb::sdk::Host host, std::string transport_id, Writer writer);
+  McpSession(isb::sdk::Host host, std::string transport_id, Writer writer, SessionOptions options = {},
+             std::string client_id = "");
   ~McpSession();
   McpSession(const McpSession&) = delete;
   McpSession& operator=(const McpSession&) = delete;
 
-  //! Handles one complete message (a line for stdio). Malformed JSON is
-  //! answered with -32700 and id null; the session keeps serving.
-  void handle_text(std::string_view text);
+  //! Handles one complete message. Malformed JSON is answered with -32700 and
+  //! id null; the session keeps serving. Returns how many responses the
+  //! message will get (0 for notifications and responses, else 1); the
+  //! response may be written later, from another thread.
+  int handle_text(std::string_view text, const Origin& origin = {});
 
   //! Cancels every call in flight and waits until they have all answered.
   void shutdown();
@@ -53,27 +75,41 @@ class McpSession {
   //! Number of tools/call requests still running.
   size_t in_flight() const;
 
+  //! The protocol version negotiated by initialize ("" before it).
+  std::string protocol_version() const;
+
  private:
   struct Call {
     std::atomic<bool> cancelled{false};
   };
 
-  void handle_request(const boost::json::value& id, const std::string& method, const boost::json::object& params);
+  void handle_request(const boost::json::value& id, const std::string& method,
+                      const boost::json::object& params, const Origin& origin);
   void handle_notification(const std::string& method, const boost::json::object& params);
   boost::json::object initialize(const boost::json::object& params);
   std::optional<boost::json::array> tools();
-  void start_tool_call(const boost::json::value& id, const boost::json::object& params);
+  void list_tools(const boost::json::value& id, const boost::json::object& params, const Origin& origin);
+  void set_log_level(const boost::json::value& id, const boost::json::object& params, const Origin& origin);
+  void start_tool_call(const boost::json::value& id, const boost::json::object& params, const Origin& origin);
   void run_tool_call(boost::json::value id, std::string name, boost::json::object args,
-                     std::optional<boost::json::value> progress_token, std::shared_ptr<Call> call);
-  void send(const boost::json::object& message);
+                     std::optional<boost::json::value> progress_token, std::shared_ptr<Call> call,
+                     Origin origin);
+  void send(const boost::json::object& message, const Origin& origin);
 
   isb::sdk::Host host_;
   std::string transport_id_;
+  std::string client_id_;
   Writer writer_;
+  SessionOptions options_;
 
   std::mutex tools_mu_;
   std::optional<boost::json::array> tools_;  // MCP-shaped catalogue, built once
   std::map<std::string, bool> tool_names_;
+
+  mutable std::mutex state_mu_;
+  std::string protocol_version_;
+  // Lowest severity sent as notifications/message; none until logging/setLevel.
+  std::atomic<int> min_log_rank_{1000};
 
   mutable std::mutex calls_mu_;
   std::condition_variable calls_done_;

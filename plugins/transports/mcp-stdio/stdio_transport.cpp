@@ -7,23 +7,21 @@
 // arbitrarily. A line longer than max_message_bytes is answered with -32700 and
 // skipped. End of input ends serve() once the calls in flight have finished
 // (they are cancelled first: nobody is left to read their results).
-#include <isb/sdk/plugin.hpp>
-
-#include "json_rpc.hpp"
-#include "mcp_session.hpp"
-
-#include <boost/json/parse.hpp>
-#include <boost/json/serialize.hpp>
-
 #include <fcntl.h>
 #include <poll.h>
 #include <unistd.h>
 
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
 #include <cerrno>
 #include <cstring>
+#include <isb/sdk/plugin.hpp>
 #include <memory>
 #include <mutex>
 #include <string>
+
+#include "json_rpc.hpp"
+#include "mcp_session.hpp"
 
 namespace json = boost::json;
 
@@ -32,11 +30,15 @@ namespace {
 class StdioTransport : public isb::sdk::Transport {
  public:
   static isb::sdk::PluginInfo info() {
-    return {"mcp-stdio", "MCP over stdio", "0.1.0",
+    return {"mcp-stdio",
+            "MCP over stdio",
+            "0.1.0",
             "Model Context Protocol server on stdin/stdout (newline-delimited JSON-RPC 2.0)",
             R"({"type":"object","additionalProperties":false,"properties":{
                  "max_message_bytes":{"type":"integer","minimum":1024,
-                   "description":"Longest accepted message; longer lines get -32700. Default 64 MiB."}}})",
+                   "description":"Longest accepted message; longer lines get -32700. Default 64 MiB."},
+                 "tools_page_size":{"type":"integer","minimum":1,
+                   "description":"Tools per tools/list page; later pages via nextCursor. Default 100."}}})",
             ISB_CAP_THREAD_SAFE};
   }
 
@@ -49,6 +51,12 @@ class StdioTransport : public isb::sdk::Transport {
         throw isb::sdk::Error(ISB_INVALID_CONFIG, "max_message_bytes must be an integer >= 1024");
       }
       max_message_bytes_ = static_cast<size_t>(m->as_int64());
+    }
+    if (auto* p = cfg.as_object().if_contains("tools_page_size")) {
+      if (!p->is_int64() || p->as_int64() < 1) {
+        throw isb::sdk::Error(ISB_INVALID_CONFIG, "tools_page_size must be an integer >= 1");
+      }
+      session_options_.tools_page_size = static_cast<size_t>(p->as_int64());
     }
     if (pipe2(stop_pipe_, O_CLOEXEC | O_NONBLOCK) != 0) {
       throw isb::sdk::Error(ISB_UNAVAILABLE, std::string("pipe2: ") + std::strerror(errno));
@@ -64,7 +72,8 @@ class StdioTransport : public isb::sdk::Transport {
     if (!host_.can_call_operations()) {
       throw isb::sdk::Error(ISB_NOT_SUPPORTED, "the host does not offer call_operation to transports");
     }
-    isb::mcp::McpSession session(host_, "mcp-stdio", [this](const json::object& m) { write_message(m); });
+    isb::mcp::McpSession session(
+        host_, "mcp-stdio", [this](const json::object& m) { write_message(m); }, session_options_);
     std::string pending;
     bool discarding = false;  // inside an over-long line, until its newline
     char buf[65536];
@@ -99,7 +108,8 @@ class StdioTransport : public isb::sdk::Transport {
       if (!discarding) pending.append(buf + start, static_cast<size_t>(got) - start);
       if (!discarding && pending.size() > max_message_bytes_) {
         write_message(isb::mcp::make_error(nullptr, isb::mcp::kParseError,
-                                           "Parse error: message longer than " + std::to_string(max_message_bytes_) +
+                                           "Parse error: message longer than " +
+                                               std::to_string(max_message_bytes_) +
                                                " bytes; it was skipped"));
         pending.clear();
         discarding = true;
@@ -142,6 +152,7 @@ class StdioTransport : public isb::sdk::Transport {
 
   isb::sdk::Host host_;
   size_t max_message_bytes_ = 64u << 20;
+  isb::mcp::SessionOptions session_options_;
   int stop_pipe_[2] = {-1, -1};
   std::mutex write_mu_;
 };

@@ -62,6 +62,7 @@ struct RequestContext {
   std::string client_id;
   std::string request_id;
   std::string credential;
+  bool admitted = false;  // already passed host admit() (isb_request_ctx.admitted)
 };
 
 //! Result of Host::call_operation: status and the result or error document.
@@ -121,6 +122,7 @@ class Host {
     ctx.client_id = request.client_id.empty() ? nullptr : request.client_id.c_str();
     ctx.request_id = request.request_id.empty() ? nullptr : request.request_id.c_str();
     ctx.credential = request.credential.empty() ? nullptr : request.credential.c_str();
+    ctx.admitted = request.admitted ? 1 : 0;
     isb_event_sink sink{};
     sink.struct_size = sizeof sink;
     sink.user = &cb;
