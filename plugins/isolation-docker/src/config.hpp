@@ -1,0 +1,43 @@
+// config.hpp: the instance configuration of the docker backend (the plugin's
+// config section), its JSON Schema and its parser.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace isb::docker {
+
+struct Config {
+  //! Where the engine listens: unix:///path or tcp://host:port. Default:
+  //! $DOCKER_HOST, else unix:///var/run/docker.sock.
+  std::string host;
+  //! Value of the instance label on every container this server creates;
+  //! reconcile only ever touches containers carrying it.
+  std::string instance_id = "default";
+  //! Engine API version to use instead of negotiating it ("1.41"); empty: negotiate.
+  std::string api_version;
+  //! Bound on every ordinary engine request (not on command runs).
+  int64_t request_timeout_ms = 30000;
+  //! Bound on pulling a missing image.
+  int64_t pull_timeout_ms = 300000;
+  //! Time a stopped command's output stream may stay open before it is abandoned.
+  int64_t kill_grace_ms = 2000;
+  //! Size of the writable /tmp tmpfs in each container.
+  int64_t tmp_size_mb = 256;
+  //! The container's PID 1. Commands run through exec; PID 1 has to stay alive
+  //! and reap the orphans they leave. The engine's own init (tini) is not used:
+  //! it exits when its child dies, so `kill -9 -1` in a command would stop the
+  //! whole container, while PID 1 itself is immune to signals from inside its
+  //! namespace. The shell's `wait` reaps every child, adopted orphans included.
+  std::vector<std::string> keepalive_command = {
+      "/bin/sh", "-c", "trap 'exit 0' TERM; while :; do sleep 2147483647 & wait; done"};
+};
+
+//! JSON Schema (draft-07) of the config; describes exactly what parse_config accepts.
+extern const char* const kConfigSchema;
+
+//! Parses config_json; throws Error(ISB_INVALID_CONFIG, ...) naming the bad key.
+Config parse_config(const std::string& config_json);
+
+}  // namespace isb::docker

@@ -1,0 +1,686 @@
+// isolation_docker_test: drives libisb-isolation-docker.so across the C ABI
+// against the real Docker engine that scripts/start-dockerd.sh starts, with the
+// image scripts/build-test-image.sh builds (ISB_TEST_DOCKER_IMAGE, default
+// isb-test:latest). Without an engine every test FAILS, by design: a
+// container backend that was never exercised must not pass as tested.
+// The engine's own view (labels, container lists) is read with curl over the
+// socket, independently of the plugin's HTTP client.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <boost/json.hpp>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+#include <valijson/adapters/boost_json_adapter.hpp>
+#include <valijson/schema.hpp>
+#include <valijson/schema_parser.hpp>
+#include <valijson/validator.hpp>
+
+#include "plugin_loader.hpp"
+
+namespace fs = std::filesystem;
+namespace json = boost::json;
+
+namespace {
+
+const char* kSocket = "/var/run/docker.sock";
+
+std::string test_image() {
+  const char* e = std::getenv("ISB_TEST_DOCKER_IMAGE");
+  return e && *e ? e : "isb-test:latest";
+}
+
+//! Runs a command on the host and returns its stdout.
+std::string host_output(const std::string& cmd) {
+  std::string out;
+  FILE* p = ::popen(cmd.c_str(), "r");
+  if (!p) return out;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  ::pclose(p);
+  return out;
+}
+
+//! The engine's answer to a GET, read with curl (not with the plugin's client).
+json::value engine_get(const std::string& path) {
+  std::string body = host_output("curl -s --max-time 10 --unix-socket " + std::string(kSocket) +
+                                 " 'http://localhost" + path + "'");
+  boost::system::error_code ec;
+  json::value v = json::parse(body, ec);
+  return ec ? json::value(nullptr) : v;
+}
+
+void engine_delete(const std::string& path) {
+  host_output("curl -s --max-time 10 -X DELETE --unix-socket " + std::string(kSocket) + " 'http://localhost" +
+              path + "'");
+}
+
+std::vector<std::string> containers_with_instance(const std::string& instance) {
+  std::string filter = "%7B%22label%22%3A%5B%22dev.intelligent-sandbox.instance%3D" + instance + "%22%5D%7D";
+  json::value v = engine_get("/containers/json?all=true&filters=" + filter);
+  std::vector<std::string> ids;
+  if (v.is_array()) {
+    for (const auto& c : v.as_array()) ids.emplace_back(c.as_object().at("Id").as_string());
+  }
+  return ids;
+}
+
+std::string schema_errors(const json::value& doc, const std::string& file) {
+  std::ifstream in(std::string(ISB_SOURCE_DIR) + "/docs/schemas/" + file);
+  std::stringstream text;
+  text << in.rdbuf();
+  json::value schema_doc = json::parse(text.str());
+  valijson::Schema schema;
+  valijson::SchemaParser parser;
+  valijson::adapters::BoostJsonAdapter schema_adapter(schema_doc);
+  parser.populateSchema(schema_adapter, schema);
+  valijson::Validator validator;
+  valijson::ValidationResults results;
+  valijson::adapters::BoostJsonAdapter doc_adapter(doc);
+  if (validator.validate(schema, doc_adapter, &results)) return "";
+  std::string out;
+  valijson::ValidationResults::Error e;
+  while (results.popError(e)) {
+    std::string ctx;
+    for (const auto& c : e.context) ctx += c;
+    out += ctx + ": " + e.description + "\n";
+  }
+  return out.empty() ? "invalid" : out;
+}
+
+struct ExecOutcome {
+  isb_status status = ISB_ERROR;
+  std::string error;
+  json::object result;
+  std::string out;
+  std::string err;
+};
+
+struct SinkState {
+  std::string out, err;
+  std::chrono::steady_clock::time_point cancel_at = std::chrono::steady_clock::time_point::max();
+};
+
+class DockerBackendTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(fs::exists(kSocket)) << "no Docker engine socket at " << kSocket
+                                     << ": run scripts/start-dockerd.sh (these tests never skip)";
+    instance_ = "isb-test-" + std::to_string(::getpid());
+    inst_ = plugin_.create(R"({"instance_id":")" + instance_ + R"(","kill_grace_ms":1000})");
+    ASSERT_NE(inst_, nullptr);
+    api_ = plugin_.api<isb_isolation_api>();
+    ws_ = fs::temp_directory_path() / ("isb-docker-ws-" + std::to_string(::getpid()) + "-" +
+                                       ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(ws_);
+    fs::create_directories(ws_);
+  }
+
+  void TearDown() override {
+    if (inst_) {
+      // Nothing a test created may outlive it, whatever it asserted.
+      TestPlugin::call_json([&](const isb_json_out* o) { return api_->reconcile(inst_, "[]", o); });
+      plugin_.descriptor()->destroy(inst_);
+    }
+    std::error_code ec;
+    fs::remove_all(ws_, ec);
+  }
+
+  std::string last_error() { return plugin_.descriptor()->last_error(inst_); }
+
+  //! Creates a sandbox on ws_ with the given extra spec members; returns its id.
+  std::string create(const std::string& limits_json = "{}", const std::string& image = test_image()) {
+    json::object spec{{"workspace_id", "ws-test"},
+                      {"workspace_path", ws_.string()},
+                      {"image", image},
+                      {"network", "none"},
+                      {"resource_limits", json::parse(limits_json)}};
+    auto [s, doc] = TestPlugin::call_json(
+        [&](const isb_json_out* o) { return api_->sandbox_create(inst_, json::serialize(spec).c_str(), o); });
+    EXPECT_EQ(s, ISB_OK) << last_error();
+    if (s != ISB_OK) return "";
+    return std::string(json::parse(doc).as_object().at("sandbox_id").as_string());
+  }
+
+  ExecOutcome exec(const std::string& id, const json::object& spec, SinkState* state_in = nullptr) {
+    SinkState local;
+    SinkState* state = state_in ? state_in : &local;
+    isb_output_sink sink{};
+    sink.struct_size = sizeof sink;
+    sink.user = state;
+    sink.emit = [](void* u, int32_t stream, const char* b, size_t n) {
+      auto* st = static_cast<SinkState*>(u);
+      (stream == ISB_STREAM_STDERR ? st->err : st->out).append(b, n);
+    };
+    sink.is_cancelled = [](void* u) -> uint8_t {
+      return std::chrono::steady_clock::now() >= static_cast<SinkState*>(u)->cancel_at ? 1 : 0;
+    };
+    std::string text = json::serialize(spec);
+    auto [s, doc] = TestPlugin::call_json(
+        [&](const isb_json_out* o) { return api_->sandbox_exec(inst_, id.c_str(), text.c_str(), &sink, o); });
+    ExecOutcome r;
+    r.status = s;
+    if (s == ISB_OK) {
+      r.result = json::parse(doc).as_object();
+    } else {
+      r.error = last_error();
+    }
+    r.out = state->out;
+    r.err = state->err;
+    return r;
+  }
+
+  ExecOutcome sh(const std::string& id, const std::string& script, int64_t timeout_ms = 20000) {
+    return exec(id, json::object{{"shell", script}, {"timeout_ms", timeout_ms}});
+  }
+
+  TestPlugin plugin_{"libisb-isolation-docker.so"};
+  const isb_isolation_api* api_ = nullptr;
+  isb_instance* inst_ = nullptr;
+  std::string instance_;
+  fs::path ws_;
+};
+
+int64_t int_at(const json::object& o, const char* k) { return o.at(k).as_int64(); }
+
+// ---------------------------------------------------------------------------
+// Probe and configuration
+
+TEST_F(DockerBackendTest, ProbeReportsEngineAndWhatItEnforces) {
+  auto [s, doc] = TestPlugin::call_json([&](const isb_json_out* o) { return api_->probe(inst_, o); });
+  ASSERT_EQ(s, ISB_OK) << last_error();
+  json::object p = json::parse(doc).as_object();
+  EXPECT_EQ(p.at("backend").as_string(), "docker");
+  EXPECT_TRUE(p.at("available").as_bool());
+  const json::object& engine = p.at("engine").as_object();
+  EXPECT_EQ(engine.at("api_version").as_string(), "1.41");  // Debian 12's docker.io speaks 1.41
+  EXPECT_FALSE(engine.at("version").as_string().empty());
+  std::map<std::string, bool> enforced;
+  for (const auto& e : p.at("protections").as_array()) {
+    enforced[std::string(e.as_object().at("name").as_string())] = e.as_object().at("enforced").as_bool();
+  }
+  EXPECT_EQ(enforced.size(), 17u);
+  EXPECT_TRUE(enforced.at("seccomp"));
+  EXPECT_TRUE(enforced.at("capabilities_dropped"));
+  EXPECT_TRUE(enforced.at("no_new_privs"));
+  EXPECT_TRUE(enforced.at("cgroup_memory"));
+  EXPECT_TRUE(enforced.at("cgroup_pids"));
+  EXPECT_TRUE(enforced.at("network_namespace"));
+  // dockerd here runs without userns-remap: container root is host uid 0.
+  EXPECT_FALSE(enforced.at("user_namespace"));
+}
+
+TEST_F(DockerBackendTest, ProbeSaysUnavailableWhenTheSocketIsAbsent) {
+  isb_instance* other = plugin_.create(R"({"host":"unix:///nonexistent/docker.sock"})");
+  ASSERT_NE(other, nullptr);
+  auto [s, doc] = TestPlugin::call_json([&](const isb_json_out* o) { return api_->probe(other, o); });
+  ASSERT_EQ(s, ISB_OK);
+  json::object p = json::parse(doc).as_object();
+  EXPECT_FALSE(p.at("available").as_bool());
+  EXPECT_NE(std::string(p.at("error").as_string()).find("/nonexistent/docker.sock"), std::string::npos);
+  for (const auto& e : p.at("protections").as_array()) EXPECT_FALSE(e.as_object().at("enforced").as_bool());
+  // Creating a sandbox there fails as unavailable, naming the socket.
+  std::string spec = R"({"workspace_id":"w","workspace_path":")" + ws_.string() + R"(","image":"x"})";
+  auto [cs, cdoc] = TestPlugin::call_json(
+      [&](const isb_json_out* o) { return api_->sandbox_create(other, spec.c_str(), o); });
+  EXPECT_EQ(cs, ISB_UNAVAILABLE);
+  EXPECT_NE(std::string(plugin_.descriptor()->last_error(other)).find("start-dockerd.sh"), std::string::npos);
+  plugin_.descriptor()->destroy(other);
+}
+
+TEST_F(DockerBackendTest, RejectsUnknownConfigKeyNamingIt) {
+  isb_instance* other = nullptr;
+  EXPECT_EQ(plugin_.descriptor()->create(nullptr, R"({"sockett":"/x"})", &other), ISB_INVALID_CONFIG);
+  EXPECT_EQ(other, nullptr);
+  EXPECT_NE(std::string(plugin_.descriptor()->last_error(nullptr)).find("unknown key 'sockett'"),
+            std::string::npos);
+  EXPECT_EQ(plugin_.descriptor()->create(nullptr, R"({"api_version":"1.30"})", &other), ISB_INVALID_CONFIG);
+  EXPECT_NE(std::string(plugin_.descriptor()->last_error(nullptr)).find("older than 1.41"),
+            std::string::npos);
+}
+
+TEST_F(DockerBackendTest, ConfigSchemaAcceptsWhatCreateAcceptsAndRefusesUnknownKeys) {
+  json::value schema_doc = json::parse(plugin_.descriptor()->config_schema);
+  valijson::Schema schema;
+  valijson::SchemaParser parser;
+  valijson::adapters::BoostJsonAdapter schema_adapter(schema_doc);
+  parser.populateSchema(schema_adapter, schema);
+  auto valid = [&](const std::string& text) {
+    json::value doc = json::parse(text);
+    valijson::Validator validator;
+    valijson::adapters::BoostJsonAdapter adapter(doc);
+    return validator.validate(schema, adapter, nullptr);
+  };
+  const std::string good =
+      R"({"host":"tcp://127.0.0.1:2375","instance_id":"a.b-c","api_version":"1.41","kill_grace_ms":0,)"
+      R"("tmp_size_mb":16,"keepalive_command":["sleep","1000"]})";
+  EXPECT_TRUE(valid(good));
+  isb_instance* other = plugin_.create(good);
+  ASSERT_NE(other, nullptr);
+  plugin_.descriptor()->destroy(other);
+  EXPECT_FALSE(valid(R"({"sockett":"/x"})"));
+  EXPECT_FALSE(valid(R"({"host":"http://x"})"));
+}
+
+TEST_F(DockerBackendTest, UnreachableTcpEngineIsUnavailableWithTheAddress) {
+  // Port 1 on loopback: nothing listens there.
+  isb_instance* other = plugin_.create(R"({"host":"tcp://127.0.0.1:1","request_timeout_ms":2000})");
+  ASSERT_NE(other, nullptr);
+  auto [s, doc] = TestPlugin::call_json([&](const isb_json_out* o) { return api_->probe(other, o); });
+  ASSERT_EQ(s, ISB_OK);
+  json::object p = json::parse(doc).as_object();
+  EXPECT_FALSE(p.at("available").as_bool());
+  EXPECT_NE(std::string(p.at("error").as_string()).find("tcp://127.0.0.1:1"), std::string::npos);
+  plugin_.descriptor()->destroy(other);
+}
+
+TEST_F(DockerBackendTest, MissingImageFailsNamingTheImage) {
+  json::object spec{
+      {"workspace_id", "w"}, {"workspace_path", ws_.string()}, {"image", "isb-no-such-image:0.0"}};
+  auto [s, doc] = TestPlugin::call_json(
+      [&](const isb_json_out* o) { return api_->sandbox_create(inst_, json::serialize(spec).c_str(), o); });
+  EXPECT_EQ(s, ISB_INVALID_ARGUMENT);
+  std::string msg = last_error();
+  EXPECT_NE(msg.find("image 'isb-no-such-image:0.0'"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("could not be pulled"), std::string::npos) << msg;
+  EXPECT_TRUE(containers_with_instance(instance_).empty());
+}
+
+TEST_F(DockerBackendTest, RejectsSpecWithoutImage) {
+  std::string spec = R"({"workspace_id":"w","workspace_path":")" + ws_.string() + R"("})";
+  auto [s, doc] = TestPlugin::call_json(
+      [&](const isb_json_out* o) { return api_->sandbox_create(inst_, spec.c_str(), o); });
+  EXPECT_EQ(s, ISB_INVALID_ARGUMENT);
+  EXPECT_NE(last_error().find("missing image"), std::string::npos) << last_error();
+}
+
+// ---------------------------------------------------------------------------
+// The container
+
+TEST_F(DockerBackendTest, ContainerCarriesLabelsMountAndHardeningInTheEngine) {
+  std::string id = create(R"({"memory_mb":128,"cpu_cores":0.5,"max_processes":64,"max_open_files":256})");
+  ASSERT_FALSE(id.empty());
+  json::value c = engine_get("/containers/" + id + "/json");
+  ASSERT_TRUE(c.is_object());
+  const json::object& cfg = c.at("Config").as_object();
+  EXPECT_EQ(cfg.at("Labels").at("dev.intelligent-sandbox.instance").as_string(), instance_);
+  EXPECT_EQ(cfg.at("Labels").at("dev.intelligent-sandbox.workspace").as_string(), "ws-test");
+  EXPECT_EQ(cfg.at("WorkingDir").as_string(), "/workspace");
+  const json::object& hc = c.at("HostConfig").as_object();
+  EXPECT_EQ(hc.at("Memory").as_int64(), 128 * 1024 * 1024);
+  EXPECT_EQ(hc.at("MemorySwap").as_int64(), 128 * 1024 * 1024);
+  EXPECT_EQ(hc.at("NanoCpus").as_int64(), 500000000);
+  EXPECT_EQ(hc.at("PidsLimit").as_int64(), 64);
+  EXPECT_EQ(hc.at("NetworkMode").as_string(), "none");
+  EXPECT_TRUE(hc.at("ReadonlyRootfs").as_bool());
+  EXPECT_EQ(hc.at("CapDrop").as_array().at(0).as_string(), "ALL");
+  EXPECT_EQ(hc.at("SecurityOpt").as_array().at(0).as_string(), "no-new-privileges");
+  EXPECT_EQ(hc.at("Binds").as_array().at(0).as_string(), ws_.string() + ":/workspace:rw");
+}
+
+TEST_F(DockerBackendTest, ExecStreamsStdoutStderrAndExitCode) {
+  std::string id = create();
+  ASSERT_FALSE(id.empty());
+  ExecOutcome r = sh(id, "echo out; echo err >&2; exit 3");
+  ASSERT_EQ(r.status, ISB_OK) << r.error;
+  EXPECT_EQ(r.out, "out\n");
+  EXPECT_EQ(r.err, "err\n");
+  EXPECT_EQ(int_at(r.result, "exit_code"), 3);
+  EXPECT_TRUE(r.result.at("signal").is_null());
+  EXPECT_EQ(int_at(r.result, "stdout_bytes"), 4);
+  EXPECT_EQ(int_at(r.result, "stderr_bytes"), 4);
+  EXPECT_FALSE(r.result.at("timed_out").as_bool());
+  EXPECT_EQ(schema_errors(r.result, "exec-result.schema.json"), "");
+}
+
+TEST_F(DockerBackendTest, ExecPassesStdinEnvAndCwd) {
+  std::string id = create();
+  ASSERT_FALSE(id.empty());
+  fs::create_directories(ws_ / "sub");
+  ExecOutcome r = exec(id, json::object{{"argv", json::array{"sh", "-c", "cat; echo \"$FOO\"; pwd"}},
+                                        {"stdin", "hello\n"},
+                                        {"env", json::object{{"FOO", "bar baz"}}},
+                                        {"cwd", "sub"}});
+  ASSERT_EQ(r.status, ISB_OK) << r.error;
+  EXPECT_EQ(r.out, "hello\nbar baz\n/workspace/sub\n");
+  EXPECT_EQ(int_at(r.result, "exit_code"), 0);
+}
+
+TEST_F(DockerBackendTest, LargeStdinAndOutputDoNotDeadlock) {
+  std::string id = create();
+  ASSERT_FALSE(id.empty());
+  std::string big(4 << 20, 'x');
+  ExecOutcome r = exec(id, json::object{{"argv", json::array{"cat"}},
+                                        {"stdin", big},
+                                        {"max_output_bytes", 8 << 20},
+                                        {"timeout_ms", 30000}});
+  ASSERT_EQ(r.status, ISB_OK) << r.error;
+  EXPECT_EQ(r.out.size(), big.size());
+  EXPECT_EQ(r.out, big);
+}
+
+TEST_F(DockerBackendTest, OutputBeyondMaxOutputBytesIsCountedNotForwarded) {
+  std::string id = create();
+  ASSERT_FALSE(id.empty());
+  ExecOutcome r = exec(id, json::object{{"shell", "head -c 100000 /dev/zero"}, {"max_output_bytes", 1000}});
+  ASSERT_EQ(r.status, ISB_OK) << r.error;
+  EXPECT_EQ(r.out.size(), 1000u);
+  EXPECT_EQ(int_at(r.result, "stdout_bytes"), 100000);
+  EXPECT_TRUE(r.result.at("output_truncated").as_bool());
+}
+
+TEST_F(DockerBackendTest, MissingCommandReportsNotFound) {
+  std::string id = create();
+  ASSERT_FALSE(id.empty());
+  ExecOutcome r = exec(id, json::object{{"argv", json::array{"isb-no-such-command"}}});
+  ASSERT_EQ(r.status, ISB_OK) << r.error;
+  EXPECT_EQ(int_at(r.result, "exit_code"), 127);
+  EXPECT_NE(std::string(r.result.at("error").as_string()).find("isb-no-such-command"), std::string::npos);
+}
+
+TEST_F(DockerBackendTest, TimeoutKillsTheCommandAndItsBackgroundChildren) {
+  std::string id = create();
+  ASSERT_FALSE(id.empty());
+  auto t0 = std::chrono::steady_clock::now();
+  ExecOutcome r = sh(id, "sleep 101 & sleep 102 & sleep 103", 500);
+  auto ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
+  ASSERT_EQ(r.status, ISB_OK) << r.error;
+  EXPECT_TRUE(r.result.at("timed_out").as_bool());
+  EXPECT_EQ(r.result.at("signal_name").as_string(), "SIGKILL");
+  EXPECT_TRUE(r.result.at("exit_code").is_null());
+  EXPECT_LT(ms, 3000);
+  EXPECT_EQ(r.result.at("stopped_by").as_string(), "sigkill_session");
+  ExecOutcome ps = sh(id, "ps | grep -c 'sleep 10[123]' | grep -v grep; true");
+  EXPECT_EQ(ps.out, "0\n") << "survivors of the timed-out command";
+}
+
+TEST_F(DockerBackendTest, CancellationStopsTheCommand) {
+  std::string id = create();
+  ASSERT_FALSE(id.empty());
+  SinkState st;
+  st.cancel_at = std::chrono::steady_clock::now() + std::chrono::milliseconds(300);
+  ExecOutcome r = exec(id, json::object{{"shell", "echo started; sleep 60"}, {"timeout_ms", 30000}}, &st);
+  ASSERT_EQ(r.status, ISB_OK) << r.error;
+  EXPECT_TRUE(r.result.at("cancelled").as_bool());
+  EXPECT_FALSE(r.result.at("timed_out").as_bool());
+  EXPECT_EQ(r.out, "started\n");
+  EXPECT_LT(int_at(r.result, "duration_ms"), 3000);
+}
+
+TEST_F(DockerBackendTest, EscapedSetsidChildIsEndedByContainerRestartAfterGrace) {
+  std::string id = create();
+  ASSERT_FALSE(id.empty());
+  // setsid leaves the command's session but keeps its stdout open.
+  ExecOutcome r = sh(id, "setsid sleep 104 & sleep 105", 400);
+  ASSERT_EQ(r.status, ISB_OK) << r.error;
+  EXPECT_TRUE(r.result.at("timed_out").as_bool());
+  EXPECT_TRUE(r.result.at("container_restarted").as_bool());
+  ExecOutcome ps = sh(id, "ps | grep 'sleep 10[45]' | grep -vc grep; true");
+  EXPECT_EQ(ps.out, "0\n");
+}
+
+TEST_F(DockerBackendTest, UsageComesFromTheContainerCgroup) {
+  std::string id = create(R"({"memory_mb":256})");
+  ASSERT_FALSE(id.empty());
+  // ~40 MiB held in a shell variable? busybox dd with a 40M block allocates it.
+  ExecOutcome r = sh(id,
+                     "dd if=/dev/zero of=/dev/null bs=40M count=3 2>/dev/null; i=0; "
+                     "while [ $i -lt 200000 ]; do i=$((i+1)); done");
+  ASSERT_EQ(r.status, ISB_OK) << r.error;
+  const json::object& u = r.result.at("usage").as_object();
+  EXPECT_EQ(u.at("source").as_string(), "cgroup");
+  EXPECT_GE(u.at("max_rss_kb").as_int64(), 40 * 1024);
+  EXPECT_LT(u.at("max_rss_kb").as_int64(), 256 * 1024);
+  EXPECT_GT(u.at("cpu_ms").as_int64(), 10);
+  EXPECT_FALSE(u.at("oom_killed").as_bool());
+}
+
+// ---------------------------------------------------------------------------
+// Lifecycle
+
+TEST_F(DockerBackendTest, DestroyRemovesTheContainer) {
+  std::string id = create();
+  ASSERT_FALSE(id.empty());
+  ASSERT_EQ(containers_with_instance(instance_).size(), 1u);
+  ASSERT_EQ(api_->sandbox_destroy(inst_, id.c_str()), ISB_OK) << last_error();
+  EXPECT_TRUE(containers_with_instance(instance_).empty());
+  EXPECT_EQ(api_->sandbox_destroy(inst_, id.c_str()), ISB_NOT_FOUND);
+  ExecOutcome r = sh(id, "true");
+  EXPECT_EQ(r.status, ISB_NOT_FOUND);
+}
+
+TEST_F(DockerBackendTest, ReconcileRemovesOnlyThisInstancesUnknownContainers) {
+  std::string keep = create();
+  std::string orphan = create();
+  ASSERT_FALSE(keep.empty());
+  ASSERT_FALSE(orphan.empty());
+  // A container of another server instance on the same engine.
+  std::string other_instance = instance_ + "-other";
+  isb_instance* other = plugin_.create(R"({"instance_id":")" + other_instance + R"("})");
+  ASSERT_NE(other, nullptr);
+  std::string spec =
+      R"({"workspace_id":"o","workspace_path":")" + ws_.string() + R"(","image":")" + test_image() + R"("})";
+  auto [cs, cdoc] = TestPlugin::call_json(
+      [&](const isb_json_out* o) { return api_->sandbox_create(other, spec.c_str(), o); });
+  ASSERT_EQ(cs, ISB_OK) << plugin_.descriptor()->last_error(other);
+
+  std::string known = "[\"" + keep + "\"]";
+  auto [s, doc] =
+      TestPlugin::call_json([&](const isb_json_out* o) { return api_->reconcile(inst_, known.c_str(), o); });
+  ASSERT_EQ(s, ISB_OK) << last_error();
+  json::array removed = json::parse(doc).as_object().at("removed").as_array();
+  ASSERT_EQ(removed.size(), 1u);
+  EXPECT_EQ(removed[0].as_string(), orphan);
+  EXPECT_EQ(containers_with_instance(instance_), std::vector<std::string>{keep});
+  EXPECT_EQ(containers_with_instance(other_instance).size(), 1u);
+
+  TestPlugin::call_json([&](const isb_json_out* o) { return api_->reconcile(other, "[]", o); });
+  plugin_.descriptor()->destroy(other);
+  EXPECT_TRUE(containers_with_instance(other_instance).empty());
+}
+
+TEST_F(DockerBackendTest, NewPluginInstanceAdoptsAndReconcilesContainersOfACrashedOne) {
+  std::string id = create();
+  ASSERT_FALSE(id.empty());
+  // A fresh instance with the same instance id, as after a server restart.
+  isb_instance* restarted = plugin_.create(R"({"instance_id":")" + instance_ + R"("})");
+  ASSERT_NE(restarted, nullptr);
+  isb_output_sink sink{sizeof(isb_output_sink), nullptr, nullptr, nullptr};
+  auto [es, edoc] = TestPlugin::call_json([&](const isb_json_out* o) {
+    return api_->sandbox_exec(restarted, id.c_str(), R"({"shell":"exit 7"})", &sink, o);
+  });
+  ASSERT_EQ(es, ISB_OK) << plugin_.descriptor()->last_error(restarted);
+  EXPECT_EQ(json::parse(edoc).at("exit_code").as_int64(), 7);
+  auto [s, doc] =
+      TestPlugin::call_json([&](const isb_json_out* o) { return api_->reconcile(restarted, "[]", o); });
+  ASSERT_EQ(s, ISB_OK);
+  EXPECT_EQ(json::parse(doc).at("removed").as_array().size(), 1u);
+  EXPECT_TRUE(containers_with_instance(instance_).empty());
+  plugin_.descriptor()->destroy(restarted);
+}
+
+TEST_F(DockerBackendTest, ContainerRemovedBehindTheServersBackIsReportedNotFound) {
+  std::string id = create();
+  ASSERT_FALSE(id.empty());
+  engine_delete("/containers/" + id + "?force=true");
+  ExecOutcome r = sh(id, "true");
+  EXPECT_EQ(r.status, ISB_NOT_FOUND);
+  EXPECT_NE(r.error.find("removed outside the server"), std::string::npos) << r.error;
+}
+
+// ---------------------------------------------------------------------------
+// Attack cases from ISOLATION.md that apply to containers
+
+TEST_F(DockerBackendTest, HostFilesAreAbsent) {
+  std::string id = create();
+  ASSERT_FALSE(id.empty());
+  // Host paths that exist on every test machine; the container sees the image instead.
+  ExecOutcome r = sh(id, "cat /etc/shadow; ls /root/.ssh; cat /etc/os-release; test -e /work && echo WORK");
+  ASSERT_EQ(r.status, ISB_OK) << r.error;
+  EXPECT_EQ(r.out, "");
+  EXPECT_NE(r.err.find("/etc/shadow"), std::string::npos);
+  // Only the container's own processes are visible.
+  ExecOutcome p = sh(id, "ls /proc | grep -c '^[0-9]'");
+  EXPECT_LE(std::stoi(p.out), 5) << p.out;
+}
+
+TEST_F(DockerBackendTest, RootIsReadOnlyWhileWorkspaceAndTmpAreWritable) {
+  std::string id = create();
+  ASSERT_FALSE(id.empty());
+  ExecOutcome r = sh(id,
+                     "touch /usr/x 2>/dev/null && echo USR; touch /etc/x 2>/dev/null && echo ETC; "
+                     "touch /x 2>/dev/null && echo ROOT; echo data > /workspace/f && echo WS; "
+                     "echo t > /tmp/t && echo TMP");
+  ASSERT_EQ(r.status, ISB_OK) << r.error;
+  EXPECT_EQ(r.out, "WS\nTMP\n");
+  std::ifstream f(ws_ / "f");
+  std::string content;
+  std::getline(f, content);
+  EXPECT_EQ(content, "data");
+}
+
+TEST_F(DockerBackendTest, SymlinkToHostPathResolvesInsideTheContainer) {
+  std::string id = create();
+  ASSERT_FALSE(id.empty());
+  fs::create_symlink("/etc/hostname", ws_ / "link");
+  ExecOutcome host = sh(id, "cat /workspace/link");
+  ASSERT_EQ(host.status, ISB_OK);
+  // The container's /etc/hostname is the container id prefix, not the host's.
+  EXPECT_EQ(host.out, id.substr(0, 12) + "\n");
+}
+
+TEST_F(DockerBackendTest, NoCapabilitiesAndNoNewPrivileges) {
+  std::string id = create();
+  ASSERT_FALSE(id.empty());
+  ExecOutcome r = sh(id, "grep -E '^(CapEff|CapBnd|CapPrm|NoNewPrivs|Seccomp):' /proc/self/status");
+  ASSERT_EQ(r.status, ISB_OK) << r.error;
+  EXPECT_EQ(r.out,
+            "CapPrm:\t0000000000000000\nCapEff:\t0000000000000000\nCapBnd:\t0000000000000000\n"
+            "NoNewPrivs:\t1\nSeccomp:\t2\n");
+}
+
+TEST_F(DockerBackendTest, MountUnshareMknodAndSysrqAreDenied) {
+  std::string id = create();
+  ASSERT_FALSE(id.empty());
+  ExecOutcome r =
+      sh(id,
+         "mount -t tmpfs none /tmp 2>/dev/null && echo MOUNT; "
+         "unshare -U true 2>/dev/null && echo UNSHARE; "
+         "mknod /tmp/mem c 1 1 2>/dev/null && echo MKNOD; "
+         "echo h > /proc/sysrq-trigger 2>/dev/null && echo SYSRQ; "
+         "cat /dev/kmsg 2>/dev/null | head -c1 | grep -q . && echo KMSG; "
+         // busybox date -s exits 0 even when settimeofday fails: check the clock.
+         "date -s 2000-01-01 >/dev/null 2>&1; date +%Y | grep -q '^2000' && echo DATE; echo done");
+  ASSERT_EQ(r.status, ISB_OK) << r.error;
+  EXPECT_EQ(r.out, "done\n");
+}
+
+TEST_F(DockerBackendTest, NetworkIsOffIncludingHostLoopback) {
+  // A TCP server on the host's loopback that a command must not reach.
+  int srv = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(srv, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(srv, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(::listen(srv, 4), 0);
+  socklen_t len = sizeof addr;
+  ::getsockname(srv, reinterpret_cast<sockaddr*>(&addr), &len);
+  int port = ntohs(addr.sin_port);
+
+  std::string id = create();
+  ASSERT_FALSE(id.empty());
+  ExecOutcome r =
+      sh(id, "ls /sys/class/net; echo x | nc -w 1 127.0.0.1 " + std::to_string(port) +
+                 " 2>/dev/null && echo LOOPBACK; wget -q -T 1 -O- http://1.1.1.1/ 2>/dev/null && echo NET;"
+                 " nslookup example.com >/dev/null 2>&1 && echo DNS; echo done");
+  ::close(srv);
+  ASSERT_EQ(r.status, ISB_OK) << r.error;
+  EXPECT_EQ(r.out, "lo\ndone\n");
+}
+
+TEST_F(DockerBackendTest, DockerSocketIsUnreachable) {
+  std::string id = create();
+  ASSERT_FALSE(id.empty());
+  ExecOutcome r = sh(id, "ls /var/run/docker.sock /run/docker.sock 2>/dev/null; echo done");
+  EXPECT_EQ(r.out, "done\n");
+}
+
+TEST_F(DockerBackendTest, KillAllOnlyKillsSandboxProcessesAndTheWorkspaceSurvives) {
+  std::string id = create();
+  ASSERT_FALSE(id.empty());
+  pid_t me = ::getpid();
+  ExecOutcome r = sh(id, "sleep 106 & kill -9 -1; echo after");
+  ASSERT_EQ(r.status, ISB_OK) << r.error;
+  EXPECT_EQ(::kill(me, 0), 0);
+  ExecOutcome next = sh(id, "echo alive");
+  ASSERT_EQ(next.status, ISB_OK) << next.error;
+  EXPECT_EQ(next.out, "alive\n");
+}
+
+TEST_F(DockerBackendTest, OrphansAreReapedByPidOne) {
+  std::string id = create();
+  ASSERT_FALSE(id.empty());
+  ExecOutcome r = sh(id, "(sleep 0.1 &); (sleep 0.1 &); sleep 0.6; ps -o stat | grep -c '^Z'; true");
+  ASSERT_EQ(r.status, ISB_OK) << r.error;
+  EXPECT_EQ(r.out, "0\n");
+}
+
+TEST_F(DockerBackendTest, ForkBombIsCappedByThePidsLimit) {
+  std::string id = create(R"({"max_processes":20})");
+  ASSERT_FALSE(id.empty());
+  // The bomb runs in a subshell, which dies at the first refused fork; the
+  // outer shell then reads the pids cgroup with builtins only (it cannot fork).
+  ExecOutcome r =
+      sh(id,
+         "( i=0; while [ $i -lt 60 ]; do sleep 107 >/dev/null 2>&1 & i=$((i+1)); done ) 2>/dev/null; "
+         "read c < /sys/fs/cgroup/pids/pids.current; read m < /sys/fs/cgroup/pids/pids.max; echo $c $m",
+         10000);
+  ASSERT_EQ(r.status, ISB_OK) << r.error;
+  std::istringstream in(r.out);
+  int current = 0, max = 0;
+  ASSERT_TRUE(in >> current >> max) << r.out << r.err;
+  EXPECT_EQ(max, 20);
+  EXPECT_LE(current, 20);
+  EXPECT_GE(current, 15);  // the bomb did run into the cap
+}
+
+TEST_F(DockerBackendTest, AllocatingTwiceTheMemoryLimitIsOomKilledAndReported) {
+  std::string id = create(R"({"memory_mb":32})");
+  ASSERT_FALSE(id.empty());
+  ExecOutcome r =
+      exec(id, json::object{{"argv", json::array{"dd", "if=/dev/zero", "of=/dev/null", "bs=64M", "count=1"}},
+                            {"timeout_ms", 20000}});
+  ASSERT_EQ(r.status, ISB_OK) << r.error;
+  EXPECT_EQ(r.result.at("signal_name").as_string(), "SIGKILL");
+  EXPECT_TRUE(r.result.at("usage").at("oom_killed").as_bool());
+  EXPECT_FALSE(r.result.at("timed_out").as_bool());
+  ExecOutcome next = sh(id, "echo alive");
+  EXPECT_EQ(next.out, "alive\n");
+}
+
+TEST_F(DockerBackendTest, TwoWorkspacesCannotSeeEachOthersTmpOrProcesses) {
+  std::string a = create();
+  ASSERT_FALSE(a.empty());
+  fs::path ws_b = ws_.string() + "-b";
+  fs::create_directories(ws_b);
+  json::object spec{{"workspace_id", "b"}, {"workspace_path", ws_b.string()}, {"image", test_image()}};
+  auto [s, doc] = TestPlugin::call_json(
+      [&](const isb_json_out* o) { return api_->sandbox_create(inst_, json::serialize(spec).c_str(), o); });
+  ASSERT_EQ(s, ISB_OK) << last_error();
+  std::string b(json::parse(doc).at("sandbox_id").as_string());
+  sh(a, "echo secret > /tmp/a-secret; sleep 108 >/dev/null 2>&1 &");
+  ExecOutcome r = sh(b, "ls /tmp; ps | grep -c 'sleep 10[8]'; ls /workspace");
+  EXPECT_EQ(r.out, "0\n");
+  fs::remove_all(ws_b);
+}
+
+}  // namespace
