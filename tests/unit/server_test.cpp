@@ -7,7 +7,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdlib>
+#include <isb/core/isolation_backends.hpp>
 #include <filesystem>
 #include <fstream>
 
@@ -25,6 +27,12 @@ class ServerTest : public ::testing::Test {
     config_.sandbox.base_dir = root_ + "/base";
     config_.sandbox.allowed_source_roots = {root_};
     config_.logging.level = "warning";
+    // These tests are about the core, not about what this host can enforce:
+    // the real process backend is checked at the lowest level only.
+    config_.security.level = isb::SecurityLevel::kLow;
+    // A Docker engine may run on this machine (the docker tests start one);
+    // these tests want it out of reach, so that docker is "unavailable".
+    config_.plugins.settings_json["docker"] = R"({"host":"unix:///nonexistent/docker.sock"})";
     project_ = root_ + "/project";
     fs::create_directories(project_);
     std::ofstream(project_ + "/hello.sh") << "#!/bin/sh\necho hello\n";
@@ -33,13 +41,13 @@ class ServerTest : public ::testing::Test {
 
   isb::Result<std::unique_ptr<isb::Server>> start() {
     isb::ServerOptions options;
-    options.extra_plugin_dirs = {ISB_TEST_PLUGIN_DIR};
+    options.extra_plugin_dirs = {ISB_TEST_PLUGIN_DIR, ISB_TEST_SCRIPTED_PLUGIN_DIR};
     options.only_extra_plugin_dirs = true;
     return isb::Server::create(config_, options);
   }
 
   static json::value call(isb::Server& s, const std::string& op, json::object args) {
-    isb::CallContext ctx(isb::RequestInfo{"test"});
+    isb::CallContext ctx(isb::RequestInfo{"test", "", "", "", ""});
     auto r = s.operations().call(op, args, ctx);
     EXPECT_TRUE(r.ok()) << op << ": " << (r.ok() ? "" : r.error().message);
     return r.ok() ? *r : json::value();
@@ -100,7 +108,11 @@ TEST_F(ServerTest, ExecCommandRunsInWorkspaceAndIsRecorded) {
   auto out = call(**s, "exec_command", {{"workspace_id", "srv"}, {"command", "sh hello.sh; pwd; exit 3"}});
   EXPECT_EQ(out.at("exit_code").as_int64(), 3);
   EXPECT_EQ(out.at("status").as_string(), "failed");
-  EXPECT_THAT(std::string(out.at("stdout").as_string()), HasSubstr("hello\n" + root_ + "/base/workspaces/srv\n"));
+  // Commands run in the workspace, wherever the backend mounts it.
+  const auto& iso = ws.at("isolation").as_object();
+  std::string where = iso.contains("workspace_mount") ? std::string(iso.at("workspace_mount").as_string())
+                                                      : root_ + "/base/workspaces/srv";
+  EXPECT_THAT(std::string(out.at("stdout").as_string()), HasSubstr("hello\n" + where + "\n"));
   auto history = call(**s, "get_execution_history", {{"workspace_id", "srv"}});
   ASSERT_EQ(history.at("count").as_int64(), 1);
   EXPECT_EQ(history.at("executions").at(0).at("kind").as_string(), "command");
@@ -124,7 +136,7 @@ TEST_F(ServerTest, ExecutionsLeftRunningAreInterruptedAfterRestartAndWorkspacesS
 TEST_F(ServerTest, UnknownOperationAndBadArgumentsAreClearErrors) {
   auto s = start();
   ASSERT_TRUE(s.ok()) << s.error().message;
-  isb::CallContext ctx(isb::RequestInfo{"test"});
+  isb::CallContext ctx(isb::RequestInfo{"test", "", "", "", ""});
   auto unknown = (*s)->operations().call("nope", json::object{}, ctx);
   ASSERT_FALSE(unknown.ok());
   EXPECT_THAT(unknown.error().message, HasSubstr("unknown operation 'nope'"));
@@ -132,6 +144,133 @@ TEST_F(ServerTest, UnknownOperationAndBadArgumentsAreClearErrors) {
   ASSERT_FALSE(bad.ok());
   EXPECT_EQ(bad.error().code, isb::ErrorCode::kInvalidArgument);
   EXPECT_THAT(bad.error().message, HasSubstr("command"));
+}
+
+// ---- security levels against a backend whose probe is scripted ----
+
+class SecurityPolicyTest : public ServerTest {
+ protected:
+  void use_scripted(const std::vector<std::string>& enforced) {
+    json::array list;
+    for (const auto& e : enforced) list.push_back(json::value(e));
+    config_.isolation.backend = "scripted";
+    config_.isolation.backend_explicit = true;
+    config_.plugins.settings_json["scripted"] = json::serialize(json::object{{"enforced", list}});
+  }
+  isb::Result<json::value> try_call(isb::Server& s, const std::string& op, json::object args) {
+    isb::CallContext ctx(isb::RequestInfo{"test", "", "", "", ""});
+    return s.operations().call(op, args, ctx);
+  }
+  static std::vector<std::string> low_set() { return {"rlimits", "process_group_kill", "wall_clock_timeout"}; }
+};
+
+TEST_F(SecurityPolicyTest, MediumLevelRefusesBackendWithoutNamespacesAndCreatesNothing) {
+  use_scripted(low_set());
+  config_.security.level = isb::SecurityLevel::kMedium;
+  auto s = start();
+  ASSERT_TRUE(s.ok()) << s.error().message;
+  auto r = try_call(**s, "create_workspace", {{"source_path", project_}, {"workspace_id", "w"}});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, isb::ErrorCode::kFailedPrecondition);
+  EXPECT_THAT(r.error().message, HasSubstr("security.level 'medium'"));
+  EXPECT_THAT(r.error().message, HasSubstr("mount_namespace (scripted off)"));
+  EXPECT_THAT(r.error().message, HasSubstr("seccomp"));
+  EXPECT_THAT(r.error().message, HasSubstr("security.allow_degraded"));
+  EXPECT_TRUE(fs::is_empty(config_.workspaces_dir())) << "nothing may be created";
+  EXPECT_EQ(call(**s, "list_workspaces", {}).at("count").as_int64(), 0);
+}
+
+TEST_F(SecurityPolicyTest, AllowDegradedCreatesWorkspaceThatSaysWhatIsMissing) {
+  use_scripted(low_set());
+  config_.security.level = isb::SecurityLevel::kMedium;
+  config_.security.allow_degraded = true;
+  auto s = start();
+  ASSERT_TRUE(s.ok()) << s.error().message;
+  auto ws = call(**s, "create_workspace", {{"source_path", project_}, {"workspace_id", "w"}});
+  const auto& iso = ws.at("isolation").as_object();
+  EXPECT_TRUE(iso.at("degraded").as_bool());
+  EXPECT_THAT(std::string(iso.at("status").as_string()), ::testing::StartsWith("degraded: mount_namespace, "));
+  auto status = call(**s, "get_sandbox_status", {});
+  EXPECT_THAT(std::string(status.at("isolation").at("status").as_string()), ::testing::StartsWith("degraded: "));
+}
+
+TEST_F(SecurityPolicyTest, HighLevelIsSatisfiedOnlyWhenEverythingItNeedsIsEnforced) {
+  std::vector<std::string> all = isb::required_protections(isb::SecurityLevel::kHigh);
+  use_scripted(all);
+  config_.security.level = isb::SecurityLevel::kHigh;
+  {
+    auto s = start();
+    ASSERT_TRUE(s.ok()) << s.error().message;
+    auto ws = call(**s, "create_workspace", {{"source_path", project_}, {"workspace_id", "full"}});
+    EXPECT_EQ(ws.at("isolation").at("status").as_string(), "enforced");
+    EXPECT_FALSE(ws.at("isolation").at("degraded").as_bool());
+  }
+  all.erase(std::find(all.begin(), all.end(), "cgroup_pids"));
+  use_scripted(all);
+  auto s = start();
+  ASSERT_TRUE(s.ok()) << s.error().message;
+  auto r = try_call(**s, "create_workspace", {{"source_path", project_}, {"workspace_id", "short"}});
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(r.error().message, HasSubstr("cgroup_pids"));
+}
+
+TEST_F(SecurityPolicyTest, LimitOverrideAboveConfiguredMaximumIsRefusedAndCreatesNothing) {
+  use_scripted(low_set());
+  config_.isolation.resource_limits.memory_mb = 512;
+  auto s = start();
+  ASSERT_TRUE(s.ok()) << s.error().message;
+  auto r = try_call(**s, "create_workspace",
+                    {{"source_path", project_},
+                     {"workspace_id", "big"},
+                     {"isolation", {{"resource_limits", {{"memory_mb", 4096}}}}}});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, isb::ErrorCode::kPermissionDenied);
+  EXPECT_THAT(r.error().message, HasSubstr("memory_mb = 4096 exceeds the configured maximum 512"));
+  EXPECT_TRUE(fs::is_empty(config_.workspaces_dir()));
+}
+
+TEST_F(SecurityPolicyTest, LimitOverrideBelowMaximumReachesTheBackend) {
+  use_scripted(low_set());
+  auto s = start();
+  ASSERT_TRUE(s.ok()) << s.error().message;
+  auto ws = call(**s, "create_workspace",
+                 {{"source_path", project_},
+                  {"workspace_id", "small"},
+                  {"isolation", {{"resource_limits", {{"memory_mb", 128}, {"max_processes", 7}}}}}});
+  EXPECT_EQ(ws.at("resource_limits").at("memory_mb").as_int64(), 128);
+  EXPECT_EQ(ws.at("resource_limits").at("max_processes").as_int64(), 7);
+  EXPECT_EQ(ws.at("resource_limits").at("max_open_files").as_int64(), config_.isolation.resource_limits.max_open_files);
+}
+
+TEST_F(SecurityPolicyTest, BackendOverrideMustNameAnAvailableBackend) {
+  use_scripted(low_set());
+  auto s = start();
+  ASSERT_TRUE(s.ok()) << s.error().message;
+  auto r = try_call(**s, "create_workspace",
+                    {{"source_path", project_}, {"workspace_id", "x"}, {"isolation", {{"backend", "vm"}}}});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, isb::ErrorCode::kNotFound);
+  EXPECT_THAT(r.error().message, HasSubstr("isolation backend 'vm' is not available"));
+  EXPECT_THAT(r.error().message, HasSubstr("process"));
+  EXPECT_THAT(r.error().message, HasSubstr("scripted"));
+  // The seed's spelling selects docker, which is not available here either.
+  auto d = try_call(**s, "create_workspace",
+                    {{"source_path", project_}, {"workspace_id", "y"}, {"isolation", {{"use_docker", true}}}});
+  ASSERT_FALSE(d.ok());
+  EXPECT_THAT(d.error().message, HasSubstr("'docker'"));
+}
+
+TEST_F(SecurityPolicyTest, WorkspaceCommandsGoToTheBackendItWasCreatedOn) {
+  use_scripted(low_set());
+  auto s = start();
+  ASSERT_TRUE(s.ok()) << s.error().message;
+  call(**s, "create_workspace", {{"source_path", project_}, {"workspace_id", "on-scripted"}});
+  call(**s, "create_workspace",
+       {{"source_path", project_}, {"workspace_id", "on-process"}, {"isolation", {{"backend", "process"}}}});
+  auto a = call(**s, "exec_command", {{"workspace_id", "on-scripted"}, {"command", "echo real"}});
+  EXPECT_EQ(a.at("stdout").as_string(), "scripted\n");
+  auto b = call(**s, "exec_command", {{"workspace_id", "on-process"}, {"command", "echo real"}});
+  EXPECT_EQ(b.at("stdout").as_string(), "real\n");
 }
 
 }  // namespace

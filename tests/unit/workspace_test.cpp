@@ -6,16 +6,23 @@
 
 #include <isb/core/plugin_host.hpp>
 #include <isb/core/store.hpp>
+#include <isb/core/file_tools.hpp>
 #include <isb/core/workspace_service.hpp>
 
 #include <boost/json/object.hpp>
+#include <archive.h>
+#include <archive_entry.h>
+#include <boost/json/serialize.hpp>
 
 #include <stdlib.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace isb {
@@ -33,6 +40,9 @@ class TempDir {
     char* p = mkdtemp(tmpl);
     EXPECT_NE(p, nullptr);
     path_ = p ? fs::canonical(p).string() : "";
+    // mkdtemp makes it 0700; the process backend's jail runs as another uid
+    // and must be able to reach the workspace below it.
+    if (p) ::chmod(p, 0755);
   }
   ~TempDir() {
     std::error_code ec;
@@ -275,6 +285,31 @@ TEST(CopyTreeTest, NeverCopiesCredentials) {
   EXPECT_EQ(r->files, 4);
 }
 
+TEST(CopyTreeTest, HonoursSandboxIgnore) {
+  TempDir tmp;
+  const std::string src = tmp / "src", dst = tmp / "dst";
+  write_file(src + "/.sandboxignore", "# build output\nbuild/\n*.log\n/top.txt\n");
+  for (const std::string& f : {"build/a.o", "sub/build/b.o", "x.log", "sub/y.log", "top.txt", "sub/top.txt", "keep.c"}) {
+    write_file(src + "/" + f, "x");
+  }
+  auto r = copy_tree(src, dst);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_THAT(r->skipped_ignored, UnorderedElementsAre("build", "sub/build", "x.log", "sub/y.log", "top.txt"));
+  EXPECT_THAT(tree(dst), UnorderedElementsAre(".sandboxignore", "keep.c", "sub", "sub/top.txt"));
+}
+
+TEST(CopyTreeTest, CopiesManyFilesInParallelWithContents) {
+  TempDir tmp;
+  const std::string src = tmp / "src", dst = tmp / "dst";
+  for (int i = 0; i < 300; ++i) write_file(src + "/d" + std::to_string(i % 7) + "/f" + std::to_string(i), std::to_string(i));
+  auto r = copy_tree(src, dst);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->files, 300);
+  for (int i = 0; i < 300; ++i) {
+    ASSERT_EQ(read_file(dst + "/d" + std::to_string(i % 7) + "/f" + std::to_string(i)), std::to_string(i));
+  }
+}
+
 TEST(CopyTreeTest, DoesNotFollowSymlinkedDirectoryOutOfSource) {
   TempDir tmp;
   const std::string src = tmp / "src", dst = tmp / "dst";
@@ -308,7 +343,13 @@ class WorkspaceServiceTest : public ::testing::Test {
     ASSERT_NE(host_.find("process"), nullptr) << "process plugin not built in " ISB_TEST_PLUGIN_DIR;
     auto inst = host_.create("process", ISB_KIND_ISOLATION, boost::json::object{});
     ASSERT_TRUE(inst.ok()) << inst.error().message;
-    service_ = std::make_unique<WorkspaceService>(config_, *store_, IsolationPlugin(*inst), "");
+    // The process backend's protections vary by host; these tests are about
+    // workspaces, not the security-level policy (server_test covers that).
+    config_.security.level = SecurityLevel::kLow;
+    config_.security.allow_degraded = true;
+    backends_.add(IsolationPlugin(*inst));
+    backends_.set_default("process", "");
+    service_ = std::make_unique<WorkspaceService>(config_, *store_, backends_);
   }
   void TearDown() override {
     service_.reset();
@@ -323,6 +364,7 @@ class WorkspaceServiceTest : public ::testing::Test {
   Config config_;
   std::unique_ptr<Store> store_;
   PluginHost host_;
+  IsolationBackends backends_;
   std::unique_ptr<WorkspaceService> service_;
 };
 
@@ -418,6 +460,213 @@ TEST_F(WorkspaceServiceTest, UnknownWorkspaceErrorNamesId) {
   ASSERT_FALSE(g.ok());
   EXPECT_EQ(g.error().code, ErrorCode::kNotFound);
   EXPECT_THAT(g.error().message, HasSubstr("'ghost-2'"));
+}
+
+// ------------------------------------------------- modes, lifecycle, recovery
+
+bool mounted(const std::string& path) {
+  std::ifstream in("/proc/self/mountinfo");
+  std::string line;
+  // Field 5 is the mount point; field 4 (the root of a bind mount) may name
+  // the same path when a backend binds the workspace elsewhere.
+  while (std::getline(in, line)) {
+    std::istringstream fields(line);
+    std::string id, parent, dev, root, mount_point;
+    fields >> id >> parent >> dev >> root >> mount_point;
+    if (mount_point == path) return true;
+  }
+  return false;
+}
+
+TEST_F(WorkspaceServiceTest, OverlayModeIsCopyOnWriteOverTheSource) {
+  auto r = service_->create({.source_path = tmp / "projects/app", .workspace_id = "ov", .mode = "overlay"});
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  ASSERT_EQ(r->at("mode").as_string(), "overlay") << boost::json::serialize(*r);
+  const std::string path = workspaces_dir() + "/ov";
+  EXPECT_TRUE(mounted(path));
+  EXPECT_EQ(read_file(path + "/main.py"), "print('hi')\n");
+  EXPECT_FALSE(fs::exists(path + "/.ssh")) << "credentials visible through the overlay";
+  ASSERT_EQ(r->at("overlay").at("hidden").as_array().size(), 1u);
+
+  write_file(path + "/main.py", "print('changed')\n");
+  write_file(path + "/added.txt", "new\n");
+  EXPECT_EQ(read_file(tmp / "projects/app/main.py"), "print('hi')\n");  // the source is never written
+  EXPECT_FALSE(fs::exists(tmp / "projects/app/added.txt"));
+
+  auto w = service_->get_active("ov");
+  ASSERT_TRUE(w.ok());
+  auto src = service_->change_sources(*w);
+  ASSERT_TRUE(src.ok()) << src.error().message;
+  auto d = workspace_diff(*src, {});
+  ASSERT_TRUE(d.ok()) << d.error().message;
+  const auto& files = d->at("files").as_array();
+  ASSERT_EQ(files.size(), 2u) << boost::json::serialize(*d);
+  EXPECT_EQ(files[0].at("path").as_string(), "added.txt");
+  EXPECT_EQ(files[0].at("status").as_string(), "added");
+  EXPECT_EQ(files[1].at("path").as_string(), "main.py");
+  EXPECT_EQ(files[1].at("diff").as_string(),
+            "--- a/main.py\n+++ b/main.py\n@@ -1,1 +1,1 @@\n-print('hi')\n+print('changed')\n");
+
+  fs::remove(path + "/main.py");
+  auto d2 = workspace_diff(*src, {});
+  ASSERT_TRUE(d2.ok());
+  EXPECT_EQ(d2->at("files").as_array()[1].at("status").as_string(), "deleted");
+  EXPECT_EQ(read_file(tmp / "projects/app/main.py"), "print('hi')\n");
+
+  ASSERT_TRUE(service_->destroy("ov").ok());
+  EXPECT_FALSE(mounted(path));
+  EXPECT_FALSE(fs::exists(path));
+  EXPECT_EQ(read_file(tmp / "projects/app/main.py"), "print('hi')\n");
+  EXPECT_TRUE(fs::exists(tmp / "projects/app/.ssh/id_rsa"));
+}
+
+TEST_F(WorkspaceServiceTest, OverlayFallsBackToCopyAndSaysWhy) {
+  // overlayfs cannot take a lower dir whose path contains ','.
+  write_file(tmp / "projects/a,b/f.txt", "x");
+  auto r = service_->create({.source_path = tmp / "projects/a,b", .workspace_id = "fb", .mode = "overlay"});
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->at("mode").as_string(), "copy");
+  EXPECT_THAT(std::string(r->at("mode_note").as_string()),
+              HasSubstr("overlay is unavailable here (overlayfs cannot take the path"));
+  EXPECT_THAT(std::string(r->at("mode_note").as_string()), HasSubstr("the workspace was copied instead"));
+  EXPECT_EQ(read_file(workspaces_dir() + "/fb/f.txt"), "x");
+  EXPECT_FALSE(mounted(workspaces_dir() + "/fb"));
+}
+
+TEST_F(WorkspaceServiceTest, UnknownModeIsRefused) {
+  auto r = service_->create({.source_path = tmp / "projects/app", .workspace_id = "m", .mode = "hardlink"});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().message, "mode 'hardlink' is unknown; use copy or overlay");
+  EXPECT_TRUE(tree(workspaces_dir()).empty());
+}
+
+TEST_F(WorkspaceServiceTest, IdleCleanupDestroysOnlyWorkspacesPastTheTimeout) {
+  config_.sandbox.workspace_timeout = 60;
+  ASSERT_TRUE(create("idle").ok());
+  ASSERT_TRUE(create("busy").ok());
+  const int64_t t0 = now_ms();
+  ASSERT_TRUE(store_->touch_workspace("busy", t0 + 50'000).ok());
+  EXPECT_TRUE(service_->cleanup_idle(t0 + 30'000).empty());
+  EXPECT_THAT(service_->cleanup_idle(t0 + 61'000 + 1000), UnorderedElementsAre("idle"));
+  EXPECT_FALSE(fs::exists(workspaces_dir() + "/idle"));
+  EXPECT_TRUE(service_->get_active("busy").ok());
+  // use() restarts the idle clock.
+  ASSERT_TRUE(service_->use("busy").ok());
+  EXPECT_TRUE(service_->cleanup_idle(now_ms() + 59'000).empty());
+}
+
+TEST_F(WorkspaceServiceTest, CleanupThreadExpiresIdleWorkspaceAndStopsPromptly) {
+  config_.sandbox.workspace_timeout = 1;
+  config_.sandbox.cleanup_interval = 1;
+  config_.sandbox.auto_cleanup = true;
+  ASSERT_TRUE(create("short").ok());
+  service_->start_cleanup();
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (service_->get_active("short").ok() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_FALSE(service_->get_active("short").ok()) << "not expired within 10 s";
+  const auto t = std::chrono::steady_clock::now();
+  service_->stop_cleanup();
+  EXPECT_LT(std::chrono::steady_clock::now() - t, std::chrono::milliseconds(500));
+}
+
+TEST_F(WorkspaceServiceTest, DiskQuotaRemainingFollowsDiskMb) {
+  auto r = service_->create({.source_path = tmp / "projects/app",
+                             .workspace_id = "q",
+                             .isolation = {.resource_limits = boost::json::object{{"disk_mb", 1}}}});
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  auto w = service_->get_active("q");
+  ASSERT_TRUE(w.ok());
+  auto left = service_->disk_quota_remaining(*w);
+  ASSERT_TRUE(left.ok()) << left.error().message;
+  EXPECT_EQ(*left, 1024 * 1024 - 12);  // main.py is 12 bytes
+  auto big = file_tools::write_file(w->path, {.path = "big.bin", .content = std::string(1024 * 1024, 'x'),
+                                              .quota_remaining = *left});
+  ASSERT_FALSE(big.ok());
+  EXPECT_EQ(big.error().code, ErrorCode::kResourceExhausted);
+  EXPECT_FALSE(fs::exists(w->path + "/big.bin"));
+}
+
+TEST_F(WorkspaceServiceTest, RestartRemountsOverlaysAndRemovesOrphans) {
+  auto r = service_->create({.source_path = tmp / "projects/app", .workspace_id = "keep", .mode = "overlay"});
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  ASSERT_EQ(r->at("mode").as_string(), "overlay");
+  const std::string path = workspaces_dir() + "/keep";
+  write_file(path + "/work.txt", "in progress\n");
+  // A crash: the service disappears without releasing anything, the mount is
+  // lost (as after a reboot), and debris is left behind.
+  service_.reset();
+  ASSERT_EQ(::umount2(path.c_str(), MNT_DETACH), 0);
+  fs::create_directories(workspaces_dir() + "/.creating-x-abc123/sub");
+  fs::create_directories(workspaces_dir() + "/orphan");
+  ASSERT_EQ(::mount("tmpfs", (workspaces_dir() + "/orphan").c_str(), "tmpfs", 0, "size=1m"), 0);
+  fs::create_directories(config_.state_dir() + "/workspace-meta/ghost");
+
+  service_ = std::make_unique<WorkspaceService>(config_, *store_, backends_);
+  service_->restore_sandboxes();
+  service_->stop_cleanup();
+  EXPECT_TRUE(mounted(path));
+  EXPECT_EQ(read_file(path + "/work.txt"), "in progress\n");
+  EXPECT_EQ(read_file(path + "/main.py"), "print('hi')\n");
+  EXPECT_FALSE(mounted(workspaces_dir() + "/orphan"));
+  EXPECT_THAT(tree(workspaces_dir()), UnorderedElementsAre("keep", "keep/main.py", "keep/work.txt"));
+  EXPECT_FALSE(fs::exists(config_.state_dir() + "/workspace-meta/ghost"));
+  ASSERT_TRUE(service_->destroy("keep").ok());
+  EXPECT_FALSE(mounted(path));
+}
+
+void write_tar_gz(const std::string& path, const std::vector<std::pair<std::string, std::string>>& files) {
+  struct archive* a = archive_write_new();
+  archive_write_set_format_pax_restricted(a);
+  archive_write_add_filter_gzip(a);
+  ASSERT_EQ(archive_write_open_filename(a, path.c_str()), ARCHIVE_OK);
+  for (const auto& [name, data] : files) {
+    struct archive_entry* e = archive_entry_new();
+    archive_entry_set_pathname(e, name.c_str());
+    archive_entry_set_filetype(e, AE_IFREG);
+    archive_entry_set_perm(e, 0644);
+    archive_entry_set_size(e, static_cast<la_int64_t>(data.size()));
+    archive_write_header(a, e);
+    archive_write_data(a, data.data(), data.size());
+    archive_entry_free(e);
+  }
+  archive_write_close(a);
+  archive_write_free(a);
+}
+
+TEST_F(WorkspaceServiceTest, CreatesFromTarGzArchiveAndDiffsAgainstIt) {
+  const std::string archive = tmp / "projects/app.tar.gz";
+  write_tar_gz(archive, {{"src/main.py", "print(1)\n"}, {"../evil.txt", "escape"}});
+  auto r = service_->create({.source_path = archive, .workspace_id = "arc"});
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->at("source_path").as_string(), archive);
+  EXPECT_EQ(r->at("archive").at("files").as_int64(), 1);
+  ASSERT_EQ(r->at("archive").at("skipped_entries").as_array().size(), 1u);
+  EXPECT_EQ(r->at("archive").at("skipped_entries").as_array()[0].as_string(), "../evil.txt: path with '..'");
+  EXPECT_FALSE(fs::exists(tmp / "projects/evil.txt"));
+  EXPECT_FALSE(fs::exists(tmp / "evil.txt"));
+  const std::string path = workspaces_dir() + "/arc";
+  EXPECT_EQ(read_file(path + "/src/main.py"), "print(1)\n");
+  write_file(path + "/src/main.py", "print(2)\n");
+  auto w = service_->get_active("arc");
+  ASSERT_TRUE(w.ok());
+  auto src = service_->change_sources(*w);
+  ASSERT_TRUE(src.ok()) << src.error().message;
+  auto d = workspace_diff(*src, {});
+  ASSERT_TRUE(d.ok()) << d.error().message;
+  ASSERT_EQ(d->at("files").as_array().size(), 1u);
+  EXPECT_EQ(d->at("files").as_array()[0].at("diff").as_string(),
+            "--- a/src/main.py\n+++ b/src/main.py\n@@ -1,1 +1,1 @@\n-print(1)\n+print(2)\n");
+  ASSERT_TRUE(service_->destroy("arc").ok());
+}
+
+TEST_F(WorkspaceServiceTest, ArchiveSourceOutsideAllowedRootsIsRefused) {
+  fs::create_directories(tmp / "other");
+  write_tar_gz(tmp / "other/elsewhere.tar.gz", {{"a.txt", "a"}});
+  auto r = service_->create({.source_path = tmp / "other/elsewhere.tar.gz", .workspace_id = "no"});
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(r.error().message, HasSubstr("outside the allowed roots"));
 }
 
 }  // namespace

@@ -25,6 +25,7 @@ struct Services {
 };
 
 Status register_workspace_operations(OperationRegistry& r, const Services& s);
+Status register_file_operations(OperationRegistry& r, const Services& s);
 Status register_analysis_operations(OperationRegistry& r, const Services& s);
 Status register_plan_operations(OperationRegistry& r, const Services& s);
 Status register_execution_operations(OperationRegistry& r, const Services& s);

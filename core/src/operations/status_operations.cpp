@@ -12,14 +12,24 @@ Status register_status_operations(OperationRegistry& r, const Services& s) {
                      "enforces on this host, and workspace counts.",
       .input_schema = R"({"type":"object","additionalProperties":false,"properties":{}})",
       .output_schema = R"({"type":"object",
-        "required":["server","config_source","state_dir","isolation","plugins","workspaces","store"],
+        "required":["server","config_source","state_dir","security","isolation","plugins","workspaces","store"],
         "properties":{
           "server":{"type":"object","required":["name","version","uptime_s"],"properties":{
             "name":{"type":"string"},"version":{"type":"string"},"uptime_s":{"type":"integer"}}},
           "config_source":{"type":"string"},
           "state_dir":{"type":"string"},
-          "isolation":{"type":"object","required":["backend","probe"],"properties":{
-            "backend":{"type":"string"},"requested":{"type":"string"},"note":{"type":"string"},"probe":{"type":"object"}}},
+          "security":{"type":"object","required":["level","allow_degraded","required_protections"],"properties":{
+            "level":{"type":"string","enum":["low","medium","high"]},"allow_degraded":{"type":"boolean"},
+            "required_protections":{"type":"array","items":{"type":"string"}}}},
+          "isolation":{"type":"object","required":["backend","probe","backends"],"properties":{
+            "backend":{"type":"string","description":"Default backend for new workspaces"},
+            "requested":{"type":"string"},"note":{"type":"string"},
+            "backends":{"type":"array","items":{"type":"object","required":["id","available"],"properties":{
+              "id":{"type":"string"},"available":{"type":"boolean"}}}},
+            "status":{"type":"string","description":"enforced, or degraded: <protections missing for the security level>"},
+            "enforced":{"type":"array","items":{"type":"string"}},
+            "missing_for_level":{"type":"array","items":{"type":"string"}},
+            "probe":{"type":"object"}}},
           "plugins":{"type":"array","items":{"type":"object","required":["id","kind","version","abi"],"properties":{
             "id":{"type":"string"},"kind":{"type":"string"},"version":{"type":"string"},"abi":{"type":"string"},
             "name":{"type":"string"},"path":{"type":"string"}}}},

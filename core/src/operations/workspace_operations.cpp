@@ -10,17 +10,43 @@ Status register_workspace_operations(OperationRegistry& r, const Services& s) {
           .name = "create_workspace",
           .title = "Create workspace",
           .description = "Create an isolated workspace from a project directory on the server's host. The directory "
-                         "is copied (credentials such as .ssh, .gnupg, .aws, .netrc are never copied) and bound to "
-                         "the configured isolation backend. Returns the workspace id used by every other tool.",
+                         "is copied, or with mode overlay mounted copy-on-write (credentials such as .ssh, .gnupg, .aws, .netrc never "
+                         "appear in a workspace), and bound to "
+                         "an isolation backend (the configured one, or isolation.backend). Fails, creating nothing, "
+                         "when the backend cannot enforce what the server's security level requires. Returns the "
+                         "workspace id used by every other tool.",
           .input_schema = R"({"type":"object","additionalProperties":false,"required":["source_path"],
             "properties":{
-              "source_path":{"type":"string","minLength":1,"description":"Absolute path of the project directory; must lie under the allowed source roots"},
-              "workspace_id":)" + schemas::kWorkspaceId + R"(}})",
+              "source_path":{"type":"string","minLength":1,"description":"Absolute path of the project directory, or of a .tar, .tar.gz or .zip archive of it (unpacked as hostile: entries leaving the tree, links out, devices and bombs are refused); must lie under the allowed source roots"},
+              "workspace_id":)" + schemas::kWorkspaceId + R"(,
+              "mode":{"type":"string","enum":["copy","overlay"],"description":"copy: a full copy; overlay: overlayfs over the read-only source, constant time (the source must not change while the workspace lives; falls back to copy where unavailable, and says so in mode_note). Default: sandbox.workspace_mode"},
+              "isolation":{"type":"object","additionalProperties":false,
+                "description":"Per-workspace choice of backend, image and limits; limits may only be lower than the configured ones",
+                "properties":{
+                  "backend":{"type":"string","description":"Isolation backend id, e.g. process or docker"},
+                  "use_docker":{"type":"boolean","description":"Seed spelling: true selects the docker backend"},
+                  "image":{"type":"string","description":"Container image, for the docker backend"},
+                  "resource_limits":{"type":"object","additionalProperties":false,"properties":{
+                    "memory_mb":{"type":"integer","minimum":1},"cpu_cores":{"type":"number","exclusiveMinimum":0},
+                    "disk_mb":{"type":"integer","minimum":1},"max_processes":{"type":"integer","minimum":1},
+                    "max_open_files":{"type":"integer","minimum":1}}}}}}})",
           .output_schema = schemas::kWorkspace,
           .annotations = {.read_only = false, .destructive = false, .idempotent = false, .open_world = false},
           .handler =
               [ws](const boost::json::object& args, CallContext&) -> Result<boost::json::value> {
-                return to_value(ws->create({arg_string(args, "source_path"), arg_string(args, "workspace_id")}));
+                WorkspaceService::CreateRequest req{arg_string(args, "source_path"), arg_string(args, "workspace_id"),
+                                                    {}, ""};
+                if (auto* iso = args.if_contains("isolation"); iso && iso->is_object()) {
+                  const auto& o = iso->as_object();
+                  req.isolation.backend = arg_string(o, "backend");
+                  if (req.isolation.backend.empty() && arg_bool(o, "use_docker", false)) req.isolation.backend = "docker";
+                  req.isolation.image = arg_string(o, "image");
+                  if (auto* l = o.if_contains("resource_limits"); l && l->is_object()) {
+                    req.isolation.resource_limits = l->as_object();
+                  }
+                }
+                req.mode = arg_string(args, "mode");
+                return to_value(ws->create(req));
               },
       });
       !st) {

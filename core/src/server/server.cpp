@@ -3,6 +3,7 @@
 
 #include <isb/core/analysis_service.hpp>
 #include <isb/core/execution_service.hpp>
+#include <isb/core/isolation_backends.hpp>
 #include <isb/core/logging.hpp>
 #include <isb/core/plan_service.hpp>
 #include <isb/core/store.hpp>
@@ -15,6 +16,7 @@
 
 #include <csignal>
 #include <filesystem>
+#include <map>
 #include <thread>
 
 #ifndef ISB_VERSION
@@ -33,7 +35,7 @@ struct Server::Impl {
   std::unique_ptr<PluginHost> host;
   std::unique_ptr<Store> store;
   std::string requested_backend;
-  std::string backend_note;
+  IsolationBackends backends;
   std::unique_ptr<WorkspaceService> workspaces;
   std::unique_ptr<AnalysisService> analysis;
   std::unique_ptr<PlanService> plans;
@@ -60,19 +62,39 @@ struct Server::Impl {
                                      {"abi", std::to_string(p.abi_major) + "." + std::to_string(p.abi_minor)},
                                      {"path", p.path}});
     }
-    auto probe = workspaces->isolation().probe();
-    json::object isolation{{"backend", workspaces->isolation().info().id},
+    auto probe_of = [](const IsolationPlugin& b) -> json::object {
+      auto probe = b.probe();
+      if (probe && probe->is_object()) return probe->as_object();
+      return json::object{{"available", false}, {"error", probe ? "probe is not an object" : probe.error().message}};
+    };
+    json::array available;
+    for (const auto& id : backends.ids()) {
+      auto b = backends.get(id);
+      json::object p = probe_of(*b);
+      available.push_back(json::object{{"id", id}, {"available", p.contains("available") ? p.at("available") : false}});
+    }
+    const IsolationPlugin& def = backends.default_backend();
+    json::object isolation{{"backend", def.info().id},
                            {"requested", requested_backend},
-                           {"probe", probe && probe->is_object() ? probe->as_object()
-                                                                 : json::object{{"error", probe ? "not an object"
-                                                                                                : probe.error().message}}}};
-    if (!backend_note.empty()) isolation["note"] = backend_note;
+                           {"backends", available},
+                           {"probe", probe_of(def)}};
+    if (auto a = backends.assess(def, config.security.level)) {
+      isolation["enforced"] = a->summary.at("enforced");
+      isolation["status"] = a->summary.at("status");
+      isolation["missing_for_level"] = a->summary.at("missing_for_level");
+    }
+    if (!backends.note().empty()) isolation["note"] = backends.note();
+    json::array required;
+    for (const auto& r : required_protections(config.security.level)) required.push_back(json::value(r));
     auto active = store->count_active_workspaces();
     return json::object{{"server", json::object{{"name", "intelligent-sandbox"},
                                                 {"version", ISB_VERSION},
                                                 {"uptime_s", (now_ms() - started_at) / 1000}}},
                         {"config_source", config.source},
                         {"state_dir", config.state_dir()},
+                        {"security", json::object{{"level", security_level_name(config.security.level)},
+                                                  {"allow_degraded", config.security.allow_degraded},
+                                                  {"required_protections", required}}},
                         {"isolation", isolation},
                         {"plugins", plugins},
                         {"workspaces", json::object{{"active", active ? *active : 0},
@@ -80,33 +102,54 @@ struct Server::Impl {
                         {"store", json::object{{"path", store->path()}, {"schema_version", store->schema_version()}}}};
   }
 
-  // Picks the isolation backend: the configured one, or process when docker
-  // was asked for, cannot be used, and fallback_isolation allows it.
-  Result<IsolationPlugin> choose_isolation() {
-    requested_backend = config.isolation.backend;
-    std::string why_not;
-    if (host->find(requested_backend)) {
-      auto inst = host->create(requested_backend, ISB_KIND_ISOLATION, plugin_settings(requested_backend));
-      if (inst) {
-        IsolationPlugin iso(*inst);
-        auto probe = iso.probe();
-        bool available = probe && probe->is_object() && probe->as_object().contains("available") &&
-                         probe->as_object().at("available").is_bool() && probe->as_object().at("available").as_bool();
-        if (available) return iso;
-        why_not = probe ? "the backend reports it is not available on this host" : probe.error().message;
-      } else {
-        why_not = inst.error().message;
-      }
-    } else {
-      why_not = "no isolation plugin '" + requested_backend + "' is loaded";
+  static bool probe_available(const IsolationPlugin& b, std::string* why) {
+    auto probe = b.probe();
+    if (!probe) {
+      *why = probe.error().message;
+      return false;
     }
-    if (requested_backend != "process" && config.isolation.fallback_isolation && host->find("process")) {
-      backend_note = "isolation backend '" + requested_backend + "' is unavailable (" + why_not +
-                     "); using the process backend because isolation.fallback_isolation is true";
-      spdlog::warn("{}", backend_note);
-      auto inst = host->create("process", ISB_KIND_ISOLATION, plugin_settings("process"));
-      if (!inst) return inst.error();
-      return IsolationPlugin(*inst);
+    const json::value* a = probe->is_object() ? probe->as_object().if_contains("available") : nullptr;
+    if (a && a->is_bool() && a->as_bool()) return true;
+    const json::value* reason = probe->is_object() ? probe->as_object().if_contains("error") : nullptr;
+    *why = reason && reason->is_string() ? std::string(reason->as_string())
+                                         : "the backend reports it is not available on this host";
+    return false;
+  }
+
+  // Instantiates every isolation plugin and picks the default: the configured
+  // backend, or process when the configured one is unusable and
+  // isolation.fallback_isolation allows it.
+  Status load_isolation() {
+    requested_backend = config.isolation.backend;
+    std::map<std::string, std::string> unavailable;  // id -> why
+    for (const auto& id : host->ids_of_kind(ISB_KIND_ISOLATION)) {
+      auto inst = host->create(id, ISB_KIND_ISOLATION, plugin_settings(id));
+      if (!inst) {
+        unavailable[id] = inst.error().message;
+        spdlog::warn("isolation backend {} not usable: {}", id, inst.error().message);
+        continue;
+      }
+      IsolationPlugin backend(*inst);
+      std::string why;
+      if (!probe_available(backend, &why)) {
+        unavailable[id] = why;
+        spdlog::warn("isolation backend {} not available here: {}", id, why);
+        continue;
+      }
+      backends.add(std::move(backend));
+    }
+    if (backends.get(requested_backend)) {
+      backends.set_default(requested_backend, "");
+      return ok_status();
+    }
+    std::string why_not = unavailable.count(requested_backend) ? unavailable[requested_backend]
+                                                               : "no isolation plugin '" + requested_backend + "' is loaded";
+    if (requested_backend != "process" && config.isolation.fallback_isolation && backends.get("process")) {
+      std::string note = "isolation backend '" + requested_backend + "' is unavailable (" + why_not +
+                         "); using the process backend because isolation.fallback_isolation is true";
+      spdlog::warn("{}", note);
+      backends.set_default("process", note);
+      return ok_status();
     }
     return make_error(ErrorCode::kUnavailable,
                       "isolation backend '" + requested_backend + "' is unavailable: " + why_not +
@@ -176,8 +219,7 @@ Result<std::unique_ptr<Server>> Server::create(Config config, ServerOptions opti
     }
   }
 
-  auto isolation = impl->choose_isolation();
-  if (!isolation) return isolation.error();
+  if (auto st = impl->load_isolation(); !st) return st.error();
 
   std::vector<AnalyzerPlugin> analyzers;
   for (const auto& id : impl->host->ids_of_kind(ISB_KIND_ANALYZER)) {
@@ -194,8 +236,9 @@ Result<std::unique_ptr<Server>> Server::create(Config config, ServerOptions opti
     planners.emplace_back(*inst);
   }
 
-  impl->workspaces = std::make_unique<WorkspaceService>(cfg, *impl->store, *isolation, impl->backend_note);
-  impl->analysis = std::make_unique<AnalysisService>(*impl->store, *impl->workspaces, std::move(analyzers));
+  impl->workspaces = std::make_unique<WorkspaceService>(cfg, *impl->store, impl->backends);
+  impl->analysis =
+      std::make_unique<AnalysisService>(*impl->store, *impl->workspaces, std::move(analyzers), cfg.cache_dir());
   impl->plans = std::make_unique<PlanService>(*impl->store, *impl->workspaces, *impl->analysis, std::move(planners));
   impl->executions = std::make_unique<ExecutionService>(cfg, *impl->store, *impl->workspaces, *impl->plans);
 

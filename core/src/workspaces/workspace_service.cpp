@@ -1,12 +1,21 @@
-// workspace_service.cpp: creating, listing and destroying workspaces.
+// workspace_service.cpp: creating (copy or overlay), listing, destroying and
+// restoring workspaces.
 #include <isb/core/workspace_service.hpp>
+
+#include <isb/core/file_tools.hpp>
+
+#include "workspaces/archive_import.hpp"
+#include "workspaces/overlay_mount.hpp"
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <spdlog/spdlog.h>
 
 #include <filesystem>
+#include <fstream>
 #include <random>
+#include <set>
+#include <sstream>
 
 namespace fs = std::filesystem;
 namespace json = boost::json;
@@ -31,40 +40,217 @@ json::object limits_json(const ResourceLimits& l) {
           {"max_open_files", l.max_open_files}};
 }
 
+// 512 rather than 5.12E2: limits are shown to people.
+std::string format_number(double v) {
+  if (v == static_cast<double>(static_cast<int64_t>(v))) return std::to_string(static_cast<int64_t>(v));
+  return json::serialize(json::value(v));
+}
+
 json::value parse_or_empty(const std::string& text) {
   boost::system::error_code ec;
   auto v = json::parse(text, ec);
   return ec ? json::value(json::object{}) : v;
 }
 
+std::string json_string(const json::value& v, const char* key) {
+  if (!v.is_object()) return "";
+  auto* s = v.as_object().if_contains(key);
+  return s && s->is_string() ? std::string(s->as_string()) : "";
+}
+
+std::string join(const std::vector<std::string>& items, const char* sep) {
+  std::string out;
+  for (const auto& i : items) out += (out.empty() ? "" : sep) + i;
+  return out;
+}
+
+json::object read_json_file(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  auto v = parse_or_empty(ss.str());
+  return v.is_object() ? v.as_object() : json::object{};
+}
+
+Status write_json_file(const std::string& path, const json::object& o) {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << json::serialize(o);
+    if (!out) return make_error(ErrorCode::kUnavailable, "cannot write " + tmp);
+  }
+  std::error_code ec;
+  fs::rename(tmp, path, ec);
+  if (ec) return make_error(ErrorCode::kUnavailable, "cannot write " + path + ": " + ec.message());
+  return ok_status();
+}
+
 }  // namespace
 
-WorkspaceService::WorkspaceService(const Config& config, Store& store, IsolationPlugin isolation,
-                                   std::string backend_note)
+WorkspaceService::WorkspaceService(const Config& config, Store& store, const IsolationBackends& backends)
     : config_(config),
       store_(store),
-      isolation_(std::move(isolation)),
-      backend_note_(std::move(backend_note)),
+      backends_(backends),
       policy_(config.sandbox.allowed_source_roots, {config.state_dir(), config.workspaces_dir()}) {}
 
 json::object WorkspaceService::describe(const WorkspaceRecord& w) const {
-  json::object o{{"workspace_id", w.id},
-                 {"path", w.path},
-                 {"source_path", w.source_path},
-                 {"backend", w.backend},
-                 {"status", w.status},
-                 {"created_at", format_time(w.created_at)},
-                 {"last_used_at", format_time(w.last_used_at)},
-                 {"isolation", parse_or_empty(w.isolation_json)},
-                 {"resource_limits", parse_or_empty(w.resource_limits_json)}};
-  return o;
+  return json::object{{"workspace_id", w.id},
+                      {"path", w.path},
+                      {"source_path", w.source_path},
+                      {"backend", w.backend},
+                      {"status", w.status},
+                      {"created_at", format_time(w.created_at)},
+                      {"last_used_at", format_time(w.last_used_at)},
+                      {"isolation", parse_or_empty(w.isolation_json)},
+                      {"resource_limits", parse_or_empty(w.resource_limits_json)},
+                      {"mode", mode_of(w)}};
 }
+
+std::string WorkspaceService::meta_dir(const std::string& id) const {
+  return (fs::path(config_.state_dir()) / "workspace-meta" / id).string();
+}
+
+std::string WorkspaceService::exports_dir() const { return (fs::path(config_.state_dir()) / "exports").string(); }
+
+std::string WorkspaceService::mode_of(const WorkspaceRecord& w) const {
+  auto meta = read_json_file(meta_dir(w.id) + "/meta.json");
+  return json_string(meta, "mode") == "overlay" ? "overlay" : "copy";
+}
+
+Result<ChangeSources> WorkspaceService::change_sources(const WorkspaceRecord& w) const {
+  const std::string base = json_string(read_json_file(meta_dir(w.id) + "/meta.json"), "base");
+  ChangeSources src{.workspace = w.path,
+                    .source = base.empty() ? w.source_path : base,
+                    .manifest = meta_dir(w.id) + "/manifest.json",
+                    .upper = ""};
+  if (mode_of(w) == "overlay") {
+    src.upper = meta_dir(w.id) + "/upper";
+    if (!workspaces::is_mount_point(w.path)) {
+      return make_error(ErrorCode::kUnavailable, "the overlay of workspace '" + w.id +
+                                                     "' is not mounted; restart the server to re-mount it");
+    }
+  }
+  return src;
+}
+
+Result<WorkspaceRecord> WorkspaceService::use(const std::string& workspace_id) {
+  auto w = get_active(workspace_id);
+  if (!w) return w;
+  touch(workspace_id);
+  return w;
+}
+
+Result<int64_t> WorkspaceService::disk_quota_remaining(const WorkspaceRecord& w) const {
+  auto limits = parse_or_empty(w.resource_limits_json);
+  int64_t disk_mb = 0;
+  if (limits.is_object()) {
+    if (auto* d = limits.as_object().if_contains("disk_mb"); d && d->is_number()) disk_mb = d->to_number<int64_t>();
+  }
+  if (disk_mb <= 0) return int64_t{-1};
+  // An overlay workspace only occupies its upper layer; the source is shared.
+  const std::string measured = mode_of(w) == "overlay" ? meta_dir(w.id) + "/upper" : w.path;
+  auto used = file_tools::disk_usage_bytes(measured);
+  if (!used) return used.error();
+  return std::max<int64_t>(0, disk_mb * 1024 * 1024 - *used);
+}
+
+Result<std::vector<std::string>> WorkspaceService::mount_overlay_workspace(const std::string& id,
+                                                                           const std::string& source,
+                                                                           const std::string& merged) {
+  workspaces::OverlayLayout layout{.lower = source,
+                                   .upper = meta_dir(id) + "/upper",
+                                   .work = meta_dir(id) + "/work",
+                                   .merged = merged};
+  std::error_code ec;
+  for (const auto& d : {layout.upper, layout.work, layout.merged}) {
+    fs::create_directories(d, ec);
+    if (ec) return make_error(ErrorCode::kUnavailable, "cannot create " + d + ": " + ec.message());
+  }
+  auto hidden = workspaces::hide_credentials(source, layout.upper);
+  if (!hidden) return hidden.error();
+  if (auto st = workspaces::mount_overlay(layout); !st) return st.error();
+  return hidden;
+}
+
+Result<ResourceLimits> WorkspaceService::effective_limits(const json::object& override_limits) const {
+  const ResourceLimits& max = config_.isolation.resource_limits;
+  ResourceLimits out = max;
+  for (const auto& kv : override_limits) {
+    const std::string key(kv.key());
+    const json::value& v = kv.value();
+    if (!v.is_number()) {
+      return make_error(ErrorCode::kInvalidArgument, "isolation.resource_limits." + key + " must be a number");
+    }
+    double value = v.to_number<double>();
+    auto bounded = [&](auto& field, double maximum, const char* config_key) -> Status {
+      if (value <= 0) {
+        return make_error(ErrorCode::kInvalidArgument, "isolation.resource_limits." + key + " must be positive");
+      }
+      if (value > maximum) {
+        return make_error(ErrorCode::kPermissionDenied,
+                          "isolation.resource_limits." + key + " = " + format_number(value) +
+                              " exceeds the configured maximum " + format_number(maximum) + " (" +
+                              config_key + "); ask for at most that, or raise it in the server's config");
+      }
+      field = static_cast<std::remove_reference_t<decltype(field)>>(value);
+      return ok_status();
+    };
+    Status st = ok_status();
+    if (key == "memory_mb") {
+      st = bounded(out.memory_mb, static_cast<double>(max.memory_mb), "isolation.resource_limits.memory_mb");
+    } else if (key == "cpu_cores") {
+      st = bounded(out.cpu_cores, max.cpu_cores, "isolation.resource_limits.cpu_cores");
+    } else if (key == "disk_mb") {
+      st = bounded(out.disk_mb, static_cast<double>(max.disk_mb), "isolation.resource_limits.disk_mb");
+    } else if (key == "max_processes") {
+      st = bounded(out.max_processes, static_cast<double>(max.max_processes), "isolation.resource_limits.max_processes");
+    } else if (key == "max_open_files") {
+      st = bounded(out.max_open_files, static_cast<double>(max.max_open_files),
+                   "isolation.resource_limits.max_open_files");
+    } else {
+      return make_error(ErrorCode::kInvalidArgument,
+                        "unknown limit isolation.resource_limits." + key +
+                            "; known: memory_mb, cpu_cores, disk_mb, max_processes, max_open_files");
+    }
+    if (!st) return st.error();
+  }
+  return out;
+}
+
+Result<IsolationPlugin> WorkspaceService::isolation_for(const WorkspaceRecord& w) const { return backends_.get(w.backend); }
 
 Result<json::object> WorkspaceService::create(const CreateRequest& req) {
   std::string id = req.workspace_id.empty() ? "ws-" + random_hex(12) : req.workspace_id;
   if (auto st = validate_workspace_id(id); !st) return st.error();
-  auto source = policy_.check(req.source_path);
+  // An archive source is checked like a directory source by its folder.
+  std::error_code aec;
+  const bool archive = workspaces::is_archive_path(req.source_path) && fs::is_regular_file(req.source_path, aec);
+  Result<std::string> source = archive ? policy_.check(fs::path(req.source_path).parent_path().string())
+                                       : policy_.check(req.source_path);
   if (!source) return source.error();
+  if (archive) source = (fs::path(*source) / fs::canonical(req.source_path, aec).filename()).string();
+
+  // Everything that can be refused is refused before anything is created.
+  auto backend = req.isolation.backend.empty() ? Result<IsolationPlugin>(backends_.default_backend())
+                                               : backends_.get(req.isolation.backend);
+  if (!backend) return backend.error();
+  auto limits = effective_limits(req.isolation.resource_limits);
+  if (!limits) return limits.error();
+  auto assessment = backends_.assess(*backend, config_.security.level);
+  if (!assessment) return assessment.error();
+  if (!assessment->missing.empty() && !config_.security.allow_degraded) {
+    return make_error(ErrorCode::kFailedPrecondition,
+                      std::string("security.level '") + security_level_name(config_.security.level) +
+                          "' requires protections that isolation backend '" + backend->info().id +
+                          "' does not enforce on this host: " + join(assessment->missing, "; ") +
+                          ". Use a backend that enforces them, lower security.level, or set "
+                          "security.allow_degraded: true to accept degraded workspaces.");
+  }
+  const std::string image = req.isolation.image.empty() ? config_.isolation.container_image : req.isolation.image;
+  std::string mode = req.mode.empty() ? config_.sandbox.workspace_mode : req.mode;
+  if (mode != "copy" && mode != "overlay") {
+    return make_error(ErrorCode::kInvalidArgument, "mode '" + mode + "' is unknown; use copy or overlay");
+  }
 
   std::lock_guard<std::mutex> lock(create_mu_);
   auto existing = store_.get_workspace(id);
@@ -97,73 +283,138 @@ Result<json::object> WorkspaceService::create(const CreateRequest& req) {
     fs::remove_all(p, rm);
     if (rm) spdlog::warn("could not remove {}: {}", p.string(), rm.message());
   };
-  auto copied = copy_tree(*source, staging.string());
-  if (!copied) {
-    undo_dir(staging);
-    return make_error(copied.error().code, "copying " + *source + " failed: " + copied.error().message);
+  const std::string meta = meta_dir(id);
+  undo_dir(meta);  // left by a crash during an earlier creation under this id
+  auto undo_workspace = [&]() {
+    if (auto st = workspaces::unmount_if_mounted(final_path.string()); !st) spdlog::warn("{}", st.error().message);
+    undo_dir(final_path);
+    undo_dir(meta);
+  };
+  // An archive is unpacked once into the state dir; that pristine tree is
+  // then the source of the copy or the overlay's lower layer, and the
+  // original side of diffs.
+  std::string tree_source = *source;
+  json::object meta_doc;
+  json::object archive_report;
+  if (archive) {
+    tree_source = meta + "/base";
+    fs::create_directories(tree_source, ec);
+    auto imported = workspaces::import_archive(*source, tree_source);
+    if (!imported) {
+      undo_dir(meta);
+      return make_error(imported.error().code, "unpacking " + *source + " failed: " + imported.error().message);
+    }
+    json::array skipped;
+    for (const auto& sk : imported->skipped) skipped.push_back(json::value(sk));
+    archive_report = json::object{{"files", imported->files},         {"directories", imported->directories},
+                                  {"symlinks", imported->symlinks},   {"bytes", imported->bytes},
+                                  {"skipped_entries", skipped}};
+    meta_doc["base"] = tree_source;
   }
-  fs::rename(staging, final_path, ec);
-  if (ec) {
-    undo_dir(staging);
-    return make_error(ErrorCode::kUnavailable, "cannot move the workspace into place: " + ec.message());
+  std::string mode_note;
+  json::object creation;
+  if (mode == "overlay") {
+    auto hidden = mount_overlay_workspace(id, tree_source, final_path.string());
+    if (hidden) {
+      json::array skipped;
+      for (const auto& h : *hidden) skipped.push_back(json::value(h));
+      creation = json::object{{"lower", tree_source}, {"upper", meta + "/upper"}, {"hidden", skipped}};
+    } else {
+      if (auto st = workspaces::unmount_if_mounted(final_path.string()); !st) spdlog::warn("{}", st.error().message);
+      undo_dir(final_path);
+      undo_dir(meta + "/upper");
+      undo_dir(meta + "/work");
+      mode = "copy";
+      mode_note = "overlay is unavailable here (" + hidden.error().message + "); the workspace was copied instead";
+      spdlog::warn("workspace {}: {}", id, mode_note);
+    }
+  }
+  CopyReport copied;
+  if (mode == "copy") {
+    auto c = copy_tree(tree_source, staging.string());
+    if (!c) {
+      undo_dir(staging);
+      return make_error(c.error().code, "copying " + *source + " failed: " + c.error().message);
+    }
+    copied = std::move(*c);
+    if (auto m = record_manifest(staging.string(), meta + "/manifest.json"); !m) {
+      undo_dir(staging);
+      undo_dir(meta);
+      return m.error();
+    }
+    fs::rename(staging, final_path, ec);
+    if (ec) {
+      undo_dir(staging);
+      undo_dir(meta);
+      return make_error(ErrorCode::kUnavailable, "cannot move the workspace into place: " + ec.message());
+    }
+  }
+  fs::create_directories(meta, ec);
+  meta_doc["mode"] = mode;
+  if (auto st = write_json_file(meta + "/meta.json", meta_doc); !st) {
+    undo_workspace();
+    return st.error();
   }
 
-  const ResourceLimits& limits = config_.isolation.resource_limits;
-  json::object spec{{"workspace_id", id}, {"workspace_path", final_path.string()}, {"resource_limits", limits_json(limits)}};
-  auto sandbox = isolation_.create_sandbox(spec);
+  json::object spec{{"workspace_id", id},
+                    {"workspace_path", final_path.string()},
+                    {"resource_limits", limits_json(*limits)},
+                    {"image", image},
+                    {"network", "none"}};
+  auto sandbox = backend->create_sandbox(spec);
   if (!sandbox) {
-    undo_dir(final_path);
+    undo_workspace();
     return make_error(sandbox.error().code, "creating the sandbox for workspace '" + id + "' failed: " +
                                                 sandbox.error().message);
   }
-  std::string sandbox_id = id;
-  if (sandbox->is_object()) {
-    if (auto* s = sandbox->as_object().if_contains("sandbox_id"); s && s->is_string()) sandbox_id = s->as_string().c_str();
+  std::string sandbox_id = json_string(*sandbox, "sandbox_id");
+  if (sandbox_id.empty()) sandbox_id = id;
+
+  json::object isolation = assessment->summary;
+  if (backend->info().id == backends_.default_id() && !backends_.note().empty()) isolation["note"] = backends_.note();
+  if (!json_string(*sandbox, "workspace_mount").empty()) {
+    isolation["workspace_mount"] = json_string(*sandbox, "workspace_mount");
   }
-  json::object isolation{{"backend", isolation_.info().id}};
-  if (!backend_note_.empty()) isolation["note"] = backend_note_;
-  if (auto probe = isolation_.probe()) {
-    json::array enforced, not_enforced;
-    if (auto* prot = probe->as_object().if_contains("protections"); prot && prot->is_array()) {
-      for (const auto& p : prot->as_array()) {
-        if (!p.is_object()) continue;
-        auto* name = p.as_object().if_contains("name");
-        auto* on = p.as_object().if_contains("enforced");
-        if (!name || !name->is_string()) continue;
-        (on && on->is_bool() && on->as_bool() ? enforced : not_enforced).push_back(*name);
-      }
-    }
-    isolation["enforced"] = enforced;
-    isolation["not_enforced"] = not_enforced;
-    isolation["degraded"] = !not_enforced.empty();
-  }
+  if (backend->info().id != "process") isolation["image"] = image;
 
   WorkspaceRecord w;
   w.id = id;
   w.source_path = *source;
   w.path = final_path.string();
-  w.backend = isolation_.info().id;
+  w.backend = backend->info().id;
   w.sandbox_id = sandbox_id;
   w.status = "active";
   w.isolation_json = json::serialize(isolation);
-  w.resource_limits_json = json::serialize(limits_json(limits));
+  w.resource_limits_json = json::serialize(limits_json(*limits));
   w.created_at = w.last_used_at = now_ms();
   if (auto st = store_.insert_workspace(w); !st) {
-    (void)isolation_.destroy_sandbox(sandbox_id);
-    undo_dir(final_path);
+    (void)backend->destroy_sandbox(sandbox_id);
+    undo_workspace();
     return st.error();
   }
-  spdlog::info("workspace {} created from {} ({} files, {} bytes) on backend {}", id, *source, copied->files,
-               copied->bytes, w.backend);
+  if (assessment->missing.empty()) {
+    spdlog::info("workspace {} created from {} ({} mode, {} files copied) on backend {}", id, *source, mode,
+                 copied.files, w.backend);
+  } else {
+    spdlog::warn("workspace {} created DEGRADED on backend {} (security.allow_degraded): missing {}", id, w.backend,
+                 join(assessment->missing, "; "));
+  }
   json::object out = describe(w);
-  json::array skipped;
-  for (const auto& s : copied->skipped_credentials) skipped.push_back(json::value(s));
-  out["copy"] = json::object{{"files", copied->files},
-                             {"directories", copied->directories},
-                             {"symlinks", copied->symlinks},
-                             {"bytes", copied->bytes},
-                             {"skipped_credentials", skipped},
-                             {"skipped_special", static_cast<int64_t>(copied->skipped_special.size())}};
+  if (mode == "copy") {
+    json::array skipped;
+    for (const auto& s : copied.skipped_credentials) skipped.push_back(json::value(s));
+    out["copy"] = json::object{{"files", copied.files},
+                               {"directories", copied.directories},
+                               {"symlinks", copied.symlinks},
+                               {"bytes", copied.bytes},
+                               {"skipped_credentials", skipped},
+                               {"skipped_special", static_cast<int64_t>(copied.skipped_special.size())},
+                               {"skipped_ignored", static_cast<int64_t>(copied.skipped_ignored.size())}};
+  } else {
+    out["overlay"] = creation;
+  }
+  if (!mode_note.empty()) out["mode_note"] = mode_note;
+  if (archive) out["archive"] = archive_report;
   return out;
 }
 
@@ -193,16 +444,30 @@ void WorkspaceService::touch(const std::string& workspace_id) { (void)store_.tou
 
 Result<json::object> WorkspaceService::destroy(const std::string& workspace_id) {
   std::lock_guard<std::mutex> lock(create_mu_);
+  return destroy_locked(workspace_id);
+}
+
+Result<json::object> WorkspaceService::destroy_locked(const std::string& workspace_id) {
   auto w = get_active(workspace_id);
   if (!w) return w.error();
   json::array warnings;
-  if (auto st = isolation_.destroy_sandbox(w->sandbox_id); !st) {
+  auto backend = isolation_for(*w);
+  if (!backend) {
+    warnings.push_back(json::value("backend '" + w->backend + "' is not loaded; no sandbox could be stopped"));
+  } else if (auto st = backend->destroy_sandbox(w->sandbox_id); !st) {
     // A sandbox the backend no longer knows (after a restart) has nothing left to kill.
     if (st.error().code != ErrorCode::kNotFound) return st.error();
     warnings.push_back(json::value("sandbox was already gone: " + st.error().message));
   }
+  // An overlay is unmounted first: removing through it would only whiteout
+  // the source in the upper layer, and leave the mount behind.
+  if (auto st = workspaces::unmount_if_mounted(w->path); !st) {
+    return make_error(ErrorCode::kUnavailable, "the sandbox of '" + workspace_id + "' was stopped but " +
+                                                   st.error().message + "; call destroy again");
+  }
   std::error_code ec;
   fs::remove_all(w->path, ec);
+  if (!ec) fs::remove_all(meta_dir(workspace_id), ec);
   if (ec) {
     return make_error(ErrorCode::kUnavailable, "the sandbox of '" + workspace_id + "' was stopped but " + w->path +
                                                    " could not be removed: " + ec.message() + "; call destroy again");
@@ -227,38 +492,149 @@ Result<json::object> WorkspaceService::list() const {
 }
 
 void WorkspaceService::release_sandboxes() {
+  stop_cleanup();
   auto rows = store_.list_workspaces(false);
   if (!rows) return;
   for (const auto& w : *rows) {
-    if (auto st = isolation_.destroy_sandbox(w.sandbox_id); !st && st.error().code != ErrorCode::kNotFound) {
-      spdlog::warn("stopping the sandbox of workspace {}: {}", w.id, st.error().message);
+    auto backend = isolation_for(w);
+    if (backend) {
+      if (auto st = backend->destroy_sandbox(w.sandbox_id); !st && st.error().code != ErrorCode::kNotFound) {
+        spdlog::warn("stopping the sandbox of workspace {}: {}", w.id, st.error().message);
+      }
     }
+    // The upper layer keeps every change; the next start mounts it again.
+    if (auto st = workspaces::unmount_if_mounted(w.path); !st) spdlog::warn("{}", st.error().message);
   }
 }
+
+WorkspaceService::~WorkspaceService() { stop_cleanup(); }
 
 void WorkspaceService::restore_sandboxes() {
   auto rows = store_.list_workspaces(false);
   if (!rows) return;
-  json::array known;
-  for (const auto& w : *rows) known.push_back(json::value(w.sandbox_id));
-  if (auto r = isolation_.reconcile(known); !r) spdlog::warn("reconcile: {}", r.error().message);
+  // What a crashed run left: mounts and directories no active workspace owns.
+  std::set<std::string> owned;
+  for (const auto& w : *rows) owned.insert(fs::path(w.path).filename().string());
+  const std::string ws_dir = config_.workspaces_dir();
+  bool unmount_failed = false;
+  for (const auto& m : workspaces::mounts_under(ws_dir)) {
+    if (fs::path(m).parent_path() == fs::path(ws_dir) && owned.count(fs::path(m).filename().string())) continue;
+    spdlog::warn("unmounting orphaned workspace mount {}", m);
+    if (auto st = workspaces::unmount_if_mounted(m); !st) {
+      spdlog::warn("{}", st.error().message);
+      unmount_failed = true;
+    }
+  }
+  std::error_code ec;
+  // Never remove_all across a mount that is still there: it would delete
+  // whatever that mount shows.
+  for (const auto& entry : fs::directory_iterator(unmount_failed ? fs::path() : fs::path(ws_dir), ec)) {
+    const std::string name = entry.path().filename().string();
+    if (owned.count(name) || workspaces::is_mount_point(entry.path().string())) continue;
+    spdlog::warn("removing orphaned workspace directory {}", entry.path().string());
+    std::error_code rm;
+    fs::remove_all(entry.path(), rm);
+  }
+  for (const auto& entry : fs::directory_iterator(fs::path(config_.state_dir()) / "workspace-meta", ec)) {
+    if (owned.count(entry.path().filename().string())) continue;
+    std::error_code rm;
+    fs::remove_all(entry.path(), rm);
+  }
   for (const auto& w : *rows) {
+    if (mode_of(w) != "overlay" || workspaces::is_mount_point(w.path)) continue;
+    const std::string base = json_string(read_json_file(meta_dir(w.id) + "/meta.json"), "base");
+    auto mounted = mount_overlay_workspace(w.id, base.empty() ? w.source_path : base, w.path);
+    if (!mounted) spdlog::warn("workspace {}: cannot re-mount its overlay: {}", w.id, mounted.error().message);
+  }
+  // Each backend removes what an earlier (crashed) run left that no workspace owns.
+  for (const auto& id : backends_.ids()) {
+    auto backend = backends_.get(id);
+    json::array known;
+    for (const auto& w : *rows) {
+      if (w.backend == id) known.push_back(json::value(w.sandbox_id));
+    }
+    if (auto r = backend->reconcile(known); !r) spdlog::warn("reconcile on backend {}: {}", id, r.error().message);
+  }
+  for (auto w : *rows) {
     std::error_code ec;
     if (!fs::is_directory(w.path, ec)) {
       spdlog::warn("workspace {}: directory {} is gone; marking it destroyed", w.id, w.path);
       (void)store_.mark_workspace_destroyed(w.id, now_ms());
       continue;
     }
-    if (w.backend != isolation_.info().id) {
-      spdlog::warn("workspace {} was created on backend {} but this server runs {}; commands will use {}", w.id,
-                   w.backend, isolation_.info().id, isolation_.info().id);
+    auto backend = isolation_for(w);
+    if (!backend) {
+      spdlog::warn("workspace {} was created on backend {}, which is not available now: {}", w.id, w.backend,
+                   backend.error().message);
+      continue;
     }
-    json::object spec{{"workspace_id", w.id}, {"workspace_path", w.path},
-                      {"resource_limits", parse_or_empty(w.resource_limits_json)}};
-    if (auto r = isolation_.create_sandbox(spec); !r) {
+    json::object spec{{"workspace_id", w.id},
+                      {"workspace_path", w.path},
+                      {"resource_limits", parse_or_empty(w.resource_limits_json)},
+                      {"network", "none"}};
+    std::string image = json_string(parse_or_empty(w.isolation_json), "image");
+    spec["image"] = image.empty() ? config_.isolation.container_image : image;
+    auto r = backend->create_sandbox(spec);
+    if (!r) {
       spdlog::warn("workspace {}: could not recreate its sandbox: {}", w.id, r.error().message);
+      continue;
+    }
+    // A recreated sandbox may have a new id (a new container): remember it.
+    std::string sandbox_id = json_string(*r, "sandbox_id");
+    if (!sandbox_id.empty() && sandbox_id != w.sandbox_id) {
+      if (auto st = store_.set_workspace_sandbox(w.id, sandbox_id); !st) spdlog::warn("{}", st.error().message);
     }
   }
+  start_cleanup();
+}
+
+std::vector<std::string> WorkspaceService::cleanup_idle(int64_t now) {
+  std::vector<std::string> destroyed;
+  auto rows = store_.list_workspaces(false);
+  if (!rows) return destroyed;
+  const int64_t timeout_ms = config_.sandbox.workspace_timeout * 1000;
+  for (const auto& w : *rows) {
+    if (now - w.last_used_at <= timeout_ms) continue;
+    std::lock_guard<std::mutex> lock(create_mu_);
+    // Re-read under the lock: an operation may have used it since the listing.
+    auto fresh = get_active(w.id);
+    if (!fresh || now - fresh->last_used_at <= timeout_ms) continue;
+    auto r = destroy_locked(w.id);
+    if (!r) {
+      spdlog::warn("idle cleanup of workspace {}: {}", w.id, r.error().message);
+      continue;
+    }
+    spdlog::info("workspace {} destroyed after {} s idle (sandbox.workspace_timeout)", w.id,
+                 (now - fresh->last_used_at) / 1000);
+    destroyed.push_back(w.id);
+  }
+  return destroyed;
+}
+
+void WorkspaceService::start_cleanup() {
+  if (!config_.sandbox.auto_cleanup || cleanup_thread_.joinable()) return;
+  {
+    std::lock_guard<std::mutex> lock(cleanup_mu_);
+    cleanup_stop_ = false;
+  }
+  cleanup_thread_ = std::thread([this] {
+    std::unique_lock<std::mutex> lock(cleanup_mu_);
+    const auto interval = std::chrono::seconds(config_.sandbox.cleanup_interval);
+    while (!cleanup_cv_.wait_for(lock, interval, [this] { return cleanup_stop_; })) {
+      lock.unlock();
+      cleanup_idle(now_ms());
+      lock.lock();
+    }
+  });
+}
+
+void WorkspaceService::stop_cleanup() {
+  {
+    std::lock_guard<std::mutex> lock(cleanup_mu_);
+    cleanup_stop_ = true;
+  }
+  cleanup_cv_.notify_all();
+  if (cleanup_thread_.joinable()) cleanup_thread_.join();
 }
 
 }  // namespace isb

@@ -1,5 +1,5 @@
-// workspace_service.hpp: workspaces: a copy of a host project directory, bound
-// to an isolation sandbox, recorded in the store.
+// workspace_service.hpp: workspaces: a copy (or an overlayfs view) of a host
+// project directory, bound to an isolation sandbox, recorded in the store.
 //
 // Creation is all-or-nothing: the copy is made under a temporary name, the
 // sandbox is created, the row is written, and only then is the directory
@@ -9,14 +9,19 @@
 #pragma once
 
 #include <isb/core/config.hpp>
+#include <isb/core/isolation_backends.hpp>
 #include <isb/core/plugin_host.hpp>
 #include <isb/core/result.hpp>
 #include <isb/core/store.hpp>
+#include <isb/core/workspace_changes.hpp>
 
 #include <boost/json/object.hpp>
 
+#include <atomic>
+#include <condition_variable>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace isb {
@@ -48,20 +53,32 @@ struct CopyReport {
   int64_t bytes = 0;
   std::vector<std::string> skipped_credentials;  // relative paths never copied
   std::vector<std::string> skipped_special;      // fifos, sockets, devices
+  std::vector<std::string> skipped_ignored;      // named by the source's .sandboxignore
 };
 
 //! Copies source into dest (which must not exist): modes, timestamps and
 //! symlinks (as links, never followed) preserved; credential directories and
-//! files (.ssh, .gnupg, .aws, .netrc, .docker/config.json) never copied.
+//! files (.ssh, .gnupg, .aws, .netrc, .docker/config.json) never copied;
+//! entries named by <source>/.sandboxignore skipped. File contents are copied
+//! by several threads.
 Result<CopyReport> copy_tree(const std::string& source, const std::string& dest);
 
 class WorkspaceService {
  public:
-  WorkspaceService(const Config& config, Store& store, IsolationPlugin isolation, std::string backend_note);
+  WorkspaceService(const Config& config, Store& store, const IsolationBackends& backends);
 
+  //! create_workspace(isolation: {...}): a per-workspace choice of backend,
+  //! image and limits; limits may only be lowered below the configured ones.
+  struct IsolationOverride {
+    std::string backend;                   // empty: the default backend
+    std::string image;                     // empty: isolation.container_image
+    boost::json::object resource_limits;  // subset of the five limits
+  };
   struct CreateRequest {
     std::string source_path;
     std::string workspace_id;  // empty: generated
+    IsolationOverride isolation;
+    std::string mode;  // "copy" | "overlay"; empty: sandbox.workspace_mode
   };
   Result<boost::json::object> create(const CreateRequest& req);
   Result<boost::json::object> destroy(const std::string& workspace_id);
@@ -72,23 +89,61 @@ class WorkspaceService {
   Result<WorkspaceRecord> get_any(const std::string& workspace_id) const;
   void touch(const std::string& workspace_id);
 
-  const IsolationPlugin& isolation() const { return isolation_; }
+  //! The default backend (for callers that have no workspace record).
+  const IsolationPlugin& isolation() const { return backends_.default_backend(); }
+  //! The backend a workspace was created on.
+  Result<IsolationPlugin> isolation_for(const WorkspaceRecord& w) const;
+  //! Effective limits: the configured ones, lowered by the override; an
+  //! override above a configured maximum or an unknown key is an error.
+  Result<ResourceLimits> effective_limits(const boost::json::object& override_limits) const;
   const SourcePathPolicy& source_policy() const { return policy_; }
   //! Destroys the sandboxes of every active workspace (server shutdown keeps
   //! the files and rows; sandboxes are recreated on the next start).
   void release_sandboxes();
-  //! Recreates sandboxes for active workspaces after a restart.
+  //! Recreates sandboxes for active workspaces after a restart: re-mounts
+  //! overlay workspaces, unmounts and removes what no workspace owns (mounts,
+  //! half-created directories), then starts the idle cleanup thread.
   void restore_sandboxes();
+
+  //! The active workspace with its idle clock restarted: every operation on a
+  //! workspace goes through here.
+  Result<WorkspaceRecord> use(const std::string& workspace_id);
+  //! Where the workspace's change set comes from (manifest or overlay upper).
+  Result<ChangeSources> change_sources(const WorkspaceRecord& w) const;
+  //! "copy" or "overlay", as created.
+  std::string mode_of(const WorkspaceRecord& w) const;
+  //! Directory export_workspace writes archives into.
+  std::string exports_dir() const;
+  //! Bytes the workspace may still grow by under its disk_mb limit; -1 when
+  //! the limit is 0 (unlimited).
+  Result<int64_t> disk_quota_remaining(const WorkspaceRecord& w) const;
+  //! Destroys active workspaces idle for longer than sandbox.workspace_timeout
+  //! at time now (ms). Returns the ids destroyed.
+  std::vector<std::string> cleanup_idle(int64_t now);
+  //! Runs cleanup_idle every sandbox.cleanup_interval on a background thread
+  //! when sandbox.auto_cleanup is set. stop_cleanup() wakes and joins it.
+  void start_cleanup();
+  void stop_cleanup();
+  ~WorkspaceService();
 
  private:
   boost::json::object describe(const WorkspaceRecord& w) const;
+  std::string meta_dir(const std::string& id) const;
+  //! Mounts an overlay workspace; the result carries the hidden credentials.
+  Result<std::vector<std::string>> mount_overlay_workspace(const std::string& id, const std::string& source,
+                                                           const std::string& merged);
+  Result<boost::json::object> destroy_locked(const std::string& workspace_id);
 
   const Config& config_;
   Store& store_;
-  IsolationPlugin isolation_;
-  std::string backend_note_;
+  const IsolationBackends& backends_;
   SourcePathPolicy policy_;
   std::mutex create_mu_;
+
+  std::mutex cleanup_mu_;
+  std::condition_variable cleanup_cv_;
+  bool cleanup_stop_ = false;
+  std::thread cleanup_thread_;
 };
 
 }  // namespace isb

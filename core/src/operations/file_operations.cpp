@@ -1,0 +1,207 @@
+// file_operations.cpp: the file tools (list_files, read_file, write_file,
+// delete_file, search_files) and the change tools (get_workspace_diff,
+// export_workspace, apply_changes). Each call restarts the workspace's idle
+// clock; confinement lives in file_tools / workspace_changes, not here.
+#include <isb/core/file_tools.hpp>
+#include <isb/core/workspace_changes.hpp>
+
+#include "operations/operations.hpp"
+#include "operations/schemas.hpp"
+
+#include <chrono>
+#include <ctime>
+#include <random>
+
+namespace isb::operations {
+
+namespace {
+
+namespace json = boost::json;
+
+const std::string kPath =
+    R"({"type":"string","maxLength":4096,"description":"Path relative to the workspace root, e.g. src/main.c; '..', absolute paths and symlinks leading outside are refused"})";
+
+std::string export_name(const std::string& id, const std::string& format) {
+  char stamp[32];
+  std::time_t t = std::time(nullptr);
+  struct tm tm;
+  gmtime_r(&t, &tm);
+  std::strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
+  static thread_local std::mt19937 rng{std::random_device{}()};
+  return id + "-" + stamp + "-" + std::to_string(rng() % 100000) + "." + format;
+}
+
+using Handler = std::function<Result<json::value>(WorkspaceService&, const WorkspaceRecord&, const json::object&)>;
+
+// Resolves and touches the workspace, then runs fn on it.
+OperationHandler on_workspace(WorkspaceService* ws, Handler fn) {
+  return [ws, fn = std::move(fn)](const json::object& args, CallContext&) -> Result<json::value> {
+    auto w = ws->use(arg_string(args, "workspace_id"));
+    if (!w) return w.error();
+    return fn(*ws, *w, args);
+  };
+}
+
+std::string with_id(const std::string& props, const std::string& required) {
+  return R"({"type":"object","additionalProperties":false,"required":["workspace_id")" + required +
+         R"(],"properties":{"workspace_id":)" + schemas::kWorkspaceId + props + "}}";
+}
+
+}  // namespace
+
+Status register_file_operations(OperationRegistry& r, const Services& s) {
+  auto* ws = s.workspaces;
+  const OperationAnnotations kRead{.read_only = true, .destructive = false, .idempotent = true, .open_world = false};
+  const OperationAnnotations kWrite{.read_only = false, .destructive = true, .idempotent = false, .open_world = false};
+  std::vector<OperationSpec> specs;
+  specs.push_back({
+      .name = "list_files",
+      .title = "List files",
+      .description = "List the entries of a directory in a workspace (recursively on request), with type, size, "
+                     "mode and mtime; symlinks are listed with their target, never followed. glob filters on the "
+                     "relative path or the file name (fnmatch, e.g. *.py).",
+      .input_schema = with_id(R"(,"path":)" + kPath + R"(,"recursive":{"type":"boolean"},"glob":{"type":"string"})", ""),
+      .output_schema = R"({"type":"object","required":["path","entries","count","truncated"]})",
+      .annotations = kRead,
+      .handler = on_workspace(ws, [](WorkspaceService&, const WorkspaceRecord& w, const json::object& a) {
+        return to_value(file_tools::list_files(
+            w.path, {.path = arg_string(a, "path"), .recursive = arg_bool(a, "recursive", false),
+                     .glob = arg_string(a, "glob")}));
+      }),
+  });
+  specs.push_back({
+      .name = "read_file",
+      .title = "Read file",
+      .description = "Read a file of a workspace: text as UTF-8, anything else as base64 (encoding says which). "
+                     "At most 1 MiB per call; use offset and limit to read larger files in chunks.",
+      .input_schema = with_id(R"(,"path":)" + kPath +
+                                  R"(,"offset":{"type":"integer","minimum":0},"limit":{"type":"integer","minimum":1,"maximum":1048576})",
+                              R"(,"path")"),
+      .output_schema = R"({"type":"object","required":["path","size","offset","length","encoding","content","eof"]})",
+      .annotations = kRead,
+      .handler = on_workspace(ws, [](WorkspaceService&, const WorkspaceRecord& w, const json::object& a) {
+        return to_value(file_tools::read_file(
+            w.path, {.path = arg_string(a, "path"), .offset = arg_int(a, "offset", 0), .limit = arg_int(a, "limit", -1)}));
+      }),
+  });
+  specs.push_back({
+      .name = "write_file",
+      .title = "Write file",
+      .description = "Write a file in a workspace (parent directories are created). mode: overwrite (default), "
+                     "append, or create (fails if the file exists). encoding: utf-8 (default) or base64. Writes "
+                     "beyond the workspace's disk_mb limit are refused.",
+      .input_schema = with_id(R"(,"path":)" + kPath + R"(,"content":{"type":"string"},
+          "encoding":{"type":"string","enum":["utf-8","base64"]},
+          "mode":{"type":"string","enum":["overwrite","append","create"]})",
+                              R"(,"path","content")"),
+      .output_schema = R"({"type":"object","required":["path","bytes_written","size","created"]})",
+      .annotations = kWrite,
+      .handler = on_workspace(ws, [](WorkspaceService& svc, const WorkspaceRecord& w, const json::object& a)
+                                      -> Result<json::value> {
+        auto quota = svc.disk_quota_remaining(w);
+        if (!quota) return quota.error();
+        return to_value(file_tools::write_file(w.path, {.path = arg_string(a, "path"),
+                                                        .content = arg_string(a, "content"),
+                                                        .encoding = arg_string(a, "encoding", "utf-8"),
+                                                        .mode = arg_string(a, "mode", "overwrite"),
+                                                        .quota_remaining = *quota}));
+      }),
+  });
+  specs.push_back({
+      .name = "delete_file",
+      .title = "Delete file",
+      .description = "Delete a file or symlink (the link itself, never its target) in a workspace; a directory "
+                     "only with recursive: true.",
+      .input_schema = with_id(R"(,"path":)" + kPath + R"(,"recursive":{"type":"boolean"})", R"(,"path")"),
+      .output_schema = R"({"type":"object","required":["path","deleted","entries_removed"]})",
+      .annotations = kWrite,
+      .handler = on_workspace(ws, [](WorkspaceService&, const WorkspaceRecord& w, const json::object& a) {
+        return to_value(file_tools::delete_file(w.path, arg_string(a, "path"), arg_bool(a, "recursive", false)));
+      }),
+  });
+  specs.push_back({
+      .name = "search_files",
+      .title = "Search files",
+      .description = "Search the text files of a workspace for a POSIX extended regular expression, line by line. "
+                     "Binary files and files over 4 MiB are skipped (and counted). glob restricts the files "
+                     "searched (fnmatch on the relative path or the file name).",
+      .input_schema = with_id(R"(,"pattern":{"type":"string","minLength":1},"glob":{"type":"string"},"path":)" +
+                                  kPath + R"(,"max_results":{"type":"integer","minimum":1,"maximum":1000},
+          "case_insensitive":{"type":"boolean"})",
+                              R"(,"pattern")"),
+      .output_schema = R"({"type":"object","required":["matches","count","files_scanned","truncated"]})",
+      .annotations = kRead,
+      .handler = on_workspace(ws, [](WorkspaceService&, const WorkspaceRecord& w, const json::object& a) {
+        return to_value(file_tools::search_files(w.path, {.pattern = arg_string(a, "pattern"),
+                                                          .glob = arg_string(a, "glob"),
+                                                          .path = arg_string(a, "path"),
+                                                          .max_results = arg_int(a, "max_results", 100),
+                                                          .case_insensitive = arg_bool(a, "case_insensitive", false)}));
+      }),
+  });
+  specs.push_back({
+      .name = "get_workspace_diff",
+      .title = "Workspace diff",
+      .description = "Files added, modified and deleted in a workspace since it was created, with unified diffs "
+                     "for text files (64 KiB per file, 1 MiB in all). Original contents come from the source "
+                     "directory; when it changed since creation the diff says the original is not available.",
+      .input_schema = with_id("", ""),
+      .output_schema = R"({"type":"object","required":["workspace_id","summary","files"]})",
+      .annotations = kRead,
+      .handler = on_workspace(ws, [](WorkspaceService& svc, const WorkspaceRecord& w, const json::object&)
+                                      -> Result<json::value> {
+        auto src = svc.change_sources(w);
+        if (!src) return src.error();
+        auto d = workspace_diff(*src, {});
+        if (!d) return d.error();
+        (*d)["workspace_id"] = w.id;
+        (*d)["mode"] = svc.mode_of(w);
+        return json::value(std::move(*d));
+      }),
+  });
+  specs.push_back({
+      .name = "export_workspace",
+      .title = "Export workspace",
+      .description = "Write the workspace (or with changes_only only its added and modified files; deletions "
+                     "are listed in the result) into an archive in the server's state directory and return "
+                     "its path and size. format: tar.gz (default) or zip.",
+      .input_schema = with_id(R"(,"format":{"type":"string","enum":["tar.gz","zip"]},"changes_only":{"type":"boolean"})", ""),
+      .output_schema = R"({"type":"object","required":["path","format","size_bytes","entries","changes_only","deleted"]})",
+      .annotations = {.read_only = false, .destructive = false, .idempotent = false, .open_world = false},
+      .handler = on_workspace(ws, [](WorkspaceService& svc, const WorkspaceRecord& w, const json::object& a)
+                                      -> Result<json::value> {
+        auto src = svc.change_sources(w);
+        if (!src) return src.error();
+        const std::string format = arg_string(a, "format", "tar.gz");
+        return to_value(export_archive(*src, format, arg_bool(a, "changes_only", false),
+                                       svc.exports_dir() + "/" + export_name(w.id, format)));
+      }),
+  });
+  specs.push_back({
+      .name = "apply_changes",
+      .title = "Apply changes",
+      .description = "Write the workspace's added and modified files into target_path (an existing directory "
+                     "under the allowed source roots, typically the source itself) and delete there the files "
+                     "deleted in the workspace. Symlinks in the target are replaced, never written through.",
+      .input_schema = with_id(R"(,"target_path":{"type":"string","minLength":1,"description":"Absolute path of an existing directory under the allowed source roots"})",
+                              R"(,"target_path")"),
+      .output_schema = R"({"type":"object","required":["target","written","deleted","written_count","deleted_count"]})",
+      .annotations = kWrite,
+      .handler = on_workspace(ws, [](WorkspaceService& svc, const WorkspaceRecord& w, const json::object& a)
+                                      -> Result<json::value> {
+        auto target = svc.source_policy().check(arg_string(a, "target_path"));
+        if (!target) {
+          return make_error(target.error().code, "target_path refused: " + target.error().message);
+        }
+        auto src = svc.change_sources(w);
+        if (!src) return src.error();
+        return to_value(apply_changes_to(*src, *target));
+      }),
+  });
+  for (auto& spec : specs) {
+    if (auto st = r.add(std::move(spec)); !st) return st;
+  }
+  return ok_status();
+}
+
+}  // namespace isb::operations

@@ -1,0 +1,46 @@
+// ignore_rules.cpp: parsing and matching .sandboxignore.
+#include "workspaces/ignore_rules.hpp"
+
+#include <fnmatch.h>
+
+#include <fstream>
+
+namespace isb::workspaces {
+
+IgnoreRules IgnoreRules::load(const std::string& root) {
+  IgnoreRules rules;
+  std::ifstream in(root + "/.sandboxignore");
+  std::string line;
+  while (std::getline(in, line)) {
+    while (!line.empty() && (line.back() == '\r' || line.back() == ' ' || line.back() == '\t')) line.pop_back();
+    if (line.empty() || line[0] == '#') continue;
+    Pattern p;
+    if (line.back() == '/') {
+      p.dir_only = true;
+      line.pop_back();
+    }
+    if (!line.empty() && line[0] == '/') {
+      line.erase(0, 1);
+      p.anchored = true;
+    }
+    if (line.find('/') != std::string::npos) p.anchored = true;
+    if (line.empty()) continue;
+    p.glob = line;
+    rules.patterns_.push_back(std::move(p));
+  }
+  return rules;
+}
+
+bool IgnoreRules::ignored(const std::string& rel, bool is_dir) const {
+  if (patterns_.empty()) return false;
+  auto slash = rel.rfind('/');
+  const std::string name = slash == std::string::npos ? rel : rel.substr(slash + 1);
+  for (const auto& p : patterns_) {
+    if (p.dir_only && !is_dir) continue;
+    const std::string& subject = p.anchored ? rel : name;
+    if (::fnmatch(p.glob.c_str(), subject.c_str(), p.anchored ? FNM_PATHNAME : 0) == 0) return true;
+  }
+  return false;
+}
+
+}  // namespace isb::workspaces

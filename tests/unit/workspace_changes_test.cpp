@@ -1,0 +1,263 @@
+// workspace_changes_test.cpp: the creation manifest, change sets, unified
+// diffs, archive export (read back with libarchive) and apply_changes, on
+// real trees made by copy_tree.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <isb/core/workspace_changes.hpp>
+#include <isb/core/workspace_service.hpp>
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace isb {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::Pair;
+using ::testing::UnorderedElementsAre;
+
+class TempDir {
+ public:
+  TempDir() {
+    char tmpl[] = "/tmp/isb-changes-test-XXXXXX";
+    char* p = mkdtemp(tmpl);
+    EXPECT_NE(p, nullptr);
+    path_ = p ? fs::canonical(p).string() : "";
+  }
+  ~TempDir() {
+    std::error_code ec;
+    if (!path_.empty()) fs::remove_all(path_, ec);
+  }
+  std::string operator/(const std::string& rel) const { return path_ + "/" + rel; }
+
+ private:
+  std::string path_;
+};
+
+void put(const std::string& path, const std::string& text) {
+  fs::create_directories(fs::path(path).parent_path());
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << text;
+}
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+// path -> content ("->target" for symlinks) of every file in an archive.
+std::map<std::string, std::string> read_archive(const std::string& path) {
+  std::map<std::string, std::string> out;
+  struct archive* a = archive_read_new();
+  archive_read_support_format_all(a);
+  archive_read_support_filter_all(a);
+  EXPECT_EQ(archive_read_open_filename(a, path.c_str(), 10240), ARCHIVE_OK) << archive_error_string(a);
+  struct archive_entry* e;
+  while (archive_read_next_header(a, &e) == ARCHIVE_OK) {
+    std::string name = archive_entry_pathname(e);
+    if (archive_entry_filetype(e) == AE_IFDIR) continue;
+    if (archive_entry_filetype(e) == AE_IFLNK) {
+      out[name] = std::string("->") + archive_entry_symlink(e);
+      continue;
+    }
+    std::string data;
+    char buf[4096];
+    la_ssize_t n;
+    while ((n = archive_read_data(a, buf, sizeof buf)) > 0) data.append(buf, static_cast<size_t>(n));
+    out[name] = data;
+  }
+  archive_read_free(a);
+  return out;
+}
+
+std::vector<std::pair<std::string, std::string>> summary(const std::vector<FileChange>& changes) {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto& c : changes) out.emplace_back(c.path, change_kind_name(c.kind));
+  return out;
+}
+
+class ChangesTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    src.source = tmp / "src";
+    src.workspace = tmp / "ws";
+    src.manifest = tmp / "meta/manifest.json";
+    put(src.source + "/a.txt", "one\ntwo\nthree\n");
+    put(src.source + "/b.txt", "bee\n");
+    put(src.source + "/keep/k.txt", "same\n");
+    put(src.source + "/.ssh/id_rsa", "KEY");
+    fs::create_symlink("a.txt", src.source + "/link");
+    ASSERT_TRUE(copy_tree(src.source, src.workspace).ok());
+    auto n = record_manifest(src.workspace, src.manifest);
+    ASSERT_TRUE(n.ok()) << n.error().message;
+    EXPECT_EQ(*n, 4);  // a.txt, b.txt, keep/k.txt, link (.ssh never copied)
+  }
+  void edit() {
+    put(src.workspace + "/a.txt", "one\nTWO\nthree\n");
+    put(src.workspace + "/new/n.txt", "fresh\n");
+    fs::remove(src.workspace + "/b.txt");
+    fs::remove(src.workspace + "/link");
+    fs::create_symlink("keep/k.txt", src.workspace + "/link");
+  }
+  TempDir tmp;
+  ChangeSources src;
+};
+
+TEST_F(ChangesTest, UntouchedWorkspaceHasNoChanges) {
+  auto c = compute_changes(src);
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_TRUE(c->empty());
+}
+
+TEST_F(ChangesTest, ReportsAddedModifiedDeletedSortedByPath) {
+  edit();
+  auto c = compute_changes(src);
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_THAT(summary(*c), ElementsAre(Pair("a.txt", "modified"), Pair("b.txt", "deleted"),
+                                       Pair("link", "modified"), Pair("new/n.txt", "added")));
+}
+
+TEST_F(ChangesTest, TouchedButUnchangedFileIsNotModified) {
+  fs::last_write_time(src.workspace + "/keep/k.txt", fs::file_time_type::clock::now() + std::chrono::hours(1));
+  auto c = compute_changes(src);
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_TRUE(c->empty());
+}
+
+TEST_F(ChangesTest, ChmodIsAModification) {
+  fs::permissions(src.workspace + "/b.txt", fs::perms::owner_exec, fs::perm_options::add);
+  auto c = compute_changes(src);
+  ASSERT_TRUE(c.ok());
+  EXPECT_THAT(summary(*c), ElementsAre(Pair("b.txt", "modified")));
+}
+
+TEST_F(ChangesTest, DiffHasUnifiedDiffsAgainstTheSource) {
+  edit();
+  auto d = workspace_diff(src, {});
+  ASSERT_TRUE(d.ok()) << d.error().message;
+  EXPECT_EQ(d->at("summary").at("added").as_int64(), 1);
+  EXPECT_EQ(d->at("summary").at("modified").as_int64(), 2);
+  EXPECT_EQ(d->at("summary").at("deleted").as_int64(), 1);
+  const auto& files = d->at("files").as_array();
+  ASSERT_EQ(files.size(), 4u);
+  EXPECT_EQ(files[0].at("diff").as_string(),
+            "--- a/a.txt\n+++ b/a.txt\n@@ -1,3 +1,3 @@\n one\n-two\n+TWO\n three\n");
+  EXPECT_EQ(files[1].at("diff").as_string(), "--- a/b.txt\n+++ b/b.txt\n@@ -1,1 +0,0 @@\n-bee\n");
+  EXPECT_EQ(files[2].at("type").as_string(), "symlink");
+  EXPECT_EQ(files[2].at("old_target").as_string(), "a.txt");
+  EXPECT_EQ(files[2].at("target").as_string(), "keep/k.txt");
+  EXPECT_EQ(files[3].at("diff").as_string(), "--- a/new/n.txt\n+++ b/new/n.txt\n@@ -0,0 +1,1 @@\n+fresh\n");
+}
+
+TEST_F(ChangesTest, DiffSaysWhenTheOriginalIsNoLongerAvailable) {
+  put(src.workspace + "/a.txt", "changed in workspace\n");
+  put(src.source + "/a.txt", "changed in source too, longer\n");
+  auto d = workspace_diff(src, {});
+  ASSERT_TRUE(d.ok()) << d.error().message;
+  const auto& f = d->at("files").as_array().at(0).as_object();
+  EXPECT_EQ(f.at("path").as_string(), "a.txt");
+  EXPECT_FALSE(f.contains("diff"));
+  EXPECT_EQ(f.at("diff_note").as_string(),
+            "the original is no longer available: the source changed since the workspace was created");
+}
+
+TEST_F(ChangesTest, MissingManifestIsAClearError) {
+  fs::remove(src.manifest);
+  auto c = compute_changes(src);
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.error().code, ErrorCode::kFailedPrecondition);
+  EXPECT_THAT(c.error().message, HasSubstr("creation manifest"));
+}
+
+TEST(UnifiedDiffTest, SeparatesDistantHunksAndKeepsContext) {
+  std::string a, b;
+  for (int i = 1; i <= 20; ++i) {
+    a += "l" + std::to_string(i) + "\n";
+    b += (i == 2 ? std::string("X") : i == 18 ? std::string("Y") : "l" + std::to_string(i)) + "\n";
+  }
+  EXPECT_EQ(unified_diff(a, b, "f"),
+            "--- a/f\n+++ b/f\n"
+            "@@ -1,5 +1,5 @@\n l1\n-l2\n+X\n l3\n l4\n l5\n"
+            "@@ -15,6 +15,6 @@\n l15\n l16\n l17\n-l18\n+Y\n l19\n l20\n");
+  EXPECT_EQ(unified_diff(a, a, "f"), "");
+}
+
+TEST(UnifiedDiffTest, MarksMissingFinalNewline) {
+  EXPECT_EQ(unified_diff("a\n", "a", "f"),
+            "--- a/f\n+++ b/f\n@@ -1,1 +1,1 @@\n-a\n+a\n\\ No newline at end of file\n");
+}
+
+TEST_F(ChangesTest, ExportChangesOnlyTarGzRoundTrips) {
+  edit();
+  auto r = export_archive(src, "tar.gz", true, tmp / "exports/x.tar.gz");
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->at("entries").as_int64(), 3);
+  EXPECT_EQ(r->at("size_bytes").as_int64(), static_cast<int64_t>(fs::file_size(tmp / "exports/x.tar.gz")));
+  ASSERT_EQ(r->at("deleted").as_array().size(), 1u);
+  EXPECT_EQ(r->at("deleted").as_array()[0].as_string(), "b.txt");
+  EXPECT_THAT(read_archive(tmp / "exports/x.tar.gz"),
+              UnorderedElementsAre(Pair("a.txt", "one\nTWO\nthree\n"), Pair("link", "->keep/k.txt"),
+                                   Pair("new/n.txt", "fresh\n")));
+  EXPECT_FALSE(fs::exists(tmp / "exports/x.tar.gz.partial"));
+}
+
+TEST_F(ChangesTest, ExportWholeWorkspaceZipRoundTrips) {
+  edit();
+  auto r = export_archive(src, "zip", false, tmp / "exports/x.zip");
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_THAT(read_archive(tmp / "exports/x.zip"),
+              UnorderedElementsAre(Pair("a.txt", "one\nTWO\nthree\n"), Pair("keep/k.txt", "same\n"),
+                                   Pair("link", "->keep/k.txt"), Pair("new/n.txt", "fresh\n")));
+  auto bad = export_archive(src, "rar", false, tmp / "exports/x.rar");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error().message, "format 'rar' is unknown; use tar.gz or zip");
+}
+
+TEST_F(ChangesTest, ApplyChangesMakesTargetEqualToWorkspace) {
+  edit();
+  const std::string target = tmp / "target";
+  ASSERT_TRUE(copy_tree(src.source, target).ok());
+  auto r = apply_changes_to(src, target);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->at("written_count").as_int64(), 3);
+  EXPECT_EQ(r->at("deleted_count").as_int64(), 1);
+  EXPECT_EQ(slurp(target + "/a.txt"), "one\nTWO\nthree\n");
+  EXPECT_EQ(slurp(target + "/new/n.txt"), "fresh\n");
+  EXPECT_FALSE(fs::exists(target + "/b.txt"));
+  EXPECT_EQ(fs::read_symlink(target + "/link"), "keep/k.txt");
+  EXPECT_EQ(slurp(target + "/keep/k.txt"), "same\n");
+}
+
+TEST_F(ChangesTest, ApplyReplacesSymlinksInTargetInsteadOfWritingThrough) {
+  edit();
+  const std::string target = tmp / "target";
+  put(tmp / "victim.txt", "VICTIM");
+  fs::create_directories(target);
+  fs::create_symlink(tmp / "victim.txt", target + "/a.txt");
+  fs::create_directory_symlink(tmp / "elsewhere", target + "/new");
+  auto r = apply_changes_to(src, target);
+  ASSERT_FALSE(r.ok()) << "wrote through a symlinked directory in the target";
+  EXPECT_EQ(r.error().code, ErrorCode::kPermissionDenied);
+  EXPECT_EQ(slurp(tmp / "victim.txt"), "VICTIM");
+  EXPECT_FALSE(fs::exists(tmp / "elsewhere/n.txt"));
+  fs::remove(target + "/new");
+  auto ok = apply_changes_to(src, target);
+  ASSERT_TRUE(ok.ok()) << ok.error().message;
+  EXPECT_FALSE(fs::is_symlink(target + "/a.txt"));
+  EXPECT_EQ(slurp(target + "/a.txt"), "one\nTWO\nthree\n");
+  EXPECT_EQ(slurp(tmp / "victim.txt"), "VICTIM");
+}
+
+}  // namespace
+}  // namespace isb
