@@ -13,7 +13,9 @@ debian_packages=(
   libyaml-cpp-dev libspdlog-dev libfmt-dev libarchive-dev libpugixml-dev
   libgtest-dev libgmock-dev libsqlite3-dev libseccomp-dev
   libtomlplusplus-dev libvalijson-dev
-  python3
+  python3 cloc
+  docker.io busybox-static curl
+  clang bubblewrap
 )
 
 # Node.js runs the end-to-end tests. Machines of this kind ship Node 20 with its

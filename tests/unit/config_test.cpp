@@ -72,6 +72,7 @@ TEST(ConfigTest, ShippedSandboxYamlEqualsDefaults) {
   EXPECT_EQ(c.sandbox.max_workspaces, d.sandbox.max_workspaces);
   EXPECT_EQ(c.sandbox.workspace_timeout, d.sandbox.workspace_timeout);
   EXPECT_EQ(c.sandbox.auto_cleanup, d.sandbox.auto_cleanup);
+  EXPECT_EQ(c.sandbox.workspace_mode, d.sandbox.workspace_mode);
   EXPECT_EQ(c.sandbox.cleanup_interval, d.sandbox.cleanup_interval);
   EXPECT_EQ(c.sandbox.allowed_source_roots, d.sandbox.allowed_source_roots);
   EXPECT_EQ(c.sandbox.state_dir, d.sandbox.state_dir);
@@ -88,6 +89,7 @@ TEST(ConfigTest, ShippedSandboxYamlEqualsDefaults) {
   EXPECT_EQ(c.isolation.resource_limits.max_open_files, d.isolation.resource_limits.max_open_files);
 
   EXPECT_EQ(c.security.level, d.security.level);
+  EXPECT_EQ(c.security.allow_degraded, d.security.allow_degraded);
   EXPECT_EQ(c.security.network_isolation, d.security.network_isolation);
   EXPECT_EQ(c.security.allowed_endpoints, d.security.allowed_endpoints);
   EXPECT_EQ(c.security.audit_logging, d.security.audit_logging);
@@ -128,7 +130,7 @@ TEST(ConfigTest, UnknownKeyNamesPathFileAndLine) {
   EXPECT_EQ(msg,
             "test.yaml:4: sandbox.max_workspace: unknown key; valid keys in 'sandbox' are: base_dir, "
             "max_workspaces, workspace_timeout, auto_cleanup, cleanup_interval, allowed_source_roots, "
-            "state_dir; did you mean max_workspaces?");
+            "state_dir, workspace_mode; did you mean max_workspaces?");
 
   EXPECT_THAT(error_of(parse("logging:\n  level: info\nmonitoring:\n  enabled: true\n")),
               HasSubstr("test.yaml:3: monitoring: unknown section; valid sections are: sandbox, isolation, "
@@ -167,7 +169,7 @@ TEST(ConfigTest, WrongTypeNamesKeyAndLine) {
             "test.yaml:4: plugins.required: expected a list of strings, but an item is a mapping");
   EXPECT_EQ(error_of(parse("\nsandbox: 5\n")),
             "test.yaml:2: sandbox: expected a mapping with the keys base_dir, max_workspaces, "
-            "workspace_timeout, auto_cleanup, cleanup_interval, allowed_source_roots, state_dir, got '5'");
+            "workspace_timeout, auto_cleanup, cleanup_interval, allowed_source_roots, state_dir, workspace_mode, got '5'");
   EXPECT_THAT(error_of(parse("isolation:\n  resource_limits: [1]\n")),
               HasSubstr("test.yaml:2: isolation.resource_limits: expected a mapping"));
   EXPECT_THAT(error_of(parse("- sandbox\n")), HasSubstr("test.yaml:1: expected a mapping with the sections"));

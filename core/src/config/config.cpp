@@ -79,6 +79,7 @@ struct KeyDef {
 // Indexed by SecurityLevel, so the names and the enum stay in one order.
 constexpr std::string_view kSecurityLevels[] = {"low", "medium", "high"};
 constexpr std::string_view kLogLevels[] = {"trace", "debug", "info", "warning", "error", "critical"};
+constexpr std::string_view kWorkspaceModes[] = {"copy", "overlay"};
 constexpr std::string_view kIdPattern = "^[a-z0-9][a-z0-9-]*$";
 
 // ISB_KEY(sandbox.max_workspaces, at_least(1)) names the key and its member with one token
@@ -96,6 +97,7 @@ const KeyDef kKeys[] = {
     ISB_KEY(sandbox.cleanup_interval, at_least(1)),
     ISB_KEY(sandbox.allowed_source_roots),
     ISB_KEY(sandbox.state_dir),
+    ISB_KEY(sandbox.workspace_mode, one_of(kWorkspaceModes)),
 
     ISB_KEY(isolation.backend, id_syntax()),
     ISB_KEY(isolation.use_docker),
@@ -108,11 +110,15 @@ const KeyDef kKeys[] = {
     ISB_KEY(isolation.resource_limits.max_open_files, at_least(16)),
 
     ISB_KEY(security.level),
+    ISB_KEY(security.allow_degraded),
     ISB_KEY(security.network_isolation),
     ISB_KEY(security.allowed_endpoints),
     ISB_KEY(security.audit_logging),
     ISB_KEY(security.audit_log_path),
     ISB_KEY(security.api_keys),
+    ISB_KEY(security.rate_limit.requests_per_minute, at_least(1)),
+    ISB_KEY(security.rate_limit.burst, at_least(1)),
+    ISB_KEY(security.rate_limit.exempt_transports),
 
     ISB_KEY(logging.level, one_of(kLogLevels)),
     ISB_KEY(logging.format),

@@ -41,6 +41,9 @@ struct SandboxConfig {
   std::vector<std::string> allowed_source_roots;
   //! Directory for the database, logs and caches. Empty: <base_dir>/state.
   std::string state_dir;
+  //! create_workspace's default mode: "copy" or "overlay" (overlayfs; falls
+  //! back to copy where it cannot be mounted).
+  std::string workspace_mode = "copy";
 };
 
 struct IsolationConfig {
@@ -56,13 +59,26 @@ struct IsolationConfig {
 
 enum class SecurityLevel { kLow, kMedium, kHigh };
 
+//! Token bucket per API key (or per client without keys); see SecurityGate.
+struct RateLimitConfig {
+  int64_t requests_per_minute = 60;
+  int64_t burst = 10;
+  //! Transports whose requests are not rate limited: stdio serves the one
+  //! process that started the server, which a limit would not protect from.
+  std::vector<std::string> exempt_transports = {"mcp-stdio"};
+};
+
 struct SecurityConfig {
   SecurityLevel level = SecurityLevel::kMedium;
+  //! Create workspaces even when the backend cannot enforce what the level
+  //! requires; they are then marked "degraded: <missing protections>".
+  bool allow_degraded = false;
   bool network_isolation = true;
   std::vector<std::string> allowed_endpoints;
   bool audit_logging = true;
   std::string audit_log_path;  // empty: <state_dir>/audit.log
   std::vector<std::string> api_keys;
+  RateLimitConfig rate_limit;
 };
 
 struct LoggingConfig {
