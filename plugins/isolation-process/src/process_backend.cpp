@@ -490,6 +490,7 @@ class ProcessBackend : public sdk::IsolationBackend {
         error = e.what();
       }
       JailSpawner::kill(sb.jail);
+      remove_staging_bind(sb.staging);
       ::rmdir(dir);
     }
     if (!error.empty()) {
