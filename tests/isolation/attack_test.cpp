@@ -315,7 +315,13 @@ TEST_F(Jail, KillAllOnlyKillsTheSandboxAndSandboxesCannotSeeEachOther) {
   Outcome kill = sh("a", "kill -9 -1; echo survived");
   EXPECT_EQ(kill.out, "survived\n");
   EXPECT_EQ(kill.result.at("exit_code"), 0);
-  EXPECT_EQ(processes_in_uid_range(a_uid, a_uid + 1), 1) << "only sandbox a's supervisor remains in a";
+  // The supervisor reaps the killed processes asynchronously: give it a moment.
+  int left = processes_in_uid_range(a_uid, a_uid + 1);
+  for (int i = 0; i < 100 && left != 1; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    left = processes_in_uid_range(a_uid, a_uid + 1);
+  }
+  EXPECT_EQ(left, 1) << "only sandbox a's supervisor remains in a";
   EXPECT_EQ(sh("b", "cat /tmp/b-secret; pgrep -c sleep").out, "secret\n1\n") << "b is untouched";
 }
 
