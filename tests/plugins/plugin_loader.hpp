@@ -62,5 +62,6 @@ class TestPlugin {
   void* handle_ = nullptr;
   const isb_plugin_descriptor* desc_ = nullptr;
   isb_host_api host_{sizeof(isb_host_api), ISB_ABI_MAJOR, ISB_ABI_MINOR, nullptr, &TestPlugin::log,
-                     nullptr, nullptr, "{\"name\":\"plugin-test\",\"version\":\"0\",\"abi\":\"1.0\"}"};
+                     nullptr, nullptr, "{\"name\":\"plugin-test\",\"version\":\"0\",\"abi\":\"1.1\"}",
+                     nullptr, nullptr};
 };

@@ -61,7 +61,10 @@ const char* plugin_kind_name(int32_t kind) {
 
 namespace {
 
-const char* kHostInfo = "{\"name\":\"intelligent-sandbox\",\"version\":\"" ISB_VERSION "\",\"abi\":\"1.0\"}";
+#define ISB_STRINGIFY_(x) #x
+#define ISB_STRINGIFY(x) ISB_STRINGIFY_(x)
+const char* kHostInfo = "{\"name\":\"intelligent-sandbox\",\"version\":\"" ISB_VERSION "\",\"abi\":\"" ISB_STRINGIFY(
+    ISB_ABI_MAJOR) "." ISB_STRINGIFY(ISB_ABI_MINOR) "\"}";
 
 // Smallest sizes a v1.0 plugin may report: everything up to the last v1.0 field.
 constexpr size_t kDescriptorV1Size = offsetof(isb_plugin_descriptor, kind_api) + sizeof(void*);

@@ -27,9 +27,12 @@
 extern "C" {
 #endif
 
-/* ABI version. Majors must match; the host's minor must be >= the plugin's. */
+/* ABI version. Majors must match; the host's minor must be >= the plugin's.
+ * 1.0: the first stable version.
+ * 1.1: appended isb_request_ctx.admitted, isb_host_api.admit and
+ *      isb_host_api.security_policy_json (read them only with ISB_HAS_FIELD). */
 #define ISB_ABI_MAJOR 1
-#define ISB_ABI_MINOR 0
+#define ISB_ABI_MINOR 1
 
 /* The name of the one symbol each plugin library exports. */
 #define ISB_PLUGIN_ENTRY_SYMBOL "isb_plugin_get"
@@ -103,7 +106,7 @@ typedef struct isb_request_ctx {
   const char* client_id;   /* session or peer identifier, for rate limits and audit */
   const char* request_id;  /* the protocol-level id of the request, as text */
   const char* credential;  /* API key presented by the client, checked by the core */
-  /* 1 when the transport already passed this request through host admit()
+  /* Since 1.1. 1 when the transport already passed this request through host admit()
    * (authenticated and charged to the rate limiter), so call_operation checks
    * the credential again but does not charge the request a second time. */
   uint8_t admitted;
@@ -154,11 +157,11 @@ typedef struct isb_host_api {
    * THREADING: thread-safe. */
   isb_status (*list_operations)(void* host_ctx, const isb_json_out* out);
 
-  /* Host identification: {"name","version","abi":"1.0"}.
+  /* Host identification: {"name","version","abi":"<major>.<minor>"}.
    * OWNERSHIP: owned by the host, valid while the host API is. */
   const char* host_info_json;
 
-  /* Admits one client request at the transport's front door: checks the API
+  /* Since 1.1. Admits one client request at the transport's front door: checks the API
    * key (request->credential) and charges the request to the rate limiter of
    * its key or client. On ISB_OK out gets {"principal":"..."}; otherwise
    * {"error":{"code":"unauthenticated"|"rate_limited","message","retry_after_s"?}}
@@ -167,7 +170,7 @@ typedef struct isb_host_api {
    * OWNERSHIP: as call_operation. THREADING: thread-safe. */
   isb_status (*admit)(void* host_ctx, const isb_request_ctx* request, const isb_json_out* out);
 
-  /* The host's front-door policy: {"api_keys_required":bool,
+  /* Since 1.1. The host's front-door policy: {"api_keys_required":bool,
    * "rate_limit":{"requests_per_minute","burst"}}. A transport that binds to a
    * non-loopback address must refuse to serve unless api_keys_required.
    * OWNERSHIP: owned by the host, valid while the host API is. */

@@ -2,7 +2,9 @@
  * plugin_abi.h. Its config must be {"threshold": integer} (when built with
  * TEST_WITH_SCHEMA); analyze returns {"ok":true,"id":"<id>"}. It counts live
  * instances in a global that tests read through isb_test_live_instances().
- * TEST_ID sets the descriptor id (default "good"). */
+ * TEST_ID sets the descriptor id (default "good"); TEST_ABI_MINOR the minor
+ * version it claims (default the header's: an older one stands for a plugin
+ * built against an earlier 1.x header). */
 #include <isb/plugin_abi.h>
 
 #include <stdio.h>
@@ -11,6 +13,9 @@
 
 #ifndef TEST_ID
 #define TEST_ID "good"
+#endif
+#ifndef TEST_ABI_MINOR
+#define TEST_ABI_MINOR ISB_ABI_MINOR
 #endif
 
 struct isb_instance {
@@ -59,7 +64,7 @@ static const isb_analyzer_api kApi = {sizeof(isb_analyzer_api), good_analyze};
 static const isb_plugin_descriptor kDescriptor = {
     sizeof(isb_plugin_descriptor),
     ISB_ABI_MAJOR,
-    ISB_ABI_MINOR,
+    TEST_ABI_MINOR,
     ISB_KIND_ANALYZER,
     TEST_ID,
     "Good test plugin",
