@@ -1,8 +1,9 @@
 // attack_test: every attack listed in ISOLATION.md ("What a backend must
 // survive") run as real commands inside real jails of the process backend,
 // driven across the plugin's C ABI. Needs root (the jail needs it); skipped
-// otherwise. Sandboxes use their own uid range and cgroup parent so leftovers
-// are attributable to this test.
+// otherwise. Sandboxes use their own uid range and cgroup parent; every count
+// is of this test's own uids and its backend instance's cgroups, so the tests
+// may run in parallel (each process is its own backend instance).
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -30,7 +31,6 @@ namespace json = boost::json;
 
 namespace {
 
-constexpr int kUidBase = 300000;
 constexpr const char* kConfig =
     R"({"kill_grace_ms": 200, "sandbox_uid_base": 300000, "cgroup_parent": "isb-attack-test"})";
 
@@ -60,7 +60,8 @@ std::string read_file(const fs::path& p) {
   return ss.str();
 }
 
-//! Host processes whose real uid lies in [lo, hi).
+//! Running host processes whose real uid lies in [lo, hi). Zombies are dead
+//! already and are left out: the host's init reaps them at its own pace.
 int processes_in_uid_range(uid_t lo, uid_t hi) {
   int n = 0;
   for (const auto& e : fs::directory_iterator("/proc")) {
@@ -68,10 +69,12 @@ int processes_in_uid_range(uid_t lo, uid_t hi) {
     if (name.find_first_not_of("0123456789") != std::string::npos) continue;
     std::ifstream st(e.path() / "status");
     std::string line;
+    bool zombie = false;
     while (std::getline(st, line)) {
+      if (line.rfind("State:", 0) == 0) zombie = line.find('Z') != std::string::npos;
       if (line.rfind("Uid:", 0) == 0) {
         uid_t u = static_cast<uid_t>(std::stoul(line.substr(4)));
-        if (u >= lo && u < hi) ++n;
+        if (u >= lo && u < hi && !zombie) ++n;
         break;
       }
     }
@@ -93,18 +96,42 @@ fs::path cgroup_parent(const std::string& controller) {
   return {};
 }
 
-int workspace_cgroups() {
+//! Host processes whose real uid is one of uids.
+int processes_of_uids(const std::set<uid_t>& uids) {
+  int n = 0;
+  for (uid_t u : uids) n += processes_in_uid_range(u, u + 1);
+  return n;
+}
+
+//! Workspace cgroups of backend instance `instance` (its name from probe).
+int workspace_cgroups(const std::string& instance) {
   int n = 0;
   for (const char* c : {"memory", "pids", "cpu", "freezer"}) {
     std::error_code ec;
-    for (const auto& e : fs::directory_iterator(cgroup_parent(c), ec)) n += e.is_directory();
+    for (const auto& e : fs::directory_iterator(cgroup_parent(c) / instance, ec)) n += e.is_directory();
   }
   return n;
 }
 
-size_t mount_count() {
-  std::string m = read_file("/proc/self/mountinfo");
-  return static_cast<size_t>(std::count(m.begin(), m.end(), '\n'));
+//! Waits up to two seconds for the count of processes of [lo, hi) to become
+//! `want` (the supervisor reaps killed processes asynchronously).
+int settle_processes(uid_t lo, uid_t hi, int want) {
+  int n = processes_in_uid_range(lo, hi);
+  for (int i = 0; i < 100 && n != want; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    n = processes_in_uid_range(lo, hi);
+  }
+  return n;
+}
+
+//! Mounts in the host namespace that belong to backend instance `instance`
+//! (its staging binds); other processes' mounts come and go meanwhile.
+size_t mount_count(const std::string& instance) {
+  std::istringstream m(read_file("/proc/self/mountinfo"));
+  std::string line;
+  size_t n = 0;
+  while (std::getline(m, line)) n += line.find("/instances/" + instance + "/") != std::string::npos;
+  return n;
 }
 
 class Jail : public ::testing::Test {
@@ -118,6 +145,7 @@ class Jail : public ::testing::Test {
     auto [s, doc] = TestPlugin::call_json([&](const isb_json_out* o) { return api_->probe(inst_, o); });
     ASSERT_EQ(s, ISB_OK);
     ASSERT_EQ(json::parse(doc).at("isolation"), "jail") << doc;
+    instance_ = std::string(json::parse(doc).at("instance").as_string());
   }
   void TearDown() override {
     if (inst_) plugin_->descriptor()->destroy(inst_);
@@ -170,6 +198,7 @@ class Jail : public ::testing::Test {
   isb_instance* inst_ = nullptr;
   std::vector<fs::path> dirs_;
   std::map<std::string, fs::path> workspaces_;
+  std::string instance_;  // this backend instance's name (its cgroups live under it)
 };
 
 // 1
@@ -191,12 +220,15 @@ TEST_F(Jail, SystemDirectoriesAreReadOnlyAndTheWorkspaceIsWritable) {
   Outcome r = sh(
       "w",
       "for f in /usr/x /etc/x /x /bin/x; do touch $f 2>/dev/null && echo \"$f written\" || echo \"$f ro\"; "
-      "done; echo data > /workspace/out.txt && echo ws ok");
-  EXPECT_EQ(r.out, "/usr/x ro\n/etc/x ro\n/x ro\n/bin/x ro\nws ok\n");
+      "done; echo data > /workspace/out.txt && echo ws ok; stat -c '%u %g' /workspace/out.txt");
+  EXPECT_EQ(r.out, "/usr/x ro\n/etc/x ro\n/x ro\n/bin/x ro\nws ok\n1000 1000\n");
   EXPECT_EQ(read_file(workspaces_["w"] / "out.txt"), "data\n");
+  // Idmapped workspace: what the sandbox user writes lands with the
+  // workspace's on-disk owner (here root, who made the directory).
   struct stat st {};
   ASSERT_EQ(stat((workspaces_["w"] / "out.txt").c_str(), &st), 0);
-  EXPECT_GE(st.st_uid, static_cast<uid_t>(kUidBase)) << "files belong to the sandbox's host uid, not root";
+  EXPECT_EQ(st.st_uid, 0u);
+  EXPECT_EQ(st.st_gid, 0u);
 }
 
 // 3
@@ -237,11 +269,12 @@ TEST_F(Jail, NoPrivilegesAndNoWayToGainThem) {
   Outcome r =
       sh("w",
          "grep -E '^(NoNewPrivs|CapInh|CapPrm|CapEff|CapBnd|CapAmb|Seccomp):' /proc/self/status; id -u; "
-         "cp /usr/bin/id ./suid-id && chmod u+s ./suid-id && ./suid-id -u; "
+         "cp /usr/bin/id ./suid-id && (chmod u+s ./suid-id 2>/dev/null || echo suid denied) && ./suid-id -u; "
          "sudo true 2>/dev/null; echo sudo=$?; su -c true 2>/dev/null; echo su=$?");
   EXPECT_EQ(r.out,
             "CapInh:\t0000000000000000\nCapPrm:\t0000000000000000\nCapEff:\t0000000000000000\n"
-            "CapBnd:\t0000000000000000\nCapAmb:\t0000000000000000\nNoNewPrivs:\t1\nSeccomp:\t2\n1000\n1000\n"
+            "CapBnd:\t0000000000000000\nCapAmb:\t0000000000000000\nNoNewPrivs:\t1\nSeccomp:\t2\n1000\n"
+            "suid denied\n1000\n"
             "sudo=127\nsu=1\n");
 }
 
@@ -408,6 +441,37 @@ TEST_F(Jail, EscapedDescendantsDoNotSurviveDestroy) {
   EXPECT_EQ(processes_in_uid_range(uid, uid + 1), 0);
 }
 
+// 18, at a timeout: each command runs in its own freezer cgroup, so leaving
+// the process group or session does not escape the kill; what an earlier
+// command left running in the background is another cgroup and stays.
+TEST_F(Jail, TimeoutKillsEverythingTheCommandStartedButNotWhatEarlierCommandsLeftRunning) {
+  json::object sb = create("w");
+  uid_t uid = static_cast<uid_t>(sb.at("host_uid").as_int64());
+  ASSERT_EQ(sh("w", "sleep 60 >/dev/null 2>&1 & echo bg").out, "bg\n");
+  Outcome t = sh("w",
+                 "setsid sh -c 'sleep 300' >/dev/null 2>&1 & "
+                 "(trap '' TERM HUP; setsid sh -c 'trap \"\" TERM HUP; sleep 300' >/dev/null 2>&1 &); "
+                 "nohup sleep 300 >/dev/null 2>&1 & (sh -c 'sleep 300 &' &); sleep 30",
+                 500);
+  EXPECT_EQ(t.result.at("timed_out"), true);
+  EXPECT_EQ(t.result.at("killed_by"), "timeout");
+  EXPECT_EQ(settle_processes(uid, uid + 1, 2), 2) << "the supervisor and the first command's sleep";
+  EXPECT_EQ(sh("w", "pgrep -a sleep").out, "3 sleep 60\n");
+}
+
+// 5, on the host side: with an idmapped workspace a file the sandbox creates
+// belongs on disk to the workspace's owner (often root), so no setuid or
+// setgid bit may be set on anything.
+TEST_F(Jail, SetuidAndSetgidBitsCannotBeSet) {
+  create("w");
+  Outcome r = sh("w",
+                 "echo x > f; chmod 4755 f 2>/dev/null || echo suid denied; "
+                 "chmod 2755 f 2>/dev/null || echo sgid denied; "
+                 "python3 -c \"import os; os.open('g', os.O_CREAT | os.O_WRONLY, 0o4755)\" 2>/dev/null || "
+                 "echo create denied; chmod 700 f && stat -c %a f");
+  EXPECT_EQ(r.out, "suid denied\nsgid denied\ncreate denied\n700\n") << r.err;
+}
+
 // 19, 20
 TEST_F(Jail, NetworkIsOnlyAPrivateLoopback) {
   create("w");
@@ -508,11 +572,20 @@ TEST_F(Jail, BackgroundProcessesAndTmpPersistBetweenCommands) {
 }
 
 TEST_F(Jail, FiftyConcurrentWorkspacesLeaveNoProcessCgroupOrMount) {
-  size_t mounts_before = mount_count();
+  EXPECT_EQ(mount_count(instance_), 0u);
   constexpr int kWorkspaces = 50;
-  for (int i = 0; i < kWorkspaces; ++i)
-    create("c" + std::to_string(i), {{"memory_mb", 64}, {"max_processes", 16}});
-  EXPECT_EQ(workspace_cgroups(), 4 * kWorkspaces);
+  std::set<uid_t> uids;  // jail root and command user of each sandbox
+  std::map<std::string, uid_t> created_uids;  // command user by sandbox id
+  for (int i = 0; i < kWorkspaces; ++i) {
+    json::object sb = create("c" + std::to_string(i), {{"memory_mb", 64}, {"max_processes", 16}});
+    uid_t u = static_cast<uid_t>(sb.at("host_uid").as_int64());
+    created_uids["c" + std::to_string(i)] = u;
+    uids.insert(u);
+    uids.insert(u - 1);
+  }
+  EXPECT_EQ(uids.size(), 2u * kWorkspaces) << "every sandbox has its own uids";
+  EXPECT_EQ(workspace_cgroups(instance_), 4 * kWorkspaces);
+  EXPECT_EQ(mount_count(instance_), static_cast<size_t>(kWorkspaces)) << "one staging bind each";
   std::atomic<int> good{0};
   std::vector<std::thread> threads;
   for (int i = 0; i < kWorkspaces; ++i) {
@@ -524,12 +597,19 @@ TEST_F(Jail, FiftyConcurrentWorkspacesLeaveNoProcessCgroupOrMount) {
   }
   for (auto& t : threads) t.join();
   EXPECT_EQ(good.load(), kWorkspaces);
-  EXPECT_EQ(processes_in_uid_range(kUidBase, kUidBase + 2 * kWorkspaces), 2 * kWorkspaces);
-  for (int i = 0; i < kWorkspaces; ++i)
-    EXPECT_EQ(api_->sandbox_destroy(inst_, ("c" + std::to_string(i)).c_str()), ISB_OK);
-  EXPECT_EQ(processes_in_uid_range(kUidBase, kUidBase + 2 * kWorkspaces), 0);
-  EXPECT_EQ(workspace_cgroups(), 0);
-  EXPECT_EQ(mount_count(), mounts_before);
+  EXPECT_EQ(processes_of_uids(uids), 2 * kWorkspaces);
+  // Counted right after each destroy: a freed uid slot may be taken at once
+  // by another instance on the host (a test running in parallel).
+  int left = 0;
+  for (int i = 0; i < kWorkspaces; ++i) {
+    std::string id = "c" + std::to_string(i);
+    EXPECT_EQ(api_->sandbox_destroy(inst_, id.c_str()), ISB_OK);
+    uid_t u = static_cast<uid_t>(created_uids[id]);
+    left += processes_in_uid_range(u - 1, u + 1);
+  }
+  EXPECT_EQ(left, 0);
+  EXPECT_EQ(workspace_cgroups(instance_), 0);
+  EXPECT_EQ(mount_count(instance_), 0u);
 }
 
 TEST_F(Jail, ServerCrashLeavesNothingRunningAndReconcileRemovesItsCgroups) {
@@ -543,24 +623,39 @@ TEST_F(Jail, ServerCrashLeavesNothingRunningAndReconcileRemovesItsCgroups) {
     TestPlugin p("libisb-isolation-process.so");
     auto* api = p.api<isb_isolation_api>();
     isb_instance* inst = nullptr;
-    isb_host_api host{
-        sizeof(isb_host_api), ISB_ABI_MAJOR, ISB_ABI_MINOR, nullptr, nullptr, nullptr, nullptr, "{}"};
+    isb_host_api host{};  // later ABI fields stay zero
+    host.struct_size = sizeof host;
+    host.abi_major = ISB_ABI_MAJOR;
+    host.abi_minor = ISB_ABI_MINOR;
+    host.host_info_json = "{}";
     if (p.descriptor()->create(&host, kConfig, &inst) != ISB_OK) _exit(1);
     std::string spec = R"({"workspace_id":"crashed","workspace_path":")" + ws.string() + R"("})";
-    isb_json_out out{sizeof(isb_json_out), nullptr, [](void*, const char*, size_t) {}};
+    std::string created, probed;
+    auto keep = [](void* u, const char* d, size_t n) { static_cast<std::string*>(u)->assign(d, n); };
+    isb_json_out out{sizeof(isb_json_out), &created, keep};
     if (api->sandbox_create(inst, spec.c_str(), &out) != ISB_OK) _exit(2);
+    isb_json_out probe_out{sizeof(isb_json_out), &probed, keep};
+    if (api->probe(inst, &probe_out) != ISB_OK) _exit(2);
+    // Tell the parent this instance's command uid and name (both host-unique).
+    std::string who = std::to_string(json::parse(created).at("host_uid").as_int64()) + " " +
+                      std::string(json::parse(probed).at("instance").as_string()) + "\n";
     isb_output_sink sink{sizeof(isb_output_sink), nullptr, nullptr, nullptr};
     api->sandbox_exec(inst, "crashed", R"({"shell":"setsid sleep 60 >/dev/null 2>&1 & echo"})", &sink, &out);
-    if (write(ready[1], "r", 1) != 1) _exit(3);
+    if (write(ready[1], who.data(), who.size()) != static_cast<ssize_t>(who.size())) _exit(3);
     api->sandbox_exec(inst, "crashed", R"({"shell":"sleep 60"})", &sink, &out);
     _exit(0);
   }
   close(ready[1]);
-  char c = 0;
-  ASSERT_EQ(read(ready[0], &c, 1), 1);
+  char buf[128] = {};
+  ASSERT_GT(read(ready[0], buf, sizeof buf - 1), 0);
   close(ready[0]);
+  std::istringstream who(buf);
+  uid_t user = 0;
+  std::string crashed_instance;
+  who >> user >> crashed_instance;
+  ASSERT_GT(user, 0u) << buf;
   std::this_thread::sleep_for(std::chrono::milliseconds(100));  // the second command is running
-  uid_t lo = kUidBase, hi = kUidBase + 2;
+  uid_t lo = user - 1, hi = user + 1;
   EXPECT_EQ(processes_in_uid_range(lo, hi), 4) << "supervisor, setsid sleep, sh -c, sleep";
   ASSERT_EQ(kill(server, SIGKILL), 0);
   ASSERT_EQ(waitpid(server, nullptr, 0), server);
@@ -570,12 +665,15 @@ TEST_F(Jail, ServerCrashLeavesNothingRunningAndReconcileRemovesItsCgroups) {
     if (!gone) std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   EXPECT_TRUE(gone) << "jail processes survived the server's death";
-  EXPECT_EQ(workspace_cgroups(), 4) << "the cgroups stay until the next start reconciles";
+  EXPECT_EQ(workspace_cgroups(crashed_instance), 4) << "the cgroups stay until the next start reconciles";
   auto [s, doc] =
       TestPlugin::call_json([&](const isb_json_out* o) { return api_->reconcile(inst_, "[]", o); });
   ASSERT_EQ(s, ISB_OK) << error();
   EXPECT_EQ(json::parse(doc), json::parse(R"({"removed":["crashed"]})"));
-  EXPECT_EQ(workspace_cgroups(), 0);
+  EXPECT_EQ(workspace_cgroups(crashed_instance), 0);
+  EXPECT_FALSE(fs::exists(cgroup_parent("memory") / crashed_instance)) << "its instance cgroup went too";
+  EXPECT_FALSE(fs::exists(fs::path("/run/intelligent-sandbox/instances") / crashed_instance))
+      << "its instance directory went too";
 }
 
 }  // namespace

@@ -193,8 +193,8 @@ TEST_F(ProcessIsolation, ProbeReportsEveryJailProtectionAsEnforcedOnThisHost) {
                          "network_namespace",  "ipc_namespace",        "uts_namespace",
                          "cgroup_namespace",   "filesystem_isolation", "seccomp",
                          "no_new_privs",       "capabilities_dropped", "cgroup_memory",
-                         "cgroup_pids",        "cgroup_cpu",           "rlimits",
-                         "process_group_kill", "wall_clock_timeout"};
+                         "cgroup_pids",        "cgroup_cpu",           "command_tree_kill",
+                         "rlimits",            "process_group_kill",   "wall_clock_timeout"};
   EXPECT_EQ(enforced.size(), std::size(names));
   for (const char* n : names) {
     ASSERT_TRUE(enforced.count(n)) << n;
@@ -251,7 +251,7 @@ TEST_F(DirectProcessIsolation, DescriptorAndProbeAreHonest) {
   EXPECT_TRUE(enforced.at("wall_clock_timeout"));
   for (const char* name :
        {"user_namespace", "mount_namespace", "pid_namespace", "network_namespace", "filesystem_isolation",
-        "cgroup_memory", "cgroup_pids", "seccomp", "no_new_privs"}) {
+        "cgroup_memory", "cgroup_pids", "seccomp", "no_new_privs", "command_tree_kill"}) {
     ASSERT_TRUE(enforced.count(name)) << name;
     EXPECT_FALSE(enforced.at(name)) << name;
   }
@@ -367,6 +367,25 @@ TEST_F(ProcessIsolation, CancelStopsCommand) {
   EXPECT_EQ(schema_errors(r, "exec-result.schema.json"), "");
 }
 
+TEST_F(ProcessIsolation, CancelKillsDescendantsThatLeftTheCommandsSession) {
+  if (geteuid() != 0) GTEST_SKIP() << "the jail needs root";
+  json::object sb = create_sandbox("ws");
+  uid_t uid = static_cast<uid_t>(sb.at("host_uid").as_int64());
+  Capture cap;
+  auto t0 = std::chrono::steady_clock::now();
+  cap.cancel = [t0] { return std::chrono::steady_clock::now() - t0 > std::chrono::milliseconds(300); };
+  json::object r =
+      exec_ok("ws", {{"shell", "setsid sh -c 'sleep 300' >/dev/null 2>&1 & setsid sleep 300 & sleep 30"}}, cap);
+  EXPECT_EQ(r.at("cancelled"), true);
+  EXPECT_EQ(r.at("killed_by"), "cancelled");
+  int left = processes_of_uid(uid);
+  for (int i = 0; i < 100 && left != 1; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    left = processes_of_uid(uid);
+  }
+  EXPECT_EQ(left, 1) << "only the supervisor is left";
+}
+
 TEST_F(ProcessIsolation, CommandNotFoundGives127WithError) {
   create_sandbox("ws");
   Capture cap;
@@ -476,8 +495,11 @@ TEST_F(DirectProcessIsolation, DestroyKillsBackgroundProcesses) {
 
 TEST_F(ProcessIsolation, InvalidConfigRejectedWithKeyName) {
   const isb_plugin_descriptor* d = plugin_->descriptor();
-  isb_host_api host{
-      sizeof(isb_host_api), ISB_ABI_MAJOR, ISB_ABI_MINOR, nullptr, nullptr, nullptr, nullptr, "{}"};
+  isb_host_api host{};  // later ABI fields stay zero
+  host.struct_size = sizeof host;
+  host.abi_major = ISB_ABI_MAJOR;
+  host.abi_minor = ISB_ABI_MINOR;
+  host.host_info_json = "{}";
   isb_instance* inst = nullptr;
   EXPECT_EQ(d->create(&host, R"({"kill_grace":5})", &inst), ISB_INVALID_CONFIG);
   EXPECT_EQ(inst, nullptr);
@@ -578,7 +600,8 @@ TEST_F(NoCgroupsIsolation, WithoutCgroupsLimitsFallBackToRlimitsAndProbeSaysSo) 
   std::set<std::string> not_enforced;
   for (const auto& v : sb.at("not_enforced").as_array())
     not_enforced.insert(std::string(v.at("name").as_string()));
-  EXPECT_EQ(not_enforced, (std::set<std::string>{"cgroup_memory", "cgroup_pids", "cgroup_cpu"}));
+  EXPECT_EQ(not_enforced,
+            (std::set<std::string>{"cgroup_memory", "cgroup_pids", "cgroup_cpu", "command_tree_kill"}));
   EXPECT_EQ(sb.at("unenforced_limits"), json::array{"cpu_cores"});
   Capture cap;
   json::object r = exec_ok("ws", {{"argv", json::array{"python3", "-c", "b = bytearray(1 << 30)"}}}, cap);

@@ -3,6 +3,8 @@
 // whatever limits the server itself was given.
 #include "cgroup_v1.hpp"
 
+#include "host_instance.hpp"
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -98,14 +100,38 @@ int64_t counter(const std::string& path, const std::string& key) {
   return 0;
 }
 
-//! Kills everything in the cgroups; the freezer (when there) stops a fork bomb
-//! from outrunning the kill loop. Bounded to about two seconds.
+//! dir and every cgroup below it, children before parents (the order rmdir
+//! needs). Commands of a workspace sit in child cgroups of its freezer cgroup.
+std::vector<std::string> subtree(const std::string& dir) {
+  std::vector<std::string> out;
+  if (DIR* d = ::opendir(dir.c_str())) {
+    while (struct dirent* e = ::readdir(d)) {
+      if (e->d_type != DT_DIR || e->d_name[0] == '.') continue;
+      for (auto& s : subtree(dir + "/" + e->d_name)) out.push_back(std::move(s));
+    }
+    ::closedir(d);
+  }
+  out.push_back(dir);
+  return out;
+}
+
+std::vector<std::string> with_subtrees(const std::vector<std::string>& dirs) {
+  std::vector<std::string> all;
+  for (const auto& d : dirs) {
+    for (auto& s : subtree(d)) all.push_back(std::move(s));
+  }
+  return all;
+}
+
+//! Kills everything in the cgroups and the cgroups below them; the freezer
+//! (when there; v1 freezing is hierarchical) stops a fork bomb from outrunning
+//! the kill loop. Bounded to about two seconds.
 bool kill_all(const std::vector<std::string>& dirs, const std::string& freezer) {
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
   for (;;) {
     bool any = false;
     if (!freezer.empty()) write_text(freezer + "/freezer.state", "FROZEN");
-    for (const auto& d : dirs) {
+    for (const auto& d : with_subtrees(dirs)) {
       for (pid_t p : procs(d)) {
         any = true;
         ::kill(p, SIGKILL);
@@ -121,7 +147,7 @@ bool kill_all(const std::vector<std::string>& dirs, const std::string& freezer) 
 bool remove_dirs(const std::vector<std::string>& dirs, const std::string& freezer) {
   bool ok = kill_all(dirs, freezer);
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
-  for (const auto& d : dirs) {
+  for (const auto& d : with_subtrees(dirs)) {
     // rmdir fails with EBUSY until the killed tasks are fully gone.
     while (::rmdir(d.c_str()) != 0 && errno != ENOENT) {
       if (std::chrono::steady_clock::now() > deadline) {
@@ -283,6 +309,36 @@ std::set<std::string> WorkspaceCgroups::list_workspaces(const std::string& paren
     ::closedir(d);
   }
   return ids;
+}
+
+std::set<std::string> WorkspaceCgroups::list_instances(const std::string& parent) {
+  std::set<std::string> names;
+  for (const char* c : kControllers) {
+    DIR* d = ::opendir(parent_dir(c, parent).c_str());
+    if (!d) continue;
+    while (struct dirent* e = ::readdir(d)) {
+      if (e->d_type == DT_DIR && HostInstance::is_instance_name(e->d_name)) names.insert(e->d_name);
+    }
+    ::closedir(d);
+  }
+  return names;
+}
+
+void WorkspaceCgroups::remove_parent(const std::string& parent) {
+  for (const char* c : kControllers) ::rmdir(parent_dir(c, parent).c_str());
+}
+
+Fd WorkspaceCgroups::delegate_freezer(uid_t uid) {
+  if (freezer_.empty()) return Fd();
+  // Only the directory: the supervisor (this uid) may create and remove child
+  // cgroups for its commands; the workspace cgroup's own files stay root's.
+  if (::chown(freezer_.c_str(), uid, uid) != 0) {
+    throw sdk::Error(ISB_ERROR, "cannot hand " + freezer_ + " to uid " + std::to_string(uid) + ": " +
+                                    strerror(errno));
+  }
+  Fd fd(::open(freezer_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (fd.get() < 0) throw sdk::Error(ISB_ERROR, "cannot open " + freezer_ + ": " + strerror(errno));
+  return fd;
 }
 
 bool WorkspaceCgroups::remove_workspace(const std::string& parent, const std::string& workspace_id) {

@@ -1,7 +1,10 @@
 // cgroup_v1.hpp: one workspace's cgroups on a cgroup v1 host (memory with
 // memsw, pids, cpu quota, freezer for teardown). Each workspace gets
-// <controller mount>/<parent>/ws-<hex of its id>, so leftovers of a crashed
-// server can be found and mapped back to ids by reconcile.
+// <controller mount>/<parent>/ws-<hex of its id>, where parent is the
+// configured cgroup_parent plus the backend instance's name, so leftovers of a
+// crashed server can be found and mapped back to ids by reconcile, and two
+// instances never touch each other's cgroups. Below the freezer cgroup, the
+// workspace's supervisor makes one child cgroup per command (delegate_freezer).
 //
 // Thread-safety: a WorkspaceCgroups is used by one sandbox; its methods may be
 // called concurrently (they only read and write cgroup files).
@@ -15,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "fd.hpp"
 #include "specs.hpp"
 
 namespace isb::process {
@@ -58,11 +62,20 @@ class WorkspaceCgroups {
   //! removes them. Returns false if something stayed after the time budget.
   bool destroy();
 
+  //! Gives the freezer cgroup directory to uid (the supervisor's) so that it
+  //! can put each command into a child cgroup, and returns an fd of it to pass
+  //! to the supervisor; an empty Fd when there is no freezer cgroup.
+  Fd delegate_freezer(uid_t uid);
+
   //! Which limits are enforced by this object ("cgroup_memory", ...).
   std::vector<std::string> enforced() const;
 
   //! Workspace ids that have cgroups under parent (decoded from the names).
   static std::set<std::string> list_workspaces(const std::string& parent);
+  //! Names of backend instances that have cgroups under parent.
+  static std::set<std::string> list_instances(const std::string& parent);
+  //! Removes the (empty) cgroup directories of parent itself.
+  static void remove_parent(const std::string& parent);
   //! Kills and removes the cgroups of workspace_id under parent.
   static bool remove_workspace(const std::string& parent, const std::string& workspace_id);
 

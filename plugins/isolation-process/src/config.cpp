@@ -25,8 +25,8 @@ const char* const kConfigSchema = R"({
     },
     "disable": {
       "type": "array", "uniqueItems": true,
-      "items": {"enum": ["namespaces", "user_namespace", "cgroups", "seccomp"]},
-      "description": "Protections to switch off (they are then reported as not enforced): namespaces = no jail, commands run as plain children; user_namespace = root fallback that drops to the sandbox uid after mounting; cgroups; seccomp."
+      "items": {"enum": ["namespaces", "user_namespace", "cgroups", "seccomp", "idmapped_mount"]},
+      "description": "Protections and mechanisms to switch off (reported as such): namespaces = no jail, commands run as plain children; user_namespace = root fallback that drops to the sandbox uid after mounting; cgroups; seccomp; idmapped_mount = chown every workspace file to the sandbox uid instead."
     }
   }
 })";
@@ -69,9 +69,10 @@ Config parse_config(const std::string& config_json) {
       if (!value.is_array()) bad("config key 'disable' must be an array of protection names");
       for (const auto& v : value.as_array()) {
         std::string n = v.is_string() ? std::string(v.as_string()) : "";
-        if (n != "namespaces" && n != "user_namespace" && n != "cgroups" && n != "seccomp") {
+        if (n != "namespaces" && n != "user_namespace" && n != "cgroups" && n != "seccomp" &&
+            n != "idmapped_mount") {
           bad("config key 'disable' has unknown entry " + boost::json::serialize(v) +
-              " (known: namespaces, user_namespace, cgroups, seccomp)");
+              " (known: namespaces, user_namespace, cgroups, seccomp, idmapped_mount)");
         }
         cfg.disable.insert(n);
       }

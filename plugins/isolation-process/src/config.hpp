@@ -17,7 +17,7 @@ struct Config {
   std::string cgroup_parent = "isb-process";
   //! Protections switched off on purpose (tests of the fallbacks, hosts where
   //! one breaks): "namespaces" (no jail at all), "user_namespace" (root
-  //! fallback), "cgroups", "seccomp".
+  //! fallback), "cgroups", "seccomp", "idmapped_mount" (chown the workspace).
   std::set<std::string> disable;
 };
 

@@ -11,6 +11,7 @@
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -157,16 +158,35 @@ Jail spawn_now(const JailLaunch& launch) {
                                             child_step(failure[0]) + ": " + strerror(failure[1]) + " (" +
                                             launch.supervisor_path + ")");
     }
+    uint32_t flags = 0;
+    if (launch.user_namespace) flags |= wire::kFlagUserNamespace;
+    if (!launch.seccomp_bpf.empty()) flags |= wire::kFlagSeccomp;
+    if (launch.command_cgroup_fd >= 0) flags |= wire::kFlagCommandCgroups;
     wire::Writer init(wire::kInit);
     init.u32(launch.user_namespace ? 1000 : launch.host_uid + 1)
         .u32(launch.user_namespace ? 1000 : launch.host_uid + 1)
-        .u32((launch.user_namespace ? wire::kFlagUserNamespace : 0) |
-             (launch.seccomp_bpf.empty() ? 0 : wire::kFlagSeccomp))
+        .u32(flags)
         .u64(launch.tmp_bytes)
         .u64(launch.shm_bytes)
         .str(launch.workspace_path)
         .str(launch.seccomp_bpf);
-    if (::send(jail.control.get(), init.bytes().data(), init.bytes().size(), MSG_NOSIGNAL) < 0) {
+    struct iovec iov {
+      const_cast<char*>(init.bytes().data()), init.bytes().size()
+    };
+    struct msghdr mh {};
+    mh.msg_iov = &iov;
+    mh.msg_iovlen = 1;
+    alignas(struct cmsghdr) char cmsg_buf[CMSG_SPACE(sizeof(int))] = {};
+    if (launch.command_cgroup_fd >= 0) {
+      mh.msg_control = cmsg_buf;
+      mh.msg_controllen = sizeof cmsg_buf;
+      struct cmsghdr* c = CMSG_FIRSTHDR(&mh);
+      c->cmsg_level = SOL_SOCKET;
+      c->cmsg_type = SCM_RIGHTS;
+      c->cmsg_len = CMSG_LEN(sizeof(int));
+      std::memcpy(CMSG_DATA(c), &launch.command_cgroup_fd, sizeof(int));
+    }
+    if (::sendmsg(jail.control.get(), &mh, MSG_NOSIGNAL) < 0) {
       throw sdk::Error(ISB_UNAVAILABLE, std::string("sending the jail spec failed: ") + strerror(errno));
     }
     struct pollfd pfd {

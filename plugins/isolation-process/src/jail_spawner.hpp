@@ -36,6 +36,9 @@ struct JailLaunch {
   std::string seccomp_bpf;     // empty: no filter
   uint64_t tmp_bytes = 0;
   uint64_t shm_bytes = 0;
+  //! The workspace's freezer cgroup directory, delegated to the supervisor's
+  //! uid (per-command cgroups); -1: none. Borrowed: the caller closes it.
+  int command_cgroup_fd = -1;
   //! Called with the supervisor's host pid before it may continue (cgroup attach).
   std::function<void(pid_t)> before_start;
 };

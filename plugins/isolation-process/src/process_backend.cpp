@@ -29,6 +29,8 @@
 #include "../supervisor/jail_setup.hpp"
 #include "cgroup_v1.hpp"
 #include "config.hpp"
+#include "host_instance.hpp"
+#include "idmapped_mount.hpp"
 #include "jail_client.hpp"
 #include "jail_spawner.hpp"
 #include "json_util.hpp"
@@ -55,6 +57,8 @@ struct HostState {
   bool use_cgroups = false;
   CgroupSupport cgroups;
   std::string cgroups_detail;
+  bool idmap = false;          // workspaces reach the sandbox user through an idmapped mount
+  std::string idmap_detail;    // why not, when idmap is false
 };
 
 //! One sandbox. THREADING: mu guards destroyed and groups; send_mu guards
@@ -70,28 +74,31 @@ struct Sandbox {
   bool destroyed = false;
   std::set<pid_t> groups;  // direct mode: running or left-behind process groups
   std::string staging;     // world-traversable bind of the workspace the jail mounts from
+  bool idmapped = false;   // staging is an idmapped mount (else the files were chowned)
+  std::string ownership_note;  // why the idmapped mount was not used, when it was tried
 };
 
 // The jail builds its mounts as an unprivileged uid, which cannot walk through
 // private (0700) parents of the workspace path. So the server, still root in
 // the host's mount namespace, first binds the workspace at a path whose
-// parents anyone may traverse, and the jail mounts from there.
-constexpr const char* kStagingRoot = "/run/intelligent-sandbox/jail-ws";
-
-std::string make_staging_bind(const std::string& workspace, int slot) {
-  std::error_code ec;
-  std::filesystem::create_directories(kStagingRoot, ec);
-  ::chmod("/run/intelligent-sandbox", 0755);
-  ::chmod(kStagingRoot, 0755);
-  std::string dir = std::string(kStagingRoot) + "/" + std::to_string(::getpid()) + "-" + std::to_string(slot);
+// parents anyone may traverse (in its instance directory, so that a crashed
+// instance's binds are found by whoever reconciles next), and the jail mounts
+// from there.
+std::string staging_dir(const HostInstance& instance, int slot) {
+  std::string ws = instance.dir() + "/ws";
+  ::mkdir(ws.c_str(), 0755);
+  std::string dir = ws + "/" + std::to_string(slot);
   ::umount2(dir.c_str(), MNT_DETACH);  // a leftover of an earlier sandbox in this slot
   ::mkdir(dir.c_str(), 0755);
+  return dir;
+}
+
+void bind_plain(const std::string& workspace, const std::string& dir) {
   if (::mount(workspace.c_str(), dir.c_str(), nullptr, MS_BIND, nullptr) != 0) {
     int err = errno;
     ::rmdir(dir.c_str());
     throw sdk::Error(ISB_ERROR, "cannot bind the workspace " + workspace + " at " + dir + ": " + strerror(err));
   }
-  return dir;
 }
 
 void remove_staging_bind(const std::string& dir) {
@@ -100,10 +107,20 @@ void remove_staging_bind(const std::string& dir) {
   ::rmdir(dir.c_str());
 }
 
-//! Removes staging binds of servers that are no longer running.
-void remove_stale_staging_binds() {
+//! Unmounts the staging binds of a dead instance's directory.
+void remove_staging_binds_in(const std::string& instance_dir) {
   std::error_code ec;
-  for (const auto& e : std::filesystem::directory_iterator(kStagingRoot, ec)) {
+  for (const auto& e : std::filesystem::directory_iterator(instance_dir + "/ws", ec)) {
+    remove_staging_bind(e.path().string());
+  }
+}
+
+//! Staging binds of servers before instance directories existed
+//! (/run/intelligent-sandbox/jail-ws/<pid>-<slot>), once their server is gone.
+void remove_legacy_staging_binds() {
+  constexpr const char* kLegacyRoot = "/run/intelligent-sandbox/jail-ws";
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(kLegacyRoot, ec)) {
     std::string name = e.path().filename().string();
     pid_t owner = static_cast<pid_t>(std::atoi(name.c_str()));
     if (owner == ::getpid() || (owner > 0 && ::kill(owner, 0) == 0)) continue;
@@ -157,6 +174,8 @@ class ProcessBackend : public sdk::IsolationBackend {
   ProcessBackend(sdk::Host host, const std::string& config_json)
       : host_(host), config_(parse_config(config_json)), is_root_(::geteuid() == 0) {
     supervisor_path_ = plugin_dir() + "/isb-supervisor";
+    // Jails (root only) need the host-wide identity: cgroup names and uids.
+    if (is_root_ && config_.disable.count("namespaces") == 0) instance_ = std::make_unique<HostInstance>();
   }
 
   ~ProcessBackend() override {
@@ -166,6 +185,10 @@ class ProcessBackend : public sdk::IsolationBackend {
       all.swap(sandboxes_);
     }
     for (auto& [id, sb] : all) teardown(*sb);
+    if (instance_) {
+      if (state_.use_cgroups) WorkspaceCgroups::remove_parent(cgroup_parent());
+      instance_.reset();
+    }
   }
 
   std::string probe() override {
@@ -222,6 +245,15 @@ class ProcessBackend : public sdk::IsolationBackend {
         jail ? "RLIMIT_CORE 0, NOFILE = max_open_files, NPROC = max_processes (per-sandbox uid), "
                "FSIZE = disk_mb per file (not a disk quota)"
              : "RLIMIT_CORE 0, NOFILE, AS = memory_mb, FSIZE = disk_mb; NPROC only when not root"));
+    bool tree_kill = jail && h.use_cgroups && h.cgroups.freezer;
+    p.push_back(protection("command_tree_kill", tree_kill,
+                           tree_kill ? "each command runs in its own freezer cgroup: timeout and cancel kill "
+                                       "everything it started, also what left its session (setsid); what a "
+                                       "command that ended normally left in the background keeps running"
+                           : !jail   ? no_jail
+                                     : "no freezer cgroup (" + h.cgroups_detail +
+                                         "): timeout and cancel signal the command's process group only, "
+                                         "setsid escapes it until destroy"));
     p.push_back(
         protection("process_group_kill", true,
                    jail ? "each command is a session leader; timeout and cancel signal its group; destroy "
@@ -236,6 +268,17 @@ class ProcessBackend : public sdk::IsolationBackend {
                      {"running_as_root", is_root_},
                      {"workspace_mount", jail ? jail::kWorkspaceMount : "(the host path)"},
                      {"protections", std::move(p)}};
+    if (instance_) doc["instance"] = instance_->name();
+    if (jail) {
+      doc["workspace_ownership"] =
+          h.idmap ? json::object{{"method", "idmapped_mount"},
+                                 {"detail", "the workspace is mounted idmapped: files of the workspace root's "
+                                            "on-disk owner appear as the sandbox user, new files keep that "
+                                            "owner on disk; nothing is chowned"}}
+                  : json::object{{"method", "chown"},
+                                 {"detail", "every file is lchowned to the sandbox uid at create (O(files)): " +
+                                                h.idmap_detail}};
+    }
     if (!jail) doc["warnings"] = json::array{"degraded: " + h.direct_reason};
     return json::serialize(doc);
   }
@@ -250,19 +293,7 @@ class ProcessBackend : public sdk::IsolationBackend {
       if (sandboxes_.count(spec.workspace_id)) {
         throw sdk::Error(ISB_INVALID_ARGUMENT, "sandbox '" + spec.workspace_id + "' already exists");
       }
-      if (h.mode != Mode::kDirect) {
-        for (int i = 0; i < kMaxSandboxes; ++i) {
-          if (!used_slots_.count(i)) {
-            sb->slot = i;
-            break;
-          }
-        }
-        if (sb->slot < 0) {
-          throw sdk::Error(ISB_UNAVAILABLE, "all " + std::to_string(kMaxSandboxes) +
-                                                " sandbox uid slots are in use; destroy workspaces first");
-        }
-        used_slots_.insert(sb->slot);
-      }
+      if (h.mode != Mode::kDirect) sb->slot = claim_slot_locked();
       sandboxes_[spec.workspace_id] = sb;
     }
     try {
@@ -270,7 +301,7 @@ class ProcessBackend : public sdk::IsolationBackend {
     } catch (...) {
       std::lock_guard<std::mutex> lock(mu_);
       sandboxes_.erase(spec.workspace_id);
-      used_slots_.erase(sb->slot);
+      release_slot_locked(sb->slot);
       throw;
     }
     json::object doc{
@@ -305,7 +336,11 @@ class ProcessBackend : public sdk::IsolationBackend {
     doc["enforced"] = std::move(enforced);
     doc["not_enforced"] = std::move(not_enforced);
     doc["unenforced_limits"] = std::move(unenforced_limits);
-    if (h.mode != Mode::kDirect) doc["host_uid"] = sb->host_uid + 1;
+    if (h.mode != Mode::kDirect) {
+      doc["host_uid"] = sb->host_uid + 1;
+      doc["workspace_ownership"] = sb->idmapped ? "idmapped_mount" : "chown";
+      if (!sb->ownership_note.empty()) doc["workspace_ownership_note"] = sb->ownership_note;
+    }
     host_.debug("process backend: created sandbox '" + spec.workspace_id + "' at " + spec.workspace_path);
     return json::serialize(doc);
   }
@@ -378,7 +413,7 @@ class ProcessBackend : public sdk::IsolationBackend {
     bool clean = teardown(*sb);
     {
       std::lock_guard<std::mutex> lock(mu_);
-      used_slots_.erase(sb->slot);
+      release_slot_locked(sb->slot);
     }
     if (!clean) {
       throw sdk::Error(ISB_ERROR, "sandbox '" + sandbox_id +
@@ -405,13 +440,34 @@ class ProcessBackend : public sdk::IsolationBackend {
       for (const auto& [id, sb] : sandboxes_) keep.insert(id);
     }
     // Supervisors of a crashed server died with it (parent-death signal and
-    // the closed control socket); what can remain are their cgroups and any
-    // process that was in them. Both go here.
+    // the closed control socket); what can remain are their cgroups, any
+    // process that was in them, and staging binds. Ours not in keep go, and
+    // everything of instances whose lock is free (they are dead); never
+    // anything of a live instance.
     json::array removed;
-    if (is_root_) remove_stale_staging_binds();
-    if (config_.disable.count("cgroups") == 0 && is_root_) {
-      for (const auto& id : WorkspaceCgroups::list_workspaces(config_.cgroup_parent)) {
+    if (!instance_) return json::serialize(json::object{{"removed", std::move(removed)}});
+    remove_legacy_staging_binds();
+    for (const auto& dir : HostInstance::dead_instances()) {
+      remove_staging_binds_in(dir);
+      HostInstance::forget(dir);
+    }
+    if (config_.disable.count("cgroups") == 0) {
+      for (const auto& id : WorkspaceCgroups::list_workspaces(cgroup_parent())) {
         if (keep.count(id)) continue;
+        WorkspaceCgroups::remove_workspace(cgroup_parent(), id);
+        removed.push_back(json::value(id));
+      }
+      for (const auto& name : WorkspaceCgroups::list_instances(config_.cgroup_parent)) {
+        if (name == instance_->name() || HostInstance::alive(name)) continue;
+        std::string parent = config_.cgroup_parent + "/" + name;
+        for (const auto& id : WorkspaceCgroups::list_workspaces(parent)) {
+          WorkspaceCgroups::remove_workspace(parent, id);
+          removed.push_back(json::value(id));
+        }
+        WorkspaceCgroups::remove_parent(parent);
+      }
+      // Servers from before instance names kept ws-<id> right under the parent.
+      for (const auto& id : WorkspaceCgroups::list_workspaces(config_.cgroup_parent)) {
         WorkspaceCgroups::remove_workspace(config_.cgroup_parent, id);
         removed.push_back(json::value(id));
       }
@@ -440,8 +496,10 @@ class ProcessBackend : public sdk::IsolationBackend {
       h.cgroups_detail = "disabled by config";
     } else if (!is_root_) {
       h.cgroups_detail = "the server is not root and no delegated cgroup is used; rlimits only";
+    } else if (!instance_) {
+      h.cgroups_detail = "no jail (namespaces disabled by config)";
     } else {
-      h.cgroups = probe_cgroups(config_.cgroup_parent);
+      h.cgroups = probe_cgroups(cgroup_parent());
       h.use_cgroups = h.cgroups.memory || h.cgroups.pids || h.cgroups.cpu;
       h.cgroups_detail = h.cgroups.detail;
     }
@@ -468,29 +526,53 @@ class ProcessBackend : public sdk::IsolationBackend {
     if (!::mkdtemp(dir)) {
       error = std::string("mkdtemp failed: ") + strerror(errno);
     } else {
+      // Idmapped workspaces: tried on this directory, then proven by the trial
+      // jail writing through it; chown of every file is the fallback.
+      h.idmap = config_.disable.count("idmapped_mount") == 0;
       Sandbox sb;
       sb.spec.workspace_path = dir;
       sb.spec.workspace_id = std::string("probe-") + std::to_string(::getpid());
-      try {
-        HostState trial = h;
-        trial.use_cgroups = false;
-        start_jail(trial, sb, kMaxSandboxes);
-        std::mutex mu;
+      std::mutex mu;
+      auto run = [&](std::vector<std::string> argv) {
         JailRunRequest req;
-        req.argv = {"/bin/true"};
+        req.argv = std::move(argv);
         req.cwd = jail::kWorkspaceMount;
         req.env = {std::string("PATH=") + kJailPath};
         req.timeout_ms = 10000;
         isb_output_sink none{sizeof(isb_output_sink), nullptr, nullptr, nullptr};
         sdk::OutputSink sink(&none);
-        RunResult r = run_in_jail(sb.jail.control, mu, req, sink);
+        return run_in_jail(sb.jail.control, mu, req, sink);
+      };
+      try {
+        {
+          std::lock_guard<std::mutex> lock(mu_);
+          sb.slot = claim_slot_locked();
+        }
+        HostState trial = h;
+        trial.use_cgroups = false;
+        start_jail(trial, sb, sb.slot);
+        RunResult r = run({"/bin/true"});
         if (r.exit_code != 0)
           error = "/bin/true failed in the jail: " + r.error.value_or("exit status not 0");
+        if (error.empty() && sb.idmapped) {
+          r = run({"/bin/sh", "-c", "echo x > probe && rm probe"});
+          if (r.exit_code != 0) {
+            h.idmap = false;
+            h.idmap_detail = "the sandbox user could not write through an idmapped mount here";
+          }
+        } else if (!sb.idmapped) {
+          h.idmap_detail = h.idmap ? sb.ownership_note : "idmapped mounts disabled by config";
+          h.idmap = false;
+        }
       } catch (const std::exception& e) {
         error = e.what();
       }
       JailSpawner::kill(sb.jail);
       remove_staging_bind(sb.staging);
+      if (sb.slot >= 0) {
+        std::lock_guard<std::mutex> lock(mu_);
+        release_slot_locked(sb.slot);
+      }
       ::rmdir(dir);
     }
     if (!error.empty()) {
@@ -503,24 +585,58 @@ class ProcessBackend : public sdk::IsolationBackend {
   }
 
   void start_jail(const HostState& h, Sandbox& sb, int slot) {
-    sb.host_uid = static_cast<uint32_t>(config_.sandbox_uid_base + 2 * static_cast<int64_t>(slot));
-    chown_target = sb.host_uid + 1;
-    if (::nftw(sb.spec.workspace_path.c_str(), chown_entry, 32, FTW_PHYS) != 0) {
-      throw sdk::Error(ISB_ERROR, "cannot give the workspace " + sb.spec.workspace_path +
-                                      " to the sandbox uid " + std::to_string(sb.host_uid + 1) + ": " +
-                                      strerror(errno));
+    sb.host_uid = uid_of_slot(slot);
+    const uint32_t user = sb.host_uid + 1;  // commands and, after setup, the supervisor
+    const std::string& ws = sb.spec.workspace_path;
+    sb.staging = staging_dir(*instance_, slot);
+    if (h.idmap) {
+      try {
+        struct stat st {};
+        if (::stat(ws.c_str(), &st) != 0) {
+          throw sdk::Error(ISB_ERROR, "cannot stat the workspace " + ws + ": " + strerror(errno));
+        }
+        mount_idmapped_bind(ws, sb.staging, st.st_uid, st.st_gid, user);
+        sb.idmapped = true;
+      } catch (const sdk::Error& e) {
+        sb.ownership_note = std::string(e.what()) + "; the workspace was chowned instead";
+      }
     }
-    if (h.use_cgroups) {
-      sb.cgroups = std::make_unique<WorkspaceCgroups>(h.cgroups, config_.cgroup_parent, sb.spec.workspace_id,
-                                                      sb.spec.limits);
+    if (!sb.idmapped) {
+      chown_target = user;
+      if (::nftw(ws.c_str(), chown_entry, 32, FTW_PHYS) != 0) {
+        int e = errno;
+        remove_staging_bind(sb.staging);
+        sb.staging.clear();
+        throw sdk::Error(ISB_ERROR, "cannot give the workspace " + ws + " to the sandbox uid " +
+                                        std::to_string(user) + ": " + strerror(e));
+      }
+      try {
+        bind_plain(ws, sb.staging);
+      } catch (...) {
+        sb.staging.clear();
+        throw;
+      }
+    }
+    Fd command_cgroups;
+    try {
+      if (h.use_cgroups) {
+        sb.cgroups = std::make_unique<WorkspaceCgroups>(h.cgroups, cgroup_parent(), sb.spec.workspace_id,
+                                                        sb.spec.limits);
+        command_cgroups = sb.cgroups->delegate_freezer(user);
+      }
+    } catch (...) {
+      sb.cgroups.reset();
+      remove_staging_bind(sb.staging);
+      sb.staging.clear();
+      throw;
     }
     JailLaunch launch;
     launch.supervisor_path = supervisor_path_;
-    sb.staging = is_root_ ? make_staging_bind(sb.spec.workspace_path, slot) : "";
-    launch.workspace_path = sb.staging.empty() ? sb.spec.workspace_path : sb.staging;
+    launch.workspace_path = sb.staging;
     launch.user_namespace = h.mode == Mode::kJail;
     launch.host_uid = sb.host_uid;
     launch.seccomp_bpf = h.seccomp_bpf;
+    launch.command_cgroup_fd = command_cgroups.get();
     uint64_t disk =
         sb.spec.limits.disk_mb ? static_cast<uint64_t>(*sb.spec.limits.disk_mb) << 20 : 256ull << 20;
     launch.tmp_bytes = disk;
@@ -539,6 +655,34 @@ class ProcessBackend : public sdk::IsolationBackend {
       throw;
     }
   }
+
+  uint32_t uid_of_slot(int slot) const {
+    return static_cast<uint32_t>(config_.sandbox_uid_base + 2 * static_cast<int64_t>(slot));
+  }
+
+  //! A free slot whose two uids no other instance on this host holds. Needs mu_.
+  int claim_slot_locked() {
+    for (int i = 0; i < kMaxSandboxes; ++i) {
+      if (used_slots_.count(i) || !instance_->claim_uids(uid_of_slot(i))) continue;
+      used_slots_.insert(i);
+      return i;
+    }
+    throw sdk::Error(ISB_UNAVAILABLE,
+                     "all " + std::to_string(kMaxSandboxes) + " sandbox uid slots from sandbox_uid_base " +
+                         std::to_string(config_.sandbox_uid_base) +
+                         " are taken on this host (by this and other servers); destroy workspaces or give "
+                         "this server another sandbox_uid_base");
+  }
+
+  //! Needs mu_.
+  void release_slot_locked(int slot) {
+    if (slot < 0) return;
+    used_slots_.erase(slot);
+    instance_->release_uids(uid_of_slot(slot));
+  }
+
+  //! Where this instance's workspace cgroups go, under each controller.
+  std::string cgroup_parent() const { return config_.cgroup_parent + "/" + instance_->name(); }
 
   //! Kills everything of the sandbox; false if its cgroups did not empty.
   bool teardown(Sandbox& sb) {
@@ -665,6 +809,7 @@ class ProcessBackend : public sdk::IsolationBackend {
   std::mutex mu_;
   std::map<std::string, std::shared_ptr<Sandbox>> sandboxes_;  // guarded by mu_
   std::set<int> used_slots_;                                   // guarded by mu_
+  std::unique_ptr<HostInstance> instance_;  // set when jails are possible (root); see host_instance.hpp
 };
 
 }  // namespace

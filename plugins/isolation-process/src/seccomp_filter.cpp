@@ -13,7 +13,9 @@
 #include <seccomp.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <fcntl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -91,7 +93,8 @@ const char* seccomp_filter_summary() {
          "perf_event_open, userfaultfd, keyctl family, io_uring, kexec and modules, open_by_handle_at, clock "
          "setting, reboot, swapon/off, ptrace, process_vm_*, kcmp, pidfd_getfd, syslog, TIOCSTI/TIOCLINUX "
          "ioctls, "
-         "AF_PACKET/AF_VSOCK sockets; clone3 gets ENOSYS; foreign architectures are killed";
+         "AF_PACKET/AF_VSOCK sockets, setting setuid/setgid bits (chmod family, creat, mknod, open with "
+         "O_CREAT/O_TMPFILE); clone3 and openat2 get ENOSYS; foreign architectures are killed";
 }
 
 std::string compile_seccomp_filter() {
@@ -111,6 +114,13 @@ std::string compile_seccomp_filter() {
   }
   rc = seccomp_rule_add(ctx.get(), SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0);
   if (rc < 0) fail("clone3", rc);
+  // Same for openat2: its mode sits in a struct, so it could create a setuid
+  // file past the mode checks below; callers fall back to openat.
+  int openat2_nr = seccomp_syscall_resolve_name("openat2");
+  if (openat2_nr != __NR_SCMP_ERROR) {
+    rc = seccomp_rule_add(ctx.get(), SCMP_ACT_ERRNO(ENOSYS), openat2_nr, 0);
+    if (rc < 0) fail("openat2", rc);
+  }
   // clone(flags, ...) takes its flags in argument 0; one rule per namespace
   // flag, since a masked compare matches "all these bits", not "any".
   for (uint64_t flag : {CLONE_NEWUSER, CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWNET, CLONE_NEWIPC, CLONE_NEWUTS,
@@ -124,6 +134,40 @@ std::string compile_seccomp_filter() {
     rc = seccomp_rule_add(ctx.get(), deny, SCMP_SYS(ioctl), 1,
                           SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffULL, request));
     if (rc < 0) fail("ioctl", rc);
+  }
+  // No setuid or setgid files: with an idmapped workspace a file the sandbox
+  // creates is owned on disk by the workspace's owner (often root), so such a
+  // bit would be a way up for whoever runs the file on the host. The mode
+  // argument of each call that creates or changes a mode; open and openat only
+  // when they create (O_CREAT or O_TMPFILE), since otherwise mode is ignored.
+  struct ModeArg {
+    const char* name;
+    int fallback_nr;  // for calls newer than this libseccomp; -1: none
+    unsigned mode_arg;
+    int flags_arg;  // -1: the call always creates or changes the mode
+  };
+  for (const ModeArg& m : {ModeArg{"chmod", -1, 1, -1}, ModeArg{"fchmod", -1, 1, -1},
+                           ModeArg{"fchmodat", -1, 2, -1}, ModeArg{"fchmodat2", 452, 2, -1},
+                           ModeArg{"creat", -1, 1, -1}, ModeArg{"mknod", -1, 1, -1},
+                           ModeArg{"mknodat", -1, 2, -1}, ModeArg{"open", -1, 2, 1},
+                           ModeArg{"openat", -1, 3, 2}}) {
+    int nr = seccomp_syscall_resolve_name(m.name);
+    if (nr == __NR_SCMP_ERROR) nr = m.fallback_nr;
+    if (nr < 0) continue;
+    for (uint64_t bit : {static_cast<uint64_t>(S_ISUID), static_cast<uint64_t>(S_ISGID)}) {
+      scmp_arg_cmp mode = SCMP_CMP(m.mode_arg, SCMP_CMP_MASKED_EQ, bit, bit);
+      if (m.flags_arg < 0) {
+        rc = seccomp_rule_add(ctx.get(), deny, nr, 1, mode);
+        if (rc < 0) fail(m.name, rc);
+        continue;
+      }
+      for (uint64_t creating : {static_cast<uint64_t>(O_CREAT), static_cast<uint64_t>(O_TMPFILE)}) {
+        scmp_arg_cmp flags =
+            SCMP_CMP(static_cast<unsigned>(m.flags_arg), SCMP_CMP_MASKED_EQ, creating, creating);
+        rc = seccomp_rule_add(ctx.get(), deny, nr, 2, flags, mode);
+        if (rc < 0) fail(m.name, rc);
+      }
+    }
   }
   for (uint64_t family : {static_cast<uint64_t>(AF_PACKET), static_cast<uint64_t>(AF_VSOCK)}) {
     rc = seccomp_rule_add(ctx.get(), deny, SCMP_SYS(socket), 1, SCMP_A0(SCMP_CMP_EQ, family));

@@ -6,13 +6,15 @@
 //   control socket (fd 3 in the supervisor), server -> supervisor:
 //     kInit   {u32 target_uid, u32 target_gid, u32 flags, u64 tmp_bytes, u64 shm_bytes,
 //              str workspace_host_path, blob seccomp_bpf}
+//             with SCM_RIGHTS [workspace freezer cgroup dir] when kFlagCommandCgroups
 //             supervisor -> server: kReady {} or kSetupFailed {str message}
 //     kRun    {strs argv, strs env, str cwd, u32 n_limits, (u32 resource, u64 value)*}
 //             with SCM_RIGHTS [command socket, stdin, stdout, stderr]
 //   command socket (one per command):
 //     supervisor -> server: kStarted {u32 pid}, kExecFailed {str stage, u32 errno},
 //                           kExited {i32 wait_status, u64 max_rss_kb, u64 cpu_ms}
-//     server -> supervisor: kSignal {u32 signal} (to the command's process group)
+//     server -> supervisor: kSignal {u32 signal} (to every process in the command's
+//                           cgroup, or without one to its process group)
 //   Closing the control socket ends the supervisor and so, as pid 1, the whole jail.
 #pragma once
 
@@ -38,6 +40,8 @@ enum MessageType : uint32_t {
 enum InitFlags : uint32_t {
   kFlagUserNamespace = 1u << 0,  // jail has its own user namespace (setgroups already denied)
   kFlagSeccomp = 1u << 1,        // load the seccomp program that follows
+  kFlagCommandCgroups = 1u << 2, // an fd of the workspace's freezer cgroup comes along:
+                                 // one child cgroup per command (command_cgroups.hpp)
 };
 
 //! Largest message either side sends; the seccomp program is the biggest part.

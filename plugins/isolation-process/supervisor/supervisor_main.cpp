@@ -28,6 +28,8 @@
 #include <string>
 #include <vector>
 
+#include "agent_mode.hpp"
+#include "command_cgroups.hpp"
 #include "jail_setup.hpp"
 #include "protocol.hpp"
 
@@ -86,12 +88,15 @@ void send_message(int sock, const wire::Writer& w) {
 }
 
 struct Command {
-  int sock = -1;  // the command's socket; -1 once the server side hung up
+  int sock = -1;       // the command's socket; -1 once the server side hung up
+  std::string cgroup;  // its freezer cgroup (CommandCgroups); empty: its process group only
+  bool stopping = false;  // the server signalled it (timeout or cancel)
 };
 
 //! Child side of a kRun, between fork and exec. Reports a failure on the
 //! command socket (kExecFailed) and exits 127.
-[[noreturn]] void run_child(int sock, int in, int out, int err, const std::vector<std::string>& argv,
+[[noreturn]] void run_child(int sock, int cgroup_procs, int in, int out, int err,
+                            const std::vector<std::string>& argv,
                             const std::vector<std::string>& env, const std::string& cwd,
                             const std::vector<std::pair<uint32_t, uint64_t>>& limits) {
   auto failed = [&](const char* stage) {
@@ -99,6 +104,9 @@ struct Command {
     send_message(sock, wire::Writer(wire::kExecFailed).str(stage).u32(static_cast<uint32_t>(e)));
     ::_exit(127);
   };
+  // First, before anything of the command can run: from here on, all it
+  // starts stays in its cgroup, whatever session or group it moves to.
+  if (cgroup_procs >= 0 && !CommandCgroups::join(cgroup_procs)) failed("joining the command's cgroup");
   sigset_t none;
   sigemptyset(&none);
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
@@ -132,7 +140,7 @@ struct Command {
   ::_exit(127);
 }
 
-int serve(int sfd) {
+int serve(int sfd, CommandCgroups& cgroups) {
   std::map<pid_t, Command> commands;
   for (;;) {
     std::vector<struct pollfd> fds{{kControlFd, POLLIN, 0}, {sfd, POLLIN, 0}};
@@ -157,6 +165,11 @@ int serve(int sfd) {
       while ((pid = ::wait4(-1, &status, WNOHANG, &ru)) > 0) {
         auto it = commands.find(pid);
         if (it == commands.end()) continue;  // an orphan re-parented to us
+        // A stopped command's descendants that outlived it (ignoring SIGTERM,
+        // in their own session) go with it; those of a command that ended on
+        // its own keep running in the background until destroy.
+        if (it->second.stopping) cgroups.kill(it->second.cgroup);
+        cgroups.finished(it->second.cgroup);
         if (it->second.sock >= 0) {
           uint64_t cpu_ms = static_cast<uint64_t>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000 +
                             static_cast<uint64_t>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1000;
@@ -167,6 +180,7 @@ int serve(int sfd) {
         }
         commands.erase(it);
       }
+      cgroups.retry();
     }
     for (size_t i = 2; i < fds.size(); ++i) {
       if (!fds[i].revents) continue;
@@ -176,7 +190,12 @@ int serve(int sfd) {
       if (m.eof) {
         // The server stopped listening to this command: nobody will collect
         // its result, so it must not keep running.
-        ::kill(-owners[i], SIGKILL);
+        if (c.cgroup.empty()) {
+          ::kill(-owners[i], SIGKILL);
+        } else {
+          c.stopping = true;
+          cgroups.kill(c.cgroup);
+        }
         ::close(c.sock);
         c.sock = -1;
         continue;
@@ -184,7 +203,17 @@ int serve(int sfd) {
       wire::Reader r(m.data.data(), m.data.size());
       if (r.u32() == wire::kSignal) {
         uint32_t sig = r.u32();
-        if (r.ok() && sig > 0 && sig < NSIG) ::kill(-owners[i], static_cast<int>(sig));
+        if (r.ok() && sig > 0 && sig < NSIG) {
+          if (c.cgroup.empty()) {
+            ::kill(-owners[i], static_cast<int>(sig));
+          } else {
+            c.stopping = true;
+            if (sig == SIGKILL)
+              cgroups.kill(c.cgroup);
+            else
+              cgroups.signal(c.cgroup, static_cast<int>(sig));
+          }
+        }
       }
     }
     if (fds[0].revents) {
@@ -209,16 +238,28 @@ int serve(int sfd) {
         for (int fd : m.fds) ::close(fd);
         continue;
       }
+      std::string cgroup;
+      int procs = -1;
+      if (cgroups.enabled() && (procs = cgroups.create(&cgroup)) < 0) {
+        // Fail closed: without its cgroup a timeout could not reach all it starts.
+        send_message(sock, wire::Writer(wire::kExecFailed)
+                               .str("creating the command's cgroup")
+                               .u32(static_cast<uint32_t>(errno)));
+        for (int fd : m.fds) ::close(fd);
+        continue;
+      }
       pid_t pid = ::fork();
-      if (pid == 0) run_child(sock, m.fds[1], m.fds[2], m.fds[3], argv, env, cwd, limits);
+      if (pid == 0) run_child(sock, procs, m.fds[1], m.fds[2], m.fds[3], argv, env, cwd, limits);
+      if (procs >= 0) ::close(procs);
       for (size_t k = 1; k < 4; ++k) ::close(m.fds[k]);
       if (pid < 0) {
         send_message(sock, wire::Writer(wire::kExecFailed).str("fork").u32(static_cast<uint32_t>(errno)));
         ::close(sock);
+        cgroups.finished(cgroup);
         continue;
       }
       send_message(sock, wire::Writer(wire::kStarted).u32(static_cast<uint32_t>(pid)));
-      commands[pid] = Command{sock};
+      commands[pid] = Command{sock, cgroup, false};
     }
   }
 }
@@ -232,7 +273,6 @@ int supervisor_main() {
   }
   Message init = receive(kControlFd);
   if (init.eof) return 1;
-  for (int fd : init.fds) ::close(fd);
   wire::Reader r(init.data.data(), init.data.size());
   jail::JailSpec spec;
   bool is_init = r.u32() == wire::kInit;
@@ -247,6 +287,13 @@ int supervisor_main() {
     send_message(kControlFd, wire::Writer(wire::kSetupFailed).str("malformed init message"));
     return 1;
   }
+  int cgroup_dir = -1;  // close-on-exec (MSG_CMSG_CLOEXEC): no command inherits it
+  if ((flags & wire::kFlagCommandCgroups) && init.fds.size() == 1) {
+    cgroup_dir = init.fds[0];
+  } else {
+    for (int fd : init.fds) ::close(fd);
+  }
+  CommandCgroups cgroups(cgroup_dir);
   spec.user_namespace = flags & wire::kFlagUserNamespace;
   if (flags & wire::kFlagSeccomp) spec.seccomp_bpf = std::move(bpf);
 
@@ -266,10 +313,14 @@ int supervisor_main() {
     return 1;
   }
   send_message(kControlFd, wire::Writer(wire::kReady));
-  return serve(sfd);
+  return serve(sfd, cgroups);
 }
 
 }  // namespace
 }  // namespace isb::process
 
-int main() { return isb::process::supervisor_main(); }
+// `isb-supervisor agent DIR`: PID 1 of a docker workspace's container (agent_mode.hpp).
+int main(int argc, char** argv) {
+  if (argc == 3 && std::strcmp(argv[1], "agent") == 0) return isb::process::agent::run(argv[2]);
+  return isb::process::supervisor_main();
+}

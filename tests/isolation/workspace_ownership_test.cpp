@@ -1,0 +1,120 @@
+// workspace_ownership_test: how the sandbox user comes to own its workspace.
+// Where idmapped mounts work (probed once), the workspace is mounted idmapped:
+// nothing is chowned at create (constant time, and an overlay workspace copies
+// nothing up), files of the workspace root's on-disk owner appear as the
+// sandbox user, and what the sandbox writes lands with that owner on disk.
+// With "disable": ["idmapped_mount"] every file is chowned instead. Needs root.
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "jail_harness.hpp"
+
+namespace {
+
+using namespace jail_test;
+
+constexpr uid_t kOwner = 4321;  // on-disk owner of the test workspaces (no account)
+
+class WorkspaceOwnership : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (geteuid() != 0) GTEST_SKIP() << "the jail needs root";
+  }
+  static std::string config(int uid_base, const char* extra = "") {
+    return R"({"kill_grace_ms": 200, "cgroup_parent": "isb-ownership-test", "sandbox_uid_base": )" +
+           std::to_string(uid_base) + extra + "}";
+  }
+};
+
+void write(const fs::path& p, const std::string& text, uid_t owner) {
+  std::ofstream(p) << text;
+  ASSERT_EQ(::lchown(p.c_str(), owner, owner), 0);
+}
+
+uid_t owner_of(const fs::path& p) {
+  struct stat st {};
+  return ::lstat(p.c_str(), &st) == 0 ? st.st_uid : static_cast<uid_t>(-1);
+}
+
+TEST_F(WorkspaceOwnership, WorkspaceIsMountedIdmappedAndNoFileIsChowned) {
+  JailBackend b(config(340000));
+  ASSERT_TRUE(b.ok());
+  json::object probe = b.probe();
+  ASSERT_EQ(probe.at("workspace_ownership").at("method"), "idmapped_mount") << json::serialize(probe);
+  TempDir ws;
+  ASSERT_EQ(::chown(ws.path().c_str(), kOwner, kOwner), 0);
+  fs::create_directory(ws.path() / "sub");
+  ASSERT_EQ(::chown((ws.path() / "sub").c_str(), kOwner, kOwner), 0);
+  for (int i = 0; i < 100; ++i) write(ws.path() / "sub" / ("f" + std::to_string(i)), "x", kOwner);
+  write(ws.path() / "mine", "a\n", kOwner);
+  write(ws.path() / "roots", "r\n", 0);
+  json::object sb = b.create("w", ws.path());
+  EXPECT_EQ(sb.at("workspace_ownership"), "idmapped_mount");
+  uid_t user = static_cast<uid_t>(sb.at("host_uid").as_int64());
+  Outcome r = b.sh("w",
+                   "stat -c '%u %g' . sub sub/f7 mine roots; echo b >> mine && echo appended; "
+                   "echo r2 >> roots 2>/dev/null || echo roots read-only; mkdir d && echo n > d/new; "
+                   "stat -c %u d/new");
+  EXPECT_EQ(r.out,
+            "1000 1000\n1000 1000\n1000 1000\n1000 1000\n65534 65534\nappended\nroots read-only\n1000\n")
+      << r.err;
+  EXPECT_EQ(owner_of(ws.path() / "sub" / "f7"), kOwner) << "nothing was chowned";
+  EXPECT_EQ(owner_of(ws.path() / "d" / "new"), kOwner) << "new files land with the workspace's owner";
+  EXPECT_EQ(owner_of(ws.path() / "d"), kOwner);
+  std::ifstream mine(ws.path() / "mine");
+  std::string text((std::istreambuf_iterator<char>(mine)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(text, "a\nb\n");
+  for (const auto& e : fs::recursive_directory_iterator(ws.path())) {
+    EXPECT_NE(owner_of(e.path()), user) << e.path() << " carries the sandbox's host uid";
+  }
+}
+
+// overlayfs cannot be idmapped itself (the kernel supports idmapped layers
+// under an overlay, not an idmapped overlay), so a workspace that is an
+// overlay mount falls back to chown, and the create result says why.
+TEST_F(WorkspaceOwnership, OverlayWorkspaceFallsBackToChownAndSaysWhy) {
+  JailBackend b(config(341000));
+  ASSERT_TRUE(b.ok());
+  TempDir t;
+  for (const char* d : {"lower", "upper", "work", "merged"}) fs::create_directory(t.path() / d);
+  for (int i = 0; i < 20; ++i) write(t.path() / "lower" / ("f" + std::to_string(i)), "lower\n", 0);
+  fs::path merged = t.path() / "merged";
+  std::string opts = "lowerdir=" + (t.path() / "lower").string() + ",upperdir=" + (t.path() / "upper").string() +
+                     ",workdir=" + (t.path() / "work").string();
+  ASSERT_EQ(::mount("overlay", merged.c_str(), "overlay", MS_NOSUID | MS_NODEV, opts.c_str()), 0)
+      << strerror(errno);
+  {
+    json::object sb = b.create("w", merged);
+    EXPECT_EQ(sb.at("workspace_ownership"), "chown");
+    EXPECT_EQ(std::string(sb.at("workspace_ownership_note").as_string()),
+              "idmapped mount: " + merged.string() +
+                  " is an overlayfs mount, and overlayfs cannot be idmapped itself (only its layers can, when "
+                  "the overlay is mounted on idmapped lower and upper directories); the workspace was chowned "
+                  "instead");
+    Outcome r = b.sh("w", "cat f5; echo changed > f5; cat f5; stat -c %u f5 f6");
+    EXPECT_EQ(r.out, "lower\nchanged\n1000\n1000\n") << r.err;
+    EXPECT_EQ(b.destroy("w"), ISB_OK);
+  }
+  ASSERT_EQ(::umount2(merged.c_str(), MNT_DETACH), 0);
+}
+
+TEST_F(WorkspaceOwnership, EveryFileIsChownedWhenIdmappedMountsAreDisabled) {
+  JailBackend b(config(342000, R"(, "disable": ["idmapped_mount"])"));
+  ASSERT_TRUE(b.ok());
+  json::object probe = b.probe();
+  EXPECT_EQ(probe.at("workspace_ownership").at("method"), "chown");
+  EXPECT_EQ(probe.at("workspace_ownership").at("detail"),
+            "every file is lchowned to the sandbox uid at create (O(files)): idmapped mounts disabled by "
+            "config");
+  TempDir ws;
+  write(ws.path() / "f", "x", 0);
+  json::object sb = b.create("w", ws.path());
+  EXPECT_EQ(sb.at("workspace_ownership"), "chown");
+  uid_t user = static_cast<uid_t>(sb.at("host_uid").as_int64());
+  EXPECT_EQ(owner_of(ws.path() / "f"), user);
+  EXPECT_EQ(b.sh("w", "echo y > g; stat -c %u f g").out, "1000\n1000\n");
+  EXPECT_EQ(owner_of(ws.path() / "g"), user);
+}
+
+}  // namespace
