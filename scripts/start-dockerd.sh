@@ -5,11 +5,25 @@
 # socket does not answer, waits until /_ping answers and prints where the
 # engine's log is. The flags keep the engine off the host's firewall and
 # bridges: sandboxes run with NetworkMode none, so neither is needed.
-# Usage: scripts/start-dockerd.sh   (env: ISB_DOCKERD_LOG, ISB_DOCKERD_WAIT_S)
+# With ISB_DOCKERD_ROOT set it starts a private engine instead, with its own
+# socket, state, containerd and pidfile under that directory, so a test can
+# stop and restart it without touching the engine everyone else uses.
+# Usage: scripts/start-dockerd.sh
+#   env: ISB_DOCKERD_LOG, ISB_DOCKERD_WAIT_S,
+#        ISB_DOCKERD_ROOT (private engine: socket ROOT/docker.sock, pid in ROOT/dockerd.pid)
 set -euo pipefail
 
-sock=/var/run/docker.sock
-log="${ISB_DOCKERD_LOG:-/var/log/isb-dockerd.log}"
+root="${ISB_DOCKERD_ROOT:-}"
+extra=()
+if [[ -n "$root" ]]; then
+  mkdir -p "$root"
+  sock="$root/docker.sock"
+  log="${ISB_DOCKERD_LOG:-$root/dockerd.log}"
+  extra=(--host "unix://$sock" --data-root "$root/data" --exec-root "$root/exec" --pidfile "$root/dockerd.pid")
+else
+  sock=/var/run/docker.sock
+  log="${ISB_DOCKERD_LOG:-/var/log/isb-dockerd.log}"
+fi
 wait_s="${ISB_DOCKERD_WAIT_S:-60}"
 
 sudo_cmd=()
@@ -32,7 +46,7 @@ fi
 
 echo "start-dockerd: starting dockerd, log in $log" >&2
 # setsid + nohup: the engine must outlive the shell (and the test run) that started it.
-"${sudo_cmd[@]}" setsid nohup dockerd --iptables=false --bridge=none >>"$log" 2>&1 </dev/null &
+"${sudo_cmd[@]}" setsid nohup dockerd --iptables=false --bridge=none "${extra[@]}" >>"$log" 2>&1 </dev/null &
 
 for ((i = 0; i < wait_s * 10; i++)); do
   if ping_engine; then

@@ -23,7 +23,14 @@ const char* const kConfigSchema = R"schema({
     "pull_timeout_ms": {"type": "integer", "minimum": 1000, "maximum": 3600000},
     "kill_grace_ms": {"type": "integer", "minimum": 0, "maximum": 60000},
     "tmp_size_mb": {"type": "integer", "minimum": 1, "maximum": 1048576},
-    "keepalive_command": {"type": "array", "minItems": 1, "items": {"type": "string", "minLength": 1}}
+    "keepalive_command": {"type": "array", "minItems": 1, "items": {"type": "string", "minLength": 1}},
+    "exec_path": {"enum": ["auto", "agent", "exec_api"],
+                  "description": "agent: isb-supervisor as the container's PID 1 runs commands; exec_api: the engine's exec endpoints; auto: the agent where it can run"},
+    "agent_start_timeout_ms": {"type": "integer", "minimum": 100, "maximum": 120000},
+    "warm_pool": {"type": "integer", "minimum": 0, "maximum": 64,
+                  "description": "Containers kept ready for new workspaces of warm_image (needs the agent)"},
+    "warm_image": {"type": "string", "minLength": 1},
+    "warm_resource_limits": {"type": "object"}
   }
 })schema";
 
@@ -95,12 +102,36 @@ Config parse_config(const std::string& config_json) {
           bad("docker config: keepalive_command must hold non-empty strings");
         c.keepalive_command.emplace_back(e.as_string());
       }
+    } else if (key == "exec_path") {
+      std::string s = v.is_string() ? std::string(v.as_string()) : "";
+      if (s != "auto" && s != "agent" && s != "exec_api")
+        bad("docker config: exec_path must be \"auto\", \"agent\" or \"exec_api\"");
+      c.exec_path = s;
+    } else if (key == "agent_start_timeout_ms") {
+      c.agent_start_timeout_ms = bounded_int(v, key, 100, 120000);
+    } else if (key == "warm_pool") {
+      c.warm_pool = bounded_int(v, key, 0, 64);
+    } else if (key == "warm_image") {
+      if (!v.is_string() || v.as_string().empty())
+        bad("docker config: warm_image must be an image reference");
+      c.warm_image = std::string(v.as_string());
+    } else if (key == "warm_resource_limits") {
+      try {
+        c.warm_resource_limits = parse_limits(v);
+      } catch (const sdk::Error& e) {
+        bad(std::string("docker config: warm_") + e.what());
+      }
     } else {
       bad("docker config: unknown key '" + key +
           "' (known: host, instance_id, api_version, request_timeout_ms, pull_timeout_ms, kill_grace_ms, "
-          "tmp_size_mb, keepalive_command)");
+          "tmp_size_mb, keepalive_command, exec_path, agent_start_timeout_ms, warm_pool, warm_image, "
+          "warm_resource_limits)");
     }
   }
+  if (c.warm_pool > 0 && c.warm_image.empty())
+    bad("docker config: warm_pool needs warm_image, the image its containers are made from");
+  if (c.warm_pool > 0 && c.exec_path == "exec_api")
+    bad("docker config: warm_pool needs the agent (exec_path auto or agent), not exec_api");
   if (c.host.empty()) {
     const char* env = std::getenv("DOCKER_HOST");
     c.host = env && *env ? env : "unix:///var/run/docker.sock";

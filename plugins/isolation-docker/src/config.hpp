@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "specs.hpp"
+
 namespace isb::docker {
 
 struct Config {
@@ -25,7 +27,21 @@ struct Config {
   int64_t kill_grace_ms = 2000;
   //! Size of the writable /tmp tmpfs in each container.
   int64_t tmp_size_mb = 256;
-  //! The container's PID 1. Commands run through exec; PID 1 has to stay alive
+  //! How commands reach a container: "agent" (the static isb-supervisor as the
+  //! container's PID 1, spoken to over a Unix socket: one fork+exec per
+  //! command), "exec_api" (the engine's exec endpoints, with keepalive_command
+  //! as PID 1) or "auto" (the agent where it can run, else the exec API).
+  std::string exec_path = "auto";
+  //! How long a new container's agent may take to listen before the container
+  //! is given up ("agent") or re-created for the exec API ("auto").
+  int64_t agent_start_timeout_ms = 5000;
+  //! Containers kept created, started and with the agent listening, so that a
+  //! workspace with warm_image, no egress and warm_resource_limits' ulimits is
+  //! ready in milliseconds. 0: no pool.
+  int64_t warm_pool = 0;
+  std::string warm_image;
+  ResourceLimits warm_resource_limits;
+  //! The container's PID 1 on the exec API path. Commands run through exec; PID 1 has to stay alive
   //! and reap the orphans they leave. The engine's own init (tini) is not used:
   //! it exits when its child dies, so `kill -9 -1` in a command would stop the
   //! whole container, while PID 1 itself is immune to signals from inside its

@@ -3,20 +3,32 @@
 // bind-mounted at /workspace, an init, resource limits in HostConfig, no
 // capabilities, no-new-privileges, a read-only root with a writable /tmp and no
 // network unless the workspace allows egress. Commands run in exec_runner.cpp.
+#include <dlfcn.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <unistd.h>
+
 #include <boost/json.hpp>
 #include <cmath>
+#include <condition_variable>
+#include <filesystem>
 #include <isb/sdk/plugin.hpp>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <random>
 #include <set>
 #include <string>
+#include <thread>
 
+#include "agent_exec.hpp"
+#include "archive_ops.hpp"
 #include "config.hpp"
 #include "engine_client.hpp"
 #include "exec_runner.hpp"
 #include "json_fields.hpp"
 #include "local_container.hpp"
+#include "mux_decoder.hpp"
 #include "specs.hpp"
 
 namespace isb::docker {
@@ -26,25 +38,15 @@ namespace json = boost::json;
 
 constexpr const char* kInstanceLabel = "dev.intelligent-sandbox.instance";
 constexpr const char* kWorkspaceLabel = "dev.intelligent-sandbox.workspace";
+// On an egress container: the name of the network made for it alone.
+constexpr const char* kNetworkLabel = "dev.intelligent-sandbox.network";
+// On a warm pool container: its slot, the host directory bound at /workspace.
+constexpr const char* kSlotLabel = "dev.intelligent-sandbox.slot";
+// Where warm pool slots live: <root>/<instance>/<random>, each a shared bind
+// mount of itself onto which a claimed workspace is bound.
+constexpr const char* kSlotRoot = "/run/intelligent-sandbox/docker-pool";
 
 std::string short_id(const std::string& id) { return id.substr(0, 12); }
-
-//! Percent-encodes a query parameter value.
-std::string url_encode(const std::string& s) {
-  static const char* hex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
-        c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += hex[c >> 4];
-      out += hex[c & 15];
-    }
-  }
-  return out;
-}
 
 //! Splits an image reference into the fromImage and tag parameters of a pull.
 std::pair<std::string, std::string> split_image_ref(const std::string& ref) {
@@ -55,6 +57,14 @@ std::pair<std::string, std::string> split_image_ref(const std::string& ref) {
     return {ref.substr(0, colon), ref.substr(colon + 1)};
   }
   return {ref, "latest"};
+}
+
+//! The static isb-supervisor that the process backend builds next to the
+//! plugins; the docker backend runs it as each container's agent.
+std::string supervisor_next_to_plugin() {
+  Dl_info info{};
+  if (::dladdr(reinterpret_cast<void*>(&supervisor_next_to_plugin), &info) == 0 || !info.dli_fname) return "";
+  return (std::filesystem::path(info.dli_fname).parent_path() / "isb-supervisor").string();
 }
 
 class DockerBackend : public sdk::IsolationBackend {
@@ -72,7 +82,31 @@ class DockerBackend : public sdk::IsolationBackend {
   DockerBackend(sdk::Host host, const std::string& config_json)
       : host_(host),
         config_(parse_config(config_json)),
-        engine_(config_.host, std::chrono::milliseconds(config_.request_timeout_ms)) {}
+        engine_(config_.host, std::chrono::milliseconds(config_.request_timeout_ms)),
+        supervisor_path_(supervisor_next_to_plugin()) {
+    if (config_.warm_pool > 0) filler_ = std::thread([this] { fill_pool(); });
+  }
+
+  ~DockerBackend() override {
+    {
+      std::lock_guard<std::mutex> lock(pool_mu_);
+      stopping_ = true;
+    }
+    pool_cv_.notify_all();
+    if (filler_.joinable()) filler_.join();
+    // Unclaimed containers go; claimed ones are workspaces and stay.
+    for (const auto& w : pool_) {
+      try {
+        remove_container(w.container_id);
+      } catch (const sdk::Error&) {
+      }
+      release_slot(w.slot);
+    }
+    if (config_.warm_pool > 0) {
+      // Only when empty: slots of claimed workspaces live on.
+      ::rmdir((std::string(kSlotRoot) + "/" + config_.instance_id).c_str());
+    }
+  }
 
   std::string probe() override {
     json::array protections;
@@ -160,8 +194,14 @@ class DockerBackend : public sdk::IsolationBackend {
         "rlimits", true,
         "Ulimits: nofile from max_open_files, fsize from disk_mb (a per-file cap, not a disk quota), core 0");
     bool local = engine_.is_local();
+    std::string why_not_agent = agent_unavailable_reason();
+    bool agent = config_.exec_path != "exec_api" && why_not_agent.empty();
     prot("process_group_kill", true,
-         local
+         agent
+             ? "timeout and cancel signal the command's process group through the in-container agent "
+               "(SIGTERM, SIGKILL after kill_grace_ms), then SIGKILL what is left of its group or session by "
+               "host PID"
+         : local
              ? "timeout and cancel SIGKILL the command's process group and session by host PID; what escaped "
                "them and still holds the output is ended by restarting the container"
              : "the engine is remote: timeout and cancel restart the container, ending every process in it");
@@ -177,7 +217,18 @@ class DockerBackend : public sdk::IsolationBackend {
                         {"cgroup_driver", string_at(info, "CgroupDriver")},
                         {"rootless", rootless},
                         {"userns_remap", userns},
-                        {"local", local}};
+                        {"local", local},
+                        {"exec_path", agent ? "agent" : "exec_api"}};
+    if (config_.warm_pool > 0) {
+      std::lock_guard<std::mutex> lock(pool_mu_);
+      engine["warm_pool"] = json::object{{"size", config_.warm_pool},
+                                         {"ready", static_cast<int64_t>(pool_.size())},
+                                         {"image", config_.warm_image}};
+    }
+    if (!agent) {
+      engine["exec_path_reason"] =
+          config_.exec_path == "exec_api" ? std::string("configured (exec_path: exec_api)") : why_not_agent;
+    }
     return json::serialize(json::object{{"backend", "docker"},
                                         {"available", true},
                                         {"isolation", "container"},
@@ -189,8 +240,165 @@ class DockerBackend : public sdk::IsolationBackend {
   std::string create_sandbox(const std::string& spec_json) override {
     SandboxSpec spec = parse_sandbox_spec(spec_json);
     ensure_negotiated();
+    if (auto warm = claim_warm(spec)) return *warm;
+    std::string why_not_agent = agent_unavailable_reason();
+    if (config_.exec_path == "agent" && !why_not_agent.empty()) {
+      throw sdk::Error(ISB_NOT_SUPPORTED, "plugins.settings.docker.exec_path is \"agent\" but " +
+                                              why_not_agent + "; set it to \"auto\" or \"exec_api\"");
+    }
+    if (config_.exec_path == "exec_api")
+      return start_sandbox(spec, false, "configured (exec_path: exec_api)");
+    if (!why_not_agent.empty()) return start_sandbox(spec, false, why_not_agent);
+    try {
+      return start_sandbox(spec, true, "");
+    } catch (const AgentStartError& e) {
+      if (config_.exec_path == "agent") throw;
+      host_.warn(std::string("docker backend: ") + e.what() + "; workspace '" + spec.workspace_id +
+                 "' uses the engine's exec API instead");
+      return start_sandbox(spec, false, e.what());
+    }
+  }
 
+  std::string exec(const std::string& sandbox_id, const std::string& spec_json,
+                   sdk::OutputSink& sink) override {
+    json::object doc = parse_object(spec_json, ISB_INVALID_ARGUMENT, "the exec spec");
+    if (doc.contains("op")) {
+      // A file operation through the archive endpoints (archive_ops.hpp).
+      ArchiveOp op = parse_archive_op(doc);
+      ensure_negotiated();
+      return run_archive_op(engine_, find(sandbox_id)->container_id, op, sink);
+    }
+    ExecSpec spec = parse_exec_spec(spec_json);
+    ensure_negotiated();
+    std::shared_ptr<ExecTarget> target = find(sandbox_id);
+    if (!target->agent) return run_exec(engine_, *target, spec, sink, config_.kill_grace_ms);
+
+    // A dead connection is found out before the command starts; the agent is
+    // then reached again once if the container still runs (it may have been
+    // restarted, with a new init PID), else the container's fate is reported.
+    for (int attempt = 0;; ++attempt) {
+      AgentFailure failure = AgentFailure::kNone;
+      std::string detail;
+      try {
+        // Returns at once while connected.
+        connect_agent(*target->agent, std::chrono::milliseconds(config_.agent_start_timeout_ms));
+      } catch (const sdk::Error& e) {
+        failure = AgentFailure::kNotConnected;
+        detail = e.what();
+      }
+      if (failure == AgentFailure::kNone) {
+        std::string result = run_agent_exec(*target, spec, sink, config_.kill_grace_ms, &failure, &detail);
+        if (failure == AgentFailure::kNone) return result;
+      }
+      // Throws when the container is gone or stopped; else returns its fresh target.
+      std::shared_ptr<ExecTarget> fresh = recheck_after_agent_loss(sandbox_id, failure, detail);
+      if (failure == AgentFailure::kLostDuringRun || attempt > 0) {
+        throw sdk::Error(ISB_UNAVAILABLE,
+                         "the in-container agent of container " + short_id(sandbox_id) +
+                             (failure == AgentFailure::kLostDuringRun ? " went away while the command ran: "
+                                                                      : " cannot be reached: ") +
+                             detail +
+                             "; the container still runs, retry the command or re-create the workspace");
+      }
+      target = fresh;
+    }
+  }
+
+  void destroy_sandbox(const std::string& sandbox_id) override {
+    ensure_negotiated();
+    bool known;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      known = sandboxes_.erase(sandbox_id) > 0;
+    }
+    json::object labels = container_labels(sandbox_id);
+    if (!remove_container(sandbox_id) && !known) {
+      throw sdk::Error(ISB_NOT_FOUND, "no container '" + sandbox_id + "' exists on the engine");
+    }
+    if (std::string network = string_at(labels, kNetworkLabel); !network.empty()) remove_network(network);
+    release_slot(string_at(labels, kSlotLabel));
+    host_.info("docker backend: removed container " + short_id(sandbox_id));
+  }
+
+  std::string reconcile(const std::string& known_ids_json) override {
+    boost::system::error_code ec;
+    json::value v = json::parse(known_ids_json, ec);
+    if (ec || !v.is_array())
+      throw sdk::Error(ISB_INVALID_ARGUMENT, "known sandbox ids must be a JSON array of strings");
+    std::set<std::string> known;
+    for (const auto& e : v.as_array()) {
+      if (!e.is_string())
+        throw sdk::Error(ISB_INVALID_ARGUMENT, "known sandbox ids must be a JSON array of strings");
+      known.emplace(e.as_string());
+    }
+    ensure_negotiated();
+    json::array removed;
+    {
+      std::lock_guard<std::mutex> lock(pool_mu_);
+      for (const auto& w : pool_) known.insert(w.container_id);  // this instance's own warm pool
+      for (const auto& id : pool_in_flight_) known.insert(id);
+    }
+    for (const std::string& id : labelled_containers()) {
+      if (known.count(id)) continue;
+      std::string slot = string_at(container_labels(id), kSlotLabel);
+      remove_container(id);
+      release_slot(slot);
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        sandboxes_.erase(id);
+      }
+      removed.emplace_back(id);
+    }
+    // Egress networks of removed containers; those still in use are refused
+    // by the engine and stay.
+    for (const std::string& name : labelled_networks()) remove_network(name);
+    if (!removed.empty()) {
+      host_.info("docker backend: reconcile removed " + std::to_string(removed.size()) +
+                 " container(s) of instance '" + config_.instance_id + "' that no workspace owns");
+    }
+    return json::serialize(json::object{{"removed", std::move(removed)}});
+  }
+
+ private:
+  //! The agent could not be started in a new container (the container is removed).
+  class AgentStartError : public sdk::Error {
+   public:
+    explicit AgentStartError(const std::string& m) : sdk::Error(ISB_UNAVAILABLE, m) {}
+  };
+
+  //! "" when containers of this engine can run the agent, else why not.
+  std::string agent_unavailable_reason() const {
+    if (!engine_.is_local()) {
+      return "the engine at " + config_.host +
+             " is remote (the agent is bind-mounted from this host and reached through /proc)";
+    }
+    if (supervisor_path_.empty() || ::access(supervisor_path_.c_str(), X_OK) != 0) {
+      return "isb-supervisor, the agent program, is not next to the plugin (" +
+             (supervisor_path_.empty() ? std::string("plugin directory unknown") : supervisor_path_) +
+             "); build the isb-supervisor target";
+    }
+    return "";
+  }
+
+  //! Creates and starts the workspace's container, with the agent as PID 1 or
+  //! for the exec API. Throws AgentStartError when the agent did not come up.
+  std::string start_sandbox(const SandboxSpec& spec, bool agent, const std::string& exec_api_reason) {
+    std::string network = spec.network_egress ? create_egress_network(spec.workspace_id) : "";
+    try {
+      return start_container(spec, agent, exec_api_reason, network, "");
+    } catch (...) {
+      if (!network.empty()) remove_network(network);
+      throw;
+    }
+  }
+
+  //! slot: for a warm pool container, the slot bound at /workspace with slave
+  //! propagation (the workspace is bound onto it when it is claimed).
+  std::string start_container(const SandboxSpec& spec, bool agent, const std::string& exec_api_reason,
+                              const std::string& network, const std::string& slot) {
     json::object labels{{kInstanceLabel, config_.instance_id}, {kWorkspaceLabel, spec.workspace_id}};
+    if (!network.empty()) labels[kNetworkLabel] = network;
+    if (!slot.empty()) labels[kSlotLabel] = slot;
     json::array ulimits{json::object{{"Name", "core"}, {"Soft", 0}, {"Hard", 0}}};
     if (spec.limits.max_open_files) {
       ulimits.push_back(json::object{
@@ -200,15 +408,27 @@ class DockerBackend : public sdk::IsolationBackend {
       int64_t bytes = *spec.limits.disk_mb * 1024 * 1024;
       ulimits.push_back(json::object{{"Name", "fsize"}, {"Soft", bytes}, {"Hard", bytes}});
     }
+    json::array binds{spec.workspace_path + ":" + kWorkspaceMount + (slot.empty() ? ":rw" : ":rw,rslave")};
+    json::object tmpfs{{"/tmp", "rw,nosuid,nodev,size=" + std::to_string(config_.tmp_size_mb) + "m"}};
+    json::array cmd;
+    if (agent) {
+      binds.emplace_back(supervisor_path_ + ":" + kAgentBinaryMount + ":ro");
+      // The agent's socket lives on a small tmpfs of the container's own, not
+      // in a host directory: a command can write there, and must not be able
+      // to fill a host filesystem.
+      tmpfs[kAgentRunDir] = "rw,nosuid,nodev,noexec,size=64k,mode=0700";
+      for (const char* a : {kAgentBinaryMount, "agent", kAgentRunDir}) cmd.emplace_back(a);
+    } else {
+      for (const auto& a : config_.keepalive_command) cmd.emplace_back(a);
+    }
     json::object host_config{
-        {"Binds", json::array{spec.workspace_path + ":" + kWorkspaceMount + ":rw"}},
-        {"Init", false},  // see Config::keepalive_command
+        {"Binds", std::move(binds)},
+        {"Init", false},  // PID 1 is the agent or keepalive_command, see Config
         {"CapDrop", json::array{"ALL"}},
         {"SecurityOpt", json::array{"no-new-privileges"}},
         {"ReadonlyRootfs", true},
-        {"Tmpfs",
-         json::object{{"/tmp", "rw,nosuid,nodev,size=" + std::to_string(config_.tmp_size_mb) + "m"}}},
-        {"NetworkMode", spec.network_egress ? "default" : "none"},
+        {"Tmpfs", std::move(tmpfs)},
+        {"NetworkMode", network.empty() ? std::string("none") : network},
         {"CgroupnsMode", "private"},
         {"IpcMode", "private"},
         {"Ulimits", std::move(ulimits)},
@@ -222,8 +442,6 @@ class DockerBackend : public sdk::IsolationBackend {
       host_config["NanoCpus"] = static_cast<int64_t>(std::llround(*spec.limits.cpu_cores * 1e9));
     if (spec.limits.max_processes) host_config["PidsLimit"] = *spec.limits.max_processes;
 
-    json::array cmd;
-    for (const auto& a : config_.keepalive_command) cmd.emplace_back(a);
     json::object body{
         {"Image", spec.image},
         {"Cmd", std::move(cmd)},
@@ -252,80 +470,317 @@ class DockerBackend : public sdk::IsolationBackend {
     try {
       auto s = engine_.request("POST", engine_.path("/containers/" + id + "/start"));
       if (s.status != 204 && s.status != 304) {
-        throw sdk::Error(
-            ISB_ERROR, "the Docker engine could not start the container for workspace '" + spec.workspace_id +
-                           "' (image '" + spec.image + "'): " + engine_message(s.body) +
-                           "; the image must provide the keepalive command (plugins.settings.docker."
-                           "keepalive_command)");
+        std::string msg = "the Docker engine could not start the container for workspace '" +
+                          spec.workspace_id + "' (image '" + spec.image + "'): " + engine_message(s.body);
+        if (agent) throw AgentStartError(msg + " (with the agent as PID 1)");
+        throw sdk::Error(ISB_ERROR,
+                         msg +
+                             "; the image must provide the keepalive command (plugins.settings.docker."
+                             "keepalive_command)");
       }
-      auto target = inspect_target(id);
+      auto target = std::make_shared<ExecTarget>(inspect_target(id));
+      if (agent) {
+        if (!target->agent || !target->local_pids) {
+          throw AgentStartError(
+              "the agent of container " + short_id(id) +
+              " is not reachable from here (its processes are not visible in this host's /proc)");
+        }
+        try {
+          connect_agent(*target->agent, std::chrono::milliseconds(config_.agent_start_timeout_ms));
+        } catch (const sdk::Error& e) {
+          throw AgentStartError(std::string(e.what()) + " (container log: " + container_log_tail(id) + ")");
+        }
+      }
       std::lock_guard<std::mutex> lock(mu_);
-      sandboxes_[id] = std::make_shared<ExecTarget>(target);
+      sandboxes_[id] = target;
     } catch (...) {
       remove_container(id);
       throw;
     }
     host_.info("docker backend: workspace '" + spec.workspace_id + "' runs in container " + short_id(id) +
-               " (image " + spec.image + ")");
-    return json::serialize(json::object{{"sandbox_id", id},
-                                        {"container_id", id},
+               " (image " + spec.image + ", commands through the " + (agent ? "agent" : "exec API") + ")");
+    json::object result{{"sandbox_id", id},
+                        {"container_id", id},
+                        {"workspace_mount", kWorkspaceMount},
+                        {"image", spec.image},
+                        {"network", network.empty() ? "none" : "egress"},
+                        {"resource_limits", spec.limits.to_json()},
+                        {"exec_path", agent ? "agent" : "exec_api"}};
+    if (!agent) result["exec_path_reason"] = exec_api_reason;
+    if (!network.empty()) result["network_name"] = network;
+    return json::serialize(result);
+  }
+
+  //! A network for one egress workspace alone, so that workspaces never share
+  //! a bridge. Throws Error(ISB_NOT_SUPPORTED) when the engine cannot make one.
+  std::string create_egress_network(const std::string& workspace_id) {
+    std::string name = "isb-" + config_.instance_id + "-" + random_hex(6);
+    json::object body{
+        {"Name", name},
+        {"CheckDuplicate", true},
+        {"Driver", "bridge"},
+        {"Internal", false},
+        {"Labels", json::object{{kInstanceLabel, config_.instance_id}, {kWorkspaceLabel, workspace_id}}},
+        {"Options", json::object{{"com.docker.network.bridge.enable_icc", "false"}}}};
+    auto r = engine_.request("POST", engine_.path("/networks/create"), json::serialize(body));
+    if (r.status != 201) {
+      throw sdk::Error(ISB_NOT_SUPPORTED,
+                       "network \"egress\" refused for workspace '" + workspace_id +
+                           "': the Docker engine could not create a network for it (" +
+                           engine_message(r.body) +
+                           "). Host networking is never used instead, since it is no isolation; use network "
+                           "\"none\" or let the engine create bridge networks");
+    }
+    return name;
+  }
+
+  void remove_network(const std::string& name) {
+    try {
+      auto r = engine_.request("DELETE", engine_.path("/networks/" + url_encode(name)));
+      if (r.status != 204 && r.status != 404 && r.status != 403) {
+        host_.warn("docker backend: removing network " + name + " failed: " + engine_message(r.body));
+      }
+    } catch (const sdk::Error& e) {
+      host_.warn(std::string("docker backend: removing network ") + name + " failed: " + e.what());
+    }
+  }
+
+  std::vector<std::string> labelled_networks() {
+    std::string filters = json::serialize(
+        json::object{{"label", json::array{std::string(kInstanceLabel) + "=" + config_.instance_id}}});
+    auto r = engine_.request("GET", engine_.path("/networks?filters=" + url_encode(filters)));
+    std::vector<std::string> names;
+    boost::system::error_code ec;
+    json::value v = json::parse(r.body, ec);
+    if (r.status != 200 || ec || !v.is_array()) return names;
+    for (const auto& n : v.as_array()) {
+      if (n.is_object()) names.push_back(string_at(n.as_object(), "Name"));
+    }
+    return names;
+  }
+
+  //! The container's labels; empty when it does not exist.
+  json::object container_labels(const std::string& id) {
+    auto r = engine_.request("GET", engine_.path("/containers/" + id + "/json"));
+    if (r.status != 200) return {};
+    boost::system::error_code ec;
+    json::value v = json::parse(r.body, ec);
+    if (ec || !v.is_object()) return {};
+    if (auto* cfg = v.as_object().if_contains("Config"); cfg && cfg->is_object()) {
+      if (auto* l = cfg->as_object().if_contains("Labels"); l && l->is_object()) return l->as_object();
+    }
+    return {};
+  }
+
+  // ---- warm pool --------------------------------------------------------
+
+  struct WarmContainer {
+    std::string container_id;
+    std::string slot;
+  };
+
+  //! Keeps config_.warm_pool containers ready until the instance ends.
+  void fill_pool() {
+    std::unique_lock<std::mutex> lock(pool_mu_);
+    while (!stopping_) {
+      if (pool_.size() + pool_in_flight_.size() >= static_cast<size_t>(config_.warm_pool)) {
+        pool_cv_.wait(lock);
+        continue;
+      }
+      pool_in_flight_.insert("");
+      lock.unlock();
+      std::optional<WarmContainer> made;
+      std::string error;
+      try {
+        ensure_negotiated();
+        made = make_warm();
+      } catch (const std::exception& e) {
+        error = e.what();
+      }
+      lock.lock();
+      pool_in_flight_.erase("");
+      if (made) {
+        pool_.push_back(*made);
+        pool_cv_.notify_all();
+      } else {
+        host_.warn("docker backend: warm pool container not made: " + error + "; retrying in 2 s");
+        pool_cv_.wait_for(lock, std::chrono::seconds(2), [this] { return stopping_; });
+      }
+    }
+  }
+
+  //! One started container of warm_image with the agent listening, its
+  //! /workspace the (empty) slot directory with slave propagation.
+  WarmContainer make_warm() {
+    std::string slot = make_slot();
+    try {
+      SandboxSpec spec;
+      spec.workspace_id = "warm-pool";
+      spec.workspace_path = slot;
+      spec.image = config_.warm_image;
+      spec.limits = config_.warm_resource_limits;
+      json::object r = parse_object(start_container(spec, true, "", "", slot), ISB_ERROR,
+                                    "the warm container's create result");
+      return WarmContainer{std::string(r.at("sandbox_id").as_string()), slot};
+    } catch (...) {
+      release_slot(slot);
+      throw;
+    }
+  }
+
+  //! A new slot directory that is a shared mount of its own, so a bind made
+  //! onto it later propagates into the container's rslave /workspace.
+  std::string make_slot() {
+    std::string dir = std::string(kSlotRoot) + "/" + config_.instance_id + "/" + random_hex(8);
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    if (ec) throw sdk::Error(ISB_ERROR, "cannot create warm pool slot " + dir + ": " + ec.message());
+    if (::mount(dir.c_str(), dir.c_str(), nullptr, MS_BIND, nullptr) != 0 ||
+        ::mount(nullptr, dir.c_str(), nullptr, MS_SHARED, nullptr) != 0) {
+      std::string why = strerror(errno);
+      release_slot(dir);
+      throw sdk::Error(ISB_ERROR, "cannot make warm pool slot " + dir + " a shared mount: " + why +
+                                      " (the warm pool needs root)");
+    }
+    return dir;
+  }
+
+  //! Unmounts a slot (the claimed workspace and the slot's own bind) and removes it.
+  static void release_slot(const std::string& slot) {
+    if (slot.rfind(std::string(kSlotRoot) + "/", 0) != 0 || slot.find("..") != std::string::npos) return;
+    for (int i = 0; i < 4 && ::umount2(slot.c_str(), MNT_DETACH) == 0; ++i) {
+    }
+    ::rmdir(slot.c_str());
+  }
+
+  //! A ready pool container turned into spec's workspace, or nullopt when the
+  //! spec does not fit the pool or none is ready (then a cold create follows).
+  std::optional<std::string> claim_warm(const SandboxSpec& spec) {
+    const ResourceLimits& w = config_.warm_resource_limits;
+    if (config_.warm_pool == 0 || spec.image != config_.warm_image || spec.network_egress ||
+        spec.limits.disk_mb != w.disk_mb || spec.limits.max_open_files != w.max_open_files) {
+      return std::nullopt;  // ulimits and networks cannot be changed on a created container
+    }
+    WarmContainer c;
+    {
+      std::lock_guard<std::mutex> lock(pool_mu_);
+      if (pool_.empty()) return std::nullopt;
+      c = pool_.front();
+      pool_.erase(pool_.begin());
+      pool_in_flight_.insert(c.container_id);
+    }
+    auto done = [&] {
+      {
+        std::lock_guard<std::mutex> lock(pool_mu_);
+        pool_in_flight_.erase(c.container_id);
+      }
+      pool_cv_.notify_all();  // the filler makes a replacement
+    };
+    try {
+      if (::mount(spec.workspace_path.c_str(), c.slot.c_str(), nullptr, MS_BIND, nullptr) != 0) {
+        throw sdk::Error(ISB_ERROR,
+                         "binding " + spec.workspace_path + " onto slot " + c.slot + ": " + strerror(errno));
+      }
+      json::object update;
+      if (spec.limits.memory_mb) {
+        update["Memory"] = *spec.limits.memory_mb * 1024 * 1024;
+        update["MemorySwap"] = *spec.limits.memory_mb * 1024 * 1024;
+      }
+      if (spec.limits.cpu_cores)
+        update["NanoCpus"] = static_cast<int64_t>(std::llround(*spec.limits.cpu_cores * 1e9));
+      if (spec.limits.max_processes) update["PidsLimit"] = *spec.limits.max_processes;
+      if (!update.empty()) {
+        auto r = engine_.request("POST", engine_.path("/containers/" + c.container_id + "/update"),
+                                 json::serialize(update));
+        if (r.status != 200) throw sdk::Error(ISB_ERROR, "updating its limits: " + engine_message(r.body));
+      }
+    } catch (const sdk::Error& e) {
+      host_.warn(std::string("docker backend: warm container ") + short_id(c.container_id) + " not usable (" +
+                 e.what() + "); creating one for workspace '" + spec.workspace_id + "'");
+      try {
+        remove_container(c.container_id);
+      } catch (const sdk::Error&) {
+      }
+      release_slot(c.slot);
+      done();
+      return std::nullopt;
+    }
+    done();
+    host_.info("docker backend: workspace '" + spec.workspace_id + "' took warm container " +
+               short_id(c.container_id));
+    return json::serialize(json::object{{"sandbox_id", c.container_id},
+                                        {"container_id", c.container_id},
                                         {"workspace_mount", kWorkspaceMount},
                                         {"image", spec.image},
-                                        {"network", spec.network_egress ? "egress" : "none"},
-                                        {"resource_limits", spec.limits.to_json()}});
+                                        {"network", "none"},
+                                        {"resource_limits", spec.limits.to_json()},
+                                        {"exec_path", "agent"},
+                                        {"warm", true}});
   }
 
-  std::string exec(const std::string& sandbox_id, const std::string& spec_json,
-                   sdk::OutputSink& sink) override {
-    ExecSpec spec = parse_exec_spec(spec_json);
-    ensure_negotiated();
-    std::shared_ptr<ExecTarget> target = find(sandbox_id);
-    return run_exec(engine_, *target, spec, sink, config_.kill_grace_ms);
+  static std::string random_hex(size_t bytes) {
+    std::random_device rd;
+    static const char* hex = "0123456789abcdef";
+    std::string out;
+    for (size_t i = 0; i < bytes; ++i) {
+      unsigned v = rd() & 0xff;
+      out += hex[v >> 4];
+      out += hex[v & 15];
+    }
+    return out;
   }
 
-  void destroy_sandbox(const std::string& sandbox_id) override {
-    ensure_negotiated();
-    bool known;
+  //! The last lines the container wrote (the agent says there why it stopped).
+  std::string container_log_tail(const std::string& id) {
+    try {
+      auto r =
+          engine_.request("GET", engine_.path("/containers/" + id + "/logs?stdout=true&stderr=true&tail=5"));
+      if (r.status != 200) return "unavailable";
+      // Multiplexed frames; keep only the payload text.
+      std::string text;
+      MuxDecoder d;
+      d.feed(r.body.data(), r.body.size(), [&](int, const char* p, size_t n) { text.append(p, n); });
+      while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
+      return text.empty() ? "empty" : text;
+    } catch (const sdk::Error&) {
+      return "unavailable";
+    }
+  }
+
+  //! After the agent connection failed: throws "workspace sandbox is gone"
+  //! when the container was removed or stopped, else returns a fresh target.
+  std::shared_ptr<ExecTarget> recheck_after_agent_loss(const std::string& id, AgentFailure failure,
+                                                       const std::string& detail) {
     {
       std::lock_guard<std::mutex> lock(mu_);
-      known = sandboxes_.erase(sandbox_id) > 0;
+      sandboxes_.erase(id);
     }
-    if (!remove_container(sandbox_id) && !known) {
-      throw sdk::Error(ISB_NOT_FOUND, "no container '" + sandbox_id + "' exists on the engine");
+    std::shared_ptr<ExecTarget> t;
+    try {
+      t = std::make_shared<ExecTarget>(inspect_target(id));
+    } catch (const sdk::Error& e) {
+      std::string what = e.what();
+      if (what.rfind("workspace sandbox is gone: ", 0) != 0) what = "workspace sandbox is gone: " + what;
+      throw sdk::Error(e.status(), what + (failure == AgentFailure::kLostDuringRun
+                                               ? " (the command ended with it: " + detail + ")"
+                                               : ""));
     }
-    host_.info("docker backend: removed container " + short_id(sandbox_id));
+    if (!t->running) {
+      throw sdk::Error(ISB_UNAVAILABLE,
+                       "workspace sandbox is gone: container " + short_id(id) + " is no longer running (" +
+                           t->state +
+                           (failure == AgentFailure::kLostDuringRun ? ", the command ended with it" : "") +
+                           "; did the engine restart?); destroy and re-create the workspace");
+    }
+    if (!t->agent) {
+      throw sdk::Error(ISB_ERROR,
+                       "container " + short_id(id) + " no longer runs the agent as PID 1: " + detail);
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    sandboxes_[id] = t;
+    return t;
   }
 
-  std::string reconcile(const std::string& known_ids_json) override {
-    boost::system::error_code ec;
-    json::value v = json::parse(known_ids_json, ec);
-    if (ec || !v.is_array())
-      throw sdk::Error(ISB_INVALID_ARGUMENT, "known sandbox ids must be a JSON array of strings");
-    std::set<std::string> known;
-    for (const auto& e : v.as_array()) {
-      if (!e.is_string())
-        throw sdk::Error(ISB_INVALID_ARGUMENT, "known sandbox ids must be a JSON array of strings");
-      known.emplace(e.as_string());
-    }
-    ensure_negotiated();
-    json::array removed;
-    for (const std::string& id : labelled_containers()) {
-      if (known.count(id)) continue;
-      remove_container(id);
-      {
-        std::lock_guard<std::mutex> lock(mu_);
-        sandboxes_.erase(id);
-      }
-      removed.emplace_back(id);
-    }
-    if (!removed.empty()) {
-      host_.info("docker backend: reconcile removed " + std::to_string(removed.size()) +
-                 " container(s) of instance '" + config_.instance_id + "' that no workspace owns");
-    }
-    return json::serialize(json::object{{"removed", std::move(removed)}});
-  }
-
- private:
   void ensure_negotiated() {
     std::lock_guard<std::mutex> lock(negotiate_mu_);
     if (!version_doc_.empty()) return;
@@ -338,7 +793,7 @@ class DockerBackend : public sdk::IsolationBackend {
   ExecTarget inspect_target(const std::string& id) {
     auto r = engine_.request("GET", engine_.path("/containers/" + id + "/json"));
     if (r.status == 404) {
-      throw sdk::Error(ISB_NOT_FOUND, "container " + short_id(id) +
+      throw sdk::Error(ISB_NOT_FOUND, "workspace sandbox is gone: container " + short_id(id) +
                                           " no longer exists; it was removed outside the server: destroy and "
                                           "re-create the workspace");
     }
@@ -363,10 +818,31 @@ class DockerBackend : public sdk::IsolationBackend {
     int64_t pid = 0;
     if (auto* st = c.if_contains("State"); st && st->is_object()) {
       if (auto* p = st->as_object().if_contains("Pid")) pid = as_int(*p).value_or(0);
+      if (auto* run = st->as_object().if_contains("Running"); run && run->is_bool())
+        t.running = run->as_bool();
+      t.state = string_at(st->as_object(), "Status");
     }
+    bool agent_init = false;
+    if (auto* cfg = c.if_contains("Config"); cfg && cfg->is_object()) {
+      if (auto* env = cfg->as_object().if_contains("Env"); env && env->is_array()) {
+        for (const auto& e : env->as_array()) {
+          if (e.is_string()) t.env.emplace_back(e.as_string());
+        }
+      }
+      if (auto* cmd = cfg->as_object().if_contains("Cmd");
+          cmd && cmd->is_array() && !cmd->as_array().empty()) {
+        const auto& first = cmd->as_array().front();
+        agent_init = first.is_string() && first.as_string() == kAgentBinaryMount;
+      }
+    }
+    t.init_pid = static_cast<pid_t>(pid);
     if (engine_.is_local() && pid > 0) {
       t.cgroup = find_container_cgroup(static_cast<pid_t>(pid), t.container_id);
       t.local_pids = t.cgroup.has_value();
+    }
+    if (agent_init) {
+      t.agent = std::make_shared<AgentChannel>();
+      t.agent->socket_path = agent_socket_path(t.init_pid);
     }
     return t;
   }
@@ -452,10 +928,17 @@ class DockerBackend : public sdk::IsolationBackend {
   sdk::Host host_;
   Config config_;
   EngineClient engine_;
+  const std::string supervisor_path_;  // the agent program on this host; "" when unknown
   std::mutex negotiate_mu_;
   std::string version_doc_;  // guarded by negotiate_mu_; empty until negotiated
   std::mutex mu_;
   std::map<std::string, std::shared_ptr<ExecTarget>> sandboxes_;  // guarded by mu_
+  std::mutex pool_mu_;
+  std::condition_variable pool_cv_;
+  std::vector<WarmContainer> pool_;       // ready, unclaimed; guarded by pool_mu_
+  std::set<std::string> pool_in_flight_;  // being made ("") or claimed; guarded by pool_mu_
+  bool stopping_ = false;                 // guarded by pool_mu_
+  std::thread filler_;                    // runs fill_pool() when warm_pool > 0
 };
 
 }  // namespace

@@ -111,6 +111,22 @@ class BeastRawStream : public RawStream {
 
 }  // namespace
 
+std::string url_encode(const std::string& s) {
+  static const char* hex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
+        c == '.' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    }
+  }
+  return out;
+}
+
 std::string engine_message(const std::string& body) {
   boost::system::error_code ec;
   boost::json::value v = boost::json::parse(body, ec);
@@ -186,14 +202,15 @@ std::unique_ptr<Socket> connect(asio::io_context& io, bool is_unix, const std::s
 }
 
 http::request<http::string_body> make_request(const std::string& method, const std::string& target,
-                                              const std::string& json_body) {
+                                              const std::string& body,
+                                              const std::string& content_type = "application/json") {
   http::verb verb = http::string_to_verb(method);
   http::request<http::string_body> req{verb, target, 11};
   req.set(http::field::host, "docker");
   req.set(http::field::user_agent, "intelligent-sandbox");
-  if (!json_body.empty()) {
-    req.set(http::field::content_type, "application/json");
-    req.body() = json_body;
+  if (!body.empty()) {
+    req.set(http::field::content_type, content_type);
+    req.body() = body;
   }
   req.prepare_payload();
   return req;
@@ -202,12 +219,12 @@ http::request<http::string_body> make_request(const std::string& method, const s
 }  // namespace
 
 EngineClient::Response EngineClient::request(const std::string& method, const std::string& target,
-                                             const std::string& json_body,
-                                             std::chrono::milliseconds timeout) const {
+                                             const std::string& body, std::chrono::milliseconds timeout,
+                                             const std::string& content_type) const {
   auto deadline = Clock::now() + (timeout.count() > 0 ? timeout : default_timeout_);
   asio::io_context io;
   auto sock = connect(io, is_unix_, unix_path_, tcp_host_, tcp_port_, host_, deadline);
-  auto req = make_request(method, target, json_body);
+  auto req = make_request(method, target, body, content_type);
   req.set(http::field::connection, "close");
 
   boost::system::error_code ec;

@@ -61,10 +61,12 @@ class EngineClient {
   const std::string& host() const { return host_; }
   bool is_local() const { return is_unix_; }
 
-  //! One request with an optional JSON body. timeout 0: the default. Throws
-  //! Error(ISB_UNAVAILABLE) when the engine cannot be reached or the deadline passes.
-  Response request(const std::string& method, const std::string& target, const std::string& json_body = "",
-                   std::chrono::milliseconds timeout = std::chrono::milliseconds(0)) const;
+  //! One request with an optional body (JSON unless content_type says
+  //! otherwise). timeout 0: the default. Throws Error(ISB_UNAVAILABLE) when the
+  //! engine cannot be reached or the deadline passes.
+  Response request(const std::string& method, const std::string& target, const std::string& body = "",
+                   std::chrono::milliseconds timeout = std::chrono::milliseconds(0),
+                   const std::string& content_type = "application/json") const;
 
   //! POSTs json_body to target asking for a connection upgrade and returns the
   //! raw stream, or sets *error_response (and returns nullptr) when the engine
@@ -81,6 +83,9 @@ class EngineClient {
   std::chrono::milliseconds default_timeout_;
   std::string api_version_ = "1.41";
 };
+
+//! Percent-encodes a query parameter value.
+std::string url_encode(const std::string& s);
 
 //! The "message" of an engine error body, or the body itself when it has none.
 std::string engine_message(const std::string& body);

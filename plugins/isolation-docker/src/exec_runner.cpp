@@ -259,6 +259,7 @@ std::string run_exec(const EngineClient& engine, const ExecTarget& target, const
 
   json::object usage;
   std::optional<int64_t> exit_code = st.exit_code;
+  const int64_t reported_status = st.exit_code.value_or(-1);
   std::optional<int> signal;
   bool oom_killed = false;
   if (target.cgroup && cg_before) {
@@ -314,7 +315,7 @@ std::string run_exec(const EngineClient& engine, const ExecTarget& target, const
   // The runtime reports a command it could not start as exit status 126 with
   // its message as the only output; the result then says so as the process
   // backend does: 127 and "error".
-  if (!killed_at && exit_code && *exit_code == 126 && first_output.rfind(kRuntimeExecFailed, 0) == 0) {
+  if (!killed_at && reported_status == 126 && first_output.rfind(kRuntimeExecFailed, 0) == 0) {
     std::string msg = first_output.substr(0, first_output.find_first_of("\r\n"));
     result["exit_code"] = 127;
     result["error"] = "exec failed: " + msg;

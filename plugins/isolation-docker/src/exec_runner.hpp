@@ -12,8 +12,10 @@
 #pragma once
 
 #include <isb/sdk/plugin.hpp>
+#include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "engine_client.hpp"
 #include "local_container.hpp"
@@ -24,11 +26,18 @@ namespace isb::docker {
 //! Where the workspace is mounted inside every container, and the default cwd.
 constexpr const char* kWorkspaceMount = "/workspace";
 
-//! What run_exec needs to know about the container.
+struct AgentChannel;  // agent_exec.hpp
+
+//! What run_exec and run_agent_exec need to know about the container.
 struct ExecTarget {
   std::string container_id;
   std::optional<ContainerCgroup> cgroup;  // set when the engine is local and its cgroup readable
   bool local_pids = false;                // exec PIDs are visible and signalable from here
+  pid_t init_pid = 0;                     // host PID of the container's PID 1
+  std::vector<std::string> env;           // the container's environment (image ENV + ours)
+  std::shared_ptr<AgentChannel> agent;    // set when PID 1 is the in-container agent
+  bool running = true;                    // State.Running when inspected
+  std::string state;                      // State.Status when inspected ("running", "exited", ...)
 };
 
 //! Runs spec in the container and returns the exec result document

@@ -141,4 +141,39 @@ int kill_exec_processes(pid_t leader, const std::string& container_id) {
   return static_cast<int>(targets.size());
 }
 
+namespace {
+
+//! The innermost (last) value of a "Key:\t1\t2" line of /proc/<pid>/status, or -1.
+long innermost(const std::string& status, const std::string& key) {
+  auto at = status.find("\n" + key + ":");
+  if (at == std::string::npos) return -1;
+  auto end = status.find('\n', at + 1);
+  std::istringstream in(status.substr(at + key.size() + 2, end - at - key.size() - 2));
+  long v = -1, last = -1;
+  while (in >> v) last = v;
+  return last;
+}
+
+}  // namespace
+
+int kill_agent_command_processes(pid_t ns_leader, const std::string& container_id) {
+  if (ns_leader <= 1) return -1;
+  std::vector<pid_t> targets;
+  DIR* d = ::opendir("/proc");
+  if (!d) return -1;
+  while (dirent* e = ::readdir(d)) {
+    char* end = nullptr;
+    long pid = std::strtol(e->d_name, &end, 10);
+    if (pid <= 0 || *end != '\0') continue;
+    std::string status = read_file("/proc/" + std::to_string(pid) + "/status");
+    long pg = innermost(status, "NSpgid"), sid = innermost(status, "NSsid");
+    if ((pg == ns_leader || sid == ns_leader) && in_container(static_cast<pid_t>(pid), container_id)) {
+      targets.push_back(static_cast<pid_t>(pid));
+    }
+  }
+  ::closedir(d);
+  for (pid_t p : targets) ::kill(p, SIGKILL);
+  return static_cast<int>(targets.size());
+}
+
 }  // namespace isb::docker

@@ -46,4 +46,11 @@ bool reset_cgroup_peak(const ContainerCgroup& cg);
 //! cannot be read.
 int kill_exec_processes(pid_t leader, const std::string& container_id);
 
+//! SIGKILLs every process of the container whose process group or session,
+//! as numbered inside the container's PID namespace, is ns_leader (what the
+//! in-container agent reports as a command's pid; NSpgid/NSsid in
+//! /proc/<pid>/status). Returns how many were signalled, -1 when /proc cannot
+//! be read.
+int kill_agent_command_processes(pid_t ns_leader, const std::string& container_id);
+
 }  // namespace isb::docker

@@ -20,6 +20,8 @@ int64_t positive_int(const boost::json::value& v, const std::string& name) {
   return *n;
 }
 
+}  // namespace
+
 ResourceLimits parse_limits(const boost::json::value& v) {
   if (!v.is_object()) invalid("resource_limits must be an object");
   ResourceLimits l;
@@ -47,8 +49,6 @@ ResourceLimits parse_limits(const boost::json::value& v) {
   }
   return l;
 }
-
-}  // namespace
 
 boost::json::object ResourceLimits::to_json() const {
   boost::json::object o;

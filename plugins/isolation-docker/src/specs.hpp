@@ -22,6 +22,9 @@ struct ResourceLimits {
   boost::json::object to_json() const;
 };
 
+//! Parses a resource_limits object; throws Error(ISB_INVALID_ARGUMENT, ...).
+ResourceLimits parse_limits(const boost::json::value& v);
+
 struct SandboxSpec {
   std::string workspace_id;
   std::string workspace_path;  // absolute host directory, normalized
