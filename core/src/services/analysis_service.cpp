@@ -96,6 +96,29 @@ void rank_ci_commands(json::array& projects, const json::array& ci) {
   }
 }
 
+// Gives every project the dependencies analyzer's facts about it (frameworks,
+// test framework, dependency counts), matched by path and ecosystem. Projects
+// it has nothing on get empty ones, so that every project has the same shape
+// whenever that analyzer ran.
+void attach_dependency_facts(json::array& projects, const json::array& dep_projects) {
+  std::map<std::pair<std::string, std::string>, const json::object*> by_key;
+  for (const auto& e : dep_projects)
+    if (e.is_object()) by_key[{as_str(e.as_object(), "path"), as_str(e.as_object(), "ecosystem")}] = &e.as_object();
+  for (auto& p : projects) {
+    if (!p.is_object()) continue;
+    json::object& proj = p.as_object();
+    auto it = by_key.find({as_str(proj, "path"), as_str(proj, "ecosystem")});
+    const json::object* d = it == by_key.end() ? nullptr : it->second;
+    auto field = [&](const char* key, json::value fallback) {
+      auto* v = d ? d->if_contains(key) : nullptr;
+      proj[key] = v ? *v : std::move(fallback);
+    };
+    field("frameworks", json::array{});
+    field("test_framework", nullptr);
+    field("dependency_count", json::object{{"direct", 0}, {"transitive", 0}});
+  }
+}
+
 // FNV-1a, 64 bits: fast, and collisions only cost a stale cache entry when a
 // tree changes in a way that happens to hash equal.
 struct Fnv {
@@ -148,7 +171,8 @@ json::object merge_analyses(const std::vector<std::pair<std::string, json::objec
     int64_t files = 0, code = 0, comment = 0, blank = 0, bytes = 0;
   };
   std::map<std::string, Lang> langs;
-  json::array projects, warnings, analyzers, ci;
+  json::array projects, warnings, analyzers, ci, dep_projects, dependencies;
+  bool have_dependency_facts = false, have_dependency_list = false;
   json::object files = empty_files();
   bool have_files = false;
   for (const auto& [id, doc] : facts) {
@@ -178,6 +202,14 @@ json::object merge_analyses(const std::vector<std::pair<std::string, json::objec
         projects.push_back(copy);
       }
     }
+    if (auto* d = doc.if_contains("dependency_projects"); d && d->is_array()) {
+      have_dependency_facts = true;
+      for (const auto& e : d->as_array()) dep_projects.push_back(e);
+    }
+    if (auto* d = doc.if_contains("dependencies"); d && d->is_array()) {
+      have_dependency_list = true;
+      for (const auto& e : d->as_array()) dependencies.push_back(e);
+    }
     if (auto* c = doc.if_contains("ci"); c && c->is_array()) {
       for (const auto& e : c->as_array()) ci.push_back(e);
     }
@@ -192,6 +224,7 @@ json::object merge_analyses(const std::vector<std::pair<std::string, json::objec
     }
   }
   rank_ci_commands(projects, ci);
+  if (have_dependency_facts) attach_dependency_facts(projects, dep_projects);
   int64_t total_code = 0;
   for (const auto& [_, l] : langs) total_code += l.code;
   std::vector<std::pair<std::string, Lang>> sorted(langs.begin(), langs.end());
@@ -218,6 +251,7 @@ json::object merge_analyses(const std::vector<std::pair<std::string, json::objec
                    {"projects", projects},
                    {"ci", ci},
                    {"warnings", warnings}};
+  if (have_dependency_list) out["dependencies"] = std::move(dependencies);
   return out;
 }
 
@@ -248,7 +282,8 @@ Result<json::object> AnalysisService::analyze(const std::string& workspace_id,
   auto fingerprint = tree_fingerprint(w->path);
   if (!fingerprint) return fingerprint.error();
   // The key covers what else decides the result: options and analyzer versions.
-  std::string key = std::string("depth=") + depth_name(options.depth);
+  std::string key = std::string("depth=") + depth_name(options.depth) +
+                    ";deps=" + (options.include_dependencies ? "full" : "summary");
   for (const auto& a : analyzers_) key += ";" + a.info().id + "@" + a.info().version;
   const fs::path cache_file =
       cache_dir_.empty() ? fs::path() : fs::path(cache_dir_) / "analysis" / (workspace_id + ".json");
@@ -272,7 +307,7 @@ Result<json::object> AnalysisService::analyze(const std::string& workspace_id,
     }
   }
 
-  json::object opts{{"depth", depth_name(options.depth)}};
+  json::object opts{{"depth", depth_name(options.depth)}, {"include_dependencies", options.include_dependencies}};
   // Analyzers run concurrently: each is its own instance, and the slow one
   // (line counting) should not wait for the others.
   std::vector<std::future<Result<json::value>>> running;
@@ -293,7 +328,7 @@ Result<json::object> AnalysisService::analyze(const std::string& workspace_id,
   merged["analyzed_at"] = format_time(now_ms());
   merged["fingerprint"] = *fingerprint;
   merged["cached"] = false;
-  merged["options"] = json::object{{"depth", depth_name(options.depth)}};
+  merged["options"] = opts;
   merged["duration_ms"] = elapsed_ms();
   if (auto st = store_.put_analysis(workspace_id, json::serialize(merged), now_ms()); !st) return st.error();
 

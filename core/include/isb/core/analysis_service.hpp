@@ -26,12 +26,16 @@ enum class AnalysisDepth { kQuick, kFull };
 struct AnalysisOptions {
   //! kQuick: markers and commands only (no line counting); kFull: everything.
   AnalysisDepth depth = AnalysisDepth::kFull;
+  //! true: the full dependencies[] list; false: per-project counts and frameworks only.
+  bool include_dependencies = false;
 };
 
 //! Merges analyzer documents (docs/schemas/analyzer-facts.schema.json):
 //! languages summed by name with shares and a primary language; projects,
 //! ci commands and warnings concatenated; files from the first analyzer that
-//! reports them. A classified CI command replaces a project's command of the
+//! reports them; dependencies concatenated, and each project given the
+//! frameworks, test framework and dependency counts reported for its path and
+//! ecosystem (dependency_projects). A classified CI command replaces a project's command of the
 //! same kind when the project sits in the command's working directory and
 //! matches its ecosystem: what CI runs outranks manifest scripts and defaults.
 boost::json::object merge_analyses(const std::vector<std::pair<std::string, boost::json::object>>& facts);
