@@ -8,6 +8,12 @@
 //
 //   isb-bench-analysis /tmp/bench/usr-include /tmp/bench/python3.11
 //   scripts: bench/analysis/run.sh copies the trees and runs this.
+//
+// Memory mode: `isb-bench-analysis --million-files DIR [--files N]` creates N
+// (default 1,000,000) empty files in directories of 1,000 under DIR (which
+// must not exist), runs the bare walk-and-read, the languages analyzer and the
+// codebase analyzer on it, prints wall time and peak RSS of each, and removes
+// DIR again. Target: the analyzers finish with peak RSS under 200 MB.
 #include <dirent.h>
 #include <dlfcn.h>
 #include <fcntl.h>
@@ -22,6 +28,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <map>
 #include <set>
 #include <string>
@@ -93,20 +100,19 @@ std::uint64_t walk_and_read(const std::string& dir, std::vector<char>& buf, std:
   return bytes;
 }
 
-int run_plugin(const std::string& plugin_dir, const std::string& root) {
-  std::string path = plugin_dir + "/libisb-analyzer-languages.so";
+int run_plugin(const std::string& plugin_dir, const std::string& root, const char* analyzer = "languages") {
+  std::string path = plugin_dir + "/libisb-analyzer-" + analyzer + ".so";
   void* h = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (!h) return std::fprintf(stderr, "dlopen %s: %s\n", path.c_str(), dlerror()), 2;
   auto get = reinterpret_cast<isb_plugin_get_fn>(dlsym(h, ISB_PLUGIN_ENTRY_SYMBOL));
   const isb_plugin_descriptor* desc = get();
-  isb_host_api host{sizeof(isb_host_api),
-                    ISB_ABI_MAJOR,
-                    ISB_ABI_MINOR,
-                    nullptr,
-                    [](void*, int32_t, const char*) {},
-                    nullptr,
-                    nullptr,
-                    "{\"name\":\"bench\",\"version\":\"0\",\"abi\":\"1.0\"}"};
+  // Only the fields an analyzer uses are set; the rest of the ABI struct stays zero.
+  isb_host_api host{};
+  host.struct_size = sizeof(isb_host_api);
+  host.abi_major = ISB_ABI_MAJOR;
+  host.abi_minor = ISB_ABI_MINOR;
+  host.log = [](void*, int32_t, const char*) {};
+  host.host_info_json = "{\"name\":\"bench\",\"version\":\"0\",\"abi\":\"1.0\"}";
   isb_instance* inst = nullptr;
   // Counting every file, however large, keeps the comparison with cloc fair.
   if (desc->create(&host, "{\"max_file_bytes\":1073741824}", &inst) != ISB_OK)
@@ -233,22 +239,108 @@ void report(const std::string& root, const std::string& plugin_dir) {
   }
 }
 
+// Creates `files` empty files under root (1,000 per directory); false on the first failure.
+bool make_file_tree(const std::string& root, long files) {
+  if (mkdir(root.c_str(), 0755) != 0) return std::perror(root.c_str()), false;
+  constexpr long kPerDir = 1000;
+  for (long d = 0; d * kPerDir < files; ++d) {
+    char dir[64];
+    std::snprintf(dir, sizeof dir, "/d%05ld", d);
+    const std::string dpath = root + dir;
+    if (mkdir(dpath.c_str(), 0755) != 0) return std::perror(dpath.c_str()), false;
+    for (long f = 0; f < kPerDir && d * kPerDir + f < files; ++f) {
+      char name[64];
+      // Mixed extensions, so that language detection does real work.
+      static const char* const kExt[] = {"py", "c", "js", "go", "rs", "txt", "h", "md"};
+      std::snprintf(name, sizeof name, "/f%07ld.%s", d * kPerDir + f, kExt[f % 8]);
+      const std::string fpath = dpath + name;
+      int fd = open(fpath.c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
+      if (fd < 0) return std::perror(fpath.c_str()), false;
+      close(fd);
+    }
+  }
+  return true;
+}
+
+int million_files(const std::string& root, long files, const std::string& plugin_dir) {
+  struct stat st {};
+  if (lstat(root.c_str(), &st) == 0) {
+    std::fprintf(stderr, "isb-bench-analysis: %s exists; give a path to create (it is removed afterwards)\n",
+                 root.c_str());
+    return 2;
+  }
+  std::printf("\n== %ld empty files under %s\n", files, root.c_str());
+  auto t0 = std::chrono::steady_clock::now();
+  const bool made = make_file_tree(root, files);
+  std::printf("created in %.1f s\n",
+              std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  int rc = 0;
+  if (made) {
+    Run bare = in_child([&] {
+      std::vector<char> buf(1 << 20);
+      std::uint64_t n = 0;
+      walk_and_read(root, buf, n);
+      std::printf("%llu", static_cast<unsigned long long>(n));
+      return 0;
+    });
+    Run langs = in_child([&] { return run_plugin(plugin_dir, root, "languages"); });
+    Run code = in_child([&] { return run_plugin(plugin_dir, root, "codebase"); });
+    std::printf("%-28s %9s %9s %12s %9s\n", "contender", "wall s", "cpu s", "peak RSS MB", "wall/bare");
+    auto row = [&](const char* name, const Run& r) {
+      std::printf("%-28s %9.2f %9.2f %12.1f %8.2fx  %s\n", name, r.seconds, r.cpu_seconds,
+                  r.peak_rss_kb / 1024.0, r.seconds / bare.seconds, r.status == 0 ? "" : "FAILED");
+    };
+    row("bare walk-and-read (1 thr)", bare);
+    row("isb languages analyzer", langs);
+    row("isb codebase analyzer", code);
+    boost::system::error_code ec;
+    json::value lv = json::parse(langs.output, ec);
+    if (!ec && lv.is_object())
+      std::printf("languages: files %s (bare walk: %s files)\n",
+                  json::serialize(lv.at("files").at("total")).c_str(), bare.output.c_str());
+    const bool within = langs.status == 0 && code.status == 0 && langs.peak_rss_kb < 200 * 1024 &&
+                        code.peak_rss_kb < 200 * 1024;
+    std::printf("peak RSS target (< 200 MB, both analyzers finish): %s\n", within ? "met" : "NOT met");
+    rc = within ? 0 : 1;
+  }
+  t0 = std::chrono::steady_clock::now();
+  std::error_code rm_ec;
+  std::filesystem::remove_all(root, rm_ec);
+  if (rm_ec) std::fprintf(stderr, "could not remove %s: %s\n", root.c_str(), rm_ec.message().c_str());
+  std::printf("removed in %.1f s\n",
+              std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  return made ? rc : 2;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   std::string plugin_dir = ISB_BENCH_PLUGIN_DIR;
   std::vector<std::string> roots;
+  std::string million_root;
+  long files = 1'000'000;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--plugin-dir" && i + 1 < argc) {
       plugin_dir = argv[++i];
+    } else if (a == "--million-files" && i + 1 < argc) {
+      million_root = argv[++i];
+    } else if (a == "--files" && i + 1 < argc) {
+      files = std::atol(argv[++i]);
+      if (files <= 0 || files > 5'000'000) {
+        std::fprintf(stderr, "isb-bench-analysis: --files must be from 1 to 5000000\n");
+        return 2;
+      }
     } else if (a == "--help" || a == "-h") {
-      std::printf("usage: isb-bench-analysis [--plugin-dir DIR] TREE...\n");
+      std::printf(
+          "usage: isb-bench-analysis [--plugin-dir DIR] TREE...\n"
+          "       isb-bench-analysis [--plugin-dir DIR] --million-files NEW_DIR [--files N]\n");
       return 0;
     } else {
       roots.push_back(a);
     }
   }
+  if (!million_root.empty()) return million_files(million_root, files, plugin_dir);
   if (roots.empty()) {
     std::fprintf(stderr, "isb-bench-analysis: give at least one directory to analyse (see --help)\n");
     return 2;

@@ -3,7 +3,7 @@
 // docs/schemas/analysis.schema.json): CI commands outrank ecosystem defaults
 // in the merged facts, the fingerprint cache answers an unchanged workspace and
 // any change invalidates it, and depth quick skips line counting.
-import { test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -45,7 +45,7 @@ test('analyze_codebase ranks CI commands first, caches by fingerprint, and honou
     assert.equal(a.schema_version, 2);
     assert.equal(a.cached, false);
     assert.match(a.fingerprint, /^[0-9a-f]{16}$/);
-    assert.deepEqual(a.analyzers.map((x) => x.id).sort(), ['ci', 'codebase', 'languages']);
+    assert.deepEqual(a.analyzers.map((x) => x.id).sort(), ['ci', 'codebase', 'dependencies', 'languages']);
     assert.equal(a.primary_language, 'Python');
 
     const py = a.projects.find((p) => p.ecosystem === 'python' && p.path === '.');
@@ -89,4 +89,113 @@ test('analyze_codebase ranks CI commands first, caches by fingerprint, and honou
     await client.close();
     fs.rmSync(root, { recursive: true, force: true });
   }
+});
+
+describe('analyze_codebase dependencies and frameworks', () => {
+  test('names frameworks per project by default and lists every dependency with include_dependencies', async () => {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'isb-e2e-deps-'));
+    fs.chmodSync(root, 0o755);
+    const project = path.join(root, 'project');
+    fs.cpSync(path.resolve(here, '../fixtures/analysis/deps-node'), project, { recursive: true });
+    const transport = new StdioClientTransport({
+      command: binary,
+      args: ['serve'],
+      env: { ...process.env, SANDBOX_BASE_DIR: path.join(root, 'state'), SANDBOX_LOG_LEVEL: 'warning' },
+      stderr: 'pipe',
+    });
+    const client = new Client({ name: 'isb-e2e-deps', version: '1.0.0' });
+    await client.connect(transport);
+    try {
+      const created = await client.callTool({ name: 'create_workspace',
+        arguments: { source_path: project, workspace_id: 'e2e-deps' } });
+      assert.equal(created.isError, false, text(created));
+
+      // Default: counts and frameworks on the project, no dependency list.
+      const summary = await client.callTool({ name: 'analyze_codebase',
+        arguments: { workspace_id: 'e2e-deps', depth: 'quick' } });
+      assert.equal(summary.isError, false, text(summary));
+      const s = summary.structuredContent;
+      assert.equal(s.options.include_dependencies, false);
+      assert.equal(s.dependencies, undefined);
+      const node = s.projects.find((p) => p.ecosystem === 'node' && p.path === '.');
+      assert.ok(node, JSON.stringify(s.projects));
+      assert.deepEqual(node.dependency_count, { direct: 6, transitive: 4 });
+      assert.equal(node.test_framework, 'Jest');
+      assert.deepEqual(node.frameworks.map((f) => [f.name, f.category, f.version]),
+        [['Next.js', 'web', '14.1.0'], ['React', 'frontend', '18.2.0'], ['Jest', 'test', '29.7.0']]);
+      assert.deepEqual(node.frameworks[0].evidence, [
+        { file: 'package.json', line: 11, detail: 'declares next ^14.1.0 (runtime)' },
+        { file: 'next.config.js', detail: 'next.config.js configures Next.js' }]);
+
+      // include_dependencies: the full list; a different result, so not the cached one.
+      const full = await client.callTool({ name: 'analyze_codebase',
+        arguments: { workspace_id: 'e2e-deps', depth: 'quick', include_dependencies: true } });
+      assert.equal(full.isError, false, text(full));
+      const f = full.structuredContent;
+      assert.equal(f.cached, false);
+      assert.equal(f.options.include_dependencies, true);
+      assert.equal(f.dependencies.length, 10);
+      assert.deepEqual(f.dependencies.find((d) => d.name === 'next'), { ecosystem: 'npm', name: 'next',
+        constraint: '^14.1.0', resolved: '14.1.0', scope: 'runtime', direct: true, file: 'package.json', line: 11,
+        project: '.' });
+      assert.deepEqual(f.dependencies.find((d) => d.name === 'ci-info'), { ecosystem: 'npm', name: 'ci-info',
+        constraint: null, resolved: '3.9.0', scope: 'dev', direct: false, file: 'package-lock.json', line: 62,
+        project: '.' });
+
+      const bad = await client.callTool({ name: 'analyze_codebase',
+        arguments: { workspace_id: 'e2e-deps', include_dependencies: 'yes' } });
+      assert.equal(bad.isError, true);
+      assert.match(text(bad), /include_dependencies/);
+    } finally {
+      await client.close();
+      fs.rmSync(root, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('analyze_codebase monorepos, toolchains and nested .gitignore', () => {
+  test('links workspace members to their root, reports toolchain hints and honours a nested .gitignore', async () => {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'isb-e2e-mono-'));
+    fs.chmodSync(root, 0o755);
+    const project = path.join(root, 'project');
+    fs.cpSync(path.resolve(here, '../fixtures/analysis/yarn-workspaces'), project, { recursive: true });
+    // A member's own .gitignore applies to its subtree only.
+    fs.writeFileSync(path.join(project, 'packages', 'server', '.gitignore'), '*.js\n');
+    fs.writeFileSync(path.join(project, 'packages', 'ui', 'index.js'), 'module.exports = 1;\n');
+    const transport = new StdioClientTransport({
+      command: binary,
+      args: ['serve'],
+      env: { ...process.env, SANDBOX_BASE_DIR: path.join(root, 'state'), SANDBOX_LOG_LEVEL: 'warning' },
+      stderr: 'pipe',
+    });
+    const client = new Client({ name: 'isb-e2e-mono', version: '1.0.0' });
+    await client.connect(transport);
+    try {
+      const created = await client.callTool({ name: 'create_workspace',
+        arguments: { source_path: project, workspace_id: 'e2e-mono' } });
+      assert.equal(created.isError, false, text(created));
+      const result = await client.callTool({ name: 'analyze_codebase', arguments: { workspace_id: 'e2e-mono' } });
+      assert.equal(result.isError, false, text(result));
+      const a = result.structuredContent;
+      const node = (p) => a.projects.find((x) => x.ecosystem === 'node' && x.path === p);
+      const top = node('.');
+      assert.deepEqual(top.members, ['packages/server', 'packages/ui']);
+      assert.equal(top.workspace_file, 'package.json');
+      assert.deepEqual(top.commands.install.argv, ['yarn', 'install', '--frozen-lockfile']);
+      assert.deepEqual(top.toolchain, { node: { version: 'v20.11.1', source: '.nvmrc' } });
+      const ui = node('packages/ui');
+      assert.equal(ui.workspace_root, '.');
+      assert.equal(ui.package_manager, 'yarn');
+      assert.equal(ui.commands.install, undefined);
+      assert.deepEqual(ui.commands.build.argv, ['yarn', 'run', 'build']);
+      assert.equal(ui.commands.build.cwd, 'packages/ui');
+      assert.equal(node('tools/scripts').workspace_root, undefined);
+      // packages/server/index.js is ignored by its directory's .gitignore; packages/ui's files are not.
+      assert.equal(a.files.skipped.ignored, 1);
+      assert.equal(a.languages.find((l) => l.name === 'JavaScript').files, 2);
+    } finally {
+      await client.close();
+      fs.rmSync(root, { recursive: true, force: true });
+    }
+  });
 });

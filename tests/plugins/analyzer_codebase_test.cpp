@@ -1,20 +1,20 @@
 // analyzer_codebase_test.cpp: drives libisb-analyzer-codebase.so across the C ABI
 // on fixture trees built in a fresh temporary directory per test.
-#include <boost/json.hpp>
 #include <gtest/gtest.h>
 #include <isb/plugin_abi.h>
 #include <unistd.h>
-#include <valijson/adapters/boost_json_adapter.hpp>
-#include <valijson/schema.hpp>
-#include <valijson/schema_parser.hpp>
-#include <valijson/validation_results.hpp>
-#include <valijson/validator.hpp>
 
+#include <boost/json.hpp>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <valijson/adapters/boost_json_adapter.hpp>
+#include <valijson/schema.hpp>
+#include <valijson/schema_parser.hpp>
+#include <valijson/validation_results.hpp>
+#include <valijson/validator.hpp>
 #include <vector>
 
 #include "plugin_loader.hpp"
@@ -59,7 +59,8 @@ class CodebaseTest : public ::testing::Test {
     if (inst_) plugin_->descriptor()->destroy(inst_);
   }
 
-  std::pair<isb_status, std::string> call(isb_instance* inst, const std::string& root, const std::string& opts = "{}") {
+  std::pair<isb_status, std::string> call(isb_instance* inst, const std::string& root,
+                                          const std::string& opts = "{}") {
     auto* api = plugin_->api<isb_analyzer_api>();
     return TestPlugin::call_json(
         [&](const isb_json_out* out) { return api->analyze(inst, root.c_str(), opts.c_str(), out); });
@@ -186,7 +187,8 @@ TEST_F(CodebaseTest, PythonPytestConfiguredUsesPytest) {
     Tree t;
     t.write("pyproject.toml",
             "[build-system]\nrequires = [\"hatchling\"]\nbuild-backend = \"hatchling.build\"\n\n"
-            "[project]\nname = \"app\"\nversion = \"0.1\"\n\n[tool.pytest.ini_options]\ntestpaths = [\"tests\"]\n");
+            "[project]\nname = \"app\"\nversion = \"0.1\"\n\n[tool.pytest.ini_options]\ntestpaths = "
+            "[\"tests\"]\n");
     t.write("requirements.txt", "requests==2.31\n");
     t.write("tests/test_app.py", "def test_x():\n    assert True\n");
     json::object doc = analyze(t);
@@ -197,7 +199,8 @@ TEST_F(CodebaseTest, PythonPytestConfiguredUsesPytest) {
     EXPECT_EQ(evidence_file(test), "pyproject.toml");
     EXPECT_EQ(evidence_detail(test), "[tool.pytest.ini_options] configures pytest");
     EXPECT_DOUBLE_EQ(test.at("confidence").as_double(), 0.7);
-    EXPECT_EQ(cmd(p, "install").at("argv"), argv({"python3", "-m", "pip", "install", "-r", "requirements.txt"}));
+    EXPECT_EQ(cmd(p, "install").at("argv"),
+              argv({"python3", "-m", "pip", "install", "-r", "requirements.txt"}));
     const auto& build = cmd(p, "build");
     EXPECT_EQ(build.at("argv"), argv({"python3", "-m", "build"}));
     EXPECT_EQ(evidence_detail(build), "[build-system] uses hatchling.build");
@@ -234,7 +237,9 @@ TEST_F(CodebaseTest, PythonPytestConfiguredUsesPytest) {
 
 TEST_F(CodebaseTest, NodeNpmPlaceholderTestIsNotACommand) {
   Tree t;
-  t.write("package.json", R"({"name":"x","version":"1.0.0","scripts":{"test":"echo \"Error: no test specified\" && exit 1"}})");
+  t.write(
+      "package.json",
+      R"({"name":"x","version":"1.0.0","scripts":{"test":"echo \"Error: no test specified\" && exit 1"}})");
   t.write("package-lock.json", R"({"lockfileVersion":3})");
   t.write("index.js", "console.log('hi');\n");
   json::object doc = analyze(t);
@@ -314,8 +319,9 @@ TEST_F(CodebaseTest, GoAndRustDefaults) {
 TEST_F(CodebaseTest, CMakeTestOnlyWithEnableTesting) {
   {
     Tree t;
-    t.write("CMakeLists.txt", "cmake_minimum_required(VERSION 3.20)\nproject(x CXX)\n# enable_testing()\n"
-                              "add_subdirectory(src)\n");
+    t.write("CMakeLists.txt",
+            "cmake_minimum_required(VERSION 3.20)\nproject(x CXX)\n# enable_testing()\n"
+            "add_subdirectory(src)\n");
     t.write("src/CMakeLists.txt", "add_executable(x main.cpp)\n");
     json::object doc = analyze(t);
     ASSERT_EQ(projects(doc).size(), 1u);  // nested CMakeLists.txt is not a project
@@ -347,9 +353,10 @@ TEST_F(CodebaseTest, CMakeTestOnlyWithEnableTesting) {
 
 TEST_F(CodebaseTest, MakefileTargetsParsed) {
   Tree t;
-  t.write("Makefile",
-          "CC := gcc\nCFLAGS = -O2 -Wall -DX=a:b\n.PHONY: all test lint\n\nall: app\n\napp: main.o\n"
-          "\t$(CC) -o app main.o\n%.o: %.c\n\t$(CC) -c $<\ntest: app\n\t./app --selftest\nlint:\n\techo lint\n");
+  t.write(
+      "Makefile",
+      "CC := gcc\nCFLAGS = -O2 -Wall -DX=a:b\n.PHONY: all test lint\n\nall: app\n\napp: main.o\n"
+      "\t$(CC) -o app main.o\n%.o: %.c\n\t$(CC) -c $<\ntest: app\n\t./app --selftest\nlint:\n\techo lint\n");
   t.write("main.c", "int main(void) { return 0; }\n");
   t.write("lib/Makefile", "build check: \n\ttrue\n");
   t.write("lib/package.json", R"({"name":"lib","scripts":{"build":"node build.js"}})");
@@ -390,11 +397,14 @@ TEST_F(CodebaseTest, NestedProjectsInMonorepo) {
   std::vector<std::string> got;
   for (const auto& p : projects(doc))
     got.push_back(std::string(p.at("path").as_string()) + ":" + std::string(p.at("ecosystem").as_string()));
-  EXPECT_EQ(got, (std::vector<std::string>{".:node", "native:cmake", "packages/web:node", "services/api:python",
-                                           "services/api/worker:python", "tools/cli:rust"}));
+  EXPECT_EQ(got,
+            (std::vector<std::string>{".:node", "native:cmake", "packages/web:node", "services/api:python",
+                                      "services/api/worker:python", "tools/cli:rust"}));
   const auto& web = project(doc, "packages/web", "node");
   EXPECT_EQ(web.at("package_manager"), "pnpm");
-  EXPECT_EQ(web.at("package_manager_reason"), "pnpm-lock.yaml in enclosing directory . (workspace root)");
+  EXPECT_EQ(web.at("package_manager_reason"), "workspace member of .: pnpm-lock.yaml present");
+  EXPECT_EQ(web.at("workspace_root"), ".");
+  EXPECT_EQ(project(doc, ".", "node").at("members"), strs({"packages/web"}));
   EXPECT_FALSE(web.at("commands").as_object().contains("install"));
   EXPECT_EQ(cmd(web, "test").at("argv"), argv({"pnpm", "test"}));
   // Each Python project finds its own tests only.
@@ -403,7 +413,135 @@ TEST_F(CodebaseTest, NestedProjectsInMonorepo) {
   EXPECT_EQ(cmd(api, "test").at("cwd"), "services/api");
   const auto& worker = project(doc, "services/api/worker", "python");
   EXPECT_EQ(evidence_file(cmd(worker, "test")), "services/api/worker/test_worker.py");
-  EXPECT_EQ(cmd(worker, "install").at("argv"), argv({"python3", "-m", "pip", "install", "-r", "requirements.txt"}));
+  EXPECT_EQ(cmd(worker, "install").at("argv"),
+            argv({"python3", "-m", "pip", "install", "-r", "requirements.txt"}));
+}
+
+TEST_F(CodebaseTest, DotnetSolutionCoversItsProjectsAndTestsNeedATestProject) {
+  Tree t;
+  t.write("shop/Shop.sln", "\n");
+  t.write("shop/src/Shop/Shop.csproj", "<Project Sdk=\"Microsoft.NET.Sdk\"/>\n");
+  t.write("shop/tests/Shop.Tests/Shop.Tests.csproj",
+          "<Project Sdk=\"Microsoft.NET.Sdk\">\n  <ItemGroup>\n"
+          "    <PackageReference Include=\"Microsoft.NET.Test.Sdk\" Version=\"17.10.0\" />\n"
+          "  </ItemGroup>\n</Project>\n");
+  t.write("tools/A.csproj", "<Project/>\n");  // no enclosing solution: its own project
+  t.write("tools/B.fsproj", "<Project/>\n");
+  t.write("broken/Broken.csproj", "<Project>\n<ItemGroup>\n</Project>\n");
+  json::object doc = analyze(t);
+  std::vector<std::string> got;
+  for (const auto& p : projects(doc)) got.push_back(std::string(p.at("path").as_string()));
+  EXPECT_EQ(got, (std::vector<std::string>{"broken", "shop", "tools"}));
+  const auto& sln = project(doc, "shop", "dotnet");
+  EXPECT_EQ(sln.at("manifests"), strs({"Shop.sln"}));
+  EXPECT_EQ(cmd(sln, "install").at("argv"), argv({"dotnet", "restore"}));
+  EXPECT_EQ(cmd(sln, "build").at("argv"), argv({"dotnet", "build", "--no-restore"}));
+  EXPECT_EQ(cmd(sln, "test").at("argv"), argv({"dotnet", "test", "--no-build"}));
+  EXPECT_EQ(cmd(sln, "test").at("cwd"), "shop");
+  EXPECT_EQ(cmd(sln, "test").at("confidence").as_double(), 0.7);
+  EXPECT_EQ(evidence_file(cmd(sln, "test")), "shop/tests/Shop.Tests/Shop.Tests.csproj");
+  EXPECT_EQ(evidence_detail(cmd(sln, "test")), "PackageReference Microsoft.NET.Test.Sdk");
+  // Two project files in one directory: the CLI refuses to guess, so the first is named.
+  const auto& tools = project(doc, "tools", "dotnet");
+  EXPECT_EQ(cmd(tools, "build").at("argv"), argv({"dotnet", "build", "--no-restore", "A.csproj"}));
+  EXPECT_EQ(cmd(tools, "test").at("confidence").as_double(), 0.5);
+  EXPECT_TRUE(has_warning(doc, {"broken/Broken.csproj", "invalid XML", "line "}))
+      << json::serialize(doc.at("warnings"));
+}
+
+TEST_F(CodebaseTest, RubyUsesRspecFromTheLockfileElseTheRakefileTestTask) {
+  Tree t;
+  t.write("a/Gemfile", "source 'https://rubygems.org'\ngem 'rails'\n");
+  t.write("a/Gemfile.lock", "GEM\n  specs:\n    rspec-core (3.13.0)\n");
+  t.write("b/Gemfile", "gem \"minitest\"\n");
+  t.write("b/Rakefile", "require 'rake/testtask'\n\nRake::TestTask.new(:test) do |t|\nend\n");
+  t.write("c/Gemfile", "gem \"sinatra\"\n");
+  t.write("c/Rakefile", "task :build do\nend\n");
+  json::object doc = analyze(t);
+  const auto& a = project(doc, "a", "ruby");
+  EXPECT_EQ(cmd(a, "test").at("argv"), argv({"bundle", "exec", "rspec"}));
+  EXPECT_EQ(evidence_detail(cmd(a, "test")), "line 3: rspec-core locked");
+  EXPECT_EQ(a.at("lockfiles"), strs({"Gemfile.lock"}));
+  const auto& b = project(doc, "b", "ruby");
+  EXPECT_EQ(cmd(b, "test").at("argv"), argv({"bundle", "exec", "rake", "test"}));
+  EXPECT_EQ(evidence_detail(cmd(b, "test")), "line 3: test task");
+  EXPECT_EQ(cmd(b, "install").at("argv"), argv({"bundle", "install"}));
+  const auto& c = project(doc, "c", "ruby");
+  EXPECT_FALSE(c.at("commands").as_object().contains("test")) << json::serialize(c);
+}
+
+TEST_F(CodebaseTest, PhpComposerScriptBeatsPhpunitAndBadJsonIsAWarning) {
+  Tree t;
+  t.write("a/composer.json",
+          R"({"require-dev":{"phpunit/phpunit":"^10"},"scripts":{"test":["@lint","phpunit"]}})");
+  t.write("b/composer.json", R"({"require-dev":{"phpunit/phpunit":"^10"}})");
+  t.write("c/composer.json", "{\n  \"name\": \"x\",\n  oops\n}\n");
+  t.write("c/phpunit.xml", "<phpunit/>\n");
+  json::object doc = analyze(t);
+  const auto& a = project(doc, "a", "php");
+  EXPECT_EQ(cmd(a, "test").at("argv"), argv({"composer", "run-script", "test"}));
+  EXPECT_EQ(evidence_detail(cmd(a, "test")), "scripts.test: @lint; phpunit");
+  const auto& b = project(doc, "b", "php");
+  EXPECT_EQ(cmd(b, "test").at("argv"), argv({"vendor/bin/phpunit"}));
+  EXPECT_EQ(evidence_detail(cmd(b, "test")), "require-dev has phpunit/phpunit");
+  const auto& c = project(doc, "c", "php");
+  EXPECT_EQ(evidence_file(cmd(c, "test")), "c/phpunit.xml");
+  EXPECT_TRUE(has_warning(doc, {"c/composer.json:3: invalid JSON"})) << json::serialize(doc.at("warnings"));
+}
+
+TEST_F(CodebaseTest, PnpmWorkspaceGlobsWithNegationAndDoubleStar) {
+  Tree t;
+  t.write("package.json", R"({"name":"root","packageManager":"pnpm@9.1.0+sha512.abc"})");
+  t.write("pnpm-workspace.yaml", "packages:\n  - 'packages/**'\n  - '!packages/legacy'\n  - apps/site\n");
+  t.write("packages/a/package.json", R"({"scripts":{"test":"vitest"}})");
+  t.write("packages/group/b/package.json", R"({"scripts":{"test":"vitest"}})");
+  t.write("packages/legacy/package.json", "{}");
+  t.write("apps/site/package.json", "{}");
+  t.write("apps/other/package.json", "{}");
+  json::object doc = analyze(t);
+  const auto& root = project(doc, ".", "node");
+  EXPECT_EQ(root.at("members"), strs({"apps/site", "packages/a", "packages/group/b"}));
+  EXPECT_EQ(root.at("workspace_file"), "pnpm-workspace.yaml");
+  EXPECT_EQ(root.at("toolchain").at("pnpm").at("version"), "9.1.0");
+  const auto& b = project(doc, "packages/group/b", "node");
+  EXPECT_EQ(b.at("workspace_root"), ".");
+  EXPECT_EQ(b.at("package_manager"), "pnpm");
+  // Members run their scripts from their own directory (see workspaces.cpp).
+  EXPECT_EQ(cmd(b, "test").at("cwd"), "packages/group/b");
+  EXPECT_FALSE(b.at("commands").as_object().contains("install"));
+  EXPECT_FALSE(project(doc, "packages/legacy", "node").contains("workspace_root"));
+  EXPECT_FALSE(project(doc, "apps/other", "node").contains("workspace_root"));
+}
+
+TEST_F(CodebaseTest, ToolchainHintsPreferVersionFilesOverAsdfOverManifestRanges) {
+  Tree t;
+  t.write(".tool-versions", "nodejs 18.19.0\npython 3.12.2 3.11.8\ngolang 1.21.0\n");
+  t.write("web/package.json", R"({"engines":{"node":">=16","pnpm":">=8"}})");
+  t.write("web/.nvmrc", "# pinned\nlts/iron\n");
+  t.write("old/package.json", R"({"engines":{"node":">=16"}})");
+  t.write("py/pyproject.toml", "[project]\nname = \"p\"\nrequires-python = \">=3.9\"\n");
+  t.write("go/go.mod", "module m\n\ngo 1.22 // language version\n\ntoolchain go1.22.4\n");
+  t.write("rs/Cargo.toml", "[package]\nname = \"r\"\nrust-version = \"1.74\"\n");
+  t.write("rs/rust-toolchain", "nightly-2024-05-01\n");
+  t.write("jv/pom.xml", "<project><properties><java.version>21</java.version></properties></project>\n");
+  json::object doc = analyze(t);
+  auto hint = [&](const char* path, const char* eco, const char* tool) {
+    const auto& tc = project(doc, path, eco).at("toolchain").as_object();
+    return json::serialize(tc.at(tool));
+  };
+  EXPECT_EQ(hint("web", "node", "node"), R"({"version":"lts/iron","source":"web/.nvmrc"})");
+  EXPECT_EQ(hint("web", "node", "pnpm"),
+            R"({"version":">=8","source":"web/package.json","field":"engines.pnpm"})");
+  EXPECT_EQ(hint("old", "node", "node"),
+            R"({"version":"18.19.0","source":".tool-versions","field":"nodejs"})");
+  EXPECT_EQ(hint("py", "python", "python"),
+            R"({"version":"3.12.2","source":".tool-versions","field":"python"})");
+  EXPECT_EQ(hint("go", "go", "go"), R"({"version":"1.22.4","source":"go/go.mod","field":"toolchain"})");
+  EXPECT_EQ(hint("rs", "rust", "rust"), R"({"version":"nightly-2024-05-01","source":"rs/rust-toolchain"})");
+  EXPECT_EQ(hint("jv", "maven", "java"),
+            R"({"version":"21","source":"jv/pom.xml","field":"properties.java.version"})");
+  // Only the ecosystem's own tools: the Go project gets no node hint from .tool-versions.
+  EXPECT_EQ(project(doc, "go", "go").at("toolchain").as_object().size(), 1u);
 }
 
 TEST_F(CodebaseTest, MissingRootIsInvalidArgument) {
@@ -472,7 +610,8 @@ TEST_F(CodebaseTest, OutputValidatesAgainstSchema) {
     Tree t;
     t.write("CMakeLists.txt", "project(x)\nenable_testing()\n");
     t.write("Makefile", "all:\n\techo\n");
-    t.write("web/package.json", R"({"scripts":{"build":"vite build","test":"echo \"Error: no test specified\" && exit 1"}})");
+    t.write("web/package.json",
+            R"({"scripts":{"build":"vite build","test":"echo \"Error: no test specified\" && exit 1"}})");
     t.write("api/pyproject.toml", "[build-system]\nrequires=[]\n[project]\nname='a'\n");
     t.write("api/test_a.py", "\n");
     t.write("go/go.mod", "module m\n");
@@ -481,6 +620,25 @@ TEST_F(CodebaseTest, OutputValidatesAgainstSchema) {
     t.write("gr/build.gradle.kts", "plugins {}\n");
     t.write("gr/gradlew", "#!/bin/sh\n");
     t.write(".git/config", "x\n");
+    docs.push_back(json::parse(json::serialize(analyze(t))));
+  }
+  {
+    Tree t;  // the ecosystems, workspaces and toolchain hints added later
+    t.write("package.json",
+            R"({"workspaces":["apps/*"],"engines":{"node":">=18"},"packageManager":"npm@10.2.0"})");
+    t.write("apps/a/package.json", R"({"scripts":{"test":"node --test"}})");
+    t.write(".nvmrc", "20\n");
+    t.write("Cargo.toml", "[workspace]\nmembers = [\"crates/*\"]\n");
+    t.write("crates/x/Cargo.toml", "[package]\nname = \"x\"\n");
+    t.write("go.work", "use ./svc\n");
+    t.write("svc/go.mod", "module svc\n\ngo 1.22\n");
+    t.write("net/App.sln", "\n");
+    t.write("net/App/App.csproj", "<Project/>\n");
+    t.write("rb/Gemfile", "gem 'rspec'\n");
+    t.write("php/composer.json", R"({"scripts":{"test":"phpunit"}})");
+    t.write("ex/mix.exs", "defmodule X do end\n");
+    t.write("ms/meson.build", "project('m', 'c')\n");
+    t.write("at/configure.ac", "AC_INIT([x], [1])\n");
     docs.push_back(json::parse(json::serialize(analyze(t))));
   }
   {
@@ -493,6 +651,7 @@ TEST_F(CodebaseTest, OutputValidatesAgainstSchema) {
     docs.push_back(json::parse(json::serialize(analyze(t))));
   }
   ASSERT_EQ(docs[0].at("projects").as_array().size(), 8u) << json::serialize(docs[0]);
+  ASSERT_EQ(docs[1].at("projects").as_array().size(), 12u) << json::serialize(docs[1]);
   for (const auto& d : docs) {
     auto [ok, why] = validate(d);
     EXPECT_TRUE(ok) << why << json::serialize(d);
@@ -501,7 +660,7 @@ TEST_F(CodebaseTest, OutputValidatesAgainstSchema) {
   json::value bad = docs[0];
   bad.at("projects").as_array()[0].at("commands").at("build").as_object()["argv"] = argv({"make"});
   EXPECT_FALSE(validate(bad).first);
-  json::value bad2 = docs[2];
+  json::value bad2 = docs[3];
   bad2.as_object().erase("warnings");
   EXPECT_FALSE(validate(bad2).first);
 }

@@ -49,10 +49,14 @@ json::array project_facts(const json::object& doc) {
       if (auto* s = c.as_object().if_contains("shell")) o["shell"] = *s;
       cmds[kind] = std::move(o);
     }
-    out.push_back(json::object{{"path", p.at("path")},
-                               {"ecosystem", p.at("ecosystem")},
-                               {"package_manager", p.at("package_manager")},
-                               {"commands", std::move(cmds)}});
+    json::object o{{"path", p.at("path")},
+                   {"ecosystem", p.at("ecosystem")},
+                   {"package_manager", p.at("package_manager")},
+                   {"commands", std::move(cmds)}};
+    // Monorepo links and toolchain hints, whenever the analyzer reports them.
+    for (const char* key : {"workspace_root", "members", "toolchain"})
+      if (auto* v = p.as_object().if_contains(key)) o[key] = *v;
+    out.push_back(std::move(o));
   }
   return out;
 }
@@ -90,7 +94,9 @@ TEST_P(FixtureFacts, MatchExpectedFile) {
   const json::object facts = run(codebase, kFixtures / name);
   const json::object ci_doc = run(ci, kFixtures / name);
   EXPECT_EQ(project_facts(facts), want.at("projects")) << name;
-  if (auto* c = want.if_contains("ci")) EXPECT_EQ(ci_facts(ci_doc), *c) << name;
+  if (auto* c = want.if_contains("ci")) {
+    EXPECT_EQ(ci_facts(ci_doc), *c) << name;
+  }
   std::vector<std::string> warnings;
   for (const auto* d : {&facts, &ci_doc})
     for (const auto& w : d->at("warnings").as_array()) warnings.emplace_back(w.as_string());

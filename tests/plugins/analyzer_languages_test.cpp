@@ -5,6 +5,7 @@
 #include <isb/plugin_abi.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <cstdio>
 #include <cstdlib>
@@ -12,6 +13,7 @@
 #include <fstream>
 #include <map>
 #include <set>
+#include <sstream>
 #include <string>
 
 #include "plugin_loader.hpp"
@@ -340,4 +342,138 @@ TEST_F(LanguagesTest, BadConfigAndOptionsSayWhatIsWrong) {
   auto [s2, d2] = call(inst_, "/nonexistent/isb-languages-" + std::to_string(getpid()));
   EXPECT_EQ(s2, ISB_INVALID_ARGUMENT);
   EXPECT_NE(std::string(plugin_->descriptor()->last_error(inst_)).find("does not exist"), std::string::npos);
+}
+
+// Nested .gitignore files, negation, anchoring, "**", dir-only patterns and
+// .git/info/exclude, judged by git itself: every file the walker analyses is
+// one `git check-ignore` does not ignore (neither it nor a parent directory),
+// counted per language, and the ignored entries agree in number.
+TEST_F(LanguagesTest, GitignoreSemanticsEqualGitCheckIgnore) {
+  if (std::system("git --version >/dev/null 2>&1") != 0) GTEST_SKIP() << "git is not installed";
+  Tree t;
+  ASSERT_EQ(std::system(("git init -q " + t.path()).c_str()), 0);
+  t.write(
+      ".gitignore",
+      "# root rules\n*.rb\n!keep/special.rb\n/top.c\nbuild-out/\ndocs/**/*.lua\n**/tmp\na?c.go\n[ab]x.py\n"
+      "\\#hash.sql\nspaced.hs   \n/anchored/dir/\n*.kt\n");
+  t.write("sub/.gitignore", "!*.rb\n/local.java\n!keep.kt\n");
+  t.write("sub/deeper/.gitignore", "*.rb\n!x.kt\n");
+  t.write(".git/info/exclude", "*.swift\n!*.scala\nexcluded/\n");
+  const std::vector<std::string> files{"top.c",           "src/top.c",        "main.rb",
+                                       "keep/special.rb", "keep/other.rb",    "build-out/a.c",
+                                       "build-out",       "docs/a/b/x.lua",   "docs/x.lua",
+                                       "lua/docs/x.lua",  "x/tmp/t.py",       "tmp",
+                                       "abc.go",          "abbc.go",          "ax.py",
+                                       "cx.py",           "#hash.sql",        "other.sql",
+                                       "spaced.hs",       "anchored/dir/z.c", "x/anchored/dir/z.c",
+                                       "sub/a.rb",        "sub/local.java",   "sub/x/local.java",
+                                       "local.java",      "sub/k.kt",         "sub/keep.kt",
+                                       "sub/deeper/b.rb", "sub/deeper/x.kt",  "sub/deeper/y.kt",
+                                       "app.swift",       "app.scala",        "excluded/e.c",
+                                       "plain.go"};
+  for (const auto& f : files) {
+    if (f == "build-out" || f == "tmp") continue;  // written below as a file named like a dir rule
+    t.write(f, "code\n");
+  }
+  t.write("build-out2/build-out", "x\n");  // a file named build-out: "build-out/" matches directories only
+  t.write("tmpdir/tmp", "code\n");         // a file named tmp: "**/tmp" matches it
+
+  // Every file and directory of the tree, as paths for git.
+  std::vector<std::string> paths;
+  for (auto it = fs::recursive_directory_iterator(t.root()); it != fs::recursive_directory_iterator(); ++it) {
+    const std::string rel = fs::relative(it->path(), t.root()).string();
+    if (rel == ".git" || rel.rfind(".git/", 0) == 0) {
+      if (it->is_directory()) it.disable_recursion_pending();
+      continue;
+    }
+    paths.push_back(rel);
+  }
+  std::string args;
+  for (const auto& p : paths) args += " '" + p + "'";
+  const std::string out =
+      read_command("cd " + t.path() +
+                   " && GIT_CONFIG_GLOBAL=/dev/null GIT_CONFIG_NOSYSTEM=1 git check-ignore"
+                   " --no-index" +
+                   args);
+  std::set<std::string> git_ignored;
+  std::istringstream lines(out);
+  for (std::string l; std::getline(lines, l);) git_ignored.insert(l);
+  ASSERT_FALSE(git_ignored.empty()) << "git check-ignore reported nothing";
+
+  auto effectively_ignored = [&](const std::string& rel) {
+    for (std::string p = rel;;) {
+      if (git_ignored.count(p)) return true;
+      size_t slash = p.rfind('/');
+      if (slash == std::string::npos) return false;
+      p = p.substr(0, slash);
+    }
+  };
+  // Expected: per language, the files git keeps; and the topmost ignored entries.
+  std::map<std::string, std::int64_t> want_files;
+  std::int64_t want_ignored_entries = 0;
+  for (const auto& rel : paths) {
+    const bool is_dir = fs::is_directory(t.root() / rel);
+    const size_t slash = rel.rfind('/');
+    const bool parent_ignored = slash != std::string::npos && effectively_ignored(rel.substr(0, slash));
+    if (git_ignored.count(rel) && !parent_ignored) ++want_ignored_entries;
+    if (is_dir || effectively_ignored(rel)) continue;
+    const std::string ext = rel.substr(rel.rfind('.') == std::string::npos ? rel.size() : rel.rfind('.'));
+    static const std::map<std::string, std::string> lang{
+        {".c", "C"},       {".rb", "Ruby"},     {".lua", "Lua"},    {".py", "Python"},
+        {".go", "Go"},     {".sql", "SQL"},     {".hs", "Haskell"}, {".java", "Java"},
+        {".kt", "Kotlin"}, {".swift", "Swift"}, {".scala", "Scala"}};
+    if (auto it = lang.find(ext); it != lang.end()) ++want_files[it->second];
+  }
+  json::object doc = analyze(t.path());
+  std::map<std::string, std::int64_t> got_files;
+  for (const auto& [name, l] : by_name(doc)) got_files[name] = l.at("files").as_int64();
+  EXPECT_EQ(got_files, want_files) << "git check-ignore said: " << out;
+  EXPECT_EQ(doc.at("files").at("skipped").at("ignored").as_int64(), want_ignored_entries) << out;
+  // A few verdicts spelled out, so that a change in git's output cannot hide a regression.
+  for (const char* p :
+       {"top.c", "main.rb", "keep/other.rb", "build-out", "docs/a/b/x.lua", "docs/x.lua", "x/tmp", "abc.go",
+        "ax.py", "#hash.sql", "spaced.hs", "anchored/dir", "sub/local.java", "sub/k.kt", "sub/deeper/b.rb",
+        "sub/deeper/y.kt", "app.swift", "excluded", "tmpdir/tmp"})
+    EXPECT_TRUE(git_ignored.count(p)) << p << " should be ignored by git; it said: " << out;
+  for (const char* p : {"src/top.c", "keep/special.rb", "lua/docs/x.lua", "abbc.go", "cx.py", "other.sql",
+                        "x/anchored/dir/z.c", "sub/a.rb", "sub/x/local.java", "local.java", "sub/keep.kt",
+                        "sub/deeper/x.kt", "app.scala", "plain.go", "build-out2/build-out"})
+    EXPECT_FALSE(effectively_ignored(p)) << p << " should be kept; git said: " << out;
+}
+
+TEST_F(LanguagesTest, GitattributesLinguistOverridesVendoredAndGenerated) {
+  Tree t;
+  t.write(".gitattributes",
+          "# linguist overrides\ngen/** linguist-generated\nlib/*.go linguist-vendored=true\n"
+          "vendor/keep/** -linguist-vendored\nassets/app.min.js -linguist-vendored\n"
+          "big/data.c -linguist-generated\n!neg.c linguist-vendored\n");
+  t.write("src/.gitattributes", "*.c linguist-generated\nkeep.c !linguist-generated\n");
+  t.write("gen/a.py", "x = 1\n");
+  t.write("lib/l.go", "package lib\n");
+  t.write("lib/sub/m.go", "package sub\n");  // lib/*.go does not reach below lib/
+  t.write("vendor/other.c", "int o;\n");
+  t.write("vendor/keep/k.c", "int k;\n");
+  t.write("assets/app.min.js", "var a = 1;\n");
+  t.write("big/data.c", "int d[] = {" + std::string(6000, '1') + "};\n");  // long line, but not generated
+  t.write("src/s.c", "int s;\n");
+  t.write("src/keep.c", "int keep;\n");
+  t.write("neg.c", "int n;\n");
+  json::object doc = analyze(t.path());
+  const auto& files = doc.at("files").as_object();
+  EXPECT_EQ(
+      files.at("skipped"),
+      (json::object{
+          {"vcs", 0}, {"vendored", 2}, {"generated", 2}, {"binary", 0}, {"too_large", 0}, {"ignored", 0}}))
+      << json::serialize(files);
+  EXPECT_EQ(files.at("skipped_samples"), strs({"gen/a.py", "lib/l.go", "src/s.c", "vendor/other.c"}));
+  auto langs = by_name(doc);
+  EXPECT_EQ(langs["C"].at("files"), 4);  // vendor/keep/k.c, big/data.c, src/keep.c, neg.c
+  EXPECT_EQ(langs["Go"].at("files"), 1);
+  EXPECT_EQ(langs["JavaScript"].at("files"), 1);
+  EXPECT_TRUE(std::any_of(doc.at("warnings").as_array().begin(), doc.at("warnings").as_array().end(),
+                          [](const json::value& w) {
+                            return std::string(w.as_string()).find(".gitattributes:7: negative patterns") ==
+                                   0;
+                          }))
+      << json::serialize(doc.at("warnings"));
 }

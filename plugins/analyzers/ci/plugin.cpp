@@ -57,6 +57,7 @@ class CiAnalyzer : public sdk::Analyzer {
     wo.max_file_bytes = options.max_file_bytes;
     wo.threads = 1;  // a handful of small files: a pool would cost more than it saves
     wo.want_content = is_workflow;
+    wo.keep_listing = false;                   // only the workflow files matter
     std::map<std::string, std::string> files;  // sorted: a stable order of commands
     WalkResult walk =
         walk_tree(root_path, wo, [&](unsigned, const std::string& rel, std::string_view content) {

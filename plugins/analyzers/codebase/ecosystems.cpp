@@ -1,53 +1,21 @@
-// ecosystems.cpp: project detection for every ecosystem but Python (python.cpp),
+// ecosystems.cpp: project detection for Node, Go, Rust, Maven, Gradle, CMake and
+// Make, the walk over every directory that calls each ecosystem's detector,
 // and the JSON form of a project.
 #include "codebase/ecosystems.hpp"
 
-#include <boost/json.hpp>
-
 #include <algorithm>
+#include <boost/json.hpp>
 #include <cctype>
 #include <optional>
 #include <sstream>
+
+#include "codebase/manifest_text.hpp"
 
 namespace isb::analyzer {
 
 namespace json = boost::json;
 
 namespace {
-
-bool starts_with(const std::string& s, const std::string& p) { return s.compare(0, p.size(), p) == 0; }
-bool ends_with(const std::string& s, const std::string& p) {
-  return s.size() >= p.size() && s.compare(s.size() - p.size(), p.size(), p) == 0;
-}
-
-std::string trim(const std::string& s) {
-  size_t b = s.find_first_not_of(" \t\r");
-  if (b == std::string::npos) return "";
-  return s.substr(b, s.find_last_not_of(" \t\r") - b + 1);
-}
-
-std::vector<std::string> split_lines(const std::string& text) {
-  std::vector<std::string> out;
-  std::istringstream in(text);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    out.push_back(line);
-  }
-  return out;
-}
-
-// Parses JSON; on error, line is the 1-based line where parsing stopped.
-json::value parse_json_with_line(const std::string& text, boost::system::error_code& ec, size_t& line) {
-  json::stream_parser p;
-  size_t used = p.write(text.data(), text.size(), ec);
-  if (!ec) p.finish(ec);
-  if (ec) {
-    line = 1 + static_cast<size_t>(std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(std::min(used, text.size())), '\n'));
-    return nullptr;
-  }
-  return p.release();
-}
 
 bool in_subtree(const std::string& dir, const std::string& root) {
   return root == "." || dir == root || starts_with(dir, root + "/");
@@ -59,8 +27,8 @@ struct NodeLock {
   const char* file;
   const char* pm;
 };
-constexpr NodeLock kNodeLocks[] = {{"pnpm-lock.yaml", "pnpm"}, {"yarn.lock", "yarn"},
-                                   {"bun.lockb", "bun"},       {"bun.lock", "bun"},
+constexpr NodeLock kNodeLocks[] = {{"pnpm-lock.yaml", "pnpm"},   {"yarn.lock", "yarn"},
+                                   {"bun.lockb", "bun"},         {"bun.lock", "bun"},
                                    {"package-lock.json", "npm"}, {"npm-shrinkwrap.json", "npm"}};
 
 bool is_npm_placeholder(const std::string& script) {
@@ -83,8 +51,8 @@ Project detect_node(const TreeView& tree, const std::string& dir, std::vector<st
     size_t line = 0;
     json::value v = parse_json_with_line(*text, ec, line);
     if (ec)
-      warnings.push_back(rel("package.json") + ":" + std::to_string(line) + ": invalid JSON: " + ec.message() +
-                         " (fix the file; the project is reported from what the tree shows)");
+      warnings.push_back(rel("package.json") + ":" + std::to_string(line) + ": invalid JSON: " +
+                         ec.message() + " (fix the file; the project is reported from what the tree shows)");
     else if (!v.is_object())
       warnings.push_back(rel("package.json") + ": not a JSON object");
     else
@@ -100,10 +68,11 @@ Project detect_node(const TreeView& tree, const std::string& dir, std::vector<st
 
   // Package manager: packageManager field, then a lockfile here, then one in an
   // enclosing directory (workspace root), then npm.
-  std::string pm, reason;
+  std::string pm, reason, pm_spec;
   bool workspace_member = false;
   if (auto* f = pkg.if_contains("packageManager"); f && f->is_string()) {
     std::string spec(f->as_string());
+    pm_spec = spec;
     std::string name = spec.substr(0, spec.find('@'));
     if (name == "npm" || name == "pnpm" || name == "yarn" || name == "bun") {
       pm = name;
@@ -121,8 +90,7 @@ Project detect_node(const TreeView& tree, const std::string& dir, std::vector<st
       if (l->pm != std::string(locks.front()->pm)) {
         std::string names;
         for (const auto* x : locks) names += (names.empty() ? "" : ", ") + std::string(x->file);
-        warnings.push_back(dir + ": lockfiles of several package managers (" + names +
-                           "); using " + pm);
+        warnings.push_back(dir + ": lockfiles of several package managers (" + names + "); using " + pm);
         break;
       }
   }
@@ -152,7 +120,9 @@ Project detect_node(const TreeView& tree, const std::string& dir, std::vector<st
     std::vector<std::string> argv;
     const char* lock = nullptr;
     if (pm == "npm") {
-      lock = has("package-lock.json") ? "package-lock.json" : has("npm-shrinkwrap.json") ? "npm-shrinkwrap.json" : nullptr;
+      lock = has("package-lock.json")     ? "package-lock.json"
+             : has("npm-shrinkwrap.json") ? "npm-shrinkwrap.json"
+                                          : nullptr;
       argv = lock ? std::vector<std::string>{"npm", "ci"} : std::vector<std::string>{"npm", "install"};
     } else if (pm == "pnpm") {
       lock = has("pnpm-lock.yaml") ? "pnpm-lock.yaml" : nullptr;
@@ -160,11 +130,17 @@ Project detect_node(const TreeView& tree, const std::string& dir, std::vector<st
                   : std::vector<std::string>{"pnpm", "install"};
     } else if (pm == "yarn") {
       lock = has("yarn.lock") ? "yarn.lock" : nullptr;
-      argv = lock ? std::vector<std::string>{"yarn", "install", "--frozen-lockfile"}
-                  : std::vector<std::string>{"yarn", "install"};
+      // Yarn 2+ ("berry", known by its packageManager version or .yarnrc.yml)
+      // spells the frozen install --immutable; --frozen-lockfile is Yarn 1's.
+      const bool berry = has(".yarnrc.yml") || (starts_with(pm_spec, "yarn@") && pm_spec.size() > 5 &&
+                                                pm_spec[5] >= '2' && pm_spec[5] <= '9');
+      argv = !lock   ? std::vector<std::string>{"yarn", "install"}
+             : berry ? std::vector<std::string>{"yarn", "install", "--immutable"}
+                     : std::vector<std::string>{"yarn", "install", "--frozen-lockfile"};
     } else {
       lock = has("bun.lockb") ? "bun.lockb" : has("bun.lock") ? "bun.lock" : nullptr;
-      argv = {"bun", "install"};
+      argv = lock ? std::vector<std::string>{"bun", "install", "--frozen-lockfile"}
+                  : std::vector<std::string>{"bun", "install"};
     }
     Evidence ev = lock ? Evidence{rel(lock), std::string(lock) + " present"}
                        : Evidence{rel("package.json"), "package.json without a lockfile"};
@@ -185,15 +161,16 @@ Project detect_node(const TreeView& tree, const std::string& dir, std::vector<st
     return make_command(std::move(argv), dir, "manifest_script", kConfidenceScript,
                         {{rel("package.json"), std::string("scripts.") + name + ": " + body}});
   };
-  if (auto b = script("build")) p.commands.push_back({"build", script_cmd({pm, "run", "build"}, "build", *b)});
+  if (auto b = script("build"))
+    p.commands.push_back({"build", script_cmd({pm, "run", "build"}, "build", *b)});
   if (auto t = script("test")) {
     if (is_npm_placeholder(*t)) {
       warnings.push_back(rel("package.json") + ": scripts.test is npm's placeholder (" + *t +
                          "); no test command reported");
     } else {
       // "bun test" runs bun's own test runner, not the script.
-      std::vector<std::string> argv = pm == "bun" ? std::vector<std::string>{"bun", "run", "test"}
-                                                  : std::vector<std::string>{pm, "test"};
+      std::vector<std::string> argv =
+          pm == "bun" ? std::vector<std::string>{"bun", "run", "test"} : std::vector<std::string>{pm, "test"};
       p.commands.push_back({"test", script_cmd(argv, "test", *t)});
     }
   }
@@ -204,7 +181,8 @@ Project detect_node(const TreeView& tree, const std::string& dir, std::vector<st
 // ---------------------------------------------------------------- Go, Rust
 
 Project simple_project(const std::string& dir, const char* eco, const char* pm, const char* reason,
-                       const char* manifest, const char* detail, const char* lockfile, const std::set<std::string>& files) {
+                       const char* manifest, const char* detail, const char* lockfile,
+                       const std::set<std::string>& files) {
   Project p;
   p.path = dir;
   p.ecosystem = eco;
@@ -217,12 +195,15 @@ Project simple_project(const std::string& dir, const char* eco, const char* pm, 
 }
 
 Project detect_go(const std::string& dir, const std::set<std::string>& files) {
-  Project p = simple_project(dir, "go", "go", "go.mod declares a Go module", "go.mod", "Go module manifest", "go.sum",
-                             files);
+  Project p = simple_project(dir, "go", "go", "go.mod declares a Go module", "go.mod", "Go module manifest",
+                             "go.sum", files);
   std::vector<Evidence> ev{{join_rel(dir, "go.mod"), "Go module"}};
-  p.commands.push_back({"install", make_command({"go", "mod", "download"}, dir, "ecosystem_default", kConfidenceDirect, ev)});
-  p.commands.push_back({"build", make_command({"go", "build", "./..."}, dir, "ecosystem_default", kConfidenceDirect, ev)});
-  p.commands.push_back({"test", make_command({"go", "test", "./..."}, dir, "ecosystem_default", kConfidenceDirect, ev)});
+  p.commands.push_back(
+      {"install", make_command({"go", "mod", "download"}, dir, "ecosystem_default", kConfidenceDirect, ev)});
+  p.commands.push_back(
+      {"build", make_command({"go", "build", "./..."}, dir, "ecosystem_default", kConfidenceDirect, ev)});
+  p.commands.push_back(
+      {"test", make_command({"go", "test", "./..."}, dir, "ecosystem_default", kConfidenceDirect, ev)});
   return p;
 }
 
@@ -230,9 +211,12 @@ Project detect_rust(const std::string& dir, const std::set<std::string>& files) 
   Project p = simple_project(dir, "rust", "cargo", "Cargo.toml is a Cargo manifest", "Cargo.toml",
                              "Cargo package manifest", "Cargo.lock", files);
   std::vector<Evidence> ev{{join_rel(dir, "Cargo.toml"), "Cargo manifest"}};
-  p.commands.push_back({"install", make_command({"cargo", "fetch"}, dir, "ecosystem_default", kConfidenceDirect, ev)});
-  p.commands.push_back({"build", make_command({"cargo", "build"}, dir, "ecosystem_default", kConfidenceDirect, ev)});
-  p.commands.push_back({"test", make_command({"cargo", "test"}, dir, "ecosystem_default", kConfidenceDirect, ev)});
+  p.commands.push_back(
+      {"install", make_command({"cargo", "fetch"}, dir, "ecosystem_default", kConfidenceDirect, ev)});
+  p.commands.push_back(
+      {"build", make_command({"cargo", "build"}, dir, "ecosystem_default", kConfidenceDirect, ev)});
+  p.commands.push_back(
+      {"test", make_command({"cargo", "test"}, dir, "ecosystem_default", kConfidenceDirect, ev)});
   return p;
 }
 
@@ -244,18 +228,19 @@ Project detect_maven(const std::string& dir, const std::set<std::string>& files)
   const std::string mvn = files.count("mvnw") ? "./mvnw" : "mvn";
   std::vector<Evidence> ev{{join_rel(dir, "pom.xml"), "Maven project model"}};
   if (mvn == "./mvnw") ev.push_back({join_rel(dir, "mvnw"), "Maven wrapper"});
+  p.commands.push_back({"install", make_command({mvn, "-B", "dependency:go-offline"}, dir,
+                                                "ecosystem_default", kConfidenceDirect, ev)});
+  p.commands.push_back({"build", make_command({mvn, "-B", "-DskipTests", "package"}, dir, "ecosystem_default",
+                                              kConfidenceDirect, ev)});
   p.commands.push_back(
-      {"install", make_command({mvn, "-B", "dependency:go-offline"}, dir, "ecosystem_default", kConfidenceDirect, ev)});
-  p.commands.push_back(
-      {"build", make_command({mvn, "-B", "-DskipTests", "package"}, dir, "ecosystem_default", kConfidenceDirect, ev)});
-  p.commands.push_back({"test", make_command({mvn, "-B", "test"}, dir, "ecosystem_default", kConfidenceDirect, ev)});
+      {"test", make_command({mvn, "-B", "test"}, dir, "ecosystem_default", kConfidenceDirect, ev)});
   return p;
 }
 
 Project detect_gradle(const std::string& dir, const std::set<std::string>& files) {
   const char* manifest = files.count("build.gradle.kts") ? "build.gradle.kts" : "build.gradle";
-  Project p = simple_project(dir, "gradle", "gradle", "Gradle build script present", manifest, "Gradle build script",
-                             nullptr, files);
+  Project p = simple_project(dir, "gradle", "gradle", "Gradle build script present", manifest,
+                             "Gradle build script", nullptr, files);
   for (const char* s : {"settings.gradle", "settings.gradle.kts"})
     if (files.count(s)) p.manifests.push_back(s);
   const bool wrapper = files.count("gradlew") > 0;
@@ -263,7 +248,8 @@ Project detect_gradle(const std::string& dir, const std::set<std::string>& files
   if (wrapper) p.package_manager_reason = "Gradle build script and the gradlew wrapper present";
   std::vector<Evidence> ev{{join_rel(dir, manifest), "Gradle build script"}};
   if (wrapper) ev.push_back({join_rel(dir, "gradlew"), "Gradle wrapper"});
-  p.commands.push_back({"build", make_command({g, "build", "-x", "test"}, dir, "ecosystem_default", kConfidenceDirect, ev)});
+  p.commands.push_back(
+      {"build", make_command({g, "build", "-x", "test"}, dir, "ecosystem_default", kConfidenceDirect, ev)});
   p.commands.push_back({"test", make_command({g, "test"}, dir, "ecosystem_default", kConfidenceDirect, ev)});
   return p;
 }
@@ -291,8 +277,7 @@ std::optional<Evidence> cmake_testing_line(const std::string& rel_file, const st
   auto lines = split_lines(text);
   for (size_t i = 0; i < lines.size(); ++i) {
     std::string n = cmake_normalise(lines[i]);
-    if (starts_with(n, "enable_testing(") || starts_with(n, "add_test(") ||
-        starts_with(n, "include(ctest"))
+    if (starts_with(n, "enable_testing(") || starts_with(n, "add_test(") || starts_with(n, "include(ctest"))
       return Evidence{rel_file, "line " + std::to_string(i + 1) + ": " + trim(lines[i])};
   }
   return std::nullopt;
@@ -307,7 +292,8 @@ Project detect_cmake(const TreeView& tree, const std::string& dir) {
   p.manifests = {"CMakeLists.txt"};
   const std::string top = join_rel(dir, "CMakeLists.txt");
   p.evidence.push_back({top, "top-level CMakeLists.txt"});
-  Command build = make_command({}, dir, "ecosystem_default", kConfidenceDirect, {{top, "top-level CMakeLists.txt"}});
+  Command build =
+      make_command({}, dir, "ecosystem_default", kConfidenceDirect, {{top, "top-level CMakeLists.txt"}});
   build.shell = "cmake -S . -B build && cmake --build build";
   p.commands.push_back({"build", build});
 
@@ -337,9 +323,9 @@ std::vector<std::string> make_targets(const std::string& text) {
     size_t colon = line.find(':');
     if (colon == std::string::npos) continue;
     size_t eq = line.find('=');
-    if (eq != std::string::npos && eq < colon) continue;                        // VAR = a:b
-    if (colon + 1 < line.size() && line[colon + 1] == '=') continue;           // VAR := x
-    if (line.compare(colon, 3, "::=") == 0) continue;                          // VAR ::= x
+    if (eq != std::string::npos && eq < colon) continue;              // VAR = a:b
+    if (colon + 1 < line.size() && line[colon + 1] == '=') continue;  // VAR := x
+    if (line.compare(colon, 3, "::=") == 0) continue;                 // VAR ::= x
     std::istringstream names(line.substr(0, colon));
     std::string name;
     while (names >> name) {
@@ -350,7 +336,8 @@ std::vector<std::string> make_targets(const std::string& text) {
   return out;
 }
 
-std::optional<Project> detect_make(const TreeView& tree, const std::string& dir, const std::string& makefile) {
+std::optional<Project> detect_make(const TreeView& tree, const std::string& dir,
+                                   const std::string& makefile) {
   Project p;
   p.path = dir;
   p.ecosystem = "make";
@@ -397,14 +384,22 @@ const std::string* TreeView::text(const std::string& dir, const std::string& nam
 }
 
 bool is_manifest_name(const std::string& name) {
-  static const std::set<std::string> names{"package.json", "pyproject.toml", "setup.cfg",   "tox.ini",
-                                           "pytest.ini",   "CMakeLists.txt", "Makefile",    "makefile",
-                                           "GNUmakefile"};
-  return names.count(name) > 0 || (starts_with(name, "requirements") && ends_with(name, ".txt"));
+  static const std::set<std::string> names{
+      // manifests whose content decides commands
+      "package.json", "pyproject.toml", "setup.cfg", "tox.ini", "pytest.ini", "CMakeLists.txt", "Makefile",
+      "makefile", "GNUmakefile", "Gemfile", "Gemfile.lock", "Rakefile", "rakefile", "Rakefile.rb",
+      "composer.json", "meson.build", "Makefile.in", "pom.xml",
+      // workspaces (monorepos)
+      "pnpm-workspace.yaml", "Cargo.toml", "go.work", "go.mod",
+      // toolchain version hints
+      ".nvmrc", ".node-version", ".python-version", ".ruby-version", ".tool-versions", "rust-toolchain",
+      "rust-toolchain.toml", "global.json"};
+  return names.count(name) > 0 || (starts_with(name, "requirements") && ends_with(name, ".txt")) ||
+         ends_with(name, ".csproj") || ends_with(name, ".fsproj") || ends_with(name, ".vbproj");
 }
 
-Command make_command(std::vector<std::string> argv, const std::string& cwd, const char* source, double confidence,
-                     std::vector<Evidence> evidence) {
+Command make_command(std::vector<std::string> argv, const std::string& cwd, const char* source,
+                     double confidence, std::vector<Evidence> evidence) {
   Command c;
   c.argv = std::move(argv);
   c.cwd = cwd;
@@ -428,14 +423,38 @@ std::vector<Project> detect_projects(const TreeView& tree, std::vector<std::stri
     if (f.count("Cargo.toml")) out.push_back(detect_rust(dir, f));
     if (f.count("pom.xml")) out.push_back(detect_maven(dir, f));
     if (f.count("build.gradle") || f.count("build.gradle.kts")) out.push_back(detect_gradle(dir, f));
-    if (f.count("CMakeLists.txt")) {
-      bool nested = false;
-      for (std::string d = dir; d != "." && !nested;) {
+    // CMake and Meson: nested build files are parts of the topmost one.
+    auto topmost = [&](const char* marker) {
+      for (std::string d = dir; d != ".";) {
         d = parent_rel(d);
-        nested = tree.has_file(d, "CMakeLists.txt");
+        if (tree.has_file(d, marker)) return false;
       }
-      if (!nested) out.push_back(detect_cmake(tree, dir));
+      return true;
+    };
+    if (f.count("CMakeLists.txt") && topmost("CMakeLists.txt")) out.push_back(detect_cmake(tree, dir));
+    if (f.count("meson.build") && topmost("meson.build")) out.push_back(detect_meson(tree, dir));
+    if (f.count("configure") || f.count("configure.ac") || f.count("configure.in"))
+      out.push_back(detect_autotools(tree, dir));
+    // .NET: a project file inside a solution's directory tree is built by the solution.
+    if (has_dotnet_marker(f)) {
+      auto has_solution = [&](const std::string& d) {
+        auto it = tree.walk.dirs.find(d);
+        if (it == tree.walk.dirs.end()) return false;
+        for (const auto& name : it->second.files)
+          if (ends_with(name, ".sln")) return true;
+        return false;
+      };
+      bool covered = false;
+      if (!has_solution(dir))
+        for (std::string d = dir; d != "." && !covered;) {
+          d = parent_rel(d);
+          covered = has_solution(d);
+        }
+      if (!covered) out.push_back(detect_dotnet(tree, dir, warnings));
     }
+    if (f.count("Gemfile")) out.push_back(detect_ruby(tree, dir));
+    if (f.count("composer.json")) out.push_back(detect_php(tree, dir, warnings));
+    if (f.count("mix.exs")) out.push_back(detect_elixir(tree, dir));
     // make picks GNUmakefile, then makefile, then Makefile.
     for (const char* mk : {"GNUmakefile", "makefile", "Makefile"})
       if (f.count(mk)) {
@@ -443,6 +462,8 @@ std::vector<Project> detect_projects(const TreeView& tree, std::vector<std::stri
         break;
       }
   }
+  link_workspaces(tree, out, warnings);
+  for (Project& p : out) add_toolchain_hints(tree, p, warnings);
   std::stable_sort(out.begin(), out.end(), [](const Project& a, const Project& b) {
     if (a.path != b.path) {
       if (a.path == ".") return true;
@@ -478,14 +499,29 @@ json::value to_json(const Project& p) {
     o["evidence"] = evidence(c.evidence);
     commands[kind] = std::move(o);
   }
-  return json::object{{"path", p.path},
-                      {"ecosystem", p.ecosystem},
-                      {"package_manager", p.package_manager},
-                      {"package_manager_reason", p.package_manager_reason},
-                      {"manifests", strings(p.manifests)},
-                      {"lockfiles", strings(p.lockfiles)},
-                      {"evidence", evidence(p.evidence)},
-                      {"commands", std::move(commands)}};
+  json::object out{{"path", p.path},
+                   {"ecosystem", p.ecosystem},
+                   {"package_manager", p.package_manager},
+                   {"package_manager_reason", p.package_manager_reason},
+                   {"manifests", strings(p.manifests)},
+                   {"lockfiles", strings(p.lockfiles)},
+                   {"evidence", evidence(p.evidence)},
+                   {"commands", std::move(commands)}};
+  if (!p.workspace_root.empty()) out["workspace_root"] = p.workspace_root;
+  if (!p.members.empty()) {
+    out["members"] = strings(p.members);
+    out["workspace_file"] = p.workspace_file;
+  }
+  if (!p.toolchain.empty()) {
+    json::object tc;
+    for (const auto& [tool, v] : p.toolchain) {
+      json::object o{{"version", v.version}, {"source", v.source}};
+      if (!v.field.empty()) o["field"] = v.field;
+      tc[tool] = std::move(o);
+    }
+    out["toolchain"] = std::move(tc);
+  }
+  return out;
 }
 
 }  // namespace isb::analyzer

@@ -1,10 +1,14 @@
 // ecosystems.hpp: project detection (one project per directory and ecosystem)
 // and the install/build/test/lint commands backed by facts found in the tree.
+// One detector per ecosystem (ecosystems.cpp: Node, Go, Rust, Maven, Gradle,
+// CMake, Make; python.cpp; dotnet.cpp; ruby.cpp; php.cpp; elixir.cpp;
+// native_builds.cpp: Meson, autotools), then workspaces.cpp links monorepo
+// members to their root and toolchain.cpp adds the toolchain version hints.
 #pragma once
 
 #include <boost/json/value.hpp>
-
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <utility>
@@ -28,6 +32,13 @@ struct Command {
   std::vector<Evidence> evidence;
 };
 
+//! A toolchain version hint: "20.11.1" from ".nvmrc", ">=3.10" from pyproject.toml's requires-python.
+struct ToolVersion {
+  std::string version;
+  std::string source;  // the file, relative to the analysed root
+  std::string field;   // where in the file ("engines.node"), or "" for the whole file
+};
+
 struct Project {
   std::string path;  // "." for the root
   std::string ecosystem;
@@ -37,6 +48,10 @@ struct Project {
   std::vector<std::string> lockfiles;
   std::vector<Evidence> evidence;
   std::vector<std::pair<std::string, Command>> commands;  // kind -> command, in insertion order
+  std::string workspace_root;                             // a monorepo member: the root project's path
+  std::vector<std::string> members;                       // a monorepo root: its members' paths, sorted
+  std::string workspace_file;  // the root's file declaring members (package.json, go.work...)
+  std::map<std::string, ToolVersion> toolchain;  // "node", "python", "pnpm", ... -> hint
 };
 
 //! The walked tree plus the text of the manifest-like files (see is_manifest_name).
@@ -59,11 +74,31 @@ inline constexpr double kConfidenceDirect = 0.7;  // ecosystem default with dire
 inline constexpr double kConfidenceWeak = 0.5;    // ecosystem default, weaker evidence
 
 //! Builds a command; cwd is the project path.
-Command make_command(std::vector<std::string> argv, const std::string& cwd, const char* source, double confidence,
-                     std::vector<Evidence> evidence);
+Command make_command(std::vector<std::string> argv, const std::string& cwd, const char* source,
+                     double confidence, std::vector<Evidence> evidence);
 
 //! All projects of the tree, sorted by path then ecosystem.
 std::vector<Project> detect_projects(const TreeView& tree, std::vector<std::string>& warnings);
+
+//! Ecosystems detected by a directory's file names alone; each has its own file.
+bool has_dotnet_marker(const std::set<std::string>& files);
+Project detect_dotnet(const TreeView& tree, const std::string& dir, std::vector<std::string>& warnings);
+Project detect_ruby(const TreeView& tree, const std::string& dir);
+Project detect_php(const TreeView& tree, const std::string& dir, std::vector<std::string>& warnings);
+Project detect_elixir(const TreeView& tree, const std::string& dir);
+Project detect_meson(const TreeView& tree, const std::string& dir);
+Project detect_autotools(const TreeView& tree, const std::string& dir);
+
+//! Monorepos (workspaces.cpp): npm/yarn/bun "workspaces", pnpm-workspace.yaml,
+//! Cargo [workspace] members/exclude and go.work use directives. Sets
+//! members/workspace_root, gives members the root's package manager and drops
+//! their install command (the root installs for all), and adds a project for a
+//! go.work root that has no go.mod of its own.
+void link_workspaces(const TreeView& tree, std::vector<Project>& projects,
+                     std::vector<std::string>& warnings);
+
+//! Toolchain version hints (toolchain.cpp), per project.
+void add_toolchain_hints(const TreeView& tree, Project& project, std::vector<std::string>& warnings);
 
 //! Python (python.cpp). python_dirs: every directory holding a Python marker.
 bool has_python_marker(const TreeView& tree, const std::string& dir);

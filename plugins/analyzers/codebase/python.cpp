@@ -75,11 +75,15 @@ std::string pyproject_pytest_dependency(const toml::table& t) {
   if (const toml::table* groups = t.at_path("dependency-groups").as_table())
     for (const auto& [k, v] : *groups)
       if (array_lists_pytest(&v)) return "dependency-groups." + std::string(k.str());
-  if (const toml::table* deps = t.at_path("tool.poetry.dependencies").as_table(); deps && deps->contains("pytest"))
+  if (const toml::table* deps = t.at_path("tool.poetry.dependencies").as_table();
+      deps && deps->contains("pytest"))
     return "tool.poetry.dependencies";
   if (const toml::table* deps = t.at_path("tool.poetry.dev-dependencies").as_table();
       deps && deps->contains("pytest"))
     return "tool.poetry.dev-dependencies";
+  if (const toml::table* groups = t.at_path("tool.pdm.dev-dependencies").as_table())
+    for (const auto& [k, v] : *groups)
+      if (array_lists_pytest(&v)) return "tool.pdm.dev-dependencies." + std::string(k.str());
   if (const toml::table* groups = t.at_path("tool.poetry.group").as_table())
     for (const auto& [k, v] : *groups)
       if (const toml::table* g = v.as_table())
@@ -121,7 +125,8 @@ bool has_python_marker(const TreeView& tree, const std::string& dir) {
   auto it = tree.walk.dirs.find(dir);
   if (it == tree.walk.dirs.end()) return false;
   for (const auto& f : it->second.files)
-    if (f == "pyproject.toml" || f == "setup.py" || f == "setup.cfg" || f == "Pipfile" || is_requirements_file(f))
+    if (f == "pyproject.toml" || f == "setup.py" || f == "setup.cfg" || f == "Pipfile" ||
+        is_requirements_file(f))
       return true;
   return false;
 }
@@ -138,7 +143,7 @@ Project detect_python(const TreeView& tree, const std::string& dir, const std::s
     if (files.count(m)) p.manifests.push_back(m);
   for (const auto& f : files)
     if (is_requirements_file(f)) p.manifests.push_back(f);
-  for (const char* l : {"poetry.lock", "uv.lock", "Pipfile.lock"})
+  for (const char* l : {"poetry.lock", "uv.lock", "pdm.lock", "Pipfile.lock"})
     if (files.count(l)) p.lockfiles.push_back(l);
   for (const auto& m : p.manifests) p.evidence.push_back({rel(m), "Python project manifest"});
 
@@ -149,8 +154,8 @@ Project detect_python(const TreeView& tree, const std::string& dir, const std::s
       pyproject = toml::parse(*text, rel("pyproject.toml"));
     } catch (const toml::parse_error& e) {
       std::ostringstream msg;
-      msg << rel("pyproject.toml") << ": invalid TOML: " << e.description() << " (line " << e.source().begin.line
-          << ", column " << e.source().begin.column << ")";
+      msg << rel("pyproject.toml") << ": invalid TOML: " << e.description() << " (line "
+          << e.source().begin.line << ", column " << e.source().begin.column << ")";
       warnings.push_back(msg.str());
     }
   }
@@ -164,6 +169,9 @@ Project detect_python(const TreeView& tree, const std::string& dir, const std::s
   } else if (files.count("uv.lock")) {
     p.package_manager = "uv";
     p.package_manager_reason = "uv.lock present";
+  } else if (files.count("pdm.lock")) {
+    p.package_manager = "pdm";
+    p.package_manager_reason = "pdm.lock present";
   } else if (files.count("Pipfile.lock")) {
     p.package_manager = "pipenv";
     p.package_manager_reason = "Pipfile.lock present";
@@ -173,6 +181,12 @@ Project detect_python(const TreeView& tree, const std::string& dir, const std::s
   } else if (has_poetry_table) {
     p.package_manager = "poetry";
     p.package_manager_reason = "pyproject.toml has a [tool.poetry] table";
+  } else if (pyproject && pyproject->at_path("tool.pdm").is_table()) {
+    p.package_manager = "pdm";
+    p.package_manager_reason = "pyproject.toml has a [tool.pdm] table";
+  } else if (pyproject && pyproject->at_path("tool.uv").is_table()) {
+    p.package_manager = "uv";
+    p.package_manager_reason = "pyproject.toml has a [tool.uv] table";
   } else {
     p.package_manager = "pip";
     p.package_manager_reason = "no lockfile of another manager; pip is the default";
@@ -185,36 +199,44 @@ Project detect_python(const TreeView& tree, const std::string& dir, const std::s
 
   // install
   if (pm == "poetry") {
-    p.commands.push_back({"install", make_command({"poetry", "install"}, dir, "ecosystem_default", kConfidenceDirect,
-                                                  {lock_evidence("poetry.lock", "pyproject.toml")})});
+    p.commands.push_back(
+        {"install", make_command({"poetry", "install"}, dir, "ecosystem_default", kConfidenceDirect,
+                                 {lock_evidence("poetry.lock", "pyproject.toml")})});
   } else if (pm == "uv") {
     p.commands.push_back({"install", make_command({"uv", "sync"}, dir, "ecosystem_default", kConfidenceDirect,
-                                                  {{rel("uv.lock"), "uv.lock present"}})});
+                                                  {lock_evidence("uv.lock", "pyproject.toml")})});
+  } else if (pm == "pdm") {
+    p.commands.push_back(
+        {"install", make_command({"pdm", "install"}, dir, "ecosystem_default", kConfidenceDirect,
+                                 {lock_evidence("pdm.lock", "pyproject.toml")})});
   } else if (pm == "pipenv") {
-    p.commands.push_back({"install", make_command({"pipenv", "install", "--dev"}, dir, "ecosystem_default",
-                                                  kConfidenceDirect, {lock_evidence("Pipfile.lock", "Pipfile")})});
+    p.commands.push_back(
+        {"install", make_command({"pipenv", "install", "--dev"}, dir, "ecosystem_default", kConfidenceDirect,
+                                 {lock_evidence("Pipfile.lock", "Pipfile")})});
   } else if (files.count("requirements.txt")) {
-    p.commands.push_back({"install", make_command({"python3", "-m", "pip", "install", "-r", "requirements.txt"}, dir,
-                                                  "ecosystem_default", kConfidenceDirect,
-                                                  {{rel("requirements.txt"), "pip requirements file"}})});
+    p.commands.push_back(
+        {"install",
+         make_command({"python3", "-m", "pip", "install", "-r", "requirements.txt"}, dir, "ecosystem_default",
+                      kConfidenceDirect, {{rel("requirements.txt"), "pip requirements file"}})});
   } else if (has_project_table) {
-    p.commands.push_back({"install", make_command({"python3", "-m", "pip", "install", "-e", "."}, dir,
-                                                  "ecosystem_default", kConfidenceDirect,
-                                                  {{rel("pyproject.toml"), "[project] table declares the package"}})});
+    p.commands.push_back(
+        {"install",
+         make_command({"python3", "-m", "pip", "install", "-e", "."}, dir, "ecosystem_default",
+                      kConfidenceDirect, {{rel("pyproject.toml"), "[project] table declares the package"}})});
   } else if (files.count("setup.py")) {
-    p.commands.push_back({"install", make_command({"python3", "-m", "pip", "install", "-e", "."}, dir,
-                                                  "ecosystem_default", kConfidenceDirect,
-                                                  {{rel("setup.py"), "setuptools setup script"}})});
+    p.commands.push_back(
+        {"install", make_command({"python3", "-m", "pip", "install", "-e", "."}, dir, "ecosystem_default",
+                                 kConfidenceDirect, {{rel("setup.py"), "setuptools setup script"}})});
   }
 
   // build
   if (pyproject && (*pyproject)["build-system"].is_table()) {
     std::string backend = pyproject->at_path("build-system.build-backend").value_or(std::string{});
-    p.commands.push_back({"build", make_command({"python3", "-m", "build"}, dir, "ecosystem_default",
-                                                kConfidenceDirect,
-                                                {{rel("pyproject.toml"),
-                                                  backend.empty() ? "[build-system] table present"
-                                                                  : "[build-system] uses " + backend}})});
+    p.commands.push_back(
+        {"build",
+         make_command({"python3", "-m", "build"}, dir, "ecosystem_default", kConfidenceDirect,
+                      {{rel("pyproject.toml"), backend.empty() ? "[build-system] table present"
+                                                               : "[build-system] uses " + backend}})});
   }
 
   // test: pytest configuration, then pytest as a dependency, then unittest files.
@@ -225,7 +247,8 @@ Project detect_python(const TreeView& tree, const std::string& dir, const std::s
     pytest = Evidence{rel("pyproject.toml"), "[tool.pytest.ini_options] configures pytest"};
   } else if (files.count("conftest.py")) {
     pytest = Evidence{rel("conftest.py"), "pytest conftest.py"};
-  } else if (const std::string* cfg = tree.text(dir, "setup.cfg"); cfg && ini_has_section(*cfg, "tool:pytest")) {
+  } else if (const std::string* cfg = tree.text(dir, "setup.cfg");
+             cfg && ini_has_section(*cfg, "tool:pytest")) {
     pytest = Evidence{rel("setup.cfg"), "[tool:pytest] section configures pytest"};
   } else if (const std::string* tox = tree.text(dir, "tox.ini"); tox && ini_has_section(*tox, "pytest")) {
     pytest = Evidence{rel("tox.ini"), "[pytest] section configures pytest"};
@@ -237,7 +260,8 @@ Project detect_python(const TreeView& tree, const std::string& dir, const std::s
       const std::string* text = tree.text(dir, f);
       if (!text) continue;
       for (const auto& l : lines_of(*text))
-        if (!l.empty() && l[0] != '#' && l[0] != '-' && requirement_name(l) == "pytest") pytest = Evidence{rel(f), "pytest listed as a requirement"};
+        if (!l.empty() && l[0] != '#' && l[0] != '-' && requirement_name(l) == "pytest")
+          pytest = Evidence{rel(f), "pytest listed as a requirement"};
       if (pytest) break;
     }
   }
@@ -245,6 +269,7 @@ Project detect_python(const TreeView& tree, const std::string& dir, const std::s
   if (pm == "poetry") runner = {"poetry", "run"};
   if (pm == "uv") runner = {"uv", "run"};
   if (pm == "pipenv") runner = {"pipenv", "run"};
+  if (pm == "pdm") runner = {"pdm", "run"};
   auto with_runner = [&](std::vector<std::string> tail_for_pip, std::vector<std::string> tail_in_env) {
     if (runner.empty()) return tail_for_pip;
     std::vector<std::string> argv = runner;
@@ -257,10 +282,9 @@ Project detect_python(const TreeView& tree, const std::string& dir, const std::s
   } else if (auto tf = find_test_file(tree, dir, python_dirs)) {
     Evidence ev{tf->rel, tf->is_dir ? "tests directory found, no pytest configuration"
                                     : "unittest test module found, no pytest configuration"};
-    p.commands.push_back(
-        {"test", make_command(with_runner({"python3", "-m", "unittest", "discover", "-v"},
-                                          {"python", "-m", "unittest", "discover", "-v"}),
-                              dir, "ecosystem_default", kConfidenceWeak, {ev})});
+    p.commands.push_back({"test", make_command(with_runner({"python3", "-m", "unittest", "discover", "-v"},
+                                                           {"python", "-m", "unittest", "discover", "-v"}),
+                                               dir, "ecosystem_default", kConfidenceWeak, {ev})});
   }
   return p;
 }

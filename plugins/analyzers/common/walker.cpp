@@ -1,19 +1,21 @@
-// walker.cpp: the two phases of walk_tree: a sequential, sorted directory
-// listing that applies the name rules (vcs, vendored, .gitignore), then
-// workers that read each candidate once and apply the content rules (size,
-// binary, generated) before visiting it.
+// walker.cpp: walk_tree: a sequential, sorted directory listing that applies
+// the name rules (vcs, vendored, git's ignore rules and linguist attributes)
+// and feeds a bounded queue, and workers that read each queued file once and
+// apply the content rules (size, binary, generated) before visiting it.
 #include "common/walker.hpp"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cerrno>
+#include <condition_variable>
 #include <cstring>
+#include <deque>
 #include <mutex>
-#include <system_error>
+#include <optional>
 #include <thread>
 
 #include "common/gitignore.hpp"
@@ -30,6 +32,9 @@ constexpr size_t kBinaryProbeBytes = 8192;
 constexpr size_t kGeneratedProbeBytes = 1024;
 // Lines this long are machine output (minified bundles, embedded data).
 constexpr size_t kGeneratedLineBytes = 5000;
+// Files listed but not read yet. Bounds the walk's memory; when it is full the
+// listing thread reads a file itself instead of waiting.
+constexpr size_t kQueueCapacity = 4096;
 
 const std::set<std::string>& vcs_dirs() {
   static const std::set<std::string> s{".git", ".hg", ".svn", ".bzr"};
@@ -67,12 +72,15 @@ bool looks_generated(std::string_view content) {
   if (head.find("@generated") != std::string_view::npos) return true;
   size_t cg = head.find("Code generated");
   if (cg != std::string_view::npos && head.find("DO NOT EDIT", cg) != std::string_view::npos) return true;
-  size_t start = 0;
-  while (start < content.size()) {
-    size_t nl = content.find('\n', start);
-    size_t end = nl == std::string_view::npos ? content.size() : nl;
-    if (end - start > kGeneratedLineBytes) return true;
-    start = end + 1;
+  // A line over kGeneratedLineBytes: each window of that size from a line
+  // start must hold a newline; jumping to the window's last newline looks at
+  // every byte once in a few calls instead of one search per line.
+  const char* p = content.data();
+  const char* const end = p + content.size();
+  while (static_cast<size_t>(end - p) > kGeneratedLineBytes) {
+    const void* nl = ::memrchr(p, '\n', kGeneratedLineBytes + 1);
+    if (!nl) return true;
+    p = static_cast<const char*>(nl) + 1;
   }
   return false;
 }
@@ -115,152 +123,299 @@ Outcome read_file(const std::string& path, std::uint64_t max, std::string& out, 
   return Outcome::kAnalysed;
 }
 
+// The smallest kMaxSamples paths seen: samples are the first skipped paths in
+// path order, whatever order workers finish in.
+class Samples {
+ public:
+  void add(std::string path) {
+    if (set_.size() == kMaxSamples && !(path < *set_.rbegin())) return;
+    set_.insert(std::move(path));
+    if (set_.size() > kMaxSamples) set_.erase(std::prev(set_.end()));
+  }
+  void merge(const Samples& o) {
+    for (const auto& s : o.set_) add(s);
+  }
+  std::vector<std::string> sorted() const { return {set_.begin(), set_.end()}; }
+
+ private:
+  std::set<std::string> set_;
+};
+
 struct Candidate {
   std::string rel;
-  std::string abs;
+  bool lockfile = false;         // read for want_content, but counted as generated
+  bool never_generated = false;  // -linguist-generated: content rules do not apply
 };
+
+// What one reader accumulated; only its own thread touches it.
+struct WorkerState {
+  std::uint64_t analysed = 0;
+  std::map<SkipReason, std::uint64_t> skipped;
+  Samples samples;
+  std::string path, content, error;
+};
+
+// Reads a small control file (.gitignore, .gitattributes, info/exclude); nullopt when absent or unreadable.
+std::optional<std::string> read_control_file(const std::string& path) {
+  std::string text, error;
+  if (read_file(path, 1u << 20, text, error) != Outcome::kAnalysed) return std::nullopt;
+  return text;
+}
 
 class Walker {
  public:
   Walker(const fs::path& root, const WalkOptions& opts, const FileVisitor& visit)
-      : root_(root), opts_(opts), visit_(visit) {
-    std::string text, error;
-    std::error_code ec;
-    fs::path gi = root / ".gitignore";
-    if (fs::is_regular_file(fs::symlink_status(gi, ec)) &&
-        read_file(gi.string(), opts_.max_file_bytes, text, error) == Outcome::kAnalysed) {
-      ignore_ = GitIgnore(text);
-      for (const auto& p : ignore_.unsupported())
-        result_.warnings.push_back(".gitignore: pattern \"" + p + "\" is not supported and was not applied");
+      : root_(root.string()), opts_(opts), visit_(visit), states_(walker_threads(opts)) {
+    while (root_.size() > 1 && root_.back() == '/') root_.pop_back();
+    // $GIT_DIR/info/exclude and info/attributes apply to the whole tree.
+    struct stat st {};
+    if (::lstat((root_ + "/.git").c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
+      if (auto text = read_control_file(root_ + "/.git/info/exclude")) exclude_.emplace(*text, "");
+      if (auto text = read_control_file(root_ + "/.git/info/attributes"))
+        info_attributes_.emplace(*text, "", warnings_, ".git/info/attributes");
     }
   }
 
   WalkResult run() {
-    walk_dir(root_, ".");
-    read_all();
+    result_.workers = static_cast<unsigned>(states_.size());
+    std::vector<std::thread> pool;
+    for (unsigned w = 1; w < states_.size(); ++w) pool.emplace_back([this, w] { work(w); });
+    list_dir("", false);
+    {
+      std::lock_guard lock(mu_);
+      done_ = true;
+    }
+    ready_.notify_all();
+    work(0);
+    for (auto& t : pool) t.join();
+
+    for (const WorkerState& w : states_) {
+      result_.total += w.analysed;
+      result_.analysed += w.analysed;
+      for (const auto& [r, n] : w.skipped) {
+        result_.total += n;
+        result_.skipped[r] += n;
+      }
+      samples_.merge(w.samples);
+    }
+    result_.skipped_samples = samples_.sorted();
+    result_.warnings = std::move(warnings_);
+    std::sort(result_.warnings.begin(), result_.warnings.end());
     return std::move(result_);
   }
 
  private:
-  // Skips are recorded with their path and sorted at the end, so that samples
-  // do not depend on thread timing.
-  void skip(SkipReason r, const std::string& rel) {
+  void skip(SkipReason r, std::string path) {
     ++result_.total;
     ++result_.skipped[r];
-    samples_.push_back(rel);
+    samples_.add(std::move(path));
   }
 
-  void walk_dir(const fs::path& abs, const std::string& rel) {
-    DirListing& listing = result_.dirs[rel];
-    std::vector<fs::directory_entry> entries;
-    std::error_code ec;
-    for (fs::directory_iterator it(abs, ec), end; !ec && it != end; it.increment(ec)) entries.push_back(*it);
-    if (ec) {
-      result_.warnings.push_back("cannot list directory " + rel + ": " + ec.message() + " (skipped)");
+  void warn(std::string w) {
+    std::lock_guard lock(warn_mu_);
+    warnings_.push_back(std::move(w));
+  }
+
+  bool ignored(const std::string& rel, bool is_dir) const {
+    // The nearest .gitignore decides first, then the enclosing ones, then info/exclude.
+    for (auto it = ignores_.rbegin(); it != ignores_.rend(); ++it) {
+      auto v = it->match(rel, is_dir);
+      if (v != IgnoreRules::Verdict::kNone) return v == IgnoreRules::Verdict::kIgnored;
+    }
+    return exclude_ && exclude_->match(rel, is_dir) == IgnoreRules::Verdict::kIgnored;
+  }
+
+  LinguistAttributes::Values attributes(const std::string& rel) const {
+    LinguistAttributes::Values v;
+    for (const auto& a : attributes_) a.apply(rel, v);  // root first: deeper files override
+    if (info_attributes_) info_attributes_->apply(rel, v);
+    return v;
+  }
+
+  bool unvendoring() const {
+    if (info_attributes_ && info_attributes_->unvendors()) return true;
+    return std::any_of(attributes_.begin(), attributes_.end(), [](const auto& a) { return a.unvendors(); });
+  }
+
+  // in_vendored: a vendored directory entered only because .gitattributes
+  // un-vendors some paths; its files count as vendored unless un-vendored, and
+  // nothing in it is listed for project detection.
+  void list_dir(const std::string& rel, bool in_vendored) {
+    const std::string abs = rel.empty() ? root_ : root_ + "/" + rel;
+    const std::string shown = rel.empty() ? "." : rel;
+    std::vector<std::pair<std::string, unsigned char>> entries;
+    if (DIR* d = ::opendir(abs.c_str())) {
+      while (dirent* e = ::readdir(d)) {
+        if (!std::strcmp(e->d_name, ".") || !std::strcmp(e->d_name, "..")) continue;
+        entries.emplace_back(e->d_name, e->d_type);
+      }
+      ::closedir(d);
+    } else {
+      warn("cannot list directory " + shown + ": " + std::strerror(errno) + " (skipped)");
       return;
     }
-    std::sort(entries.begin(), entries.end(),
-              [](const auto& a, const auto& b) { return a.path().filename() < b.path().filename(); });
-    for (const auto& e : entries) {
-      const std::string name = e.path().filename().string();
-      const std::string child = join_rel(rel, name);
-      std::error_code sec;
-      fs::file_status st = e.symlink_status(sec);
-      if (sec || fs::is_symlink(st)) continue;  // never followed, not counted
-      if (fs::is_directory(st)) {
+    std::sort(entries.begin(), entries.end());
+    for (auto& [name, type] : entries) {
+      if (type == DT_UNKNOWN) {  // some file systems do not fill d_type
+        struct stat st {};
+        if (::lstat((abs + "/" + name).c_str(), &st) != 0) continue;
+        type = S_ISDIR(st.st_mode)   ? DT_DIR
+               : S_ISREG(st.st_mode) ? DT_REG
+               : S_ISLNK(st.st_mode) ? DT_LNK
+                                     : DT_UNKNOWN;
+      }
+    }
+
+    // This directory's own rules apply to its entries and everything below.
+    auto has_regular = [&](const char* n) {
+      return std::any_of(entries.begin(), entries.end(),
+                         [&](const auto& e) { return e.first == n && e.second == DT_REG; });
+    };
+    const bool own_ignore = has_regular(".gitignore");
+    const bool own_attributes = has_regular(".gitattributes");
+    if (own_ignore) ignores_.emplace_back(read_control_file(abs + "/.gitignore").value_or(""), rel);
+    if (own_attributes) {
+      std::vector<std::string> problems;  // workers may be warning meanwhile: added under the lock
+      attributes_.emplace_back(read_control_file(abs + "/.gitattributes").value_or(""), rel, problems,
+                               rel.empty() ? ".gitattributes" : rel + "/.gitattributes");
+      for (auto& p : problems) warn(std::move(p));
+    }
+    const bool have_attributes = !attributes_.empty() || info_attributes_;
+
+    DirListing* listing = opts_.keep_listing && !in_vendored ? &result_.dirs[shown] : nullptr;
+    for (const auto& [name, type] : entries) {
+      const std::string child = rel.empty() ? name : rel + "/" + name;
+      if (type == DT_DIR) {
+        const bool vendored_name = vendored_dirs().count(name) > 0;
         if (vcs_dirs().count(name)) {
           skip(SkipReason::vcs, child + "/");
-        } else if (vendored_dirs().count(name)) {
+        } else if ((vendored_name || in_vendored) && !unvendoring()) {
           skip(SkipReason::vendored, child + "/");
-        } else if (ignore_.ignored(child, true)) {
+        } else if (ignored(child, true)) {
           skip(SkipReason::ignored, child + "/");
         } else {
-          listing.subdirs.insert(name);
-          walk_dir(e.path(), child);
+          const bool vendored = in_vendored || vendored_name;
+          if (listing && !vendored) listing->subdirs.insert(name);
+          list_dir(child, vendored);
         }
-      } else if (fs::is_regular_file(st)) {
-        listing.files.insert(name);
+      } else if (type == DT_REG) {
+        if (listing) listing->files.insert(name);
+        const LinguistAttributes::Values attrs =
+            have_attributes ? attributes(child) : LinguistAttributes::Values{};
         if (vcs_dirs().count(name)) {  // a ".git" file (worktree or submodule link)
           skip(SkipReason::vcs, child);
-        } else if (is_minified_name(name)) {
+        } else if (attrs.vendored.value_or(in_vendored || is_minified_name(name))) {
           skip(SkipReason::vendored, child);
-        } else if (ignore_.ignored(child, false)) {
+        } else if (ignored(child, false)) {
           skip(SkipReason::ignored, child);
-        } else if (generated_names().count(name)) {
+        } else if (attrs.generated == true) {
           skip(SkipReason::generated, child);
+        } else if (generated_names().count(name) && attrs.generated != false) {
+          // A lockfile is not the project's code, but its content is a fact
+          // for analyzers that ask for it (want_content): read it, count it generated.
+          if (opts_.want_content && opts_.want_content(child))
+            push({child, true, false});
+          else
+            skip(SkipReason::generated, child);
         } else if (opts_.want_content && !opts_.want_content(child)) {
           ++result_.total;
           ++result_.analysed;
         } else {
-          candidates_.push_back({child, e.path().string()});
+          push({child, false, attrs.generated == false});
         }
       }
+      // Symlinks are never followed nor counted; devices, fifos and sockets are not files.
+    }
+    if (own_ignore) ignores_.pop_back();
+    if (own_attributes) attributes_.pop_back();
+  }
+
+  void push(Candidate c) {
+    std::unique_lock lock(mu_);
+    if (queue_.size() >= kQueueCapacity) {
+      Candidate mine = std::move(queue_.front());
+      queue_.pop_front();
+      lock.unlock();
+      process(0, mine);  // the listing thread is worker 0
+      lock.lock();
+    }
+    queue_.push_back(std::move(c));
+    lock.unlock();
+    ready_.notify_one();
+  }
+
+  void work(unsigned w) {
+    for (;;) {
+      Candidate c;
+      {
+        std::unique_lock lock(mu_);
+        ready_.wait(lock, [&] { return !queue_.empty() || done_; });
+        if (queue_.empty()) return;
+        c = std::move(queue_.front());
+        queue_.pop_front();
+      }
+      process(w, c);
     }
   }
 
-  void read_all() {
-    const unsigned workers = std::max(1u, std::min<unsigned>(walker_threads(opts_), candidates_.size()));
-    result_.workers = workers;
-    std::vector<Outcome> outcomes(candidates_.size(), Outcome::kAnalysed);
-    std::atomic<size_t> next{0};
-    std::mutex warn_mu;
-    auto work = [&](unsigned worker) {
-      std::string content, error;
-      for (size_t i = next.fetch_add(1); i < candidates_.size(); i = next.fetch_add(1)) {
-        const Candidate& c = candidates_[i];
-        Outcome o = read_file(c.abs, opts_.max_file_bytes, content, error);
-        if (o == Outcome::kAnalysed) {
-          std::string_view view(content);
-          if (view.substr(0, kBinaryProbeBytes).find('\0') != std::string_view::npos)
-            o = Outcome::kBinary;
-          else if (looks_generated(view))
-            o = Outcome::kGenerated;
-          else
-            visit_(worker, c.rel, view);
-        } else if (o == Outcome::kUnreadable) {
-          std::lock_guard lock(warn_mu);
-          result_.warnings.push_back("cannot read " + c.rel + ": " + error + " (skipped)");
-        }
-        outcomes[i] = o;
-      }
-    };
-    std::vector<std::thread> pool;
-    for (unsigned w = 1; w < workers; ++w) pool.emplace_back(work, w);
-    work(0);
-    for (auto& t : pool) t.join();
-
-    for (size_t i = 0; i < candidates_.size(); ++i) {
-      switch (outcomes[i]) {
-        case Outcome::kAnalysed:
-          ++result_.total;
-          ++result_.analysed;
-          break;
-        case Outcome::kTooLarge:
-          skip(SkipReason::too_large, candidates_[i].rel);
-          break;
-        case Outcome::kBinary:
-          skip(SkipReason::binary, candidates_[i].rel);
-          break;
-        case Outcome::kGenerated:
-          skip(SkipReason::generated, candidates_[i].rel);
-          break;
-        case Outcome::kUnreadable:
-          break;  // a warning, not an entry
+  void process(unsigned w, const Candidate& c) {
+    WorkerState& s = states_[w];
+    s.path.assign(root_).append("/").append(c.rel);
+    Outcome o = read_file(s.path, opts_.max_file_bytes, s.content, s.error);
+    if (o == Outcome::kAnalysed) {
+      std::string_view view(s.content);
+      const bool binary = std::memchr(view.data(), '\0', std::min(view.size(), kBinaryProbeBytes)) != nullptr;
+      if (c.lockfile) {
+        if (!binary) visit_(w, c.rel, view);  // bun.lockb is binary: counted, not visited
+        o = Outcome::kGenerated;
+      } else if (binary) {
+        o = Outcome::kBinary;
+      } else if (!c.never_generated && looks_generated(view)) {
+        o = Outcome::kGenerated;
+      } else {
+        visit_(w, c.rel, view);
       }
     }
-    std::sort(samples_.begin(), samples_.end());
-    if (samples_.size() > kMaxSamples) samples_.resize(kMaxSamples);
-    result_.skipped_samples = std::move(samples_);
-    std::sort(result_.warnings.begin(), result_.warnings.end());
+    switch (o) {
+      case Outcome::kAnalysed:
+        ++s.analysed;
+        return;
+      case Outcome::kTooLarge:
+        ++s.skipped[SkipReason::too_large];
+        break;
+      case Outcome::kBinary:
+        ++s.skipped[SkipReason::binary];
+        break;
+      case Outcome::kGenerated:
+        ++s.skipped[SkipReason::generated];
+        break;
+      case Outcome::kUnreadable:
+        warn("cannot read " + c.rel + ": " + s.error + " (skipped)");
+        return;  // a warning, not an entry
+    }
+    s.samples.add(c.rel);
   }
 
-  fs::path root_;
-  WalkOptions opts_;
+  std::string root_;
+  const WalkOptions& opts_;
   const FileVisitor& visit_;
-  GitIgnore ignore_;
   WalkResult result_;
-  std::vector<Candidate> candidates_;
-  std::vector<std::string> samples_;
+  Samples samples_;  // the listing's skips
+  std::vector<WorkerState> states_;
+
+  // Rules of the directories being listed, outermost first (listing thread only).
+  std::vector<IgnoreRules> ignores_;
+  std::vector<LinguistAttributes> attributes_;
+  std::optional<IgnoreRules> exclude_;
+  std::optional<LinguistAttributes> info_attributes_;
+
+  std::mutex mu_;  // guards queue_ and done_
+  std::condition_variable ready_;
+  std::deque<Candidate> queue_;
+  bool done_ = false;
+
+  std::mutex warn_mu_;
+  std::vector<std::string> warnings_;
 };
 
 }  // namespace

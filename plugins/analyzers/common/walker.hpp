@@ -7,8 +7,14 @@
 //     per_worker[worker].add(rel, text);  // no locking: each worker has its own slot
 //   });
 //
-// The directory listing is sequential (cheap, and keeps the result ordered);
-// reading and visiting files, the expensive part, runs on `threads` workers.
+// The directory listing is sequential and sorted (so results never depend on
+// timing) and feeds a bounded queue that the workers drain while it goes on:
+// reading and visiting files, the expensive part, runs on `threads` workers,
+// and memory stays bounded whatever the number of files (see keep_listing).
+//
+// Ignore rules are git's: .gitignore files at every level, .git/info/exclude,
+// and the linguist-vendored / linguist-generated attributes of .gitattributes
+// files (common/gitignore.hpp).
 #pragma once
 
 #include <cstdint>
@@ -40,8 +46,13 @@ struct WalkOptions {
   unsigned threads = 0;
   //! When set, only files it accepts (by relative path) are read and visited;
   //! the others count as analysed without being opened. Used by analyzers that
-  //! need a few manifests rather than every line of code.
+  //! need a few manifests rather than every line of code. Lockfiles (counted
+  //! as generated) are read and visited only when it accepts them.
   std::function<bool(const std::string& rel_path)> want_content;
+  //! Whether WalkResult::dirs records every directory and file name. Project
+  //! detection needs it; statistics do not, and without it a walk's memory
+  //! does not grow with the number of files.
+  bool keep_listing = true;
 };
 
 //! What one walked directory holds: every regular file (also those skipped
@@ -57,7 +68,7 @@ struct WalkResult {
   std::uint64_t analysed = 0;  // files kept (read and visited, or accepted unread)
   std::map<SkipReason, std::uint64_t> skipped;
   std::vector<std::string> skipped_samples;  // first 10 in path order; directories end in "/"
-  //! Every directory walked, by relative path ("." for the root).
+  //! Every directory walked, by relative path ("." for the root); empty unless keep_listing.
   std::map<std::string, DirListing> dirs;
   std::vector<std::string> warnings;
   unsigned workers = 1;

@@ -29,6 +29,8 @@ struct Language {
   //! Bytes that may start a marker or a string; filled in by the table so the
   //! counter can skip every other byte without comparing markers.
   std::array<bool, 256> starts{};
+  //! Bytes that open a one-line string (the characters of `quotes`).
+  std::array<bool, 256> quote{};
 };
 
 //! The number of languages in the table (documented in the analyzer README).

@@ -2,6 +2,7 @@
 // map a file to one of them.
 #include <algorithm>
 #include <cctype>
+#include <cstring>
 #include <unordered_map>
 
 #include "languages/language.hpp"
@@ -28,7 +29,7 @@ const Table& table() {
       };
       for (const auto& m : l.line_comments) mark(m);
       for (const auto& [open, close] : l.blocks) mark(open);
-      for (char q : l.quotes) mark(std::string(1, q));
+      for (char q : l.quotes) mark(std::string(1, q)), l.quote[static_cast<unsigned char>(q)] = true;
       if (l.triple_quote_comments) mark("\""), mark("'");
       t.emplace(l.name, std::move(l));
     };
@@ -319,17 +320,37 @@ bool contains_any(std::string_view text, std::initializer_list<std::string_view>
   return false;
 }
 
+// Whether needle occurs in text as the first thing on a line (after blanks),
+// as any_line + starts_with would find it; memmem scans far faster than a
+// search per line, and most .h files are headers of large trees.
+bool line_starting_with(std::string_view text, std::string_view needle) {
+  const char* const begin = text.data();
+  const char* const end = begin + text.size();
+  for (const char* p = begin; p < end;) {
+    const void* hit = ::memmem(p, static_cast<size_t>(end - p), needle.data(), needle.size());
+    if (!hit) return false;
+    const char* h = static_cast<const char*>(hit);
+    const char* q = h;
+    while (q > begin && (q[-1] == ' ' || q[-1] == '\t')) --q;
+    if (q == begin || q[-1] == '\n') return true;
+    p = h + 1;
+  }
+  return false;
+}
+
+bool contains(std::string_view text, std::string_view needle) {
+  return ::memmem(text.data(), text.size(), needle.data(), needle.size()) != nullptr;
+}
+
 const Language* header_language(std::string_view text) {
-  if (any_line(text, [](std::string_view l) {
-        return starts_with_any(l, {"@interface", "@implementation", "@protocol", "#import "});
-      }))
-    return by_name("Objective-C");
-  if (contains_any(text, {"std::", "constexpr ", "nullptr", "namespace ", "template <", "template<"}) ||
-      any_line(text, [](std::string_view l) {
-        return starts_with_any(l, {"class ", "public:", "private:", "protected:", "#include <iostream>",
-                                   "#include <string>", "#include <vector>", "#include <memory>"});
-      }))
-    return by_name("C++");
+  text = text.substr(0, kHeuristicBytes);
+  for (std::string_view objc : {"@interface", "@implementation", "@protocol", "#import "})
+    if (line_starting_with(text, objc)) return by_name("Objective-C");
+  for (std::string_view cpp : {"std::", "constexpr ", "nullptr", "namespace ", "template <", "template<"})
+    if (contains(text, cpp)) return by_name("C++");
+  for (std::string_view cpp : {"class ", "public:", "private:", "protected:", "#include <iostream>",
+                               "#include <string>", "#include <vector>", "#include <memory>"})
+    if (line_starting_with(text, cpp)) return by_name("C++");
   return by_name("C");
 }
 

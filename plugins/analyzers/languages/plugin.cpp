@@ -57,6 +57,7 @@ class LanguagesAnalyzer : public sdk::Analyzer {
     WalkOptions wo;
     wo.max_file_bytes = options.max_file_bytes;
     wo.threads = config_.threads;
+    wo.keep_listing = false;  // statistics need no listing: memory stays flat on huge trees
     if (options.quick) wo.want_content = [](const std::string&) { return false; };
     std::vector<std::map<std::string, Totals>> per_worker(walker_threads(wo));
     WalkResult walk =
