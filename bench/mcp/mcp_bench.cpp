@@ -4,9 +4,13 @@
 //   - pipelined tools/call throughput: 64 requests in flight, a trivial
 //     read-only tool (ours: list_workspaces; reference: echo);
 //   - sequential tools/call latency p50/p99 (one request at a time);
-//   - peak RSS of each server process (VmHWM) after the load.
+//   - peak RSS of each server process (VmHWM) after the load;
+// then, through the node scripts beside this file:
+//   - sdk_latency.mjs: sequential latency p50/p99 with the official SDK client;
+//   - http_load.mjs: Streamable HTTP, 64 concurrent sessions for 10 s, calls/s
+//     and errors (must be zero).
 //
-//   build-x/bench/mcp/isb-bench-mcp [calls=5000]
+//   build-x/bin/isb-bench-mcp [calls=5000] [http_seconds=10]
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -157,8 +161,9 @@ Figures measure(const char* name, const std::vector<std::string>& argv, const st
 
 int main(int argc, char** argv) {
   int calls = argc > 1 ? std::atoi(argv[1]) : 5000;
-  if (calls < 100) {
-    std::fprintf(stderr, "usage: isb-bench-mcp [calls >= 100]\n");
+  int http_seconds = argc > 2 ? std::atoi(argv[2]) : 10;
+  if (calls < 100 || http_seconds < 1 || http_seconds > 120) {
+    std::fprintf(stderr, "usage: isb-bench-mcp [calls >= 100] [http_seconds 1-120]\n");
     return 2;
   }
   if (!std::filesystem::exists(ISB_BENCH_REFERENCE)) {
@@ -173,5 +178,12 @@ int main(int argc, char** argv) {
   std::printf("ratio: throughput x%.2f, p50 x%.2f, peak RSS x%.2f (ours / reference; target >= 3, <= 0.2)\n",
               ours.calls_per_s / ref.calls_per_s, ours.p50_ms / ref.p50_ms,
               static_cast<double>(ours.peak_rss_kib) / static_cast<double>(ref.peak_rss_kib));
-  return ours.errors || ref.errors ? 1 : 0;
+  std::fflush(stdout);
+  const std::string scripts = ISB_BENCH_SCRIPTS;
+  const std::string servers = std::string(" '") + ISB_BENCH_SERVER + "' '" + ISB_BENCH_REFERENCE + "'";
+  int sdk = std::system(("node '" + scripts + "/sdk_latency.mjs'" + servers + " 1000").c_str());
+  int http = std::system(
+      ("node '" + scripts + "/http_load.mjs'" + servers + " " + std::to_string(http_seconds) + " 64")
+          .c_str());
+  return ours.errors || ref.errors || sdk != 0 || http != 0 ? 1 : 0;
 }

@@ -77,7 +77,7 @@ test('initialize over POST returns JSON and a random visible-ASCII Mcp-Session-I
   assert.match(a.headers['content-type'], /^application\/json/);
   assert.equal(a.json.id, 1);
   assert.equal(a.json.result.protocolVersion, '2025-11-25');
-  assert.deepEqual(Object.keys(a.json.result.capabilities).sort(), ['logging', 'tools']);
+  assert.deepEqual(Object.keys(a.json.result.capabilities).sort(), ['logging', 'resources', 'tools']);
   assert.match(a.headers['mcp-session-id'], /^[0-9a-f]{32}$/);
   assert.notEqual(a.headers['mcp-session-id'], b.headers['mcp-session-id']);
 }));
@@ -96,10 +96,13 @@ test('requests need a known session: missing id 400, unknown id 404, DELETE ends
   assert.equal((await request(srv, { method: 'DELETE', headers: { 'mcp-session-id': sid } })).status, 404);
 }));
 
-test('GET /mcp is 405 with Allow, /health is 200, other paths 404', opts, withHttp(async (srv) => {
+test('GET /mcp needs a session, PUT is 405 with Allow, /health is 200, other paths 404', opts, withHttp(async (srv) => {
   const g = await request(srv, { method: 'GET', headers: { accept: 'text/event-stream' } });
-  assert.equal(g.status, 405);
-  assert.equal(g.headers.allow, 'POST, DELETE');
+  assert.equal(g.status, 400);
+  assert.match(g.text, /Mcp-Session-Id header is required/);
+  const put = await request(srv, { method: 'PUT', headers: { 'mcp-session-id': 'x' } });
+  assert.equal(put.status, 405);
+  assert.equal(put.headers.allow, 'GET, POST, DELETE');
   const h = await request(srv, { method: 'GET', path: '/health' });
   assert.equal(h.status, 200);
   assert.deepEqual(h.json, { status: 'ok' });
@@ -196,8 +199,8 @@ test('a burst over the rate limit gets 429 with Retry-After', opts, withHttp(asy
     statuses.push(r.status);
     if (r.status === 429) retryAfter = r.headers['retry-after'];
   }
-  // burst 3: three requests pass (GET is then 405), the rest are limited.
-  assert.deepEqual(statuses, [405, 405, 405, 429, 429, 429]);
+  // burst 3: three requests pass (a GET without a session is then 400), the rest are limited.
+  assert.deepEqual(statuses, [400, 400, 400, 429, 429, 429]);
   assert.ok(Number(retryAfter) >= 1, `Retry-After: ${retryAfter}`);
 }, { env: { SANDBOX_SECURITY_RATE_LIMIT_BURST: '3', SANDBOX_SECURITY_RATE_LIMIT_REQUESTS_PER_MINUTE: '6' } }));
 

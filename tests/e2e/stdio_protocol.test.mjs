@@ -175,7 +175,7 @@ const opts = { timeout: TEST_TIMEOUT };
 
 // ----------------------------------------------------------------- tests ---
 
-test('initialize negotiates the protocol version and advertises only tools and logging', opts, withServer(async (s) => {
+test('initialize negotiates the protocol version and advertises only tools, logging and resources', opts, withServer(async (s) => {
   const cases = [
     ['2025-06-18', '2025-06-18'],
     ['2025-11-25', '2025-11-25'],
@@ -192,7 +192,8 @@ test('initialize negotiates the protocol version and advertises only tools and l
     assert.equal(typeof r.result.serverInfo.version, 'string');
     assert.match(r.result.serverInfo.version, /^\d+\.\d+\.\d+/);
     assert.equal(typeof r.result.capabilities.tools, 'object');
-    assert.deepEqual(Object.keys(r.result.capabilities).sort(), ['logging', 'tools']);
+    assert.deepEqual(Object.keys(r.result.capabilities).sort(), ['logging', 'resources', 'tools']);
+    assert.deepEqual(r.result.capabilities.resources, { subscribe: false, listChanged: false });
   }
 }));
 

@@ -1,13 +1,14 @@
 // json_rpc_fuzz.cpp: libFuzzer harness for the JSON-RPC/MCP layer shared by
 // every MCP transport (McpSession::handle_text), against an in-process host
-// whose two operations answer at once. Any input must be answered or ignored
+// whose operations answer at once (echo, fail, and list_resources /
+// read_resource, so the resources/* methods are reached too). Any input must be answered or ignored
 // without a crash, a sanitizer report or a hang.
 //
 //   tests/fuzz/run_fuzz.sh BUILD_DIR SECONDS   (builds with Debian clang, runs)
 #include <isb/plugin_abi.h>
 
+#include <atomic>
 #include <boost/json/serialize.hpp>
-
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -24,6 +25,12 @@ const char kCatalogue[] =
     R"("output_schema":{"type":"object"},"annotations":{"read_only":true,"destructive":false,)"
     R"("idempotent":true,"open_world":false}},)"
     R"({"name":"fail","title":"Fail","description":"fail","input_schema":{"type":"object"},)"
+    R"("output_schema":{"type":"object"},"annotations":{"read_only":false,"destructive":false,)"
+    R"("idempotent":true,"open_world":false}},)"
+    R"({"name":"list_resources","title":"L","description":"l","input_schema":{"type":"object"},)"
+    R"("output_schema":{"type":"object"},"annotations":{"read_only":true,"destructive":false,)"
+    R"("idempotent":true,"open_world":false}},)"
+    R"({"name":"read_resource","title":"R","description":"r","input_schema":{"type":"object"},)"
     R"("output_schema":{"type":"object"},"annotations":{"read_only":true,"destructive":false,)"
     R"("idempotent":true,"open_world":false}}])";
 
@@ -40,7 +47,7 @@ isb_status call_op(void*, const char* operation, const char* args_json, const is
     events->on_event(events->user, kProgress, sizeof kProgress - 1);
     events->on_event(events->user, kOutput, sizeof kOutput - 1);
   }
-  if (std::strcmp(operation, "fail") == 0) {
+  if (std::strcmp(operation, "fail") == 0 || std::strstr(args_json, "missing") != nullptr) {
     static const char kErr[] = R"({"error":{"code":"invalid_argument","message":"no"}})";
     result->set(result->user, kErr, sizeof kErr - 1);
     return ISB_INVALID_ARGUMENT;
@@ -67,12 +74,19 @@ isb_host_api make_host() {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static isb_host_api api = make_host();
-  size_t written = 0;
+  // One pool for every input, as a transport shares one across sessions.
+  static auto pool = std::make_shared<isb::mcp::CallPool>(isb::mcp::CallPool::Options{2, 2, 64});
+  std::atomic<size_t> written{0};
   isb::mcp::SessionOptions options;
   options.tools_page_size = 1;
+  options.pool = pool;
   isb::mcp::McpSession session(
       isb::sdk::Host(&api), "fuzz",
-      [&](const boost::json::object& m) { written += boost::json::serialize(m).size(); }, options);
+      [&](isb::mcp::Outgoing m) {
+        written += m.text.size();
+        return true;
+      },
+      options);
   // The input is several messages separated by newlines, as stdio frames them.
   std::string_view text(reinterpret_cast<const char*>(data), size);
   size_t start = 0;

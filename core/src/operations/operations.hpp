@@ -30,6 +30,14 @@ Status register_analysis_operations(OperationRegistry& r, const Services& s);
 Status register_plan_operations(OperationRegistry& r, const Services& s);
 Status register_execution_operations(OperationRegistry& r, const Services& s);
 Status register_status_operations(OperationRegistry& r, const Services& s);
+Status register_resource_operations(OperationRegistry& r, const Services& s);
+
+//! Output schema member "resource_links" (no braces), for results that
+//! add_log_resource_links() may extend.
+extern const std::string kResourceLinksProperty;
+//! Adds "resource_links" (sandbox:// URIs of the full step logs) to an
+//! execution result that shows some output only in part.
+void add_log_resource_links(boost::json::object& result);
 
 //! All of the above, in the order tools are listed.
 Status register_all(OperationRegistry& r, const Services& s);

@@ -1,10 +1,12 @@
 // mcp_session.cpp: the MCP methods on top of the host's operation registry.
+// Resources are served by two operations of the core, list_resources and
+// read_resource (core/src/operations/resource_operations.cpp), so that the
+// URI scheme and the confinement of workspace files live in one place.
 #include "mcp_session.hpp"
 
 #include <algorithm>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
-#include <thread>
 
 #include "json_rpc.hpp"
 
@@ -19,6 +21,15 @@ constexpr const char* kLogLevels[] = {"debug", "info",     "notice", "warning",
 
 // Cursors are opaque to clients; this one is the offset of the next page.
 constexpr std::string_view kCursorPrefix = "tools-offset:";
+
+// JSON-RPC error for a resource that does not exist (MCP resources spec).
+constexpr int kResourceNotFound = -32002;
+
+constexpr const char* kListResourcesOp = "list_resources";
+constexpr const char* kReadResourceOp = "read_resource";
+
+// Revisions that know content items of type resource_link.
+bool knows_resource_links(std::string_view version) { return version >= "2025-06-18"; }
 
 }  // namespace
 
@@ -42,8 +53,9 @@ McpSession::McpSession(isb::sdk::Host host, std::string transport_id, Writer wri
       transport_id_(std::move(transport_id)),
       client_id_(client_id.empty() ? transport_id_ : std::move(client_id)),
       writer_(std::move(writer)),
-      options_(options) {
+      options_(std::move(options)) {
   if (options_.tools_page_size == 0) options_.tools_page_size = 1;
+  if (!options_.pool) options_.pool = std::make_shared<CallPool>(CallPool::Options{});
 }
 
 std::string McpSession::protocol_version() const {
@@ -58,16 +70,22 @@ size_t McpSession::in_flight() const {
   return running_;
 }
 
-void McpSession::send(const json::object& message, const Origin& origin) {
+void McpSession::send_text(std::string text, const Origin& origin, bool is_response) {
   try {
     if (origin.writer) {
-      origin.writer(message);
-    } else {
-      writer_(message);
+      if (origin.writer(Outgoing{is_response ? std::move(text) : text, is_response})) return;
+      // The request's stream is gone: a response has nowhere left to go, but
+      // notifications still reach the client on the session's own stream.
+      if (is_response) return;
     }
+    writer_(Outgoing{std::move(text), is_response});
   } catch (const std::exception& e) {
     host_.warn(std::string("could not send a message: ") + e.what());
   }
+}
+
+void McpSession::send(const json::object& message, const Origin& origin, bool is_response) {
+  send_text(json::serialize(message), origin, is_response);
 }
 
 void McpSession::shutdown() {
@@ -81,47 +99,49 @@ int McpSession::handle_text(std::string_view text, const Origin& origin) {
   boost::system::error_code ec;
   json::value msg = json::parse(text, ec);
   if (ec) {
-    send(make_error(nullptr, kParseError, "Parse error: " + ec.message()), origin);
+    send(make_error(nullptr, kParseError, "Parse error: " + ec.message()), origin, true);
     return 1;
   }
   if (msg.is_array()) {
     send(make_error(nullptr, kInvalidRequest,
                     "Invalid Request: JSON-RPC batches are not supported; send one message "
                     "per line"),
-         origin);
+         origin, true);
     return 1;
   }
   if (!msg.is_object()) {
-    send(make_error(nullptr, kInvalidRequest, "Invalid Request: a message must be a JSON object"), origin);
+    send(make_error(nullptr, kInvalidRequest, "Invalid Request: a message must be a JSON object"), origin,
+         true);
     return 1;
   }
-  const json::object& o = msg.as_object();
-  const json::value* id = o.if_contains("id");
+  json::object& o = msg.as_object();
+  json::value* id = o.if_contains("id");
   const json::value* version = o.if_contains("jsonrpc");
   const json::value* method = o.if_contains("method");
   bool id_ok = id && (id->is_string() || id->is_int64() || id->is_uint64());
   json::value reply_id = id_ok ? *id : json::value(nullptr);
   if (!version || !version->is_string() || version->as_string() != "2.0") {
-    send(make_error(reply_id, kInvalidRequest, "Invalid Request: \"jsonrpc\" must be \"2.0\""), origin);
+    send(make_error(reply_id, kInvalidRequest, "Invalid Request: \"jsonrpc\" must be \"2.0\""), origin, true);
     return 1;
   }
   if (!method) {
     // A response to a request we never send, or garbage: responses get no reply.
     if (o.contains("result") || o.contains("error")) return 0;
-    send(make_error(reply_id, kInvalidRequest, "Invalid Request: \"method\" is missing"), origin);
+    send(make_error(reply_id, kInvalidRequest, "Invalid Request: \"method\" is missing"), origin, true);
     return 1;
   }
   if (!method->is_string()) {
-    send(make_error(reply_id, kInvalidRequest, "Invalid Request: \"method\" must be a string"), origin);
+    send(make_error(reply_id, kInvalidRequest, "Invalid Request: \"method\" must be a string"), origin, true);
     return 1;
   }
-  const json::value* params_v = o.if_contains("params");
+  json::value* params_v = o.if_contains("params");
   if (params_v && !params_v->is_object()) {
     if (!id) return 0;
-    send(make_error(reply_id, kInvalidParams, "Invalid params: \"params\" must be an object"), origin);
+    send(make_error(reply_id, kInvalidParams, "Invalid params: \"params\" must be an object"), origin, true);
     return 1;
   }
-  json::object params = params_v ? params_v->as_object() : json::object{};
+  // The parsed message is ours: its params move on instead of being copied.
+  json::object params = params_v ? std::move(params_v->as_object()) : json::object{};
   std::string m(method->as_string());
   if (!id) {
     handle_notification(m, params);
@@ -129,10 +149,10 @@ int McpSession::handle_text(std::string_view text, const Origin& origin) {
   }
   if (!id_ok) {
     send(make_error(nullptr, kInvalidRequest, "Invalid Request: \"id\" must be a string or an integer"),
-         origin);
+         origin, true);
     return 1;
   }
-  handle_request(*id, m, params, origin);
+  handle_request(std::move(*id), m, std::move(params), origin);
   return 1;
 }
 
@@ -157,6 +177,7 @@ json::object McpSession::initialize(const json::object& params) {
     std::lock_guard<std::mutex> lock(state_mu_);
     protocol_version_ = chosen;
   }
+  links_supported_ = knows_resource_links(chosen);
   std::string version = "0.0.0";
   boost::system::error_code ec;
   json::value info = json::parse(host_.host_info(), ec);
@@ -164,34 +185,45 @@ json::object McpSession::initialize(const json::object& params) {
     if (auto* v = info.as_object().if_contains("version"); v && v->is_string())
       version = std::string(v->as_string());
   }
-  // Only what is implemented: tools (fixed list) and logging (setLevel +
-  // notifications/message). No resources, prompts or completions yet.
+  // Only what is implemented: tools (fixed list), logging (setLevel +
+  // notifications/message) and, when the core offers them, resources (no
+  // subscriptions: logs and files are read on demand). No prompts or
+  // completions.
+  tools();
+  json::object capabilities{{"tools", json::object{{"listChanged", false}}}, {"logging", json::object{}}};
+  {
+    std::lock_guard<std::mutex> lock(tools_mu_);
+    if (resources_available_) {
+      capabilities["resources"] = json::object{{"subscribe", false}, {"listChanged", false}};
+    }
+  }
   return json::object{
       {"protocolVersion", chosen},
-      {"capabilities",
-       json::object{{"tools", json::object{{"listChanged", false}}}, {"logging", json::object{}}}},
+      {"capabilities", std::move(capabilities)},
       {"serverInfo",
        json::object{{"name", "intelligent-sandbox"}, {"title", "Intelligent Sandbox"}, {"version", version}}},
       {"instructions",
        "Isolated, codebase-aware workspaces. Typical flow: create_workspace(source_path) -> analyze_codebase "
        "-> "
        "create_task_plan(task_description) -> approve_plan -> execute_task_plan -> get_execution_history -> "
-       "destroy_workspace. exec_command runs a single shell command."}};
+       "destroy_workspace. exec_command runs a single shell command. Full step logs and workspace files are "
+       "resources: sandbox://executions/{execution_id}/steps/{step_id}/{stdout|stderr} and "
+       "sandbox://workspaces/{workspace_id}/files/{path}."}};
 }
 
-std::optional<json::array> McpSession::tools() {
+const json::array* McpSession::tools() {
   std::lock_guard<std::mutex> lock(tools_mu_);
-  if (tools_) return tools_;
+  if (tools_) return &*tools_;
   std::string text;
   try {
     text = host_.list_operations();
   } catch (const std::exception& e) {
     host_.error(std::string("cannot list operations: ") + e.what());
-    return std::nullopt;
+    return nullptr;
   }
   boost::system::error_code ec;
   json::value ops = json::parse(text, ec);
-  if (ec || !ops.is_array()) return std::nullopt;
+  if (ec || !ops.is_array()) return nullptr;
   json::array tools;
   for (const auto& op : ops.as_array()) {
     const json::object& o = op.as_object();
@@ -206,38 +238,50 @@ std::optional<json::array> McpSession::tools() {
                                                    {"destructiveHint", a.at("destructive")},
                                                    {"idempotentHint", a.at("idempotent")},
                                                    {"openWorldHint", a.at("open_world")}}}};
-    tool_names_[std::string(o.at("name").as_string())] = true;
+    auto is_true = [&](const char* k) {
+      auto* v = a.if_contains(k);
+      return v && v->is_bool() && v->as_bool();
+    };
+    tool_info_[std::string(o.at("name").as_string())] = {.quick =
+                                                             is_true("read_only") && is_true("idempotent")};
     tools.push_back(std::move(tool));
   }
+  resources_available_ = tool_info_.count(kListResourcesOp) && tool_info_.count(kReadResourceOp);
   tools_ = std::move(tools);
-  return tools_;
+  return &*tools_;
 }
 
-void McpSession::handle_request(const json::value& id, const std::string& method, const json::object& params,
+void McpSession::handle_request(json::value id, const std::string& method, json::object params,
                                 const Origin& origin) {
-  if (method == "initialize") {
-    send(make_result(id, initialize(params)), origin);
+  if (method == "tools/call") {
+    start_tool_call(std::move(id), std::move(params), origin);
+  } else if (method == "initialize") {
+    send(make_result(id, initialize(params)), origin, true);
   } else if (method == "ping") {
-    send(make_result(id, json::object{}), origin);
+    send(make_result(id, json::object{}), origin, true);
   } else if (method == "tools/list") {
     list_tools(id, params, origin);
-  } else if (method == "tools/call") {
-    start_tool_call(id, params, origin);
+  } else if (method == "resources/list") {
+    start_resource_request(std::move(id), Job::kListResources, std::move(params), origin);
+  } else if (method == "resources/templates/list") {
+    start_resource_request(std::move(id), Job::kListTemplates, std::move(params), origin);
+  } else if (method == "resources/read") {
+    start_resource_request(std::move(id), Job::kReadResource, std::move(params), origin);
   } else if (method == "logging/setLevel") {
     set_log_level(id, params, origin);
   } else {
-    send(make_error(
-             id, kMethodNotFound,
-             "Method not found: " + method +
-                 " (this server implements initialize, ping, tools/list, tools/call, logging/setLevel)"),
-         origin);
+    send(make_error(id, kMethodNotFound,
+                    "Method not found: " + method +
+                        " (this server implements initialize, ping, tools/list, tools/call, resources/list, "
+                        "resources/templates/list, resources/read, logging/setLevel)"),
+         origin, true);
   }
 }
 
 void McpSession::list_tools(const json::value& id, const json::object& params, const Origin& origin) {
-  auto t = tools();
+  const json::array* t = tools();
   if (!t) {
-    send(make_error(id, kInternalError, "Internal error: the server could not list its tools"), origin);
+    send(make_error(id, kInternalError, "Internal error: the server could not list its tools"), origin, true);
     return;
   }
   size_t offset = 0;
@@ -255,7 +299,7 @@ void McpSession::list_tools(const json::value& id, const json::object& params, c
                id, kInvalidParams,
                "Invalid params: unknown cursor " + json::serialize(*c) +
                    "; pass the nextCursor of the previous tools/list page, or no cursor for the first page"),
-           origin);
+           origin, true);
       return;
     }
   }
@@ -264,7 +308,7 @@ void McpSession::list_tools(const json::value& id, const json::object& params, c
   for (size_t i = offset; i < end; ++i) page.push_back((*t)[i]);
   json::object result{{"tools", std::move(page)}};
   if (end < t->size()) result["nextCursor"] = std::string(kCursorPrefix) + std::to_string(end);
-  send(make_result(id, std::move(result)), origin);
+  send(make_result(id, std::move(result)), origin, true);
 }
 
 void McpSession::set_log_level(const json::value& id, const json::object& params, const Origin& origin) {
@@ -275,36 +319,77 @@ void McpSession::set_log_level(const json::value& id, const json::object& params
              id, kInvalidParams,
              "Invalid params: \"level\" must be one of debug, info, notice, warning, error, critical, alert, "
              "emergency"),
-         origin);
+         origin, true);
     return;
   }
   min_log_rank_ = rank;
-  send(make_result(id, json::object{}), origin);
+  send(make_result(id, json::object{}), origin, true);
 }
 
-void McpSession::start_tool_call(const json::value& id, const json::object& params, const Origin& origin) {
+void McpSession::enqueue(const json::value& id, CallPool::Lane lane,
+                         std::function<void(std::shared_ptr<Call>)> work, const Origin& origin) {
+  auto call = std::make_shared<Call>();
+  std::string key = id_key(id);
+  {
+    std::lock_guard<std::mutex> lock(calls_mu_);
+    if (shutting_down_) {
+      send(make_error(id, kInternalError, "the server is shutting down"), origin, true);
+      return;
+    }
+    // A reused id would overwrite the running call's entry, which then could
+    // no longer be cancelled (nor by shutdown at end of input).
+    if (calls_.count(key)) {
+      send(make_error(id, kInvalidRequest,
+                      "Invalid Request: id " + key + " is already used by a call in flight"),
+           origin, true);
+      return;
+    }
+    calls_.emplace(std::move(key), call);
+    ++running_;
+  }
+  bool queued = options_.pool->submit(lane, [work = std::move(work), call] { work(call); });
+  if (!queued) {
+    send(make_error(id, kInternalError,
+                    "Server busy: too many requests are waiting; retry when some of yours have finished"),
+         origin, true);
+    finish_call(id);
+  }
+}
+
+void McpSession::finish_call(const json::value& id) {
+  std::lock_guard<std::mutex> lock(calls_mu_);
+  calls_.erase(id_key(id));
+  --running_;
+  calls_done_.notify_all();
+}
+
+void McpSession::start_tool_call(json::value id, json::object params, const Origin& origin) {
   const json::value* name = params.if_contains("name");
   if (!name || !name->is_string()) {
-    send(make_error(id, kInvalidParams, "Invalid params: tools/call needs \"name\" (a string)"), origin);
+    send(make_error(id, kInvalidParams, "Invalid params: tools/call needs \"name\" (a string)"), origin,
+         true);
     return;
   }
   std::string tool(name->as_string());
   if (!tools()) {
-    send(make_error(id, kInternalError, "Internal error: the server could not list its tools"), origin);
+    send(make_error(id, kInternalError, "Internal error: the server could not list its tools"), origin, true);
     return;
   }
+  CallPool::Lane lane;
   {
     std::lock_guard<std::mutex> lock(tools_mu_);
-    if (!tool_names_.count(tool)) {
+    auto it = tool_info_.find(tool);
+    if (it == tool_info_.end()) {
       send(
           make_error(id, kInvalidParams, "Unknown tool: " + tool + " (tools/list shows the available tools)"),
-          origin);
+          origin, true);
       return;
     }
+    lane = it->second.quick ? CallPool::Lane::kQuick : CallPool::Lane::kLong;
   }
-  const json::value* args = params.if_contains("arguments");
+  json::value* args = params.if_contains("arguments");
   if (args && !args->is_object() && !args->is_null()) {
-    send(make_error(id, kInvalidParams, "Invalid params: \"arguments\" must be an object"), origin);
+    send(make_error(id, kInvalidParams, "Invalid params: \"arguments\" must be an object"), origin, true);
     return;
   }
   std::optional<json::value> token;
@@ -312,36 +397,62 @@ void McpSession::start_tool_call(const json::value& id, const json::object& para
     if (auto* t = meta->as_object().if_contains("progressToken"); t && (t->is_string() || t->is_number()))
       token = *t;
   }
-  auto call = std::make_shared<Call>();
-  {
-    std::lock_guard<std::mutex> lock(calls_mu_);
-    if (shutting_down_) {
-      send(make_error(id, kInternalError, "the server is shutting down"), origin);
-      return;
-    }
-    // A reused id would overwrite the running call's entry, which then could
-    // no longer be cancelled (nor by shutdown at end of input).
-    if (calls_.count(id_key(id))) {
-      send(make_error(id, kInvalidRequest,
-                      "Invalid Request: id " + id_key(id) + " is already used by a call in flight"),
-           origin);
-      return;
-    }
-    calls_[id_key(id)] = call;
-    ++running_;
-  }
-  json::object a = args && args->is_object() ? args->as_object() : json::object{};
-  std::thread(&McpSession::run_tool_call, this, id, std::move(tool), std::move(a), std::move(token), call,
-              origin)
-      .detach();
+  json::object a = args && args->is_object() ? std::move(args->as_object()) : json::object{};
+  enqueue(
+      id, lane,
+      [this, id, tool = std::move(tool), a = std::move(a), token = std::move(token),
+       origin](std::shared_ptr<Call> call) {
+        run_tool_call(id, tool, a, token, *call, origin);
+        finish_call(id);
+      },
+      origin);
 }
 
-void McpSession::run_tool_call(json::value id, std::string name, json::object args,
-                               std::optional<json::value> progress_token, std::shared_ptr<Call> call,
-                               Origin origin) {
+isb::sdk::RequestContext McpSession::request_context(const json::value& id, const Origin& origin) const {
+  isb::sdk::RequestContext ctx;
+  ctx.transport = transport_id_;
+  ctx.client_id = client_id_;
+  ctx.request_id = id_key(id);
+  ctx.principal = origin.principal;
+  ctx.credential = origin.credential;
+  ctx.admitted = origin.admitted;
+  return ctx;
+}
+
+void McpSession::append_resource_links(std::string& content, std::string_view result_json) const {
+  // Only results that offer links pay for parsing them.
+  if (!links_supported_ || result_json.find("\"resource_links\"") == std::string_view::npos) return;
+  boost::system::error_code ec;
+  json::value doc = json::parse(result_json, ec);
+  if (ec || !doc.is_object()) return;
+  auto* links = doc.as_object().if_contains("resource_links");
+  if (!links || !links->is_array()) return;
+  for (const auto& l : links->as_array()) {
+    if (!l.is_object()) continue;
+    const json::object& lo = l.as_object();
+    auto* uri = lo.if_contains("uri");
+    auto* name = lo.if_contains("name");
+    if (!uri || !uri->is_string() || !name || !name->is_string()) continue;
+    json::object item{{"type", "resource_link"}, {"uri", *uri}, {"name", *name}};
+    for (const char* k : {"title", "description", "mimeType", "size"}) {
+      if (auto* v = lo.if_contains(k)) item[k] = *v;
+    }
+    content.push_back(',');
+    content += json::serialize(item);
+  }
+}
+
+void McpSession::run_tool_call(const json::value& id, const std::string& name, const json::object& args,
+                               const std::optional<json::value>& progress_token, const Call& call,
+                               const Origin& origin) {
+  if (call.cancelled) {
+    // Cancelled while it waited for a worker: it never started.
+    send(make_error(id, kInternalError, "Request cancelled before it started"), origin, true);
+    return;
+  }
   double last_progress = -1;
   auto on_event = [&](std::string_view event_text) {
-    if (call->cancelled) return;
+    if (call.cancelled) return;
     boost::system::error_code ec;
     json::value e = json::parse(event_text, ec);
     if (ec || !e.is_object()) return;
@@ -361,7 +472,7 @@ void McpSession::run_tool_call(json::value id, std::string name, json::object ar
                                           {"logger", "execution"},
                                           {"data", json::object{{"stream", is_stderr ? "stderr" : "stdout"},
                                                                 {"text", *data}}}}),
-           origin);
+           origin, false);
       return;
     }
     if (!progress_token || type->as_string() != "progress") return;
@@ -373,50 +484,142 @@ void McpSession::run_tool_call(json::value id, std::string name, json::object ar
     json::object n{{"progressToken", *progress_token}, {"progress", p}};
     if (auto* t = ev.if_contains("total"); t && t->is_number()) n["total"] = *t;
     if (auto* m = ev.if_contains("message"); m && m->is_string()) n["message"] = *m;
-    send(make_notification("notifications/progress", std::move(n)), origin);
+    send(make_notification("notifications/progress", std::move(n)), origin, false);
   };
-  isb::sdk::RequestContext ctx;
-  ctx.transport = transport_id_;
-  ctx.client_id = client_id_;
-  ctx.request_id = id_key(id);
-  ctx.principal = origin.principal;
-  ctx.credential = origin.credential;
-  ctx.admitted = origin.admitted;
-  json::object response;
   try {
-    auto r = host_.call_operation(name, json::serialize(args), ctx, on_event,
-                                  [&call] { return call->cancelled.load(); });
+    auto r = host_.call_operation(name, json::serialize(args), request_context(id, origin), on_event,
+                                  [&call] { return call.cancelled.load(); });
+    if (r.status == ISB_OK) {
+      // The host hands over a serialized, schema-checked document: it goes out
+      // as structuredContent and, escaped, as the text block without being
+      // parsed and serialized again (the hot path of every call).
+      std::string text;
+      text.reserve(2 * r.json.size() + 128);
+      text += R"({"jsonrpc":"2.0","id":)";
+      text += json::serialize(id);
+      text += R"(,"result":{"content":[{"type":"text","text":)";
+      text += json::serialize(json::string_view(r.json));
+      text.push_back('}');
+      append_resource_links(text, r.json);
+      text += R"(],"structuredContent":)";
+      text += r.json;
+      text += R"(,"isError":false}})";
+      send_text(std::move(text), origin, true);
+      return;
+    }
     boost::system::error_code ec;
     json::value doc = json::parse(r.json, ec);
-    if (r.status == ISB_OK && !ec) {
-      response = make_result(
-          id, json::object{{"content", json::array{json::object{{"type", "text"}, {"text", r.json}}}},
-                           {"structuredContent", doc},
-                           {"isError", false}});
-    } else {
-      std::string message = "the operation failed";
-      std::string code = "error";
-      if (!ec && doc.is_object()) {
-        if (auto* err = doc.as_object().if_contains("error"); err && err->is_object()) {
-          const json::object& eo = err->as_object();
-          if (auto* m = eo.if_contains("message"); m && m->is_string()) message = std::string(m->as_string());
-          if (auto* c = eo.if_contains("code"); c && c->is_string()) code = std::string(c->as_string());
-        }
+    std::string message = "the operation failed";
+    std::string code = "error";
+    if (!ec && doc.is_object()) {
+      if (auto* err = doc.as_object().if_contains("error"); err && err->is_object()) {
+        const json::object& eo = err->as_object();
+        if (auto* m = eo.if_contains("message"); m && m->is_string()) message = std::string(m->as_string());
+        if (auto* c = eo.if_contains("code"); c && c->is_string()) code = std::string(c->as_string());
       }
-      // Tool failures are results with isError, so the model sees the message.
-      response = make_result(
-          id, json::object{
-                  {"content", json::array{json::object{{"type", "text"}, {"text", code + ": " + message}}}},
-                  {"isError", true}});
     }
+    // Tool failures are results with isError, so the model sees the message.
+    send(make_result(id, json::object{{"content", json::array{json::object{{"type", "text"},
+                                                                           {"text", code + ": " + message}}}},
+                                      {"isError", true}}),
+         origin, true);
   } catch (const std::exception& e) {
-    response = make_error(id, kInternalError, std::string("Internal error: ") + e.what());
+    send(make_error(id, kInternalError, std::string("Internal error: ") + e.what()), origin, true);
   }
-  send(response, origin);
-  std::lock_guard<std::mutex> lock(calls_mu_);
-  calls_.erase(id_key(id));
-  --running_;
-  calls_done_.notify_all();
+}
+
+void McpSession::start_resource_request(json::value id, Job job, json::object params, const Origin& origin) {
+  tools();
+  bool available;
+  {
+    std::lock_guard<std::mutex> lock(tools_mu_);
+    available = resources_available_;
+  }
+  if (!available) {
+    send(make_error(id, kMethodNotFound, "Method not found: this server's core offers no resources"), origin,
+         true);
+    return;
+  }
+  enqueue(
+      id, CallPool::Lane::kQuick,
+      [this, id, job, params = std::move(params), origin](std::shared_ptr<Call> call) {
+        run_resource_request(id, job, params, *call, origin);
+        finish_call(id);
+      },
+      origin);
+}
+
+void McpSession::run_resource_request(const json::value& id, Job job, const json::object& params,
+                                      const Call& call, const Origin& origin) {
+  if (call.cancelled) {
+    send(make_error(id, kInternalError, "Request cancelled before it started"), origin, true);
+    return;
+  }
+  json::object args;
+  const char* op = kListResourcesOp;
+  if (job == Job::kReadResource) {
+    auto* uri = params.if_contains("uri");
+    if (!uri || !uri->is_string() || uri->as_string().empty()) {
+      send(
+          make_error(id, kInvalidParams, "Invalid params: resources/read needs \"uri\" (a non-empty string)"),
+          origin, true);
+      return;
+    }
+    op = kReadResourceOp;
+    args["uri"] = *uri;
+  } else if (job == Job::kListTemplates) {
+    args["templates_only"] = true;
+  } else if (auto* c = params.if_contains("cursor"); c && !c->is_null()) {
+    if (!c->is_string()) {
+      send(make_error(id, kInvalidParams,
+                      "Invalid params: \"cursor\" must be the nextCursor string of a page"),
+           origin, true);
+      return;
+    }
+    args["cursor"] = *c;
+  }
+  try {
+    auto r = host_.call_operation(op, json::serialize(args), request_context(id, origin), {},
+                                  [&call] { return call.cancelled.load(); });
+    boost::system::error_code ec;
+    json::value doc = json::parse(r.json, ec);
+    if (ec || !doc.is_object()) {
+      send(make_error(id, kInternalError,
+                      std::string("Internal error: the core answered ") + op + " with no JSON"),
+           origin, true);
+      return;
+    }
+    json::object& d = doc.as_object();
+    if (r.status != ISB_OK) {
+      std::string code, message = "the request failed";
+      if (auto* err = d.if_contains("error"); err && err->is_object()) {
+        if (auto* m = err->as_object().if_contains("message"); m && m->is_string()) message = m->as_string();
+        if (auto* c = err->as_object().if_contains("code"); c && c->is_string()) code = c->as_string();
+      }
+      if (code == "not_found") {
+        json::object e = make_error(id, kResourceNotFound, "Resource not found: " + message);
+        e["error"].as_object()["data"] = json::object{{"uri", args.contains("uri") ? args["uri"] : nullptr}};
+        send(e, origin, true);
+      } else if (code == "invalid_argument" || code == "permission_denied") {
+        send(make_error(id, kInvalidParams, "Invalid params: " + message), origin, true);
+      } else {
+        send(make_error(id, kInternalError, code + ": " + message), origin, true);
+      }
+      return;
+    }
+    json::object result;
+    if (job == Job::kReadResource) {
+      result["contents"] = d["contents"];
+    } else if (job == Job::kListTemplates) {
+      result["resourceTemplates"] = d["resource_templates"];
+    } else {
+      result["resources"] = d["resources"];
+      if (auto* n = d.if_contains("next_cursor"); n && n->is_string()) result["nextCursor"] = *n;
+    }
+    send(make_result(id, std::move(result)), origin, true);
+  } catch (const std::exception& e) {
+    send(make_error(id, kInternalError, std::string("Internal error: ") + e.what()), origin, true);
+  }
 }
 
 }  // namespace isb::mcp

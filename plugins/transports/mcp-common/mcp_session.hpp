@@ -1,16 +1,23 @@
 // mcp_session.hpp: one MCP session over any framing. The transport feeds it
 // complete JSON-RPC messages and says where replies go; the session answers
-// initialize, ping, tools/list (paginated), tools/call (run on worker threads
-// so that several calls are in flight at once) and logging/setLevel, honours
+// initialize, ping, tools/list (paginated), tools/call (run on a CallPool so
+// that several calls are in flight at once), resources/list (paginated),
+// resources/templates/list, resources/read and logging/setLevel, honours
 // notifications/cancelled, and turns operation events into
 // notifications/progress (when the request carries a progress token) and
 // notifications/message (command output, subject to logging/setLevel).
 //
-//   McpSession session(host, "mcp-stdio", [&](const json::object& m) { write_line(m); });
+//   McpSession session(host, "mcp-stdio", [&](Outgoing m) { return write_line(m.text); });
 //   session.handle_text(line);               // replies go to the session writer
 //   session.handle_text(body, {.writer = w}); // HTTP: replies go to this POST's stream
 //   ...
 //   session.shutdown();  // cancels in-flight calls and waits for them
+//
+// Where messages go: a reply and the notifications about its request go to
+// the writer of the request's Origin. When that writer reports its stream gone
+// (HTTP: the POST connection closed), notifications fall back to the session
+// writer (HTTP: the GET stream) and the response is dropped, as the Streamable
+// HTTP transport requires.
 //
 // Threading: handle_text() and shutdown() are thread-safe. Writers are called
 // from several threads and must serialize writes themselves.
@@ -22,12 +29,14 @@
 #include <condition_variable>
 #include <functional>
 #include <isb/sdk/plugin.hpp>
-#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
+
+#include "call_pool.hpp"
 
 namespace isb::mcp {
 
@@ -40,7 +49,14 @@ bool is_supported_version(std::string_view version);
 //! RFC 5424 severities as MCP names them, least severe first; -1 if unknown.
 int log_level_rank(std::string_view level);
 
-using Writer = std::function<void(const boost::json::object& message)>;
+//! One serialized JSON-RPC message (no trailing newline).
+struct Outgoing {
+  std::string text;
+  bool is_response = false;  //!< a response: the last message about its request
+};
+
+//! Delivers one message; returns false when its stream is gone for good.
+using Writer = std::function<bool(Outgoing message)>;
 
 //! Where one incoming message came from and where its replies go.
 struct Origin {
@@ -53,6 +69,9 @@ struct Origin {
 struct SessionOptions {
   //! Tools per tools/list page; further pages are reached with nextCursor.
   size_t tools_page_size = 100;
+  //! Runs tools/call and resources/*; shared by the sessions of a transport.
+  //! Null: the session makes its own with default bounds.
+  std::shared_ptr<CallPool> pool;
 };
 
 class McpSession {
@@ -72,7 +91,7 @@ class McpSession {
   //! Cancels every call in flight and waits until they have all answered.
   void shutdown();
 
-  //! Number of tools/call requests still running.
+  //! Number of tools/call and resources/* requests queued or running.
   size_t in_flight() const;
 
   //! The protocol version negotiated by initialize ("" before it).
@@ -82,19 +101,40 @@ class McpSession {
   struct Call {
     std::atomic<bool> cancelled{false};
   };
+  struct ToolInfo {
+    bool quick = false;  // read-only and idempotent: the quick lane of the pool
+  };
+  // What a pooled request does once a worker picks it up.
+  enum class Job { kToolCall, kListResources, kListTemplates, kReadResource };
 
-  void handle_request(const boost::json::value& id, const std::string& method,
-                      const boost::json::object& params, const Origin& origin);
+  void handle_request(boost::json::value id, const std::string& method, boost::json::object params,
+                      const Origin& origin);
   void handle_notification(const std::string& method, const boost::json::object& params);
   boost::json::object initialize(const boost::json::object& params);
-  std::optional<boost::json::array> tools();
+  //! The MCP-shaped catalogue, built on first use and never changed after
+  //! (so the pointer stays valid without the lock); nullptr when the host
+  //! could not list its operations.
+  const boost::json::array* tools();
   void list_tools(const boost::json::value& id, const boost::json::object& params, const Origin& origin);
   void set_log_level(const boost::json::value& id, const boost::json::object& params, const Origin& origin);
-  void start_tool_call(const boost::json::value& id, const boost::json::object& params, const Origin& origin);
-  void run_tool_call(boost::json::value id, std::string name, boost::json::object args,
-                     std::optional<boost::json::value> progress_token, std::shared_ptr<Call> call,
-                     Origin origin);
-  void send(const boost::json::object& message, const Origin& origin);
+  void start_tool_call(boost::json::value id, boost::json::object params, const Origin& origin);
+  void start_resource_request(boost::json::value id, Job job, boost::json::object params,
+                              const Origin& origin);
+  //! Registers the call under its id and queues work; answers itself on refusal.
+  void enqueue(const boost::json::value& id, CallPool::Lane lane,
+               std::function<void(std::shared_ptr<Call>)> work, const Origin& origin);
+  void run_tool_call(const boost::json::value& id, const std::string& name, const boost::json::object& args,
+                     const std::optional<boost::json::value>& progress_token, const Call& call,
+                     const Origin& origin);
+  void run_resource_request(const boost::json::value& id, Job job, const boost::json::object& params,
+                            const Call& call, const Origin& origin);
+  isb::sdk::RequestContext request_context(const boost::json::value& id, const Origin& origin) const;
+  //! Content items of type resource_link for the result's "resource_links"
+  //! (revisions 2025-06-18 and later; older clients find the URIs in the JSON).
+  void append_resource_links(std::string& content, std::string_view result_json) const;
+  void finish_call(const boost::json::value& id);
+  void send(const boost::json::object& message, const Origin& origin, bool is_response);
+  void send_text(std::string text, const Origin& origin, bool is_response);
 
   isb::sdk::Host host_;
   std::string transport_id_;
@@ -104,16 +144,18 @@ class McpSession {
 
   std::mutex tools_mu_;
   std::optional<boost::json::array> tools_;  // MCP-shaped catalogue, built once
-  std::map<std::string, bool> tool_names_;
+  std::unordered_map<std::string, ToolInfo> tool_info_;
+  bool resources_available_ = false;  // the host has list_resources and read_resource
 
   mutable std::mutex state_mu_;
   std::string protocol_version_;
+  std::atomic<bool> links_supported_{true};  // resource_link content items allowed
   // Lowest severity sent as notifications/message; none until logging/setLevel.
   std::atomic<int> min_log_rank_{1000};
 
   mutable std::mutex calls_mu_;
   std::condition_variable calls_done_;
-  std::map<std::string, std::shared_ptr<Call>> calls_;  // by id_key
+  std::unordered_map<std::string, std::shared_ptr<Call>> calls_;  // by id_key
   size_t running_ = 0;
   std::atomic<bool> shutting_down_{false};
   std::atomic<bool> initialized_{false};

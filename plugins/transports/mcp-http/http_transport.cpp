@@ -5,8 +5,13 @@
 //                SSE stream (tools/call, when the client accepts one) carrying
 //                its progress and log notifications and then the response; a
 //                notification or response gets 202 with no body.
-//   GET  /mcp    405: this server never starts a conversation, so it offers no
-//                standalone SSE stream.
+//   GET  /mcp    the session's own SSE stream (session_stream.hpp): the
+//                notifications that have no request stream to go to (those of
+//                a request answered with plain JSON, or whose POST connection
+//                closed), with numbered events; Last-Event-ID resumes after a
+//                reconnect within the replay buffer. One GET stream per
+//                session at a time (another gets 409). 405 when the config
+//                sets standalone_sse to false.
 //   DELETE /mcp  ends the session named by Mcp-Session-Id.
 //   GET /health  {"status":"ok"} for load balancers (no key needed).
 //
@@ -21,7 +26,8 @@
 // refuses to listen on any other address unless the core requires API keys.
 //
 // Threads: one acceptor thread (serve()) and one thread per connection,
-// bounded by max_connections; tools/call runs on the session's worker threads.
+// bounded by max_connections; tools/call and resources/* run on one CallPool
+// shared by all sessions (call_workers, long_call_workers).
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -51,6 +57,8 @@
 #include "json_rpc.hpp"
 #include "mcp_session.hpp"
 #include "origin_policy.hpp"
+#include "session_config.hpp"
+#include "session_stream.hpp"
 
 namespace json = boost::json;
 namespace beast = boost::beast;
@@ -60,7 +68,7 @@ using tcp = asio::ip::tcp;
 
 namespace {
 
-constexpr const char* kConfigSchema = R"({"type":"object","additionalProperties":false,"properties":{
+const std::string kConfigSchema = std::string(R"({"type":"object","additionalProperties":false,"properties":{
   "host":{"type":"string","minLength":1,"description":"Address to listen on. Default 127.0.0.1; any other needs API keys."},
   "port":{"type":"integer","minimum":0,"maximum":65535,"description":"TCP port; 0 picks a free one (logged). Default 8080."},
   "allowed_hosts":{"type":"array","items":{"type":"string"},"description":"Extra Host names accepted (DNS rebinding check)."},
@@ -69,7 +77,12 @@ constexpr const char* kConfigSchema = R"({"type":"object","additionalProperties"
   "max_sessions":{"type":"integer","minimum":1,"description":"Live MCP sessions; more get 503. Default 1024."},
   "session_idle_timeout_s":{"type":"integer","minimum":1,"description":"Idle sessions older than this are ended. Default 3600."},
   "max_message_bytes":{"type":"integer","minimum":1024,"description":"Largest request body. Default 64 MiB."},
-  "tools_page_size":{"type":"integer","minimum":1,"description":"Tools per tools/list page. Default 100."}}})";
+  "standalone_sse":{"type":"boolean","description":"Offer the GET /mcp stream for server-initiated messages (else 405). Default true."},
+  "sse_replay_events":{"type":"integer","minimum":1,"maximum":100000,"description":"Events per session kept for Last-Event-ID resumption (and at most 4 MiB of them). Default 512."},)") +
+                                  isb::mcp::kSessionConfigProperties + "}}";
+
+// Comment lines on an idle GET stream, so that proxies keep it open.
+constexpr auto kKeepAliveEvery = std::chrono::seconds(15);
 
 // The default when the client sends no MCP-Protocol-Version (transports spec).
 constexpr const char* kDefaultHeaderVersion = "2025-03-26";
@@ -92,39 +105,50 @@ bool is_loopback_address(const std::string& host) {
   return !ec && a.is_loopback();
 }
 
-// Messages for one POST, in order, until its response has been seen.
+// Messages for one POST, in order, until its response has been seen. In JSON
+// mode (the client takes no SSE, or the request is not a tools/call)
+// notifications are refused, so that the session sends them on the GET
+// stream; once the connection is gone everything is refused.
 class PostStream {
  public:
-  void push(const json::object& m) {
+  explicit PostStream(bool sse) : sse_(sse) {}
+
+  bool push(isb::mcp::Outgoing m) {
     std::lock_guard<std::mutex> lock(mu_);
-    messages_.push_back(json::serialize(m));
+    if (closed_ || (!sse_ && !m.is_response)) return false;
+    messages_.push_back(std::move(m));
     cv_.notify_all();
+    return true;
   }
-  // Waits for the next message; nullopt once stop is set and none is left.
-  std::optional<std::string> pop(const std::atomic<bool>& stop) {
+  // Waits up to timeout for the next message; nullopt when none came.
+  std::optional<isb::mcp::Outgoing> pop(std::chrono::milliseconds timeout) {
     std::unique_lock<std::mutex> lock(mu_);
-    while (messages_.empty()) {
-      if (stop) return std::nullopt;
-      cv_.wait_for(lock, std::chrono::milliseconds(200));
-    }
-    std::string m = std::move(messages_.front());
+    if (!cv_.wait_for(lock, timeout, [this] { return !messages_.empty(); })) return std::nullopt;
+    isb::mcp::Outgoing m = std::move(messages_.front());
     messages_.pop_front();
     return m;
+  }
+  // The connection is gone: later messages go elsewhere (or nowhere).
+  void close() {
+    std::lock_guard<std::mutex> lock(mu_);
+    closed_ = true;
   }
 
  private:
   std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<std::string> messages_;
+  std::deque<isb::mcp::Outgoing> messages_;
+  const bool sse_;
+  bool closed_ = false;
 };
 
-// True when the text is a JSON-RPC response (has an id and no method).
-bool is_response(const std::string& text) {
-  boost::system::error_code ec;
-  json::value v = json::parse(text, ec);
-  if (ec || !v.is_object()) return false;
-  const json::object& o = v.as_object();
-  return !o.contains("method") && o.contains("id");
+// True when the peer has closed its end (a read would return 0).
+bool peer_closed(int fd) {
+  pollfd p{fd, POLLIN | POLLRDHUP, 0};
+  if (poll(&p, 1, 0) <= 0) return false;
+  if (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) return true;
+  char c;
+  return recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
 }
 
 class HttpTransport : public isb::sdk::Transport {
@@ -135,7 +159,7 @@ class HttpTransport : public isb::sdk::Transport {
             "0.1.0",
             "Model Context Protocol server on HTTP: one endpoint /mcp (POST JSON or SSE, DELETE), sessions, "
             "Host/Origin checks, API keys and rate limits through the core",
-            kConfigSchema,
+            kConfigSchema.c_str(),
             ISB_CAP_THREAD_SAFE};
   }
 
@@ -163,7 +187,9 @@ class HttpTransport : public isb::sdk::Transport {
     max_sessions_ = static_cast<size_t>(integer("max_sessions", 1024));
     idle_timeout_ = std::chrono::seconds(integer("session_idle_timeout_s", 3600));
     max_message_bytes_ = static_cast<size_t>(integer("max_message_bytes", 64ll << 20));
-    session_options_.tools_page_size = static_cast<size_t>(integer("tools_page_size", 100));
+    session_options_ = isb::mcp::session_options_from(c);
+    if (auto* v = c.if_contains("standalone_sse"); v && v->is_bool()) standalone_sse_ = v->as_bool();
+    replay_events_ = static_cast<size_t>(integer("sse_replay_events", 512));
     policy_ = std::make_unique<isb::mcp::OriginPolicy>(bind_host_, strings("allowed_hosts"),
                                                        strings("allowed_origins"));
     if (pipe2(stop_pipe_, O_CLOEXEC | O_NONBLOCK) != 0) {
@@ -263,6 +289,7 @@ class HttpTransport : public isb::sdk::Transport {
 
  private:
   struct SessionEntry {
+    std::shared_ptr<isb::mcp::SessionStream> stream;  // GET /mcp; outlives the session
     std::unique_ptr<isb::mcp::McpSession> session;
     std::atomic<int64_t> last_used_ms{0};
   };
@@ -445,10 +472,14 @@ class HttpTransport : public isb::sdk::Transport {
 
     std::string session_id(req["Mcp-Session-Id"]);
     if (req.method() == http::verb::get) {
-      Response res = text_response(http::status::method_not_allowed, req.version(),
-                                   "this server offers no standalone SSE stream; POST requests to /mcp");
-      res.set(http::field::allow, "POST, DELETE");
-      return send(std::move(res));
+      if (!standalone_sse_) {
+        Response res = text_response(http::status::method_not_allowed, req.version(),
+                                     "this server is configured without the GET stream (standalone_sse: "
+                                     "false); POST requests to /mcp");
+        res.set(http::field::allow, "POST, DELETE");
+        return send(std::move(res));
+      }
+      return handle_get(socket, req, session_id);
     }
     if (req.method() == http::verb::delete_) {
       if (session_id.empty()) {
@@ -466,6 +497,7 @@ class HttpTransport : public isb::sdk::Transport {
       }
       if (!entry)
         return send(text_response(http::status::not_found, req.version(), "unknown or ended session"));
+      entry->stream->close();
       entry->session->shutdown();
       Response res{http::status::no_content, req.version()};
       res.prepare_payload();
@@ -474,7 +506,7 @@ class HttpTransport : public isb::sdk::Transport {
     if (req.method() != http::verb::post) {
       Response res =
           text_response(http::status::method_not_allowed, req.version(), "use POST or DELETE on /mcp");
-      res.set(http::field::allow, "POST, DELETE");
+      res.set(http::field::allow, standalone_sse_ ? "GET, POST, DELETE" : "POST, DELETE");
       return send(std::move(res));
     }
     return handle_post(socket, req, session_id, credential, principal);
@@ -517,8 +549,17 @@ class HttpTransport : public isb::sdk::Transport {
     if (method == "initialize") {
       entry = std::make_shared<SessionEntry>();
       new_session_id = random_session_id();
+      entry->stream = std::make_shared<isb::mcp::SessionStream>(replay_events_, 4u << 20);
+      // Messages with no request stream left go to the GET stream; the
+      // session never sends responses there.
       entry->session = std::make_unique<isb::mcp::McpSession>(
-          host_, "mcp-http", [](const json::object&) {}, session_options_, new_session_id);
+          host_, "mcp-http",
+          [stream = entry->stream](isb::mcp::Outgoing m) {
+            if (m.is_response) return false;
+            stream->push(std::move(m.text));
+            return true;
+          },
+          session_options_, new_session_id);
       std::lock_guard<std::mutex> lock(sessions_mu_);
       if (sessions_.size() >= max_sessions_) {
         Response res = text_response(http::status::service_unavailable, req.version(),
@@ -545,9 +586,11 @@ class HttpTransport : public isb::sdk::Transport {
     }
     entry->last_used_ms = now_ms();
 
-    auto stream = std::make_shared<PostStream>();
+    // Only tools/call streams: everything else answers at once, as JSON.
+    bool sse = method == "tools/call" && accepts_sse;
+    auto stream = std::make_shared<PostStream>(sse);
     isb::mcp::Origin origin;
-    origin.writer = [stream](const json::object& m) { stream->push(m); };
+    origin.writer = [stream](isb::mcp::Outgoing m) { return stream->push(std::move(m)); };
     origin.credential = credential;
     origin.principal = principal;
     origin.admitted = true;
@@ -556,14 +599,26 @@ class HttpTransport : public isb::sdk::Transport {
       if (!new_session_id.empty()) res.set("Mcp-Session-Id", new_session_id);
     };
     if (expected == 0) {
+      stream->close();
       Response res{http::status::accepted, req.version()};
       add_session_header(res);
       res.prepare_payload();
       return send(std::move(res));
     }
 
-    std::atomic<bool> never{false};
-    if (method == "tools/call" && accepts_sse) {
+    // Waits for the next message; nullopt once the client has gone (the
+    // stream is then closed, so the session sends notifications to the GET
+    // stream) or the server stops.
+    auto next = [&]() -> std::optional<isb::mcp::Outgoing> {
+      for (;;) {
+        if (auto m = stream->pop(std::chrono::milliseconds(200))) return m;
+        if (stopping_ || peer_closed(socket.native_handle())) {
+          stream->close();
+          return std::nullopt;
+        }
+      }
+    };
+    if (sse) {
       // SSE: progress and log notifications first, then the response.
       http::response<http::empty_body> head{http::status::ok, req.version()};
       head.set(http::field::content_type, "text/event-stream");
@@ -573,34 +628,113 @@ class HttpTransport : public isb::sdk::Transport {
       head.keep_alive(req.keep_alive());
       http::response_serializer<http::empty_body> sr{head};
       http::write_header(socket, sr, ec);
-      bool ok = !ec;
-      for (;;) {
-        auto m = stream->pop(never);
-        if (!m) break;
-        if (ok) {
-          std::string event = "event: message\ndata: " + *m + "\n\n";
-          asio::write(socket, http::make_chunk(asio::buffer(event)), ec);
-          ok = !ec;
-        }
-        // A client that went away cancels nothing here: it can still send
-        // notifications/cancelled; the call's result is simply dropped.
-        if (is_response(*m)) break;
+      if (ec) {
+        stream->close();
+        return false;
       }
-      if (ok) asio::write(socket, http::make_chunk_last(), ec);
-      return ok && !ec;
+      for (;;) {
+        auto m = next();
+        if (!m) return false;
+        std::string event = "event: message\ndata: " + m->text + "\n\n";
+        asio::write(socket, http::make_chunk(asio::buffer(event)), ec);
+        if (ec) {
+          // Too late for this message; later notifications take the GET stream.
+          stream->close();
+          if (!m->is_response) entry->stream->push(std::move(m->text));
+          return false;
+        }
+        if (m->is_response) break;
+      }
+      asio::write(socket, http::make_chunk_last(), ec);
+      return !ec;
     }
-    // JSON: the response alone; notifications have no place in it.
+    // JSON: the response alone; notifications went to the GET stream.
+    auto m = next();
+    if (!m) return false;
+    Response res{http::status::ok, req.version()};
+    res.set(http::field::content_type, "application/json");
+    add_session_header(res);
+    res.body() = std::move(m->text);
+    res.prepare_payload();
+    return send(std::move(res));
+  }
+
+  // GET /mcp: the session's own SSE stream until the client leaves, the
+  // session ends or the server stops.
+  bool handle_get(tcp::socket& socket, const Request& req, const std::string& session_id) {
+    boost::system::error_code ec;
+    auto send = [&](Response res) {
+      res.keep_alive(req.keep_alive());
+      http::write(socket, res, ec);
+      return !ec;
+    };
+    if (session_id.empty()) {
+      return send(
+          rpc_error_response(http::status::bad_request, req.version(), isb::mcp::kInvalidRequest,
+                             "Bad Request: Mcp-Session-Id header is required; send initialize first"));
+    }
+    if (req[http::field::accept].find("text/event-stream") == std::string_view::npos) {
+      return send(text_response(http::status::not_acceptable, req.version(),
+                                "GET /mcp opens an event stream: send Accept: text/event-stream"));
+    }
+    std::shared_ptr<SessionEntry> entry;
+    {
+      std::lock_guard<std::mutex> lock(sessions_mu_);
+      auto it = sessions_.find(session_id);
+      if (it != sessions_.end()) entry = it->second;
+    }
+    if (!entry) {
+      return send(rpc_error_response(http::status::not_found, req.version(), isb::mcp::kInvalidRequest,
+                                     "Session not found: it ended or never existed; initialize a new one"));
+    }
+    std::string_view last_id = req["Last-Event-ID"];
+    std::optional<uint64_t> after = entry->stream->resume_point(last_id);
+    if (!after) {
+      return send(text_response(http::status::bad_request, req.version(),
+                                "Last-Event-ID '" + std::string(last_id) +
+                                    "' is not an event id of this session's stream; reconnect without it"));
+    }
+    if (!entry->stream->attach()) {
+      return send(text_response(http::status::conflict, req.version(),
+                                "this session already has a GET stream open; close it first"));
+    }
+    struct Detach {
+      isb::mcp::SessionStream& s;
+      ~Detach() { s.detach(); }
+    } detach{*entry->stream};
+    http::response<http::empty_body> head{http::status::ok, req.version()};
+    head.set(http::field::content_type, "text/event-stream");
+    head.set(http::field::cache_control, "no-cache");
+    head.chunked(true);
+    head.keep_alive(req.keep_alive());
+    http::response_serializer<http::empty_body> sr{head};
+    http::write_header(socket, sr, ec);
+    if (ec) return false;
+    uint64_t last = *after;
+    auto last_write = std::chrono::steady_clock::now();
     for (;;) {
-      auto m = stream->pop(never);
-      if (!m) return false;
-      if (!is_response(*m)) continue;
-      Response res{http::status::ok, req.version()};
-      res.set(http::field::content_type, "application/json");
-      add_session_header(res);
-      res.body() = std::move(*m);
-      res.prepare_payload();
-      return send(std::move(res));
+      entry->last_used_ms = now_ms();
+      // Short waits: a client that left must free the stream soon, so that
+      // its reconnection (with Last-Event-ID) is not refused as a second one.
+      auto batch = entry->stream->wait_after(last, std::chrono::milliseconds(250), stopping_);
+      if (!batch) break;  // session ended or server stopping
+      std::string out;
+      if (batch->empty()) {
+        if (peer_closed(socket.native_handle())) return false;
+        if (std::chrono::steady_clock::now() - last_write < kKeepAliveEvery) continue;
+        out = ": keep-alive\n\n";
+      } else {
+        for (auto& e : *batch) {
+          out += "id: " + std::to_string(e.id) + "\nevent: message\ndata: " + e.data + "\n\n";
+          last = e.id;
+        }
+      }
+      asio::write(socket, http::make_chunk(asio::buffer(out)), ec);
+      if (ec) return false;  // the client left; it may resume with Last-Event-ID
+      last_write = std::chrono::steady_clock::now();
     }
+    asio::write(socket, http::make_chunk_last(), ec);
+    return false;
   }
 
   void expire_idle_sessions() {
@@ -617,7 +751,10 @@ class HttpTransport : public isb::sdk::Transport {
         }
       }
     }
-    for (auto& e : expired) e->session->shutdown();
+    for (auto& e : expired) {
+      e->stream->close();
+      e->session->shutdown();
+    }
   }
 
   isb::sdk::Host host_;
@@ -628,6 +765,8 @@ class HttpTransport : public isb::sdk::Transport {
   std::chrono::seconds idle_timeout_{3600};
   size_t max_message_bytes_ = 64u << 20;
   isb::mcp::SessionOptions session_options_;
+  bool standalone_sse_ = true;
+  size_t replay_events_ = 512;
   std::unique_ptr<isb::mcp::OriginPolicy> policy_;
   int stop_pipe_[2] = {-1, -1};
   std::atomic<bool> stopping_{false};
