@@ -16,6 +16,7 @@ debian_packages=(
   python3 cloc
   docker.io busybox-static curl
   clang bubblewrap
+  git
 )
 
 # Node.js runs the end-to-end tests. Machines of this kind ship Node 20 with its

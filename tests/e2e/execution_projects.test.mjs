@@ -74,7 +74,7 @@ const phases = (plan) => plan.steps.map((s) => s.phase);
 const statuses = (run) => run.steps.map((s) => [s.step_id, s.status, s.exit_code]);
 
 test('python unittest: one failing test is counted and named', { timeout: 120000 }, async () => {
-  const { plan, run, history } = await planAndRun('python-unittest', 'run the tests');
+  const { plan, run, history } = await planAndRun('python-unittest', 'just run the tests');
   assert.deepEqual(phases(plan), ['test']);
   assert.equal(run.status, 'failed');
   assert.equal(run.exit_code, 1);
@@ -86,7 +86,7 @@ test('python unittest: one failing test is counted and named', { timeout: 120000
 });
 
 test('node: build script then node --test via npm test, in that order', { timeout: 120000 }, async () => {
-  const { plan, run, progress } = await planAndRun('node-scripts', 'build it and run the tests');
+  const { plan, run, progress } = await planAndRun('node-scripts', 'build it and run the tests without installing');
   assert.deepEqual(phases(plan), ['build', 'test']);
   assert.deepEqual(plan.steps[1].depends_on, [plan.steps[0].id]);
   assert.deepEqual(statuses(run), [[plan.steps[0].id, 'succeeded', 0], [plan.steps[1].id, 'succeeded', 0]]);
@@ -113,7 +113,7 @@ test('cargo: build then test offline, two tests pass', { timeout: 170000 }, asyn
   const home = os.homedir();
   const env = { RUSTUP_HOME: process.env.RUSTUP_HOME ?? path.join(home, '.rustup'),
     CARGO_HOME: process.env.CARGO_HOME ?? path.join(home, '.cargo') };
-  const { plan, run } = await planAndRun('cargo-lib', 'build and test',
+  const { plan, run } = await planAndRun('cargo-lib', 'build and test, skip the install',
     (steps) => steps.map((s) => ({ ...s, env: { ...s.env, ...env } })));
   assert.deepEqual(phases(plan), ['build', 'test']);
   assert.equal(run.status, 'succeeded', JSON.stringify(run.steps.map((s) => s.stderr_tail)));
@@ -122,7 +122,7 @@ test('cargo: build then test offline, two tests pass', { timeout: 170000 }, asyn
 });
 
 test('make: the check target runs as the test step', { timeout: 60000 }, async () => {
-  const { plan, run } = await planAndRun('make-check', 'run the checks');
+  const { plan, run } = await planAndRun('make-check', 'just run the checks');
   assert.deepEqual(phases(plan), ['test']);
   assert.deepEqual(plan.steps[0].argv ?? plan.steps[0].shell.split(' '), ['make', 'check']);
   assert.equal(run.status, 'succeeded');

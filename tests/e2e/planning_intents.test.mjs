@@ -40,6 +40,10 @@ test('plans from plain words: refusals name what is missing, intents come in pha
   try {
     const project = path.join(root, 'node');
     fs.cpSync(path.join(fixtures, 'node-scripts'), project, { recursive: true });
+    // Only planned here, never run: a dependency makes install a real need.
+    const manifest = JSON.parse(fs.readFileSync(path.join(project, 'package.json'), 'utf8'));
+    manifest.devDependencies = { 'left-pad': '1.3.0' };
+    fs.writeFileSync(path.join(project, 'package.json'), JSON.stringify(manifest, null, 2));
     assert.equal((await call('create_workspace', { source_path: project, workspace_id: 'n' })).isError, false);
 
     const refused = await call('create_task_plan', { workspace_id: 'n', task_description: 'lint and test the code' });
@@ -55,10 +59,30 @@ test('plans from plain words: refusals name what is missing, intents come in pha
     const p = multi.structuredContent;
     assert.equal(p.planner, 'rules');
     assert.deepEqual(p.intents, ['build', 'test', 'custom']);
-    assert.deepEqual(p.steps.map((s) => [s.id, s.phase]), [['build-1', 'build'], ['test-1', 'test'], ['custom-1', 'custom']]);
-    assert.deepEqual(p.steps[1].depends_on, ['build-1']);
-    assert.equal(p.steps[2].shell, 'node -e 1');
-    assert.equal(p.steps[0].provenance.fact, 'projects[0].commands.build');
+    // The build needs the install first: implied, and its provenance says so.
+    assert.deepEqual(p.steps.map((s) => [s.id, s.phase, s.depends_on]), [['install-1', 'install', []],
+      ['build-1', 'build', ['install-1']], ['test-1', 'test', ['build-1']], ['custom-1', 'custom', ['test-1']]]);
+    assert.equal(p.steps[0].provenance.implied_by, 'build');
+    assert.equal(p.steps[3].shell, 'node -e 1');
+    assert.equal(p.steps[1].provenance.fact, 'projects[0].commands.build');
+
+    // Phrasing decides what is implied.
+    const phases = async (task) => {
+      const r = await call('create_task_plan', { workspace_id: 'n', task_description: task });
+      assert.equal(r.isError, false, text(r));
+      return r.structuredContent.steps.map((s) => s.phase);
+    };
+    assert.deepEqual(await phases('run the tests'), ['install', 'build', 'test']);
+    assert.deepEqual(await phases('run the tests without installing'), ['build', 'test']);
+    assert.deepEqual(await phases('just run the tests'), ['test']);
+
+    // A project whose manifest declares no dependency has nothing to install.
+    const bare = path.join(root, 'bare');
+    fs.cpSync(path.join(fixtures, 'node-scripts'), bare, { recursive: true });
+    assert.equal((await call('create_workspace', { source_path: bare, workspace_id: 'bare' })).isError, false);
+    const barePlan = await call('create_task_plan', { workspace_id: 'bare', task_description: 'run the tests' });
+    assert.equal(barePlan.isError, false, text(barePlan));
+    assert.deepEqual(barePlan.structuredContent.steps.map((s) => s.phase), ['build', 'test']);
 
     const nothing = await call('create_task_plan', { workspace_id: 'n', task_description: 'make me a sandwich' });
     assert.equal(nothing.isError, true);

@@ -84,6 +84,17 @@ class RulesPlanner : public ::testing::Test {
     for (const auto& s : p.at("steps").as_array()) out.emplace_back(s.at("id").as_string());
     return out;
   }
+  //! "<id>@<cwd><-<dep>,<dep>" per step: order, place and dependencies at once.
+  static std::vector<std::string> graph(const json::object& p) {
+    std::vector<std::string> out;
+    for (const auto& s : p.at("steps").as_array()) {
+      std::string line = std::string(s.at("id").as_string()) + "@" + std::string(s.at("cwd").as_string());
+      std::string deps;
+      for (const auto& d : s.at("depends_on").as_array()) deps += (deps.empty() ? "" : ",") + std::string(d.as_string());
+      out.push_back(deps.empty() ? line : line + "<-" + deps);
+    }
+    return out;
+  }
 
   std::string error() { return plugin_->descriptor()->last_error(inst_); }
 
@@ -95,10 +106,11 @@ TEST_F(RulesPlanner, TestIntentUsesAnalysisCommand) {
   EXPECT_EQ(plugin_->descriptor()->kind, ISB_KIND_PLANNER);
   EXPECT_STREQ(plugin_->descriptor()->id, "rules");
   EXPECT_STREQ(plugin_->descriptor()->name, "Rule-based planner");
-  json::object p = plan("Run the tests");
+  json::object p = plan("Just run the tests");
   EXPECT_EQ(p.at("planner"), "rules");
-  EXPECT_EQ(p.at("task"), "Run the tests");
+  EXPECT_EQ(p.at("task"), "Just run the tests");
   EXPECT_EQ(p.at("intents"), json::parse(R"(["test"])"));
+  EXPECT_EQ(p.at("implied"), json::array{});
   const json::array& steps = p.at("steps").as_array();
   ASSERT_EQ(steps.size(), 2u);
   const json::object& s = steps[0].as_object();
@@ -124,27 +136,26 @@ TEST_F(RulesPlanner, TestIntentUsesAnalysisCommand) {
 TEST_F(RulesPlanner, MultipleIntentsOrderedByPhase) {
   json::object p = plan("Test it, then build it and install the deps first");
   EXPECT_EQ(p.at("intents"), json::parse(R"(["install","build","test"])"));
-  EXPECT_EQ(ids(p), (std::vector<std::string>{"install-1", "install-2", "build-1", "test-1", "test-2"}));
+  EXPECT_EQ(p.at("implied"), json::array{});
+  // Each step waits for its own project's previous step only.
+  EXPECT_EQ(graph(p), (std::vector<std::string>{"install-1@.", "install-2@web", "build-1@web<-install-2",
+                                                "test-1@.<-install-1", "test-2@web<-build-1"}));
   const json::array& steps = p.at("steps").as_array();
   EXPECT_EQ(steps[2].at("shell"), "npm run build");
-  EXPECT_EQ(steps[2].at("depends_on"), json::parse(R"(["install-1","install-2"])"));
-  EXPECT_EQ(steps[3].at("depends_on"), json::parse(R"(["build-1"])"));
-  EXPECT_EQ(steps[0].at("depends_on"), json::array{});
   EXPECT_EQ(schema_errors(p, "plan.schema.json"), "");
 }
 
 TEST_F(RulesPlanner, BacktickCommandBecomesCustomStep) {
   json::object p = plan("build, then run `make docs` and `make dist`");
   EXPECT_EQ(p.at("intents"), json::parse(R"(["build","custom"])"));
-  EXPECT_EQ(ids(p), (std::vector<std::string>{"build-1", "custom-1", "custom-2"}));
+  EXPECT_EQ(graph(p), (std::vector<std::string>{"install-1@web", "build-1@web<-install-1", "custom-1@.<-build-1",
+                                                "custom-2@.<-custom-1"}));
   const json::array& steps = p.at("steps").as_array();
-  EXPECT_EQ(steps[1].at("phase"), "custom");
-  EXPECT_EQ(steps[1].at("shell"), "make docs");
-  EXPECT_FALSE(steps[1].as_object().contains("argv"));
-  EXPECT_EQ(steps[1].at("depends_on"), json::parse(R"(["build-1"])"));
-  EXPECT_EQ(steps[2].at("shell"), "make dist");
-  EXPECT_EQ(steps[2].at("depends_on"), json::parse(R"(["custom-1"])"));
-  EXPECT_EQ(steps[1].at("provenance").at("source"), "task");
+  EXPECT_EQ(steps[2].at("phase"), "custom");
+  EXPECT_EQ(steps[2].at("shell"), "make docs");
+  EXPECT_FALSE(steps[2].as_object().contains("argv"));
+  EXPECT_EQ(steps[3].at("shell"), "make dist");
+  EXPECT_EQ(steps[2].at("provenance").at("source"), "task");
   EXPECT_EQ(schema_errors(p, "plan.schema.json"), "");
 }
 
@@ -152,14 +163,14 @@ TEST_F(RulesPlanner, UnmetIntentListedWithAvailableCommands) {
   json::object p = plan("lint and test .", R"({"projects":[{"path":".","ecosystem":"python","commands":{
       "install":{"argv":["pip","install","."]},"test":{"argv":["pytest"]}}}]})");
   EXPECT_EQ(p.at("intents"), json::parse(R"(["lint","test"])"));
-  EXPECT_EQ(ids(p), (std::vector<std::string>{"test-1"}));
+  EXPECT_EQ(graph(p), (std::vector<std::string>{"install-1@.", "test-1@.<-install-1"}));
   const json::array& unmet = p.at("unmet").as_array();
   ASSERT_EQ(unmet.size(), 1u);
   EXPECT_EQ(unmet[0].at("intent"), "lint");
   EXPECT_EQ(unmet[0].at("reason"), "no project has a lint command");
   EXPECT_EQ(unmet[0].at("available"), json::parse(R"j(["install (.)","test (.)"])j"));
-  // Nothing implied: a test step does not drag in install.
-  EXPECT_EQ(p.at("steps").as_array()[0].at("depends_on"), json::array{});
+  // An implied phase without a command is not implied, and never unmet.
+  EXPECT_EQ(p.at("implied"), json::parse(R"(["install"])"));
   EXPECT_EQ(schema_errors(p, "plan.schema.json"), "");
 }
 
@@ -173,17 +184,14 @@ TEST_F(RulesPlanner, NoIntentIsNotSupported) {
 
 TEST_F(RulesPlanner, ScopedToNamedProject) {
   json::object p = plan("run the tests of web");
-  EXPECT_EQ(ids(p), (std::vector<std::string>{"test-1"}));
-  EXPECT_EQ(p.at("steps").as_array()[0].at("cwd"), "web");
+  EXPECT_EQ(graph(p), (std::vector<std::string>{"install-1@web", "build-1@web<-install-1", "test-1@web<-build-1"}));
   EXPECT_EQ(p.at("scope"), json::parse(R"(["web"])"));
   // By name, with "in the ... project".
   json::object byname = plan("build in the frontend project");
-  EXPECT_EQ(ids(byname), (std::vector<std::string>{"build-1"}));
-  EXPECT_EQ(byname.at("steps").as_array()[0].at("cwd"), "web");
+  EXPECT_EQ(graph(byname), (std::vector<std::string>{"install-1@web", "build-1@web<-install-1"}));
   // Scoped to ".": the build of web is not used, so build is unmet there.
   json::object root = plan("build and test in .");
-  EXPECT_EQ(ids(root), (std::vector<std::string>{"test-1"}));
-  EXPECT_EQ(root.at("steps").as_array()[0].at("cwd"), ".");
+  EXPECT_EQ(graph(root), (std::vector<std::string>{"install-1@.", "test-1@.<-install-1"}));
   ASSERT_EQ(root.at("unmet").as_array().size(), 1u);
   EXPECT_EQ(root.at("unmet").as_array()[0].at("reason"), "project '.' has no build command");
 }
@@ -195,7 +203,7 @@ TEST_F(RulesPlanner, RunTheTestsIsNotRunIntent) {
   EXPECT_EQ(plan("check the formatting").at("intents"), json::parse(R"(["format"])"));
   json::object run = plan("build and run the app");
   EXPECT_EQ(run.at("intents"), json::parse(R"(["build","run"])"));
-  EXPECT_EQ(ids(run), (std::vector<std::string>{"build-1", "run-1"}));
+  EXPECT_EQ(ids(run), (std::vector<std::string>{"install-1", "build-1", "run-1"}));
   EXPECT_EQ(plan("start the server").at("intents"), json::parse(R"(["run"])"));
 }
 
@@ -225,16 +233,17 @@ const char* kCmakeAndNode = R"({
   ]
 })";
 
-TEST_F(RulesPlanner, TestsOfCmakeProjectImplyItsBuildOnly) {
+TEST_F(RulesPlanner, TestsImplyTheBuildOfEachProjectThatHasOne) {
   json::object p = plan("run the tests", kCmakeAndNode);
   EXPECT_EQ(p.at("intents"), json::parse(R"(["test"])"));
   EXPECT_EQ(p.at("implied"), json::parse(R"(["build"])"));
-  // Only the CMake project gets the implied build; npm test needs none.
-  EXPECT_EQ(ids(p), (std::vector<std::string>{"build-1", "test-1", "test-2"}));
+  // No project has an install command, so none is implied.
+  EXPECT_EQ(graph(p), (std::vector<std::string>{"build-1@native", "build-2@web", "test-1@native<-build-1",
+                                                "test-2@web<-build-2"}));
   const json::array& steps = p.at("steps").as_array();
-  EXPECT_EQ(steps[0].at("cwd"), "native");
   EXPECT_EQ(steps[0].at("provenance").at("implied_by"), "test");
-  EXPECT_EQ(steps[1].at("depends_on"), json::parse(R"(["build-1"])"));
+  EXPECT_EQ(steps[1].at("provenance").at("implied_by"), "test");
+  EXPECT_FALSE(steps[2].at("provenance").as_object().contains("implied_by"));
   EXPECT_EQ(schema_errors(p, "plan.schema.json"), "");
 }
 
@@ -248,8 +257,7 @@ TEST_F(RulesPlanner, AskedForBuildIsNotImplied) {
 TEST_F(RulesPlanner, CleanIntentRunsFirstAndIsUnmetWithoutAFact) {
   json::object p = plan("clean, then run the tests of web", kCmakeAndNode);
   EXPECT_EQ(p.at("intents"), json::parse(R"(["clean","test"])"));
-  EXPECT_EQ(ids(p), (std::vector<std::string>{"clean-1", "test-1"}));
-  EXPECT_EQ(p.at("steps").as_array()[1].at("depends_on"), json::parse(R"(["clean-1"])"));
+  EXPECT_EQ(graph(p), (std::vector<std::string>{"clean-1@web", "build-1@web<-clean-1", "test-1@web<-build-1"}));
   json::object native = plan("clean in the native project", kCmakeAndNode);
   ASSERT_EQ(native.at("unmet").as_array().size(), 1u);
   EXPECT_EQ(native.at("unmet").as_array()[0].at("reason"), "project 'native' has no clean command");
@@ -263,4 +271,122 @@ TEST_F(RulesPlanner, SeveralIntentsAtOnceForOneProject) {
   EXPECT_EQ(ids(p), (std::vector<std::string>{"install-1", "build-1", "test-1"}));
   ASSERT_EQ(p.at("unmet").as_array().size(), 1u);
   EXPECT_EQ(p.at("unmet").as_array()[0].at("intent"), "lint");
+}
+
+TEST_F(RulesPlanner, RunTheTestsImpliesInstallAndBuildPerProjectWithProvenance) {
+  json::object p = plan("run the tests");
+  EXPECT_EQ(p.at("intents"), json::parse(R"(["test"])"));
+  EXPECT_EQ(p.at("implied"), json::parse(R"(["install","build"])"));
+  // The python project has no build command: install -> test there;
+  // web gets install -> build -> test; the two chains are independent.
+  EXPECT_EQ(graph(p), (std::vector<std::string>{"install-1@.", "install-2@web", "build-1@web<-install-2",
+                                                "test-1@.<-install-1", "test-2@web<-build-1"}));
+  const json::array& steps = p.at("steps").as_array();
+  for (size_t i : {0u, 1u, 2u}) EXPECT_EQ(steps[i].at("provenance").at("implied_by"), "test") << i;
+  for (size_t i : {3u, 4u}) EXPECT_FALSE(steps[i].at("provenance").as_object().contains("implied_by")) << i;
+  EXPECT_EQ(steps[0].at("provenance").at("fact"), "projects[0].commands.install");
+  EXPECT_EQ(steps[2].at("provenance").at("fact"), "projects[1].commands.build");
+  EXPECT_EQ(schema_errors(p, "plan.schema.json"), "");
+}
+
+TEST_F(RulesPlanner, ProjectDeclaringNoDependenciesGetsNoImpliedInstall) {
+  // Same projects, but the dependencies analyzer found the python project's
+  // manifest declaring nothing, and the web project's declaring something.
+  json::value a = json::parse(kAnalysis);
+  json::array& ps = a.at("projects").as_array();
+  ps[0].as_object()["dependency_count"] = json::parse(R"({"direct":0,"transitive":0})");
+  ps[1].as_object()["dependency_count"] = json::parse(R"({"direct":3,"transitive":40})");
+  const std::string analysis = json::serialize(a);
+  json::object p = plan("run the tests", analysis.c_str());
+  EXPECT_EQ(graph(p), (std::vector<std::string>{"install-1@web", "build-1@web<-install-1", "test-1@.",
+                                                "test-2@web<-build-1"}));
+  // Asked for explicitly, install is planned all the same.
+  json::object asked = plan("install the dependencies", analysis.c_str());
+  EXPECT_EQ(ids(asked), (std::vector<std::string>{"install-1", "install-2"}));
+}
+
+TEST_F(RulesPlanner, BuildAndTestOfOnePackageImpliesOnlyThatPackagesInstall) {
+  json::object p = plan("build and test the frontend package");
+  EXPECT_EQ(p.at("scope"), json::parse(R"(["web"])"));
+  EXPECT_EQ(p.at("intents"), json::parse(R"(["build","test"])"));
+  EXPECT_EQ(p.at("implied"), json::parse(R"(["install"])"));
+  EXPECT_EQ(graph(p), (std::vector<std::string>{"install-1@web", "build-1@web<-install-1", "test-1@web<-build-1"}));
+  // The first asked phase that needs the install names it.
+  EXPECT_EQ(p.at("steps").as_array()[0].at("provenance").at("implied_by"), "build");
+}
+
+// The phrasing table of intents.cpp, one row per phrasing, against kAnalysis
+// (".": install, test; "web": install, build, test, run).
+TEST_F(RulesPlanner, PhrasingRulesSuppressOrKeepImpliedPhases) {
+  struct Row {
+    const char* task;
+    std::vector<std::string> graph;
+  };
+  const std::vector<std::string> all = {"install-1@.", "install-2@web", "build-1@web<-install-2", "test-1@.<-install-1",
+                                        "test-2@web<-build-1"};
+  const std::vector<std::string> tests_only = {"test-1@.", "test-2@web"};
+  const std::vector<std::string> no_install = {"build-1@web", "test-1@.", "test-2@web<-build-1"};
+  const std::vector<std::string> no_build = {"install-1@.", "install-2@web", "test-1@.<-install-1",
+                                             "test-2@web<-install-2"};
+  const std::vector<Row> rows = {
+      {"run the tests", all},
+      {"Just run the tests", tests_only},
+      {"only run the tests", tests_only},
+      {"run the tests only", tests_only},
+      {"run only the tests.", tests_only},
+      {"run the tests but skip the install", no_install},
+      {"run the tests without installing", no_install},
+      {"test it, no install", no_install},
+      {"don't install anything, run the tests", no_install},
+      {"run the tests (do not install the dependencies)", no_install},
+      {"run the tests, skip the build", no_build},
+      {"run the tests without building", no_build},
+      {"run the tests without installing or building", tests_only},
+      {"skip the install and run the tests", no_install},  // "and" does not carry the exclusion on
+      {"No, run the tests", all},                           // "no" binds to the very next word only
+  };
+  for (const auto& row : rows) {
+    json::object p = plan(row.task);
+    EXPECT_EQ(p.at("intents"), json::parse(R"(["test"])")) << row.task;
+    EXPECT_EQ(graph(p), row.graph) << row.task;
+  }
+}
+
+TEST_F(RulesPlanner, ExcludedIntentIsNotPlannedEvenWhenNamed) {
+  json::object p = plan("build it but don't run the tests");
+  EXPECT_EQ(p.at("intents"), json::parse(R"(["build"])"));
+  EXPECT_EQ(ids(p), (std::vector<std::string>{"install-1", "build-1"}));
+  json::object q = plan("install, build and test; skip linting");
+  EXPECT_EQ(q.at("intents"), json::parse(R"(["install","build","test"])"));
+  EXPECT_TRUE(q.at("unmet").as_array().empty()) << "an excluded intent is not unmet";
+}
+
+const char* kPnpmWorkspace = R"({
+  "projects": [
+    {"path": ".", "ecosystem": "node",
+     "commands": {"install": {"argv": ["pnpm", "install", "--frozen-lockfile"], "source": "ecosystem_default"},
+                  "test": {"argv": ["pnpm", "test"], "source": "manifest_script"}}},
+    {"path": "packages/api", "ecosystem": "node",
+     "commands": {"test": {"argv": ["pnpm", "test"], "source": "manifest_script"}}},
+    {"path": "packages/web", "ecosystem": "node",
+     "commands": {"build": {"argv": ["pnpm", "run", "build"], "source": "manifest_script"},
+                  "test": {"argv": ["pnpm", "test"], "source": "manifest_script"}}},
+    {"path": "tools", "ecosystem": "python",
+     "commands": {"test": {"argv": ["pytest"], "source": "pyproject"}}}
+  ]
+})";
+
+TEST_F(RulesPlanner, PackageWithoutInstallIsInstalledByItsWorkspaceRoot) {
+  json::object api = plan("run the tests of the api package", kPnpmWorkspace);
+  EXPECT_EQ(graph(api), (std::vector<std::string>{"install-1@.", "test-1@packages/api<-install-1"}));
+  const json::object& prov = api.at("steps").as_array()[0].at("provenance").as_object();
+  EXPECT_EQ(prov.at("project"), ".");
+  EXPECT_EQ(prov.at("implied_by"), "test");
+  // Every project: one root install serves both packages; the python tool
+  // (another ecosystem) is not installed by pnpm and runs on its own.
+  json::object all = plan("run the tests", kPnpmWorkspace);
+  EXPECT_EQ(graph(all), (std::vector<std::string>{"install-1@.", "build-1@packages/web<-install-1",
+                                                  "test-1@.<-install-1", "test-2@packages/api<-install-1",
+                                                  "test-3@packages/web<-build-1", "test-4@tools"}));
+  EXPECT_EQ(schema_errors(all, "plan.schema.json"), "");
 }

@@ -289,7 +289,7 @@ TEST(CopyTreeTest, HonoursSandboxIgnore) {
   TempDir tmp;
   const std::string src = tmp / "src", dst = tmp / "dst";
   write_file(src + "/.sandboxignore", "# build output\nbuild/\n*.log\n/top.txt\n");
-  for (const std::string& f : {"build/a.o", "sub/build/b.o", "x.log", "sub/y.log", "top.txt", "sub/top.txt", "keep.c"}) {
+  for (const char* f : {"build/a.o", "sub/build/b.o", "x.log", "sub/y.log", "top.txt", "sub/top.txt", "keep.c"}) {
     write_file(src + "/" + f, "x");
   }
   auto r = copy_tree(src, dst);
@@ -327,6 +327,21 @@ TEST(CopyTreeTest, DoesNotFollowSymlinkedDirectoryOutOfSource) {
 }
 
 // ------------------------------------------------------------- WorkspaceService
+TEST(CopyTreeTest, ConfiguredExcludesMergeWithSandboxIgnore) {
+  TempDir tmp;
+  const std::string src = tmp / "src", dst = tmp / "dst";
+  write_file(src + "/.sandboxignore", "*.log\n");
+  for (const char* f : {"node_modules/a/index.js", "web/node_modules/b.js", "x.log", "dist/app.js",
+                               "web/dist/keep.js", "keep.c"}) {
+    write_file(src + "/" + f, "x");
+  }
+  // sandbox.copy_excludes: a directory at any depth and an anchored path.
+  auto r = copy_tree(src, dst, {"node_modules/", "/dist", "# a comment", ""});
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_THAT(r->skipped_ignored, UnorderedElementsAre("node_modules", "web/node_modules", "x.log", "dist"));
+  EXPECT_THAT(tree(dst), UnorderedElementsAre(".sandboxignore", "keep.c", "web", "web/dist", "web/dist/keep.js"));
+}
+
 
 class WorkspaceServiceTest : public ::testing::Test {
  protected:
@@ -518,6 +533,70 @@ TEST_F(WorkspaceServiceTest, OverlayModeIsCopyOnWriteOverTheSource) {
   EXPECT_FALSE(fs::exists(path));
   EXPECT_EQ(read_file(tmp / "projects/app/main.py"), "print('hi')\n");
   EXPECT_TRUE(fs::exists(tmp / "projects/app/.ssh/id_rsa"));
+}
+
+TEST_F(WorkspaceServiceTest, ConfiguredCopyExcludesKeepEntriesOutOfCopyAndOverlayWorkspaces) {
+  config_.sandbox.copy_excludes = {"cache/", "*.tmp"};
+  write_file(tmp / "projects/app/cache/big.bin", "x");
+  write_file(tmp / "projects/app/notes.tmp", "x");
+  auto c = service_->create({.source_path = tmp / "projects/app", .workspace_id = "cx", .isolation = {}, .mode = "copy", .snapshot = false});
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(c->at("copy").at("skipped_ignored").as_int64(), 2);
+  EXPECT_FALSE(fs::exists(workspaces_dir() + "/cx/cache"));
+  EXPECT_FALSE(fs::exists(workspaces_dir() + "/cx/notes.tmp"));
+  EXPECT_TRUE(fs::exists(workspaces_dir() + "/cx/main.py"));
+  auto o = service_->create(
+      {.source_path = tmp / "projects/app", .workspace_id = "ox", .isolation = {}, .mode = "overlay", .snapshot = false});
+  ASSERT_TRUE(o.ok()) << o.error().message;
+  ASSERT_EQ(o->at("mode").as_string(), "overlay");
+  EXPECT_FALSE(fs::exists(workspaces_dir() + "/ox/cache")) << "hidden by a whiteout";
+  EXPECT_FALSE(fs::exists(workspaces_dir() + "/ox/notes.tmp"));
+  EXPECT_TRUE(fs::exists(workspaces_dir() + "/ox/main.py"));
+  EXPECT_TRUE(fs::exists(tmp / "projects/app/cache/big.bin")) << "the source keeps them";
+  ASSERT_TRUE(service_->destroy("ox").ok());
+}
+
+TEST_F(WorkspaceServiceTest, OverlaySnapshotKeepsLaterSourceChangesOut) {
+  auto r = service_->create(
+      {.source_path = tmp / "projects/app", .workspace_id = "snap", .isolation = {}, .mode = "overlay", .snapshot = true});
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  ASSERT_EQ(r->at("mode").as_string(), "overlay") << boost::json::serialize(*r);
+  const auto& snap = r->at("overlay").at("snapshot").as_object();
+  EXPECT_EQ(snap.at("files").as_int64(), 1) << "main.py; the credential is never snapshotted";
+  EXPECT_EQ(r->at("overlay").at("lower").as_string(), snap.at("path").as_string());
+  EXPECT_FALSE(r->at("overlay").as_object().contains("caveat"));
+  const std::string path = workspaces_dir() + "/snap";
+  // The source changes after creation: none of it shows in the workspace.
+  write_file(tmp / "projects/app/main.py", "print('edited at the source')\n");
+  write_file(tmp / "projects/app/late.txt", "late\n");
+  EXPECT_EQ(read_file(path + "/main.py"), "print('hi')\n");
+  EXPECT_FALSE(fs::exists(path + "/late.txt"));
+  // Diffs are against the snapshot, not the moved-on source.
+  write_file(path + "/added.txt", "new\n");
+  auto w = service_->get_active("snap");
+  ASSERT_TRUE(w.ok());
+  auto src = service_->change_sources(*w);
+  ASSERT_TRUE(src.ok()) << src.error().message;
+  auto d = workspace_diff(*src, {});
+  ASSERT_TRUE(d.ok()) << d.error().message;
+  ASSERT_EQ(d->at("files").as_array().size(), 1u) << boost::json::serialize(*d);
+  EXPECT_EQ(d->at("files").as_array()[0].at("path").as_string(), "added.txt");
+  ASSERT_TRUE(service_->destroy("snap").ok());
+  EXPECT_FALSE(fs::exists(snap.at("path").as_string().c_str())) << "the snapshot goes with the workspace";
+}
+
+TEST_F(WorkspaceServiceTest, OverlayWithoutSnapshotStatesTheCaveatAndSnapshotNeedsOverlay) {
+  auto r = service_->create(
+      {.source_path = tmp / "projects/app", .workspace_id = "plain", .isolation = {}, .mode = "overlay", .snapshot = false});
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  ASSERT_EQ(r->at("mode").as_string(), "overlay");
+  EXPECT_THAT(std::string(r->at("overlay").at("caveat").as_string()), HasSubstr("snapshot: true"));
+  ASSERT_TRUE(service_->destroy("plain").ok());
+  auto bad = service_->create(
+      {.source_path = tmp / "projects/app", .workspace_id = "c", .isolation = {}, .mode = "copy", .snapshot = true});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_THAT(bad.error().message, HasSubstr("snapshot applies to mode overlay only"));
 }
 
 TEST_F(WorkspaceServiceTest, OverlayFallsBackToCopyAndSaysWhy) {

@@ -98,6 +98,7 @@ const KeyDef kKeys[] = {
     ISB_KEY(sandbox.allowed_source_roots),
     ISB_KEY(sandbox.state_dir),
     ISB_KEY(sandbox.workspace_mode, one_of(kWorkspaceModes)),
+    ISB_KEY(sandbox.copy_excludes),
 
     ISB_KEY(isolation.backend, id_syntax()),
     ISB_KEY(isolation.use_docker),

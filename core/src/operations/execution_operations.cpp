@@ -5,6 +5,16 @@
 
 namespace isb::operations {
 
+namespace {
+
+// Points the result at the full logs of output it shows only in part.
+Result<boost::json::value> with_log_links(Result<boost::json::object> r) {
+  if (r) add_log_resource_links(*r);
+  return to_value(std::move(r));
+}
+
+}  // namespace
+
 Status register_execution_operations(OperationRegistry& r, const Services& s) {
   auto* ex = s.executions;
   if (auto st = r.add({
@@ -27,11 +37,11 @@ Status register_execution_operations(OperationRegistry& r, const Services& s) {
               "exit_code":{"type":["integer","null"]},
               "started_at":{"type":"string"},"finished_at":{"type":"string"},
               "duration_ms":{"type":"integer"},
-              "steps":{"type":"array","items":)" + schemas::kExecutedStep + R"(}}})",
+              "steps":{"type":"array","items":)" + schemas::kExecutedStep + R"(},)" + kResourceLinksProperty + R"(}})",
           .annotations = {.read_only = false, .destructive = true, .idempotent = false, .open_world = false},
           .handler =
               [ex](const boost::json::object& args, CallContext& ctx) -> Result<boost::json::value> {
-                return to_value(ex->execute_plan(arg_string(args, "plan_id"), ctx));
+                return with_log_links(ex->execute_plan(arg_string(args, "plan_id"), ctx));
               },
       });
       !st) {
@@ -52,11 +62,11 @@ Status register_execution_operations(OperationRegistry& r, const Services& s) {
             "properties":{
               "execution_id":{"type":"string"},"workspace_id":{"type":"string"},)" +
                            schemas::kExecutedStepProperties + R"(,
-              "stdout":{"type":"string"},"stderr":{"type":"string"}}})",
+              "stdout":{"type":"string"},"stderr":{"type":"string"},)" + kResourceLinksProperty + R"(}})",
           .annotations = {.read_only = false, .destructive = true, .idempotent = false, .open_world = false},
           .handler =
               [ex](const boost::json::object& args, CallContext& ctx) -> Result<boost::json::value> {
-                return to_value(ex->exec_command(arg_string(args, "workspace_id"), arg_string(args, "command"),
+                return with_log_links(ex->exec_command(arg_string(args, "workspace_id"), arg_string(args, "command"),
                                                  arg_int(args, "timeout_s", 0), ctx));
               },
       });
@@ -97,10 +107,10 @@ Status register_execution_operations(OperationRegistry& r, const Services& s) {
               "stream":{"type":"string","enum":["stdout","stderr"]},"offset":{"type":"integer"},
               "bytes":{"type":"integer"},"next_offset":{"type":"integer"},"size":{"type":"integer"},
               "eof":{"type":"boolean"},"complete":{"type":"boolean","description":"false while the execution runs"},
-              "data":{"type":"string"}}})",
+              "data":{"type":"string"},)" + kResourceLinksProperty + R"(}})",
           .annotations = {.read_only = true, .destructive = false, .idempotent = true, .open_world = false},
           .handler = [ex](const boost::json::object& args, CallContext&) -> Result<boost::json::value> {
-            return to_value(ex->log(arg_string(args, "execution_id"), arg_string(args, "step_id"),
+            return with_log_links(ex->log(arg_string(args, "execution_id"), arg_string(args, "step_id"),
                                     arg_string(args, "stream"), arg_int(args, "offset", 0),
                                     arg_int(args, "limit", 65536)));
           },

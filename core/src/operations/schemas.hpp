@@ -121,6 +121,10 @@ inline const std::string kExecutedStepProperties = R"(
       "properties":{"added":{"type":"array","items":{"type":"string"}},"modified":{"type":"array","items":{"type":"string"}},
         "deleted":{"type":"array","items":{"type":"string"}},"added_count":{"type":"integer"},
         "modified_count":{"type":"integer"},"deleted_count":{"type":"integer"},"complete":{"type":"boolean"}}},
+    "changed_files_scope":{"type":["string","null"],"enum":["step","concurrent_group",null],
+      "description":"step: files are this step's own changes; concurrent_group: the step overlapped others (concurrent_steps) and files are the changes of that whole group, which cannot be told apart"},
+    "concurrent_steps":{"type":"array","items":{"type":"string"},"description":"With concurrent_group: the ids of the overlapping steps"},
+    "killed_by":{"type":["string","null"],"description":"The limit that stopped the command: timeout, memory, pids (from the backend) or disk, for resource_limits.disk_mb"},
     "logs":{"type":["object","null"],"description":"Full output files; read them with get_execution_log"})";
 
 inline const std::string kExecutedStep = R"({

@@ -19,7 +19,8 @@ Status register_workspace_operations(OperationRegistry& r, const Services& s) {
             "properties":{
               "source_path":{"type":"string","minLength":1,"description":"Absolute path of the project directory, or of a .tar, .tar.gz or .zip archive of it (unpacked as hostile: entries leaving the tree, links out, devices and bombs are refused); must lie under the allowed source roots"},
               "workspace_id":)" + schemas::kWorkspaceId + R"(,
-              "mode":{"type":"string","enum":["copy","overlay"],"description":"copy: a full copy; overlay: overlayfs over the read-only source, constant time (the source must not change while the workspace lives; falls back to copy where unavailable, and says so in mode_note). Default: sandbox.workspace_mode"},
+              "mode":{"type":"string","enum":["copy","overlay"],"description":"copy: a full copy; overlay: overlayfs over the read-only source, constant time (the source must not change while the workspace lives, unless snapshot is set; falls back to copy where unavailable, and says so in mode_note). Default: sandbox.workspace_mode"},
+              "snapshot":{"type":"boolean","description":"overlay mode only: first copy the source into the server's state dir (reflinks where the filesystem has them) and mount the overlay over that copy, so that later changes to the source cannot leak into the workspace. Costs a copy; default false"},
               "isolation":{"type":"object","additionalProperties":false,
                 "description":"Per-workspace choice of backend, image and limits; limits may only be lower than the configured ones",
                 "properties":{
@@ -35,7 +36,7 @@ Status register_workspace_operations(OperationRegistry& r, const Services& s) {
           .handler =
               [ws](const boost::json::object& args, CallContext&) -> Result<boost::json::value> {
                 WorkspaceService::CreateRequest req{arg_string(args, "source_path"), arg_string(args, "workspace_id"),
-                                                    {}, ""};
+                                                    {}, "", false};
                 if (auto* iso = args.if_contains("isolation"); iso && iso->is_object()) {
                   const auto& o = iso->as_object();
                   req.isolation.backend = arg_string(o, "backend");
@@ -46,6 +47,7 @@ Status register_workspace_operations(OperationRegistry& r, const Services& s) {
                   }
                 }
                 req.mode = arg_string(args, "mode");
+                req.snapshot = arg_bool(args, "snapshot", false);
                 return to_value(ws->create(req));
               },
       });

@@ -12,6 +12,7 @@
 #include <spdlog/spdlog.h>
 
 #include <condition_variable>
+#include <functional>
 #include <cstdio>
 #include <ctime>
 #include <deque>
@@ -127,6 +128,72 @@ constexpr int64_t kMaxLogSlice = 1024 * 1024;
 // The executor's own files inside the workspace (JUnit reports it asked for).
 constexpr const char* kPrivateDir = ".isb";
 
+// disk_mb while a step runs: a thread measures the workspace's usage now and
+// then and says when it is over the limit, so that the step can be stopped.
+// Measuring walks the tree, so the pause between two measurements is at
+// least kDiskWatchCostFactor times the last walk's duration (and at least
+// kDiskWatchMinIntervalMs): the watch costs at most about 1/20 of a core.
+constexpr int64_t kDiskWatchMinIntervalMs = 500;
+constexpr int64_t kDiskWatchCostFactor = 20;
+
+// Threading: owns its thread; exceeded()/used_bytes() may be read from any
+// thread; the destructor stops and joins the thread.
+class DiskWatch {
+ public:
+  DiskWatch(std::function<Result<int64_t>()> measure, int64_t limit_bytes)
+      : measure_(std::move(measure)), limit_(limit_bytes) {
+    if (limit_ > 0) thread_ = std::thread([this] { loop(); });
+  }
+  ~DiskWatch() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    if (thread_.joinable()) thread_.join();
+  }
+  DiskWatch(const DiskWatch&) = delete;
+  DiskWatch& operator=(const DiskWatch&) = delete;
+  bool exceeded() const { return exceeded_.load(); }
+  int64_t used_bytes() const { return used_.load(); }
+
+ private:
+  void loop() {
+    int64_t interval = kDiskWatchMinIntervalMs;
+    std::unique_lock<std::mutex> lock(mu_);
+    while (!cv_.wait_for(lock, std::chrono::milliseconds(interval), [this] { return stop_; })) {
+      lock.unlock();
+      const int64_t start = now_ms();
+      auto used = measure_();
+      const int64_t took = now_ms() - start;
+      lock.lock();
+      if (used) {
+        used_ = *used;
+        if (*used > limit_) {
+          exceeded_ = true;
+          return;
+        }
+      }
+      interval = std::max(kDiskWatchMinIntervalMs, kDiskWatchCostFactor * took);
+    }
+  }
+
+  std::function<Result<int64_t>()> measure_;
+  const int64_t limit_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  std::atomic<bool> exceeded_{false};
+  std::atomic<int64_t> used_{0};
+  std::thread thread_;
+};
+
+std::string megabytes(int64_t bytes) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f MB", static_cast<double>(bytes) / (1024.0 * 1024.0));
+  return buf;
+}
+
 }  // namespace
 
 // Serializes events from the step threads onto the caller's context and
@@ -177,7 +244,8 @@ void ExecutionService::end_run(const std::string& execution_id) {
 
 ExecutionService::StepOutcome ExecutionService::run_step(const WorkspaceRecord& w, const std::string& execution_id,
                                                          int64_t seq, const json::object& step, Events& events,
-                                                         const RunControl& run, int64_t deadline_ms) {
+                                                         const RunControl& run, int64_t deadline_ms,
+                                                         bool snapshot_files) {
   StepOutcome out;
   StepRecord& r = out.record;
   r.execution_id = execution_id;
@@ -223,8 +291,22 @@ ExecutionService::StepOutcome ExecutionService::run_step(const WorkspaceRecord& 
   services::StepLog out_log(log_path(execution_id, r.step_id, "stdout"), cap, kStoredTail);
   services::StepLog err_log(log_path(execution_id, r.step_id, "stderr"), cap, kStoredTail);
   const std::vector<std::string> skip{kPrivateDir};
-  auto before = services::FileSnapshot::take(w.path, skip);
+  std::optional<services::FileSnapshot> before;
+  if (snapshot_files) before = services::FileSnapshot::take(w.path, skip);
   auto stop_requested = [&] { return run.cancel.load() || events.cancelled(); };
+  // disk_mb: the step is stopped once the workspace grows past its limit.
+  auto disk = workspaces_.disk_usage(w);
+  const int64_t disk_limit = disk ? disk->limit_bytes : 0;
+  DiskWatch disk_watch(
+      [this, &w]() -> Result<int64_t> {
+        auto u = workspaces_.disk_usage(w);
+        if (!u) return u.error();
+        return u->used_bytes;
+      },
+      disk_limit);
+  auto stop_or_disk = [&] { return stop_requested() || disk_watch.exceeded(); };
+  bool over_disk = false;
+  int64_t disk_used = 0;
   auto past_deadline = [&] { return deadline_ms > 0 && now_ms() >= deadline_ms; };
 
   json::array attempt_log;
@@ -255,7 +337,7 @@ ExecutionService::StepOutcome ExecutionService::run_step(const WorkspaceRecord& 
     const int64_t attempt_start = now_ms();
     auto backend = workspaces_.isolation_for(w);
     Result<boost::json::value> result =
-        backend ? backend->exec(w.sandbox_id, spec, on_output, stop_requested) : Result<boost::json::value>(backend.error());
+        backend ? backend->exec(w.sandbox_id, spec, on_output, stop_or_disk) : Result<boost::json::value>(backend.error());
     const int64_t attempt_ms = now_ms() - attempt_start;
     if (!result) {
       // The backend could not run the command (the sandbox is gone, ...):
@@ -275,7 +357,11 @@ ExecutionService::StepOutcome ExecutionService::run_step(const WorkspaceRecord& 
     r.timed_out = get_bool(res, "timed_out");
     r.duration_ms = opt_int(res, "duration_ms").value_or(attempt_ms);
     if (auto e = get_str(res, "error"); !e.empty()) reason = "sandbox: " + e;
-    if (get_bool(res, "cancelled") || (stop_requested() && !(r.exit_code && *r.exit_code == 0))) {
+    if (disk_watch.exceeded() && !stop_requested()) {
+      r.status = "failed";
+      over_disk = true;
+      disk_used = disk_watch.used_bytes();
+    } else if (get_bool(res, "cancelled") || (stop_requested() && !(r.exit_code && *r.exit_code == 0))) {
       if (past_deadline() && !stop_requested()) {
         r.status = "timed_out";
         r.timed_out = true;
@@ -292,13 +378,26 @@ ExecutionService::StepOutcome ExecutionService::run_step(const WorkspaceRecord& 
     }
     attempt_log.push_back(json::object{{"attempt", attempt}, {"status", r.status}, {"exit_code", opt(r.exit_code)},
                                        {"duration_ms", r.duration_ms}});
-    if (r.status == "succeeded" || r.status == "cancelled" || plan_timeout) break;
+    if (r.status == "succeeded" || r.status == "cancelled" || plan_timeout || over_disk) break;
   }
   if (r.status.empty()) {  // cancelled during a backoff, before another attempt
     r.status = stop_requested() ? "cancelled" : "timed_out";
     plan_timeout = r.status == "timed_out";
   }
-  if (plan_timeout) {
+  // A step that finished under the watch's radar but left the workspace over
+  // its limit fails too: what it wrote is over the quota either way.
+  if (disk_limit > 0 && !over_disk && (r.status == "succeeded" || r.status == "failed")) {
+    if (auto u = workspaces_.disk_usage(w); u && u->used_bytes > disk_limit) {
+      over_disk = true;
+      disk_used = u->used_bytes;
+      r.status = "failed";
+    }
+  }
+  if (over_disk) {
+    reason = "the workspace uses " + megabytes(disk_used) + ", over its disk limit of " + megabytes(disk_limit) +
+             " (resource_limits.disk_mb); the step was stopped. Delete files (delete_file) to get under the limit; "
+             "until then executions and writes are refused";
+  } else if (plan_timeout) {
     reason = "the plan ran longer than performance.operation_timeout (" +
              std::to_string(config_.performance.operation_timeout) + " s)";
   } else if (r.status == "timed_out") {
@@ -338,20 +437,28 @@ ExecutionService::StepOutcome ExecutionService::run_step(const WorkspaceRecord& 
       }
     }
   }
+  // Maven and Gradle write JUnit XML on their own; their reports count even
+  // when the step did not declare them (only files this step wrote).
+  if (!parsed && (services::runs_build_tool_with_reports(command) || get_str(step, "phase") == "test")) {
+    parsed = services::discover_build_tool_reports((fs::path(w.path) / r.cwd).lexically_normal().string(),
+                                                   r.started_at);
+  }
   // Summaries are at the end; bounding the text bounds the regex work.
   if (!parsed) parsed = services::parse_runner_summary(tail(out_log.tail(), 64 * 1024) + "\n" + tail(err_log.tail(), 64 * 1024));
   if (parsed) tests = parsed->to_json();
 
-  auto after = services::FileSnapshot::take(w.path, skip);
   auto stream_info = [](const services::StepLog& l) {
     return json::object{{"path", l.path()}, {"bytes", l.written_bytes()}, {"truncated", l.truncated()}};
   };
   json::object details{{"phase", get_str(step, "phase", "custom")},
                        {"attempts", std::move(attempt_log)},
                        {"tests", tests},
-                       {"files", after.diff_from(before)},
+                       {"files", before ? json::value(services::FileSnapshot::take(w.path, skip).diff_from(*before))
+                                        : json::value(nullptr)},
                        {"logs", json::object{{"stdout", stream_info(out_log)}, {"stderr", stream_info(err_log)}}},
                        {"reason", reason}};
+  if (before) details["changed_files_scope"] = "step";
+  if (over_disk) details["killed_by"] = "disk";
   r.details_json = json::serialize(details);
   return out;
 }
@@ -388,7 +495,18 @@ json::object ExecutionService::describe_step(const StepRecord& s, bool full_outp
                  {"attempts", detail("attempts", json::array{})},
                  {"tests", detail("tests", nullptr)},
                  {"files", detail("files", nullptr)},
+                 {"changed_files_scope", detail("changed_files_scope", nullptr)},
                  {"logs", detail("logs", nullptr)}};
+  // The backend says which limit killed a command (memory, pids, timeout);
+  // the executor's own disk watch says "disk".
+  json::value killed_by = detail("killed_by", nullptr);
+  if (killed_by.is_null()) {
+    if (auto res = json::parse(s.result_json, ec); !ec && res.is_object()) {
+      if (auto* k = res.as_object().if_contains("killed_by")) killed_by = *k;
+    }
+  }
+  o["killed_by"] = killed_by;
+  if (auto* group = details.if_contains("concurrent_steps")) o["concurrent_steps"] = *group;
   if (full_output) {
     o["stdout"] = s.stdout_text;
     o["stderr"] = s.stderr_text;
@@ -404,6 +522,7 @@ Result<json::object> ExecutionService::execute_plan(const std::string& plan_id, 
   if (!existing) return existing.error();
   auto w = workspaces_.get_active(existing->workspace_id);
   if (!w) return w.error();
+  if (auto st = workspaces_.check_disk_quota(*w); !st) return st.error();
   auto plan = plans_.begin_execution(plan_id);
   if (!plan) return plan.error();
 
@@ -453,6 +572,42 @@ Result<json::object> ExecutionService::execute_plan(const std::string& plan_id, 
   bool stop = false;
   std::string stop_reason;
   std::optional<size_t> first_failure;
+
+  // Changed files. A window opens (a snapshot) when a step starts while
+  // none runs and closes (another snapshot) when the last running step
+  // ends. A window of one step gives its changes to that step
+  // (changed_files_scope "step"). In a window of overlapping steps nobody
+  // can tell which step wrote what, so every step of it reports the
+  // window's changes as changed_files_scope "concurrent_group" with the ids
+  // of the group in concurrent_steps: never a silent misattribution. The
+  // closing snapshot is the next window's opening one (nothing of this plan
+  // runs in between). A step is recorded when it ends, its files when its
+  // window closes.
+  const std::vector<std::string> skip{kPrivateDir};
+  std::optional<services::FileSnapshot> idle_snapshot;
+  services::FileSnapshot window_before;
+  std::vector<size_t> window;  // steps of the open window, in start order
+  auto close_window = [&] {
+    services::FileSnapshot after = services::FileSnapshot::take(w->path, skip);
+    json::object files = after.diff_from(window_before);
+    json::array group;
+    for (size_t m : window) group.push_back(json::value(records[m].step_id));
+    for (size_t m : window) {
+      StepRecord& rec = records[m];
+      boost::system::error_code pec;
+      json::value dv = json::parse(rec.details_json, pec);
+      json::object details = !pec && dv.is_object() ? dv.as_object() : json::object{};
+      details["files"] = files;
+      details["changed_files_scope"] = window.size() == 1 ? "step" : "concurrent_group";
+      if (window.size() > 1) details["concurrent_steps"] = group;
+      rec.details_json = json::serialize(details);
+      if (auto st = store_.update_step_details(e.id, rec.step_id, rec.details_json); !st) {
+        spdlog::error("recording the changed files of a step: {}", st.error().message);
+      }
+    }
+    window.clear();
+    idle_snapshot = std::move(after);
+  };
 
   auto mark_skipped = [&](size_t i, const std::string& why) {
     const json::object& step = steps[i].as_object();
@@ -508,12 +663,18 @@ Result<json::object> ExecutionService::execute_plan(const std::string& plan_id, 
       }
       if (!ready || running >= max_parallel) continue;
       state[i] = State::kRunning;
+      if (running == 0) {
+        if (!idle_snapshot) idle_snapshot = services::FileSnapshot::take(w->path, skip);
+        window_before = *idle_snapshot;
+      }
+      window.push_back(i);
       ++running;
       events.progress("step '" + get_str(step, "id") + "' started: " + get_str(step, "title"));
       threads.emplace_back([&, i] {
         StepOutcome outcome;
         try {
-          outcome = run_step(*w, e.id, static_cast<int64_t>(i), steps[i].as_object(), events, *run, deadline);
+          outcome = run_step(*w, e.id, static_cast<int64_t>(i), steps[i].as_object(), events, *run, deadline,
+                             /*snapshot_files=*/false);
         } catch (const std::exception& ex) {
           outcome.record.execution_id = e.id;
           outcome.record.seq = static_cast<int64_t>(i);
@@ -551,6 +712,7 @@ Result<json::object> ExecutionService::execute_plan(const std::string& plan_id, 
                                                       rec.status;
       }
       records[i] = std::move(rec);
+      if (running == 0) close_window();
     }
   }
   lock.unlock();
@@ -593,6 +755,7 @@ Result<json::object> ExecutionService::exec_command(const std::string& workspace
   }
   auto w = workspaces_.get_active(workspace_id);
   if (!w) return w.error();
+  if (auto st = workspaces_.check_disk_quota(*w); !st) return st.error();
   workspaces_.touch(workspace_id);
   ExecutionRecord e;
   e.id = new_execution_id();
@@ -607,7 +770,7 @@ Result<json::object> ExecutionService::exec_command(const std::string& workspace
   if (timeout_s > 0) step["timeout_s"] = timeout_s;
   auto run = start_run(e.id);
   Events events(ctx, 0);
-  auto outcome = run_step(*w, e.id, 0, step, events, *run, 0);
+  auto outcome = run_step(*w, e.id, 0, step, events, *run, 0, /*snapshot_files=*/true);
   end_run(e.id);
   if (auto st = store_.insert_step(outcome.record); !st) spdlog::error("recording a step: {}", st.error().message);
   const StepRecord& r = outcome.record;

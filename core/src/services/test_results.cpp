@@ -4,7 +4,10 @@
 
 #include <pugixml.hpp>
 
+#include <sys/stat.h>
+
 #include <algorithm>
+#include <filesystem>
 #include <regex>
 #include <set>
 #include <sstream>
@@ -83,11 +86,11 @@ std::optional<TestResults> unittest_summary(const std::string& out) {
   static const std::regex names(R"(^(?:FAIL|ERROR): (\S+) \(([^)]+)\))", std::regex::multiline);
   for (auto it = std::sregex_iterator(out.begin(), out.end(), names); it != std::sregex_iterator(); ++it) {
     std::string where = (*it)[2];
+    const std::string test = (*it)[1];
     // Python 3.11 prints "test_x (module.Class.test_x)"; older ones "(module.Class)".
-    add_failing(r, where.size() > (*it)[1].length() &&
-                           where.compare(where.size() - (*it)[1].length(), std::string::npos, (*it)[1]) == 0
+    add_failing(r, where.size() > test.size() && where.compare(where.size() - test.size(), std::string::npos, test) == 0
                        ? where
-                       : where + "." + std::string((*it)[1]));
+                       : where + "." + test);
   }
   return r;
 }
@@ -247,6 +250,83 @@ std::optional<json::array> add_junit_report(const json::array& argv, const std::
     return with;
   }
   return std::nullopt;
+}
+
+namespace {
+
+// Whether a word of a command names Maven or Gradle ("./mvnw", "/usr/bin/gradle").
+bool is_build_tool(std::string word) {
+  if (auto slash = word.rfind('/'); slash != std::string::npos) word = word.substr(slash + 1);
+  return word == "mvn" || word == "mvnw" || word == "gradle" || word == "gradlew";
+}
+
+}  // namespace
+
+bool runs_build_tool_with_reports(const json::object& command) {
+  if (auto* a = command.if_contains("argv"); a && a->is_array() && !a->as_array().empty()) {
+    const json::value& first = a->as_array()[0];
+    return first.is_string() && is_build_tool(std::string(first.as_string()));
+  }
+  if (auto* s = command.if_contains("shell"); s && s->is_string()) {
+    // Any word of a shell line: "cd api && ./mvnw -B test" runs Maven too.
+    std::istringstream words{std::string(s->as_string())};
+    for (std::string w; words >> w;) {
+      if (is_build_tool(w)) return true;
+    }
+  }
+  return false;
+}
+
+std::optional<TestResults> discover_build_tool_reports(const std::string& cwd, int64_t since_ms) {
+  namespace fs = std::filesystem;
+  // The kernel stamps files with a coarse clock that may lag the wall clock
+  // by a tick; a few ms of slack keep a report written at once in.
+  constexpr int64_t kClockSlackMs = 20;
+  std::vector<fs::path> roots{fs::path(cwd)};
+  std::error_code ec;
+  for (fs::directory_iterator it(cwd, ec), end; !ec && it != end; it.increment(ec)) {
+    if (it->is_directory(ec) && !it->is_symlink(ec)) roots.push_back(it->path());
+  }
+  TestResults total;
+  std::vector<std::string> dirs;
+  size_t files = 0;
+  bool any = false;
+  for (const auto& root : roots) {
+    for (const char* rel : kBuildToolReportDirs) {
+      fs::path dir = root / rel;
+      if (!fs::is_directory(dir, ec)) continue;
+      // Gradle: build/test-results/<task>/TEST-*.xml; Maven: flat.
+      std::vector<fs::path> candidates;
+      for (fs::recursive_directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+        if (it.depth() > 1) it.disable_recursion_pending();
+        const std::string name = it->path().filename().string();
+        if (name.rfind("TEST-", 0) == 0 && name.size() > 9 && name.compare(name.size() - 4, 4, ".xml") == 0) {
+          candidates.push_back(it->path());
+        }
+      }
+      bool used_dir = false;
+      for (const auto& f : candidates) {
+        if (files >= kMaxDiscoveredReports) break;
+        struct stat st {};
+        if (::lstat(f.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
+        const int64_t mtime_ms = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000 + st.st_mtim.tv_nsec / 1000000;
+        if (mtime_ms + kClockSlackMs < since_ms) continue;  // left by an earlier run
+        auto r = parse_junit_file(f.string());
+        if (!r) continue;
+        ++files;
+        any = used_dir = true;
+        total.passed += r->passed;
+        total.failed += r->failed;
+        total.skipped += r->skipped;
+        for (const auto& n : r->failing) add_failing(total, n);
+      }
+      if (used_dir) dirs.push_back(dir.lexically_relative(cwd).generic_string());
+    }
+  }
+  if (!any) return std::nullopt;
+  total.source = "junit:";
+  for (size_t i = 0; i < dirs.size(); ++i) total.source += (i ? "," : "") + dirs[i];
+  return total;
 }
 
 }  // namespace isb::services

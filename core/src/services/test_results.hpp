@@ -40,6 +40,25 @@ std::optional<TestResults> parse_junit_text(const std::string& xml);
 //! from their console output. nullopt when none is recognised.
 std::optional<TestResults> parse_runner_summary(const std::string& output);
 
+//! Directories (relative to a step's cwd) where Maven and Gradle write JUnit
+//! XML on their own: surefire, failsafe, Gradle's test-results/<task>.
+inline constexpr const char* kBuildToolReportDirs[] = {"target/surefire-reports", "target/failsafe-reports",
+                                                       "build/test-results"};
+
+//! Reports Maven (surefire, failsafe) and Gradle wrote under cwd during a
+//! step that did not declare them: TEST-*.xml in kBuildToolReportDirs (and
+//! one level of submodules, <module>/target/...; Gradle's per-task
+//! subdirectories), counting only files modified at or after since_ms, so a
+//! report left by an earlier run is never taken for this step's. Sums every
+//! file found; source is "junit:<dir>[,<dir>...]" relative to cwd. nullopt
+//! when there is none. Bounded: at most kMaxDiscoveredReports files.
+inline constexpr size_t kMaxDiscoveredReports = 2000;
+std::optional<TestResults> discover_build_tool_reports(const std::string& cwd, int64_t since_ms);
+
+//! True when a step's command runs Maven or Gradle (mvn, mvnw, gradle,
+//! gradlew, with or without a path), whose reports discovery looks for.
+bool runs_build_tool_with_reports(const boost::json::object& command);
+
 //! When argv runs a runner that can write JUnit XML (pytest, python -m
 //! pytest, ctest, node --test) and does not already ask for a report, the
 //! argv with the flags that write one to report_path; else nullopt.

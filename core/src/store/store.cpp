@@ -396,6 +396,14 @@ Status Store::insert_step(const StepRecord& s) {
   return run(db_, st, "inserting a step");
 }
 
+Status Store::update_step_details(const std::string& execution_id, const std::string& step_id,
+                                  const std::string& details_json) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Stmt st(db_, "UPDATE steps SET details_json=? WHERE execution_id=? AND step_id=?;");
+  st.bind(1, details_json).bind(2, execution_id).bind(3, step_id);
+  return run(db_, st, "updating a step");
+}
+
 namespace {
 
 constexpr const char* kExecutionColumns =
@@ -467,7 +475,8 @@ Result<std::vector<ExecutionRecord>> Store::list_executions(const ExecutionQuery
   if (!q.status.empty()) st.bind(i++, q.status);
   if (q.since_ms > 0) st.bind(i++, q.since_ms);
   if (q.before_started_at > 0) {
-    st.bind(i++, q.before_started_at).bind(i++, q.before_started_at).bind(i++, q.before_rowid);
+    st.bind(i, q.before_started_at).bind(i + 1, q.before_started_at).bind(i + 2, q.before_rowid);
+    i += 3;
   }
   st.bind(i++, q.limit);
   std::vector<ExecutionRecord> out;

@@ -7,28 +7,30 @@
 
 namespace isb::workspaces {
 
-IgnoreRules IgnoreRules::load(const std::string& root) {
+IgnoreRules IgnoreRules::load(const std::string& root, const std::vector<std::string>& extra_patterns) {
   IgnoreRules rules;
   std::ifstream in(root + "/.sandboxignore");
-  std::string line;
-  while (std::getline(in, line)) {
-    while (!line.empty() && (line.back() == '\r' || line.back() == ' ' || line.back() == '\t')) line.pop_back();
-    if (line.empty() || line[0] == '#') continue;
-    Pattern p;
-    if (line.back() == '/') {
-      p.dir_only = true;
-      line.pop_back();
-    }
-    if (!line.empty() && line[0] == '/') {
-      line.erase(0, 1);
-      p.anchored = true;
-    }
-    if (line.find('/') != std::string::npos) p.anchored = true;
-    if (line.empty()) continue;
-    p.glob = line;
-    rules.patterns_.push_back(std::move(p));
-  }
+  for (std::string line; std::getline(in, line);) rules.add(std::move(line));
+  for (const auto& p : extra_patterns) rules.add(p);
   return rules;
+}
+
+void IgnoreRules::add(std::string line) {
+  while (!line.empty() && (line.back() == '\r' || line.back() == ' ' || line.back() == '\t')) line.pop_back();
+  if (line.empty() || line[0] == '#') return;
+  Pattern p;
+  if (line.back() == '/') {
+    p.dir_only = true;
+    line.pop_back();
+  }
+  if (!line.empty() && line[0] == '/') {
+    line.erase(0, 1);
+    p.anchored = true;
+  }
+  if (line.find('/') != std::string::npos) p.anchored = true;
+  if (line.empty()) return;
+  p.glob = line;
+  patterns_.push_back(std::move(p));
 }
 
 bool IgnoreRules::ignored(const std::string& rel, bool is_dir) const {

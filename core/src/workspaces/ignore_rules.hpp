@@ -7,7 +7,10 @@
 // matches the entry's name at any depth; a pattern with '/' matches the
 // path from the root (a leading '/' is dropped). Wildcards are fnmatch(3)'s.
 //
-//   auto rules = IgnoreRules::load("/home/u/project");
+// The server's sandbox.copy_excludes are patterns in the same syntax, merged
+// with the file's (either one excluding an entry is enough).
+//
+//   auto rules = IgnoreRules::load("/home/u/project", config.sandbox.copy_excludes);
 //   if (rules.ignored("build/out.o", false)) ...
 //
 // Threading: immutable after load(); safe to share.
@@ -20,8 +23,9 @@ namespace isb::workspaces {
 
 class IgnoreRules {
  public:
-  //! Reads <root>/.sandboxignore; no file means no rules.
-  static IgnoreRules load(const std::string& root);
+  //! Reads <root>/.sandboxignore (no file means no rules from it) and adds
+  //! extra_patterns (sandbox.copy_excludes), one pattern per element.
+  static IgnoreRules load(const std::string& root, const std::vector<std::string>& extra_patterns = {});
   bool ignored(const std::string& rel, bool is_dir) const;
   bool empty() const { return patterns_.empty(); }
 
@@ -31,6 +35,7 @@ class IgnoreRules {
     bool dir_only = false;
     bool anchored = false;  // contains '/': matched against the whole path
   };
+  void add(std::string line);
   std::vector<Pattern> patterns_;
 };
 

@@ -128,12 +128,13 @@ Status unmount_if_mounted(const std::string& path) {
   return ok_status();
 }
 
-Result<std::vector<std::string>> hide_credentials(const std::string& lower, const std::string& upper) {
+Result<std::vector<std::string>> hide_credentials(const std::string& lower, const std::string& upper,
+                                                  const std::vector<std::string>& extra_excludes) {
   int fd = ::open(lower.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) return make_error(ErrorCode::kUnavailable, "cannot read " + lower + ": " + std::strerror(errno));
   UniqueFd owned(fd);
   std::vector<std::string> hidden;
-  if (auto st = hide_in(owned.get(), "", IgnoreRules::load(lower), hidden); !st) return st.error();
+  if (auto st = hide_in(owned.get(), "", IgnoreRules::load(lower, extra_excludes), hidden); !st) return st.error();
   auto up = BeneathRoot::open(upper);
   if (!up) return up.error();
   for (const auto& rel : hidden) {

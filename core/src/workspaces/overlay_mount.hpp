@@ -37,9 +37,11 @@ bool is_mount_point(const std::string& path);
 std::vector<std::string> mounts_under(const std::string& dir);
 
 //! Hides every credential entry of lower (see credentials.hpp) and every
-//! entry its .sandboxignore names by a whiteout in upper, before mounting. Reads directory entries only, no stat per file.
-//! Returns the hidden relative paths.
-Result<std::vector<std::string>> hide_credentials(const std::string& lower, const std::string& upper);
+//! entry its .sandboxignore or extra_excludes (sandbox.copy_excludes) name
+//! by a whiteout in upper, before mounting. Reads directory entries only, no
+//! stat per file. Returns the hidden relative paths.
+Result<std::vector<std::string>> hide_credentials(const std::string& lower, const std::string& upper,
+                                                  const std::vector<std::string>& extra_excludes = {});
 
 //! Overlay whiteout: a 0/0 character device.
 bool is_whiteout(unsigned mode, unsigned long rdev);

@@ -7,7 +7,8 @@
 // copy_file_range (in-kernel, reflinks where the filesystem has them), modes
 // and timestamps; directory modes and times are set last, deepest first, so
 // that writing their contents does not disturb them. Entries named by the
-// source's .sandboxignore are skipped (see ignore_rules.hpp).
+// source's .sandboxignore or by sandbox.copy_excludes are skipped (see
+// ignore_rules.hpp).
 #include <isb/core/workspace_service.hpp>
 
 #include "workspaces/credentials.hpp"
@@ -82,7 +83,8 @@ Status copy_file(int src_root, int dst_root, const FileJob& job) {
 
 }  // namespace
 
-Result<CopyReport> copy_tree(const std::string& source, const std::string& dest) {
+Result<CopyReport> copy_tree(const std::string& source, const std::string& dest,
+                             const std::vector<std::string>& extra_excludes) {
   CopyReport report;
   struct stat root_st;
   if (::lstat(dest.c_str(), &root_st) == 0) {
@@ -100,7 +102,7 @@ Result<CopyReport> copy_tree(const std::string& source, const std::string& dest)
   if (dst_fd < 0) return make_error(ErrorCode::kUnavailable, "cannot open " + dest + ": " + std::strerror(errno));
   UniqueFd dst(dst_fd);
 
-  const auto ignore = workspaces::IgnoreRules::load(source);
+  const auto ignore = workspaces::IgnoreRules::load(source, extra_excludes);
   std::vector<FileJob> files;
   std::vector<WalkEntry> dirs;
   Status failure = ok_status();

@@ -140,18 +140,40 @@ Result<WorkspaceRecord> WorkspaceService::use(const std::string& workspace_id) {
   return w;
 }
 
-Result<int64_t> WorkspaceService::disk_quota_remaining(const WorkspaceRecord& w) const {
+Result<WorkspaceService::DiskUsage> WorkspaceService::disk_usage(const WorkspaceRecord& w) const {
   auto limits = parse_or_empty(w.resource_limits_json);
   int64_t disk_mb = 0;
   if (limits.is_object()) {
     if (auto* d = limits.as_object().if_contains("disk_mb"); d && d->is_number()) disk_mb = d->to_number<int64_t>();
   }
-  if (disk_mb <= 0) return int64_t{-1};
+  DiskUsage u;
+  if (disk_mb <= 0) return u;
+  u.limit_bytes = disk_mb * 1024 * 1024;
   // An overlay workspace only occupies its upper layer; the source is shared.
   const std::string measured = mode_of(w) == "overlay" ? meta_dir(w.id) + "/upper" : w.path;
   auto used = file_tools::disk_usage_bytes(measured);
   if (!used) return used.error();
-  return std::max<int64_t>(0, disk_mb * 1024 * 1024 - *used);
+  u.used_bytes = *used;
+  return u;
+}
+
+Result<int64_t> WorkspaceService::disk_quota_remaining(const WorkspaceRecord& w) const {
+  auto u = disk_usage(w);
+  if (!u) return u.error();
+  if (u->limit_bytes <= 0) return int64_t{-1};
+  return std::max<int64_t>(0, u->limit_bytes - u->used_bytes);
+}
+
+Status WorkspaceService::check_disk_quota(const WorkspaceRecord& w) const {
+  auto u = disk_usage(w);
+  if (!u) return u.error();
+  if (u->limit_bytes <= 0 || u->used_bytes <= u->limit_bytes) return ok_status();
+  auto mb = [](int64_t b) { return std::to_string((b + 1024 * 1024 - 1) / (1024 * 1024)); };
+  return make_error(ErrorCode::kResourceExhausted,
+                    "workspace '" + w.id + "' uses " + std::to_string(u->used_bytes) + " bytes (about " +
+                        mb(u->used_bytes) + " MB), over its disk limit of " + mb(u->limit_bytes) +
+                        " MB (resource_limits.disk_mb); delete files with delete_file until it is under the "
+                        "limit, then try again");
 }
 
 Result<std::vector<std::string>> WorkspaceService::mount_overlay_workspace(const std::string& id,
@@ -166,7 +188,7 @@ Result<std::vector<std::string>> WorkspaceService::mount_overlay_workspace(const
     fs::create_directories(d, ec);
     if (ec) return make_error(ErrorCode::kUnavailable, "cannot create " + d + ": " + ec.message());
   }
-  auto hidden = workspaces::hide_credentials(source, layout.upper);
+  auto hidden = workspaces::hide_credentials(source, layout.upper, config_.sandbox.copy_excludes);
   if (!hidden) return hidden.error();
   if (auto st = workspaces::mount_overlay(layout); !st) return st.error();
   return hidden;
@@ -251,6 +273,11 @@ Result<json::object> WorkspaceService::create(const CreateRequest& req) {
   if (mode != "copy" && mode != "overlay") {
     return make_error(ErrorCode::kInvalidArgument, "mode '" + mode + "' is unknown; use copy or overlay");
   }
+  if (req.snapshot && mode != "overlay") {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "snapshot applies to mode overlay only (a copy is a snapshot already); drop snapshot or use "
+                      "mode: overlay");
+  }
 
   std::lock_guard<std::mutex> lock(create_mu_);
   auto existing = store_.get_workspace(id);
@@ -311,6 +338,23 @@ Result<json::object> WorkspaceService::create(const CreateRequest& req) {
                                   {"skipped_entries", skipped}};
     meta_doc["base"] = tree_source;
   }
+  // snapshot: the overlay's lower layer is a private copy of the source (like
+  // an unpacked archive), so the source may change freely afterwards.
+  json::object snapshot_report;
+  if (req.snapshot && !archive) {
+    tree_source = meta + "/base";
+    const int64_t started = now_ms();
+    auto snap = copy_tree(*source, tree_source, config_.sandbox.copy_excludes);
+    if (!snap) {
+      undo_dir(meta);
+      return make_error(snap.error().code, "snapshotting " + *source + " failed: " + snap.error().message);
+    }
+    snapshot_report = json::object{{"path", tree_source},
+                                   {"files", snap->files},
+                                   {"bytes", snap->bytes},
+                                   {"duration_ms", now_ms() - started}};
+    meta_doc["base"] = tree_source;
+  }
   std::string mode_note;
   json::object creation;
   if (mode == "overlay") {
@@ -331,7 +375,7 @@ Result<json::object> WorkspaceService::create(const CreateRequest& req) {
   }
   CopyReport copied;
   if (mode == "copy") {
-    auto c = copy_tree(tree_source, staging.string());
+    auto c = copy_tree(tree_source, staging.string(), config_.sandbox.copy_excludes);
     if (!c) {
       undo_dir(staging);
       return make_error(c.error().code, "copying " + *source + " failed: " + c.error().message);
@@ -411,6 +455,14 @@ Result<json::object> WorkspaceService::create(const CreateRequest& req) {
                                {"skipped_special", static_cast<int64_t>(copied.skipped_special.size())},
                                {"skipped_ignored", static_cast<int64_t>(copied.skipped_ignored.size())}};
   } else {
+    if (!snapshot_report.empty()) {
+      creation["snapshot"] = snapshot_report;
+    } else if (!archive) {
+      creation["caveat"] =
+          "the source directory is the overlay's read-only lower layer: changes made to it while the workspace "
+          "lives show through into the workspace (overlayfs leaves that undefined); create it with snapshot: true "
+          "to copy the source first";
+    }
     out["overlay"] = creation;
   }
   if (!mode_note.empty()) out["mode_note"] = mode_note;

@@ -43,7 +43,36 @@ const std::set<std::string> kClauseEnds = {"and", "then", "also", "after", "befo
 const std::set<std::string> kScopeWords = {"of", "in", "for", "inside", "under"};
 const std::set<std::string> kProjectNouns = {"project", "package", "module", "directory", "folder", "app", "dir"};
 
+// How a task limits what it asks for: the one table of modifier words (the
+// README copies it). An exclusion word followed by a phase word ("skip the
+// install", "without building", "don't run the linter") removes that phase,
+// asked or implied. A "just"/"only" before or right after a phase word ("just
+// run the tests", "tests only") asks for exactly the phases named: nothing is
+// implied. "no" binds only to the very next word ("no install"), so that
+// "no, run the tests" stays a test request; "or"/"nor" extend an exclusion
+// ("without installing or building"), "and" does not.
+enum class Modifier { kExclude, kExcludeNextOnly, kOnly };
+const std::map<std::string, Modifier> kModifiers = {
+    {"skip", Modifier::kExclude},   {"skipping", Modifier::kExclude}, {"without", Modifier::kExclude},
+    {"not", Modifier::kExclude},    {"don't", Modifier::kExclude},    {"dont", Modifier::kExclude},
+    {"never", Modifier::kExclude},  {"except", Modifier::kExclude},   {"no", Modifier::kExcludeNextOnly},
+    {"just", Modifier::kOnly},      {"only", Modifier::kOnly},
+};
+// Verbs between a modifier and its phase word: "skip running the tests".
+const std::set<std::string> kModifierVerbs = {"run", "running", "do", "doing", "execute", "executing"};
+
 std::string lower(std::string s) {
+  // A typographic apostrophe (U+2019, as in a pasted "don't") counts as the plain one.
+  std::string plain;
+  for (size_t k = 0; k < s.size(); ++k) {
+    if (s.compare(k, 3, "\xE2\x80\x99") == 0) {
+      plain += '\'';
+      k += 2;
+    } else {
+      plain += s[k];
+    }
+  }
+  s = std::move(plain);
   std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
   return s;
 }
@@ -128,9 +157,59 @@ Intents find_intents(const std::string& task, const std::vector<std::vector<std:
       if (j + 1 < words.size() && kProjectNouns.count(words[j + 1])) used[j + 1] = true;
     }
   }
-  // 4. Intents.
-  std::set<Phase> found;
+  // 3b. "the api package", "the web project": a project's name right
+  // before a project noun scopes the plan without "of"/"in".
+  for (size_t j = 0; j + 1 < words.size(); ++j) {
+    if (used[j] || !kProjectNouns.count(words[j + 1])) continue;
+    for (size_t p = 0; p < project_names.size(); ++p) {
+      const auto& names = project_names[p];
+      if (std::find(names.begin(), names.end(), words[j]) == names.end()) continue;
+      if (std::find(result.scope.begin(), result.scope.end(), p) == result.scope.end()) result.scope.push_back(p);
+      used[j] = used[j + 1] = true;
+    }
+  }
+  // 4. Modifiers: exclusions and "just"/"only".
   const auto& kw = keywords();
+  std::set<Phase> excluded;
+  auto phase_word = [&](size_t j) { return j < words.size() && !used[j] && kw.count(words[j]) != 0; };
+  for (size_t i = 0; i < words.size(); ++i) {
+    if (used[i]) continue;
+    auto m = kModifiers.find(words[i]);
+    if (m == kModifiers.end()) continue;
+    size_t j = next_meaningful(i);
+    if (m->second != Modifier::kExcludeNextOnly) {
+      while (j < words.size() && (kModifierVerbs.count(words[j]) || kFillers.count(words[j]))) ++j;
+    }
+    if (m->second == Modifier::kOnly) {
+      if (phase_word(j) || (i > 0 && phase_word(i - 1))) {
+        result.only_asked = true;
+        used[i] = true;
+      }
+      continue;
+    }
+    if (m->second == Modifier::kExcludeNextOnly && j != i + 1) continue;
+    std::string w = j < words.size() ? words[j] : "";
+    if (w == "set" && j + 1 < words.size() && words[j + 1] == "up") {
+      excluded.insert(Phase::Install);
+      for (size_t k = i; k <= j + 1; ++k) used[k] = true;
+    } else if (phase_word(j)) {
+      excluded.insert(kw.at(w));
+      for (size_t k = i; k <= j; ++k) used[k] = true;
+      // "without installing or building": "or"/"nor" carry the exclusion
+      // on; "and" does not ("skip the install and run the tests").
+      for (size_t k = next_meaningful(j); k < words.size() && (words[k] == "or" || words[k] == "nor");) {
+        size_t n = next_meaningful(k);
+        if (!phase_word(n)) break;
+        excluded.insert(kw.at(words[n]));
+        for (size_t u = k; u <= n; ++u) used[u] = true;
+        k = next_meaningful(n);
+      }
+    }
+  }
+  result.excluded.assign(excluded.begin(), excluded.end());
+
+  // 5. Intents.
+  std::set<Phase> found;
   for (size_t i = 0; i < words.size(); ++i) {
     if (used[i]) continue;
     const std::string& w = words[i];
@@ -143,6 +222,7 @@ Intents find_intents(const std::string& task, const std::vector<std::vector<std:
     if (it == kw.end()) continue;
     if (kWeak.count(w)) {
       size_t j = next_meaningful(i);
+      while (j < words.size() && (words[j] == "only" || words[j] == "just")) j = next_meaningful(j);
       std::string next = j < words.size() ? words[j] : "";
       bool introduces_other = next == kCommandToken || (kw.count(next) && !kWeak.count(next)) ||
                               (next == "set" && j + 1 < words.size() && words[j + 1] == "up");
@@ -154,6 +234,7 @@ Intents find_intents(const std::string& task, const std::vector<std::vector<std:
     }
     found.insert(it->second);
   }
+  for (Phase p : excluded) found.erase(p);
   result.phases.assign(found.begin(), found.end());  // std::set orders by Phase
   return result;
 }

@@ -7,6 +7,7 @@
 #include <boost/json.hpp>
 #include <map>
 #include <optional>
+#include <set>
 
 namespace isb::planner {
 namespace {
@@ -25,6 +26,10 @@ struct Project {
   std::string path;
   std::string ecosystem;
   const json::object* commands = nullptr;
+  // From the dependencies analyzer: true when it found the project's
+  // manifests and they declare nothing (no direct, no transitive). Such a
+  // project has nothing to install, so install is never implied for it.
+  bool declares_no_dependencies = false;
 };
 
 //! The analysis key(s) that hold the command of a phase.
@@ -68,6 +73,18 @@ void copy_command(const json::value& cmd, const std::string& where, json::object
   }
 }
 
+// What an asked phase needs first, in phase order (railpack's and nixpacks'
+// install -> build -> start; Heroku CI's install before test). Only the
+// phases the project's analysis has a command for are added.
+std::vector<Phase> implied_phases(Phase asked) {
+  switch (asked) {
+    case Phase::Build: return {Phase::Install};
+    case Phase::Test: return {Phase::Install, Phase::Build};
+    case Phase::Run: return {Phase::Install, Phase::Build};
+    default: return {};
+  }
+}
+
 }  // namespace
 
 std::string build_plan(const std::string& request_json) {
@@ -102,6 +119,13 @@ std::string build_plan(const std::string& request_json) {
         if (auto* cmds = po.if_contains("commands"); cmds && !cmds->is_null()) {
           if (!cmds->is_object()) invalid(where + ".commands must be an object");
           p.commands = &cmds->as_object();
+        }
+        if (auto* dc = po.if_contains("dependency_count"); dc && dc->is_object()) {
+          auto count = [&](const char* k) {
+            const json::value* v = dc->as_object().if_contains(k);
+            return v && v->is_int64() ? v->as_int64() : -1;
+          };
+          p.declares_no_dependencies = count("direct") == 0 && count("transitive") == 0;
         }
         projects.push_back(std::move(p));
       }
@@ -140,10 +164,15 @@ std::string build_plan(const std::string& request_json) {
     }
   }
 
-  // Implied phases: tests of ecosystems whose test runner only runs what the
-  // build produced (ctest, meson test) need the build first. Only the
-  // projects that need it get the implied step, and only when the analysis
-  // has their build command.
+  // Which (phase, project) pairs get a step. An asked phase gives a step to
+  // every project in scope that has its command. Implied phases (kImplies)
+  // are added per project, only for a project that got a step of the phase
+  // that implies them and only when the analysis has their command: the
+  // tests of a project that has install and build commands run after its
+  // install and its build. A package without an install command of its own
+  // is installed by the enclosing project of the same ecosystem when that
+  // one has an install command (a pnpm or npm workspace root). Excluded
+  // phases ("skip the install") and "just"/"only" suppress implication.
   auto has_command = [](const Project* p, Phase ph) {
     if (!p->commands) return false;
     for (const char* k : command_keys(ph)) {
@@ -151,43 +180,72 @@ std::string build_plan(const std::string& request_json) {
     }
     return false;
   };
-  auto needs_build_for_tests = [&](const Project* p) {
-    return (p->ecosystem == "cmake" || p->ecosystem == "meson") && has_command(p, Phase::Test) &&
-           has_command(p, Phase::Build);
+  auto is_excluded = [&](Phase ph) {
+    return std::find(intents.excluded.begin(), intents.excluded.end(), ph) != intents.excluded.end();
   };
-  std::vector<Phase> phases = intents.phases;
-  bool build_implied = false;
-  if (std::find(phases.begin(), phases.end(), Phase::Test) != phases.end() &&
-      std::find(phases.begin(), phases.end(), Phase::Build) == phases.end()) {
-    for (const Project* p : in_scope) build_implied = build_implied || needs_build_for_tests(p);
-    if (build_implied) {
-      phases.push_back(Phase::Build);
-      std::sort(phases.begin(), phases.end());
+  auto asked = [&](Phase ph) { return std::find(intents.phases.begin(), intents.phases.end(), ph) != intents.phases.end(); };
+  // The innermost other project of the same ecosystem whose path encloses p's.
+  auto enclosing = [&](const Project* p) -> const Project* {
+    const Project* best = nullptr;
+    for (const auto& q : projects) {
+      if (&q == p || q.ecosystem != p->ecosystem || q.ecosystem.empty()) continue;
+      const bool encloses = q.path == "." || (p->path.size() > q.path.size() && p->path.rfind(q.path + "/", 0) == 0);
+      if (encloses && (!best || q.path.size() > best->path.size())) best = &q;
+    }
+    return best;
+  };
+  struct Wanted {
+    std::string implied_by;  // empty when asked for
+  };
+  std::map<std::pair<Phase, size_t>, Wanted> wanted;  // (phase, project index)
+  std::map<size_t, std::set<size_t>> installed_by;    // project -> enclosing projects installing for it
+  for (const Project* p : in_scope) {
+    for (Phase ph : intents.phases) {
+      if (has_command(p, ph)) wanted[{ph, p->index}] = Wanted{};
+    }
+  }
+  if (!intents.only_asked) {
+    for (const Project* p : in_scope) {
+      for (Phase ph : intents.phases) {
+        if (!has_command(p, ph)) continue;
+        for (Phase need : implied_phases(ph)) {
+          if (asked(need) || is_excluded(need)) continue;
+          const Project* owner = has_command(p, need) ? p : nullptr;
+          if (!owner && need == Phase::Install) owner = enclosing(p);
+          if (!owner || !has_command(owner, need)) continue;
+          if (need == Phase::Install && owner == p && p->declares_no_dependencies) continue;
+          if (owner != p) installed_by[p->index].insert(owner->index);
+          // The first asked phase (in phase order) that needs it names it.
+          wanted.emplace(std::make_pair(need, owner->index), Wanted{phase_name(ph)});
+        }
+      }
     }
   }
 
   json::array steps, unmet, intent_names, implied;
-  std::vector<std::string> previous_phase_ids;
-  for (Phase phase : phases) {
-    const bool is_implied = build_implied && phase == Phase::Build;
-    if (is_implied) implied.push_back(phase_name(phase));
-    else intent_names.push_back(phase_name(phase));
-    std::vector<std::string> ids;
-    for (const Project* p : in_scope) {
-      if (!p->commands) continue;
-      if (is_implied && !needs_build_for_tests(p)) continue;
+  std::map<size_t, std::string> tail;        // project index -> id of its latest step
+  std::map<size_t, std::string> install_id;  // project index -> id of its install step
+  std::map<Phase, int> per_phase;
+  std::vector<std::string> order;  // step ids as emitted
+  std::set<Phase> implied_phases_used;
+  for (Phase phase : {Phase::Clean, Phase::Install, Phase::Build, Phase::Format, Phase::Lint, Phase::Test, Phase::Run}) {
+    if (asked(phase)) intent_names.push_back(phase_name(phase));
+    bool produced = false;
+    for (const auto& pr : projects) {
+      const Project* p = &pr;
+      auto wit = wanted.find({phase, p->index});
+      if (wit == wanted.end()) continue;
       const json::value* cmd = nullptr;
       std::string key;
       for (const char* k : command_keys(phase)) {
-        if ((cmd = p->commands->if_contains(k))) {
+        if ((cmd = p->commands->if_contains(k)) && !cmd->is_null()) {
           key = k;
           break;
         }
       }
-      if (!cmd || cmd->is_null()) continue;
       std::string fact = "projects[" + std::to_string(p->index) + "].commands." + key;
       json::object step;
-      std::string id = std::string(phase_name(phase)) + "-" + std::to_string(ids.size() + 1);
+      std::string id = std::string(phase_name(phase)) + "-" + std::to_string(++per_phase[phase]);
       step["id"] = id;
       step["title"] = title(phase, *p);
       step["phase"] = phase_name(phase);
@@ -197,8 +255,17 @@ std::string build_plan(const std::string& request_json) {
       const json::value* cwd = c.if_contains("cwd");
       step["cwd"] = cwd && cwd->is_string() ? json::value(cwd->as_string()) : json::value(p->path);
       step["timeout_s"] = nullptr;
+      // A step waits for the previous step of its own project only (or, for
+      // a package's first step, the install of the root that installs it):
+      // steps of projects that do not depend on each other run in parallel.
       json::array deps;
-      for (const auto& d : previous_phase_ids) deps.push_back(json::value(d));
+      if (auto t = tail.find(p->index); t != tail.end()) {
+        deps.push_back(json::value(t->second));
+      } else if (auto ib = installed_by.find(p->index); ib != installed_by.end()) {
+        for (size_t owner : ib->second) {
+          if (auto in = install_id.find(owner); in != install_id.end()) deps.push_back(json::value(in->second));
+        }
+      }
       step["depends_on"] = std::move(deps);
       step["continue_on_error"] = false;
       json::object prov{{"project", p->path}, {"fact", fact}};
@@ -207,12 +274,18 @@ std::string build_plan(const std::string& request_json) {
       if (const json::value* conf = c.if_contains("confidence")) prov["confidence"] = *conf;
       const json::value* ev = c.if_contains("evidence");
       prov["evidence"] = ev && ev->is_array() ? *ev : json::value(json::array{});
-      if (is_implied) prov["implied_by"] = "test";
+      if (!wit->second.implied_by.empty()) {
+        prov["implied_by"] = wit->second.implied_by;
+        implied_phases_used.insert(phase);
+      }
       step["provenance"] = std::move(prov);
       steps.push_back(std::move(step));
-      ids.push_back(id);
+      tail[p->index] = id;
+      if (phase == Phase::Install) install_id[p->index] = id;
+      order.push_back(id);
+      produced = true;
     }
-    if (ids.empty()) {
+    if (asked(phase) && !produced) {
       json::array available;
       for (const Project* p : in_scope) {
         if (!p->commands) continue;
@@ -230,12 +303,18 @@ std::string build_plan(const std::string& request_json) {
         reason = "no project has a " + what;
       }
       unmet.push_back(json::object{{"intent", phase_name(phase)}, {"reason", reason}, {"available", available}});
-    } else {
-      previous_phase_ids = ids;
     }
   }
+  for (Phase ph : implied_phases_used) implied.push_back(phase_name(ph));
 
-  // Commands given in backticks run last, one after the other, as written.
+  // Commands given in backticks run last, after every project's last step,
+  // one after the other, as written.
+  std::vector<std::string> previous_ids;
+  for (const auto& id : order) {
+    for (const auto& [project, last] : tail) {
+      if (last == id) previous_ids.push_back(id);
+    }
+  }
   if (!intents.custom_commands.empty()) {
     intent_names.push_back("custom");
     const Project* where = in_scope.size() == 1 && !intents.scope.empty() ? in_scope[0] : nullptr;
@@ -243,7 +322,7 @@ std::string build_plan(const std::string& request_json) {
       const std::string& cmd = intents.custom_commands[i];
       std::string id = "custom-" + std::to_string(i + 1);
       json::array deps;
-      for (const auto& d : previous_phase_ids) deps.push_back(json::value(d));
+      for (const auto& d : previous_ids) deps.push_back(json::value(d));
       json::object step{
           {"id", id},
           {"title", "Run `" + cmd + "`" + (where ? " in " + where->path : std::string())},
@@ -261,7 +340,7 @@ std::string build_plan(const std::string& request_json) {
                                                               {"detail", "`" + cmd + "` was given in the task"}}}}}},
       };
       steps.push_back(std::move(step));
-      previous_phase_ids = {id};
+      previous_ids = {id};
     }
   }
 

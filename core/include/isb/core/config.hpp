@@ -44,6 +44,10 @@ struct SandboxConfig {
   //! create_workspace's default mode: "copy" or "overlay" (overlayfs; falls
   //! back to copy where it cannot be mounted).
   std::string workspace_mode = "copy";
+  //! Entries never copied into (or, in overlay mode, hidden from) a
+  //! workspace, in .sandboxignore syntax, merged with the source's own
+  //! .sandboxignore: e.g. node_modules/, *.log, /build/.
+  std::vector<std::string> copy_excludes;
 };
 
 struct IsolationConfig {

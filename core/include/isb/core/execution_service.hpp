@@ -64,8 +64,12 @@ class ExecutionService {
     StepRecord record;
     boost::json::object result;
   };
+  //! Runs one step (with its retries). snapshot_files: diff the workspace
+  //! around the step itself (single commands); plans attribute changed files
+  //! per window of overlapping steps instead (see execute_plan).
   StepOutcome run_step(const WorkspaceRecord& w, const std::string& execution_id, int64_t seq,
-                       const boost::json::object& step, Events& events, const RunControl& run, int64_t deadline_ms);
+                       const boost::json::object& step, Events& events, const RunControl& run, int64_t deadline_ms,
+                       bool snapshot_files);
   boost::json::object describe_step(const StepRecord& s, bool full_output) const;
   std::string log_path(const std::string& execution_id, const std::string& step_id, const std::string& stream) const;
   std::shared_ptr<RunControl> start_run(const std::string& execution_id);

@@ -147,6 +147,10 @@ class Store {
   Status finish_execution(const std::string& id, const std::string& status, std::optional<int64_t> exit_code,
                           int64_t finished_at);
   Status insert_step(const StepRecord& s);
+  //! Replaces the details of a recorded step (the executor adds the changed
+  //! files once the window of overlapping steps it ran in has closed).
+  Status update_step_details(const std::string& execution_id, const std::string& step_id,
+                             const std::string& details_json);
   //! Newest first, with their steps.
   Result<std::vector<ExecutionRecord>> list_executions(const ExecutionQuery& q) const;
   //! One execution with its steps.

@@ -53,15 +53,17 @@ struct CopyReport {
   int64_t bytes = 0;
   std::vector<std::string> skipped_credentials;  // relative paths never copied
   std::vector<std::string> skipped_special;      // fifos, sockets, devices
-  std::vector<std::string> skipped_ignored;      // named by the source's .sandboxignore
+  std::vector<std::string> skipped_ignored;      // named by .sandboxignore or sandbox.copy_excludes
 };
 
 //! Copies source into dest (which must not exist): modes, timestamps and
 //! symlinks (as links, never followed) preserved; credential directories and
 //! files (.ssh, .gnupg, .aws, .netrc, .docker/config.json) never copied;
-//! entries named by <source>/.sandboxignore skipped. File contents are copied
-//! by several threads.
-Result<CopyReport> copy_tree(const std::string& source, const std::string& dest);
+//! entries named by <source>/.sandboxignore or by extra_excludes (the
+//! config's sandbox.copy_excludes, same syntax) skipped. File contents are
+//! copied by several threads.
+Result<CopyReport> copy_tree(const std::string& source, const std::string& dest,
+                             const std::vector<std::string>& extra_excludes = {});
 
 class WorkspaceService {
  public:
@@ -70,15 +72,18 @@ class WorkspaceService {
   //! create_workspace(isolation: {...}): a per-workspace choice of backend,
   //! image and limits; limits may only be lowered below the configured ones.
   struct IsolationOverride {
-    std::string backend;                   // empty: the default backend
-    std::string image;                     // empty: isolation.container_image
-    boost::json::object resource_limits;  // subset of the five limits
+    std::string backend{};                   // empty: the default backend
+    std::string image{};                     // empty: isolation.container_image
+    boost::json::object resource_limits{};  // subset of the five limits
   };
   struct CreateRequest {
-    std::string source_path;
-    std::string workspace_id;  // empty: generated
-    IsolationOverride isolation;
-    std::string mode;  // "copy" | "overlay"; empty: sandbox.workspace_mode
+    std::string source_path{};
+    std::string workspace_id{};  // empty: generated
+    IsolationOverride isolation{};
+    std::string mode{};  // "copy" | "overlay"; empty: sandbox.workspace_mode
+    //! overlay only: copy the source into the state dir first and use the
+    //! copy as the lower layer, so later source changes cannot leak in.
+    bool snapshot = false;
   };
   Result<boost::json::object> create(const CreateRequest& req);
   Result<boost::json::object> destroy(const std::string& workspace_id);
@@ -117,6 +122,17 @@ class WorkspaceService {
   //! Bytes the workspace may still grow by under its disk_mb limit; -1 when
   //! the limit is 0 (unlimited).
   Result<int64_t> disk_quota_remaining(const WorkspaceRecord& w) const;
+  struct DiskUsage {
+    int64_t used_bytes = 0;   // measured only when there is a limit
+    int64_t limit_bytes = 0;  // 0: unlimited
+  };
+  //! What the workspace occupies (an overlay: its upper layer only) against
+  //! its disk_mb limit.
+  Result<DiskUsage> disk_usage(const WorkspaceRecord& w) const;
+  //! kResourceExhausted, naming the usage and the limit, when the workspace
+  //! is over its disk_mb limit: executions and writes are refused until
+  //! files are deleted.
+  Status check_disk_quota(const WorkspaceRecord& w) const;
   //! Destroys active workspaces idle for longer than sandbox.workspace_timeout
   //! at time now (ms). Returns the ids destroyed.
   std::vector<std::string> cleanup_idle(int64_t now);
