@@ -83,7 +83,7 @@ int main(int argc, char** argv) {
   const isb_plugin_descriptor* d = get();
   auto* api = static_cast<const isb_isolation_api*>(d->kind_api);
   isb_host_api host{
-      sizeof(isb_host_api), ISB_ABI_MAJOR, ISB_ABI_MINOR, nullptr, nullptr, nullptr, nullptr, "{}"};
+      sizeof(isb_host_api), ISB_ABI_MAJOR, ISB_ABI_MINOR, nullptr, nullptr, nullptr, nullptr, "{}", nullptr, nullptr};
   isb_instance* inst = nullptr;
   if (d->create(&host, R"({"sandbox_uid_base": 310000, "cgroup_parent": "isb-bench"})", &inst) != ISB_OK) {
     die(std::string("create: ") + d->last_error(nullptr));

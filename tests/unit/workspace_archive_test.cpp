@@ -50,11 +50,11 @@ std::string slurp(const std::string& path) {
 
 // One entry to write into a generated archive.
 struct Entry {
-  std::string path;
+  std::string path{};
   unsigned type = AE_IFREG;
-  std::string data;     // file content
-  std::string link;     // symlink target
-  std::string hardlink; // hard link target
+  std::string data{};      // file content
+  std::string link{};      // symlink target
+  std::string hardlink{};  // hard link target
   unsigned perm = 0644;
   int64_t zero_bytes = 0;  // extra zero bytes appended (for bombs)
 };

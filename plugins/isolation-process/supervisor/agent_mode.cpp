@@ -25,6 +25,7 @@
 #include <string>
 #include <vector>
 
+#include "messages.hpp"
 #include "protocol.hpp"
 
 namespace isb::process::agent {
@@ -34,112 +35,34 @@ namespace {
 // more means something inside the container is knocking on the socket.
 constexpr size_t kMaxConnections = 64;
 
-struct Received {
-  std::string data;
-  std::vector<int> fds;
-  bool eof = false;
-};
+using supervisor::Message;
+using supervisor::RunRequest;
 
-Received receive(int sock) {
-  Received m;
-  m.data.resize(wire::kMaxMessage);
-  alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(int) * 8)];
-  struct iovec iov {
-    m.data.data(), m.data.size()
-  };
-  struct msghdr mh {};
-  mh.msg_iov = &iov;
-  mh.msg_iovlen = 1;
-  mh.msg_control = control;
-  mh.msg_controllen = sizeof control;
-  ssize_t n;
-  do {
-    n = ::recvmsg(sock, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
-  } while (n < 0 && errno == EINTR);
-  if (n < 0 && errno == EAGAIN) return m;  // nothing after all (spurious wakeup)
-  if (n <= 0) {
-    m.eof = true;
-    m.data.clear();
-    return m;
-  }
-  m.data.resize(static_cast<size_t>(n));
-  for (struct cmsghdr* c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
-    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
-      size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-      for (size_t i = 0; i < count; ++i) {
-        int fd;
-        std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
-        m.fds.push_back(fd);
-      }
-    }
-  }
-  return m;
-}
-
-void send_message(int sock, const wire::Writer& w) {
-  ssize_t n;
-  do {
-    n = ::send(sock, w.bytes().data(), w.bytes().size(), MSG_NOSIGNAL | MSG_DONTWAIT);
-  } while (n < 0 && errno == EINTR);
-}
+Message receive(int sock) { return supervisor::receive(sock, /*nonblocking=*/true); }
+void send_message(int sock, const wire::Writer& w) { supervisor::send_message(sock, w, /*nonblocking=*/true); }
 
 //! Child side of a kRun, between fork and exec: the command leads its own
 //! session (so kSignal reaches all it started in its group), gets the passed
 //! stdio and starts with fds 0-2 only (everything else is close-on-exec).
-[[noreturn]] void run_child(int sock, int in, int out, int err, const std::vector<std::string>& argv,
-                            const std::vector<std::string>& env, const std::string& cwd,
-                            const std::vector<std::pair<uint32_t, uint64_t>>& limits) {
-  auto failed = [&](const char* stage) {
-    int e = errno;
-    send_message(sock, wire::Writer(wire::kExecFailed).str(stage).u32(static_cast<uint32_t>(e)));
-    ::_exit(127);
-  };
+[[noreturn]] void run_child(const RunRequest& run) {
   sigset_t none;
   sigemptyset(&none);
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
-  if (::setsid() < 0) failed("setsid");
-  if (::dup2(in, 0) < 0 || ::dup2(out, 1) < 0 || ::dup2(err, 2) < 0) failed("redirecting stdio");
-  if (::chdir(cwd.c_str()) != 0) failed("chdir to the working directory");
-  for (const auto& [resource, value] : limits) {
-    struct rlimit rl {
-      static_cast<rlim_t>(value), static_cast<rlim_t>(value)
-    };
-    if (::setrlimit(static_cast<int>(resource), &rl) != 0) failed("setrlimit");
+  if (::setsid() < 0) supervisor::child_failed(run.sock, "setsid");
+  if (::dup2(run.in, 0) < 0 || ::dup2(run.out, 1) < 0 || ::dup2(run.err, 2) < 0) {
+    supervisor::child_failed(run.sock, "redirecting stdio");
   }
-  std::vector<char*> c_argv, c_env;
-  for (const auto& a : argv) c_argv.push_back(const_cast<char*>(a.c_str()));
-  c_argv.push_back(nullptr);
-  for (const auto& e : env) c_env.push_back(const_cast<char*>(e.c_str()));
-  c_env.push_back(nullptr);
-  ::execvpe(c_argv[0], c_argv.data(), c_env.data());
-  failed("exec");
-  ::_exit(127);
+  supervisor::chdir_limit_and_exec(run);
 }
 
 //! Starts one kRun received on a connection; returns the command's pid or -1.
-pid_t start_command(Received& m) {
-  wire::Reader r(m.data.data(), m.data.size());
-  if (r.u32() != wire::kRun || m.fds.size() != 4) {
-    for (int fd : m.fds) ::close(fd);
-    return -1;
-  }
-  std::vector<std::string> argv = r.strs(), env = r.strs();
-  std::string cwd = r.str();
-  std::vector<std::pair<uint32_t, uint64_t>> limits;
-  uint32_t n = r.u32();
-  for (uint32_t k = 0; r.ok() && k < n && k < 16; ++k) {
-    uint32_t res = r.u32();
-    limits.emplace_back(res, r.u64());
-  }
-  int sock = m.fds[0];
-  if (!r.ok() || argv.empty()) {
-    send_message(sock, wire::Writer(wire::kExecFailed).str("decoding the run request").u32(EINVAL));
-    for (int fd : m.fds) ::close(fd);
-    return -1;
-  }
+pid_t start_command(Message& m) {
+  RunRequest run;
+  if (!supervisor::decode_run(m, &run)) return -1;
+  const int sock = run.sock;
   pid_t pid = ::fork();
-  if (pid == 0) run_child(sock, m.fds[1], m.fds[2], m.fds[3], argv, env, cwd, limits);
-  for (size_t k = 1; k < 4; ++k) ::close(m.fds[k]);
+  if (pid == 0) run_child(run);
+  for (int fd : {run.in, run.out, run.err}) ::close(fd);
   if (pid < 0) {
     send_message(sock, wire::Writer(wire::kExecFailed).str("fork").u32(static_cast<uint32_t>(errno)));
     ::close(sock);
@@ -239,7 +162,7 @@ int run(const char* socket_dir) {
     std::vector<int> closed;
     for (; i < 2 + connections.size(); ++i) {
       if (!fds[i].revents) continue;
-      Received m = receive(fds[i].fd);
+      Message m = receive(fds[i].fd);
       if (m.eof) {
         // The server went away; its commands keep running until their own
         // sockets close (handled below), background processes stay.
@@ -254,7 +177,7 @@ int run(const char* socket_dir) {
       if (!fds[i].revents) continue;
       pid_t owner = owners[k];
       int& sock = commands[owner];
-      Received m = receive(sock);
+      Message m = receive(sock);
       for (int fd : m.fds) ::close(fd);
       if (m.eof) {
         // Nobody will collect this command's result: it must not keep running.

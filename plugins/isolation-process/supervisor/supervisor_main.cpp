@@ -31,6 +31,7 @@
 #include "agent_mode.hpp"
 #include "command_cgroups.hpp"
 #include "jail_setup.hpp"
+#include "messages.hpp"
 #include "protocol.hpp"
 
 namespace isb::process {
@@ -38,54 +39,10 @@ namespace {
 
 constexpr int kControlFd = 3;
 
-//! One received message and the fds that came with it (close-on-exec).
-struct Message {
-  std::string data;
-  std::vector<int> fds;
-  bool eof = false;
-};
-
-Message receive(int sock) {
-  Message m;
-  m.data.resize(wire::kMaxMessage);
-  alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(int) * 8)];
-  struct iovec iov {
-    m.data.data(), m.data.size()
-  };
-  struct msghdr mh {};
-  mh.msg_iov = &iov;
-  mh.msg_iovlen = 1;
-  mh.msg_control = control;
-  mh.msg_controllen = sizeof control;
-  ssize_t n;
-  do {
-    n = ::recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
-  } while (n < 0 && errno == EINTR);
-  if (n <= 0) {
-    m.eof = true;
-    m.data.clear();
-    return m;
-  }
-  m.data.resize(static_cast<size_t>(n));
-  for (struct cmsghdr* c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
-    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
-      size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-      for (size_t i = 0; i < count; ++i) {
-        int fd;
-        std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
-        m.fds.push_back(fd);
-      }
-    }
-  }
-  return m;
-}
-
-void send_message(int sock, const wire::Writer& w) {
-  ssize_t n;
-  do {
-    n = ::send(sock, w.bytes().data(), w.bytes().size(), MSG_NOSIGNAL);
-  } while (n < 0 && errno == EINTR);
-}
+using supervisor::Message;
+using supervisor::receive;
+using supervisor::RunRequest;
+using supervisor::send_message;
 
 struct Command {
   int sock = -1;       // the command's socket; -1 once the server side hung up
@@ -95,15 +52,8 @@ struct Command {
 
 //! Child side of a kRun, between fork and exec. Reports a failure on the
 //! command socket (kExecFailed) and exits 127.
-[[noreturn]] void run_child(int sock, int cgroup_procs, int in, int out, int err,
-                            const std::vector<std::string>& argv,
-                            const std::vector<std::string>& env, const std::string& cwd,
-                            const std::vector<std::pair<uint32_t, uint64_t>>& limits) {
-  auto failed = [&](const char* stage) {
-    int e = errno;
-    send_message(sock, wire::Writer(wire::kExecFailed).str(stage).u32(static_cast<uint32_t>(e)));
-    ::_exit(127);
-  };
+[[noreturn]] void run_child(const RunRequest& run, int cgroup_procs) {
+  auto failed = [&](const char* stage) { supervisor::child_failed(run.sock, stage); };
   // First, before anything of the command can run: from here on, all it
   // starts stays in its cgroup, whatever session or group it moves to.
   if (cgroup_procs >= 0 && !CommandCgroups::join(cgroup_procs)) failed("joining the command's cgroup");
@@ -111,7 +61,7 @@ struct Command {
   sigemptyset(&none);
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
   if (::setsid() < 0) failed("setsid");
-  if (::dup2(in, 0) < 0 || ::dup2(out, 1) < 0 || ::dup2(err, 2) < 0) failed("redirecting stdio");
+  if (::dup2(run.in, 0) < 0 || ::dup2(run.out, 1) < 0 || ::dup2(run.err, 2) < 0) failed("redirecting stdio");
   // The supervisor's oom_score_adj (-1000, so the OOM killer picks commands and
   // never pid 1) must not be inherited. The file belongs to the process only
   // while it is dumpable, and exec makes it dumpable again anyway.
@@ -121,23 +71,9 @@ struct Command {
     if (::write(adj, "0", 1) != 1) failed("resetting oom_score_adj");
     ::close(adj);
   }
-  if (::chdir(cwd.c_str()) != 0) failed("chdir to the working directory");
-  for (const auto& [resource, value] : limits) {
-    struct rlimit rl {
-      static_cast<rlim_t>(value), static_cast<rlim_t>(value)
-    };
-    if (::setrlimit(static_cast<int>(resource), &rl) != 0) failed("setrlimit");
-  }
-  std::vector<char*> c_argv, c_env;
-  for (const auto& a : argv) c_argv.push_back(const_cast<char*>(a.c_str()));
-  c_argv.push_back(nullptr);
-  for (const auto& e : env) c_env.push_back(const_cast<char*>(e.c_str()));
-  c_env.push_back(nullptr);
   // Every other fd (control socket, signalfd, other commands' sockets, this
   // command's socket) is close-on-exec: the command starts with 0-2 only.
-  ::execvpe(c_argv[0], c_argv.data(), c_env.data());
-  failed("exec");
-  ::_exit(127);
+  supervisor::chdir_limit_and_exec(run);
 }
 
 int serve(int sfd, CommandCgroups& cgroups) {
@@ -219,25 +155,9 @@ int serve(int sfd, CommandCgroups& cgroups) {
     if (fds[0].revents) {
       Message m = receive(kControlFd);
       if (m.eof) return 0;  // the server is gone: pid 1 exits, the kernel kills the rest
-      wire::Reader r(m.data.data(), m.data.size());
-      if (r.u32() != wire::kRun || m.fds.size() != 4) {
-        for (int fd : m.fds) ::close(fd);
-        continue;
-      }
-      std::vector<std::string> argv = r.strs(), env = r.strs();
-      std::string cwd = r.str();
-      std::vector<std::pair<uint32_t, uint64_t>> limits;
-      uint32_t n = r.u32();
-      for (uint32_t k = 0; r.ok() && k < n && k < 16; ++k) {
-        uint32_t res = r.u32();
-        limits.emplace_back(res, r.u64());
-      }
-      int sock = m.fds[0];
-      if (!r.ok() || argv.empty()) {
-        send_message(sock, wire::Writer(wire::kExecFailed).str("decoding the run request").u32(EINVAL));
-        for (int fd : m.fds) ::close(fd);
-        continue;
-      }
+      RunRequest run;
+      if (!supervisor::decode_run(m, &run)) continue;
+      const int sock = run.sock;
       std::string cgroup;
       int procs = -1;
       if (cgroups.enabled() && (procs = cgroups.create(&cgroup)) < 0) {
@@ -245,13 +165,13 @@ int serve(int sfd, CommandCgroups& cgroups) {
         send_message(sock, wire::Writer(wire::kExecFailed)
                                .str("creating the command's cgroup")
                                .u32(static_cast<uint32_t>(errno)));
-        for (int fd : m.fds) ::close(fd);
+        for (int fd : {run.sock, run.in, run.out, run.err}) ::close(fd);
         continue;
       }
       pid_t pid = ::fork();
-      if (pid == 0) run_child(sock, procs, m.fds[1], m.fds[2], m.fds[3], argv, env, cwd, limits);
+      if (pid == 0) run_child(run, procs);
       if (procs >= 0) ::close(procs);
-      for (size_t k = 1; k < 4; ++k) ::close(m.fds[k]);
+      for (int fd : {run.in, run.out, run.err}) ::close(fd);
       if (pid < 0) {
         send_message(sock, wire::Writer(wire::kExecFailed).str("fork").u32(static_cast<uint32_t>(errno)));
         ::close(sock);

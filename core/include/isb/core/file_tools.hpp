@@ -31,9 +31,9 @@ struct Caps {
 };
 
 struct ListRequest {
-  std::string path;   // directory; "" or "." is the root
+  std::string path{};  // directory; "" or "." is the root
   bool recursive = false;
-  std::string glob;   // fnmatch pattern on the relative path ("**" not special); empty: all
+  std::string glob{};  // fnmatch pattern on the relative path ("**" not special); empty: all
 };
 //! {path, entries:[{path,type:file|dir|symlink|other,size,mode,mtime,target?}], count, truncated}
 Result<boost::json::object> list_files(const std::string& root, const ListRequest& req, const Caps& caps = {});
@@ -63,9 +63,9 @@ Result<boost::json::object> write_file(const std::string& root, const WriteReque
 Result<boost::json::object> delete_file(const std::string& root, const std::string& path, bool recursive);
 
 struct SearchRequest {
-  std::string pattern;  // POSIX extended regular expression, matched per line
-  std::string glob;     // fnmatch on the relative path; empty: every file
-  std::string path;     // directory to search under; "" is the root
+  std::string pattern{};  // POSIX extended regular expression, matched per line
+  std::string glob{};     // fnmatch on the relative path; empty: every file
+  std::string path{};     // directory to search under; "" is the root
   int64_t max_results = 100;
   bool case_insensitive = false;
 };
