@@ -8,14 +8,16 @@
 #include <filesystem>
 #include <memory>
 
-#include "json_fields.hpp"
+#include "isolation-common/json_fields.hpp"
 
 namespace isb::docker {
+
+using isolation::as_int;
+using isolation::invalid;
 namespace {
 
 namespace json = boost::json;
 
-[[noreturn]] void invalid(const std::string& message) { throw sdk::Error(ISB_INVALID_ARGUMENT, message); }
 
 // Beyond this a file belongs in the workspace directory, not in a request.
 constexpr size_t kMaxPutBytes = 32u << 20;

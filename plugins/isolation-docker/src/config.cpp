@@ -3,9 +3,12 @@
 
 #include <cstdlib>
 
-#include "json_fields.hpp"
+#include "isolation-common/json_fields.hpp"
 
 namespace isb::docker {
+
+using isolation::as_int;
+using isolation::parse_object;
 
 const char* const kConfigSchema = R"schema({
   "$schema": "http://json-schema.org/draft-07/schema#",
@@ -117,7 +120,7 @@ Config parse_config(const std::string& config_json) {
       c.warm_image = std::string(v.as_string());
     } else if (key == "warm_resource_limits") {
       try {
-        c.warm_resource_limits = parse_limits(v);
+        c.warm_resource_limits = parse_docker_limits(v);
       } catch (const sdk::Error& e) {
         bad(std::string("docker config: warm_") + e.what());
       }

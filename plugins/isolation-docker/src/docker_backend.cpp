@@ -26,12 +26,16 @@
 #include "config.hpp"
 #include "engine_client.hpp"
 #include "exec_runner.hpp"
-#include "json_fields.hpp"
+#include "isolation-common/json_fields.hpp"
 #include "local_container.hpp"
 #include "mux_decoder.hpp"
 #include "specs.hpp"
 
 namespace isb::docker {
+
+using isolation::as_int;
+using isolation::parse_object;
+using isolation::string_at;
 namespace {
 
 namespace json = boost::json;

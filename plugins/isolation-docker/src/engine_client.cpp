@@ -9,9 +9,11 @@
 #include <isb/sdk/plugin.hpp>
 #include <optional>
 
-#include "json_fields.hpp"
+#include "isolation-common/json_fields.hpp"
 
 namespace isb::docker {
+
+using isolation::string_at;
 namespace {
 
 namespace asio = boost::asio;

@@ -7,10 +7,14 @@
 #include <chrono>
 #include <thread>
 
-#include "json_fields.hpp"
+#include "isolation-common/json_fields.hpp"
 #include "mux_decoder.hpp"
 
 namespace isb::docker {
+
+using isolation::as_int;
+using isolation::parse_object;
+using isolation::string_at;
 namespace {
 
 namespace json = boost::json;

@@ -1,9 +1,12 @@
 // config.cpp: parsing and schema of the process backend's config.
 #include "config.hpp"
 
-#include "json_util.hpp"
+#include "isolation-common/json_fields.hpp"
 
 namespace isb::process {
+
+using isolation::as_int;
+using isolation::parse_object;
 
 const char* const kConfigSchema = R"({
   "$schema": "http://json-schema.org/draft-07/schema#",

@@ -33,7 +33,6 @@
 #include "idmapped_mount.hpp"
 #include "jail_client.hpp"
 #include "jail_spawner.hpp"
-#include "json_util.hpp"
 #include "runner.hpp"
 #include "seccomp_filter.hpp"
 #include "specs.hpp"
