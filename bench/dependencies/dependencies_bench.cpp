@@ -11,6 +11,7 @@
 // Each analyzer runs in a forked child (so its peak RSS is its own), three
 // times; the run with the least CPU time of the analyze call is reported. The
 // page cache is warmed by one untimed languages run first.
+#include "common/child_run.hpp"
 #include <dlfcn.h>
 #include <isb/plugin_abi.h>
 #include <sys/resource.h>
@@ -28,42 +29,8 @@ namespace json = boost::json;
 
 namespace {
 
-struct Run {
-  double seconds = 0;
-  double cpu_seconds = 0;
-  long peak_rss_kb = 0;
-  std::string output;
-  int status = 0;
-};
-
-template <typename Fn>
-Run in_child(Fn fn) {
-  int pipefd[2];
-  if (pipe(pipefd) != 0) std::perror("pipe"), std::exit(2);
-  std::fflush(stdout);
-  auto start = std::chrono::steady_clock::now();
-  pid_t pid = fork();
-  if (pid == 0) {
-    close(pipefd[0]);
-    dup2(pipefd[1], 1);
-    close(pipefd[1]);
-    int rc = fn();
-    std::fflush(stdout);
-    _exit(rc);
-  }
-  close(pipefd[1]);
-  Run r;
-  char buf[65536];
-  for (ssize_t n; (n = read(pipefd[0], buf, sizeof buf)) > 0;) r.output.append(buf, static_cast<size_t>(n));
-  close(pipefd[0]);
-  struct rusage ru {};
-  wait4(pid, &r.status, 0, &ru);
-  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  r.peak_rss_kb = ru.ru_maxrss;
-  r.cpu_seconds = static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
-                  static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
-  return r;
-}
+using isb::bench::in_child;
+using isb::bench::Run;
 
 double cpu_seconds() {
   struct rusage ru {};
