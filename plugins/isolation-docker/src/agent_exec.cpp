@@ -1,4 +1,5 @@
 // agent_exec.cpp: see agent_exec.hpp.
+#include "isolation-common/signals.hpp"
 #include "agent_exec.hpp"
 
 #include <errno.h>
@@ -41,10 +42,6 @@ int try_connect(const std::string& path) {
   return process::raise_fd(fd, 3);
 }
 
-std::string signal_name(int sig) {
-  const char* abbrev = ::sigabbrev_np(sig);
-  return abbrev ? std::string("SIG") + abbrev : "SIG" + std::to_string(sig);
-}
 
 }  // namespace
 
@@ -160,7 +157,7 @@ std::string run_agent_exec(const ExecTarget& target, const ExecSpec& spec, const
   json::object result{
       {"exit_code", r.exit_code ? json::value(*r.exit_code) : json::value(nullptr)},
       {"signal", r.signal ? json::value(*r.signal) : json::value(nullptr)},
-      {"signal_name", r.signal ? json::value(signal_name(*r.signal)) : json::value(nullptr)},
+      {"signal_name", r.signal ? json::value(isolation::signal_name(*r.signal)) : json::value(nullptr)},
       {"timed_out", r.timed_out},
       {"cancelled", r.cancelled},
       {"duration_ms", r.duration_ms},

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "isolation-common/json_fields.hpp"
+#include "isolation-common/signals.hpp"
 #include "mux_decoder.hpp"
 
 namespace isb::docker {
@@ -25,49 +26,6 @@ constexpr const char* kRuntimeExecFailed = "OCI runtime exec failed";
 
 // How long one read waits before cancellation and the deadline are checked again.
 constexpr std::chrono::milliseconds kPollInterval(20);
-
-const char* signal_name(int sig) {
-  switch (sig) {
-    case SIGHUP:
-      return "SIGHUP";
-    case SIGINT:
-      return "SIGINT";
-    case SIGQUIT:
-      return "SIGQUIT";
-    case SIGILL:
-      return "SIGILL";
-    case SIGTRAP:
-      return "SIGTRAP";
-    case SIGABRT:
-      return "SIGABRT";
-    case SIGBUS:
-      return "SIGBUS";
-    case SIGFPE:
-      return "SIGFPE";
-    case SIGKILL:
-      return "SIGKILL";
-    case SIGUSR1:
-      return "SIGUSR1";
-    case SIGSEGV:
-      return "SIGSEGV";
-    case SIGUSR2:
-      return "SIGUSR2";
-    case SIGPIPE:
-      return "SIGPIPE";
-    case SIGALRM:
-      return "SIGALRM";
-    case SIGTERM:
-      return "SIGTERM";
-    case SIGXCPU:
-      return "SIGXCPU";
-    case SIGXFSZ:
-      return "SIGXFSZ";
-    case SIGSYS:
-      return "SIGSYS";
-    default:
-      return nullptr;
-  }
-}
 
 std::string short_id(const std::string& id) { return id.substr(0, 12); }
 
@@ -300,7 +258,7 @@ std::string run_exec(const EngineClient& engine, const ExecTarget& target, const
       {"exit_code", exit_code ? json::value(*exit_code) : json::value(nullptr)},
       {"signal", signal ? json::value(*signal) : json::value(nullptr)},
       {"signal_name",
-       signal && signal_name(*signal) ? json::value(signal_name(*signal)) : json::value(nullptr)},
+       signal ? json::value(isolation::signal_name(*signal)) : json::value(nullptr)},
       {"timed_out", timed_out},
       {"cancelled", cancelled},
       {"duration_ms", std::chrono::duration_cast<std::chrono::milliseconds>(ended - started).count()},

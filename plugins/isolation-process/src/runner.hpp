@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "isolation-common/signals.hpp"
 #include "specs.hpp"
 
 namespace isb::process {
@@ -50,8 +51,8 @@ struct RunResult {
 RunResult run_command(const RunRequest& req, const sdk::OutputSink& sink,
                       const std::function<void(pid_t)>& on_started);
 
-//! "SIGKILL" etc., or "SIG<n>" for unknown numbers.
-std::string signal_name(int sig);
+//! "SIGKILL" etc. (isolation-common: one rule for both backends).
+using isolation::signal_name;
 
 //! True when the process group still has at least one member.
 bool process_group_alive(pid_t pgid);
