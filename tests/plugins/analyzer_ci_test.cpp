@@ -3,61 +3,21 @@
 // job, step and working directory, and how each command is classified.
 #include <gtest/gtest.h>
 #include <isb/plugin_abi.h>
-#include <unistd.h>
 
 #include <boost/json.hpp>
-#include <filesystem>
-#include <fstream>
 #include <string>
 
+#include "analyzer_fixture.hpp"
 #include "plugin_loader.hpp"
+#include "temp_tree.hpp"
 
-namespace fs = std::filesystem;
 namespace json = boost::json;
 
 namespace {
 
-class Tree {
- public:
-  Tree() {
-    std::string tmpl = (fs::temp_directory_path() / "isb-ci-XXXXXX").string();
-    if (!mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed");
-    root_ = tmpl;
-  }
-  ~Tree() {
-    std::error_code ec;
-    fs::remove_all(root_, ec);
-  }
-  void write(const std::string& rel, const std::string& content) const {
-    fs::path p = root_ / rel;
-    fs::create_directories(p.parent_path());
-    std::ofstream(p, std::ios::binary) << content;
-  }
-  std::string path() const { return root_.string(); }
-
- private:
-  fs::path root_;
-};
-
-class CiTest : public ::testing::Test {
+class CiTest : public AnalyzerTest {
  protected:
-  void SetUp() override {
-    plugin_ = std::make_unique<TestPlugin>("libisb-analyzer-ci.so");
-    inst_ = plugin_->create("{}");
-    ASSERT_NE(inst_, nullptr);
-  }
-  void TearDown() override {
-    if (inst_) plugin_->descriptor()->destroy(inst_);
-  }
-  json::object analyze(const Tree& t) {
-    auto* api = plugin_->api<isb_analyzer_api>();
-    auto [status, doc] = TestPlugin::call_json(
-        [&](const isb_json_out* out) { return api->analyze(inst_, t.path().c_str(), "{}", out); });
-    EXPECT_EQ(status, ISB_OK) << plugin_->descriptor()->last_error(inst_);
-    return status == ISB_OK ? json::parse(doc).as_object() : json::object{};
-  }
-  std::unique_ptr<TestPlugin> plugin_;
-  isb_instance* inst_ = nullptr;
+  CiTest() : AnalyzerTest("libisb-analyzer-ci.so") {}
 };
 
 json::object entry(const char* file, int line, const char* job, const char* step, const char* run,
@@ -75,7 +35,7 @@ json::object entry(const char* file, int line, const char* job, const char* step
 }  // namespace
 
 TEST_F(CiTest, GithubWorkflowRunLinesWithLinesJobsAndWorkingDirectories) {
-  Tree t;
+  TempTree t;
   t.write(".github/workflows/ci.yml",
           "name: ci\n"                                     // 1
           "on: [push]\n"                                   // 2
@@ -111,7 +71,7 @@ TEST_F(CiTest, GithubWorkflowRunLinesWithLinesJobsAndWorkingDirectories) {
 }
 
 TEST_F(CiTest, GitlabScriptsAreListedAndTemplatesSkipped) {
-  Tree t;
+  TempTree t;
   t.write(".gitlab-ci.yml",
           "stages: [test]\n"                         // 1
           ".base:\n"                                 // 2
@@ -133,7 +93,7 @@ TEST_F(CiTest, GitlabScriptsAreListedAndTemplatesSkipped) {
 }
 
 TEST_F(CiTest, MavenAndGradleGoalsDecideTheKind) {
-  Tree t;
+  TempTree t;
   t.write(".github/workflows/java.yaml",
           "jobs:\n  b:\n    steps:\n      - run: mvn -B verify\n      - run: ./gradlew assemble\n"
           "      - run: mvn -B dependency:go-offline\n");
@@ -147,7 +107,7 @@ TEST_F(CiTest, MavenAndGradleGoalsDecideTheKind) {
 }
 
 TEST_F(CiTest, MalformedYamlIsAWarningWithFileAndLine) {
-  Tree t;
+  TempTree t;
   t.write(".github/workflows/bad.yml", "jobs:\n  a:\n    steps: [\n      - run: x\n");
   t.write(".github/workflows/good.yml", "jobs:\n  a:\n    steps:\n      - run: go test ./...\n");
   t.write(".github/workflows/notes.txt", "run: not a workflow\n");
@@ -164,7 +124,7 @@ TEST_F(CiTest, MalformedYamlIsAWarningWithFileAndLine) {
 }
 
 TEST_F(CiTest, NoCiFilesGiveAnEmptyList) {
-  Tree t;
+  TempTree t;
   t.write("main.go", "package main\n");
   json::object doc = analyze(t);
   EXPECT_EQ(doc.at("ci"), json::array());

@@ -16,13 +16,10 @@
 #include <fstream>
 #include <sstream>
 #include <string>
-#include <valijson/adapters/boost_json_adapter.hpp>
-#include <valijson/schema.hpp>
-#include <valijson/schema_parser.hpp>
-#include <valijson/validator.hpp>
 #include <vector>
 
 #include "plugin_loader.hpp"
+#include "schema_check.hpp"
 
 namespace fs = std::filesystem;
 namespace json = boost::json;
@@ -124,14 +121,7 @@ TEST_P(DependencyFixture, MatchesExpectedFactsAndValidatesAgainstTheSchema) {
   const json::value doc_value = json::parse(text);
   const json::object& doc = doc_value.as_object();
 
-  const json::value schema_doc = read_json(fs::path(ISB_SOURCE_DIR) / "docs/schemas/analyzer-facts.schema.json");
-  valijson::Schema schema;
-  valijson::SchemaParser parser;
-  parser.populateSchema(valijson::adapters::BoostJsonAdapter(schema_doc), schema);
-  valijson::Validator validator;
-  valijson::ValidationResults errors;
-  EXPECT_TRUE(validator.validate(schema, valijson::adapters::BoostJsonAdapter(doc_value), &errors))
-      << (errors.numErrors() ? errors.begin()->description : std::string());
+  EXPECT_EQ(schema_errors(doc_value, "analyzer-facts.schema.json"), "");
 
   EXPECT_EQ(dependency_lines(doc), want.at("dependencies")) << json::serialize(dependency_lines(doc));
   EXPECT_EQ(project_lines(doc), want.at("projects")) << json::serialize(project_lines(doc));

@@ -10,70 +10,23 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <set>
 #include <sstream>
 #include <string>
 
+#include "analyzer_fixture.hpp"
 #include "plugin_loader.hpp"
+#include "temp_tree.hpp"
 
 namespace fs = std::filesystem;
 namespace json = boost::json;
 
 namespace {
 
-class Tree {
- public:
-  Tree() {
-    std::string tmpl = (fs::temp_directory_path() / "isb-languages-XXXXXX").string();
-    if (!mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed");
-    root_ = tmpl;
-  }
-  ~Tree() {
-    std::error_code ec;
-    fs::remove_all(root_, ec);
-  }
-  void write(const std::string& rel, const std::string& content) const {
-    fs::path p = root_ / rel;
-    fs::create_directories(p.parent_path());
-    std::ofstream(p, std::ios::binary) << content;
-  }
-  std::string path() const { return root_.string(); }
-  const fs::path& root() const { return root_; }
-
- private:
-  fs::path root_;
-};
-
-class LanguagesTest : public ::testing::Test {
+class LanguagesTest : public AnalyzerTest {
  protected:
-  void SetUp() override {
-    plugin_ = std::make_unique<TestPlugin>("libisb-analyzer-languages.so");
-    inst_ = plugin_->create("{}");
-    ASSERT_NE(inst_, nullptr);
-  }
-  void TearDown() override {
-    if (inst_) plugin_->descriptor()->destroy(inst_);
-  }
-
-  std::pair<isb_status, std::string> call(isb_instance* inst, const std::string& root,
-                                          const std::string& opts = "{}") {
-    auto* api = plugin_->api<isb_analyzer_api>();
-    return TestPlugin::call_json(
-        [&](const isb_json_out* out) { return api->analyze(inst, root.c_str(), opts.c_str(), out); });
-  }
-
-  json::object analyze(const std::string& root, isb_instance* inst = nullptr,
-                       const std::string& opts = "{}") {
-    auto [status, doc] = call(inst ? inst : inst_, root, opts);
-    EXPECT_EQ(status, ISB_OK) << plugin_->descriptor()->last_error(inst ? inst : inst_);
-    if (status != ISB_OK) return {};
-    return json::parse(doc).as_object();
-  }
-
-  std::unique_ptr<TestPlugin> plugin_;
-  isb_instance* inst_ = nullptr;
+  LanguagesTest() : AnalyzerTest("libisb-analyzer-languages.so") {}
 };
 
 json::array strs(std::initializer_list<const char*> items) {
@@ -109,7 +62,7 @@ TEST_F(LanguagesTest, DescriptorIsAThreadSafeAnalyzer) {
 }
 
 TEST_F(LanguagesTest, CountsCodeCommentBlankLines) {
-  Tree t;
+  TempTree t;
   const std::string cpp =
       "// header comment\n"
       "#include <cstdio>\n"
@@ -162,7 +115,7 @@ TEST_F(LanguagesTest, CountsCodeCommentBlankLines) {
 }
 
 TEST_F(LanguagesTest, NestedBlockCommentsWhereTheLanguageNestsThem) {
-  Tree t;
+  TempTree t;
   const std::string nested = "/* outer /* inner */ still comment */\nfn main() {}\n";
   t.write("a.rs", nested);  // Rust nests: the whole first line is a comment
   t.write("b.c", nested);   // C does not: " still comment */" is code
@@ -177,7 +130,7 @@ TEST_F(LanguagesTest, NestedBlockCommentsWhereTheLanguageNestsThem) {
 }
 
 TEST_F(LanguagesTest, AmbiguousExtensionsDecidedByContent) {
-  Tree t;
+  TempTree t;
   t.write("plain.h", "#ifndef P_H\n#define P_H\nint add(int a, int b);\n#endif\n");
   t.write("klass.h", "#pragma once\nnamespace geo {\nclass Point {\n public:\n  int x;\n};\n}\n");
   t.write("view.h", "#import <Foundation/Foundation.h>\n@interface View : NSObject\n@end\n");
@@ -201,7 +154,7 @@ TEST_F(LanguagesTest, AmbiguousExtensionsDecidedByContent) {
 }
 
 TEST_F(LanguagesTest, RecognisesAtLeastSixtyLanguagesByNameExtensionAndShebang) {
-  Tree t;
+  TempTree t;
   const char* files[] = {
       "a.c",      "a.cpp",     "a.mm",     "a.java",         "a.js",        "a.ts",       "a.cs",   "a.kt",
       "a.groovy", "a.dart",    "a.cu",     "a.glsl",         "a.proto",     "a.thrift",   "a.sol",  "a.less",
@@ -248,7 +201,7 @@ TEST_F(LanguagesTest, MatchesClocOnTheFixtureSample) {
 }
 
 TEST_F(LanguagesTest, SkipsVendoredGeneratedBinaryAndGitignoredByReason) {
-  Tree t;
+  TempTree t;
   t.write(".git/HEAD", "ref: refs/heads/main\n");
   t.write(".gitignore", "# build output\n*.log\nout/\n/secret.txt\n");
   t.write("node_modules/x.js", "module.exports = 1;\n");
@@ -287,7 +240,7 @@ TEST_F(LanguagesTest, SkipsVendoredGeneratedBinaryAndGitignoredByReason) {
 }
 
 TEST_F(LanguagesTest, VeryLongLinesMarkAFileGenerated) {
-  Tree t;
+  TempTree t;
   t.write("bundle.js", "var a=" + std::string(6000, '1') + ";\n");
   t.write("app.js", "var a = 1;\n");
   json::object doc = analyze(t.path());
@@ -296,7 +249,7 @@ TEST_F(LanguagesTest, VeryLongLinesMarkAFileGenerated) {
 }
 
 TEST_F(LanguagesTest, SameResultOnOneThreadAndOnTwo) {
-  Tree t;
+  TempTree t;
   for (int i = 0; i < 40; ++i) {
     t.write("d" + std::to_string(i % 5) + "/f" + std::to_string(i) + ".py",
             std::string(static_cast<size_t>(i), '\n') + "# c\nx = " + std::to_string(i) + "\n");
@@ -315,7 +268,7 @@ TEST_F(LanguagesTest, SameResultOnOneThreadAndOnTwo) {
 }
 
 TEST_F(LanguagesTest, QuickDepthCountsFilesWithoutReadingThem) {
-  Tree t;
+  TempTree t;
   t.write("a.py", "x = 1\n");
   t.write("b.c", "int b;\n");
   json::object doc = analyze(t.path(), nullptr, R"({"depth":"quick"})");
@@ -324,7 +277,7 @@ TEST_F(LanguagesTest, QuickDepthCountsFilesWithoutReadingThem) {
 }
 
 TEST_F(LanguagesTest, NonUtf8NamesAndContentsAreCounted) {
-  Tree t;
+  TempTree t;
   t.write(std::string("caf\xe9.py"), std::string("s = '\xff\xfe'\n# \xe9t\xe9\n"));
   auto m = by_name(analyze(t.path()));
   EXPECT_EQ(m["Python"].at("code"), 1);
@@ -335,7 +288,7 @@ TEST_F(LanguagesTest, BadConfigAndOptionsSayWhatIsWrong) {
   isb_instance* inst = nullptr;
   isb_status s = plugin_->descriptor()->create(nullptr, R"({"threads":-1})", &inst);
   EXPECT_NE(s, ISB_OK);
-  Tree t;
+  TempTree t;
   auto [status, doc] = call(inst_, t.path(), R"({"depth":"deep"})");
   EXPECT_EQ(status, ISB_INVALID_ARGUMENT);
   EXPECT_NE(std::string(plugin_->descriptor()->last_error(inst_)).find("options.depth"), std::string::npos);
@@ -350,7 +303,7 @@ TEST_F(LanguagesTest, BadConfigAndOptionsSayWhatIsWrong) {
 // counted per language, and the ignored entries agree in number.
 TEST_F(LanguagesTest, GitignoreSemanticsEqualGitCheckIgnore) {
   if (std::system("git --version >/dev/null 2>&1") != 0) GTEST_SKIP() << "git is not installed";
-  Tree t;
+  TempTree t;
   ASSERT_EQ(std::system(("git init -q " + t.path()).c_str()), 0);
   t.write(
       ".gitignore",
@@ -442,7 +395,7 @@ TEST_F(LanguagesTest, GitignoreSemanticsEqualGitCheckIgnore) {
 }
 
 TEST_F(LanguagesTest, GitattributesLinguistOverridesVendoredAndGenerated) {
-  Tree t;
+  TempTree t;
   t.write(".gitattributes",
           "# linguist overrides\ngen/** linguist-generated\nlib/*.go linguist-vendored=true\n"
           "vendor/keep/** -linguist-vendored\nassets/app.min.js -linguist-vendored\n"

@@ -18,14 +18,10 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 #include <thread>
-#include <valijson/adapters/boost_json_adapter.hpp>
-#include <valijson/schema.hpp>
-#include <valijson/schema_parser.hpp>
-#include <valijson/validator.hpp>
 
 #include "plugin_loader.hpp"
+#include "schema_check.hpp"
 
 namespace fs = std::filesystem;
 namespace json = boost::json;
@@ -73,29 +69,6 @@ std::vector<std::string> containers_with_instance(const std::string& instance) {
     for (const auto& c : v.as_array()) ids.emplace_back(c.as_object().at("Id").as_string());
   }
   return ids;
-}
-
-std::string schema_errors(const json::value& doc, const std::string& file) {
-  std::ifstream in(std::string(ISB_SOURCE_DIR) + "/docs/schemas/" + file);
-  std::stringstream text;
-  text << in.rdbuf();
-  json::value schema_doc = json::parse(text.str());
-  valijson::Schema schema;
-  valijson::SchemaParser parser;
-  valijson::adapters::BoostJsonAdapter schema_adapter(schema_doc);
-  parser.populateSchema(schema_adapter, schema);
-  valijson::Validator validator;
-  valijson::ValidationResults results;
-  valijson::adapters::BoostJsonAdapter doc_adapter(doc);
-  if (validator.validate(schema, doc_adapter, &results)) return "";
-  std::string out;
-  valijson::ValidationResults::Error e;
-  while (results.popError(e)) {
-    std::string ctx;
-    for (const auto& c : e.context) ctx += c;
-    out += ctx + ": " + e.description + "\n";
-  }
-  return out.empty() ? "invalid" : out;
 }
 
 struct ExecOutcome {
@@ -265,16 +238,9 @@ TEST_F(DockerBackendTest, RejectsUnknownConfigKeyNamingIt) {
 }
 
 TEST_F(DockerBackendTest, ConfigSchemaAcceptsWhatCreateAcceptsAndRefusesUnknownKeys) {
-  json::value schema_doc = json::parse(plugin_.descriptor()->config_schema);
-  valijson::Schema schema;
-  valijson::SchemaParser parser;
-  valijson::adapters::BoostJsonAdapter schema_adapter(schema_doc);
-  parser.populateSchema(schema_adapter, schema);
+  const json::value schema_doc = json::parse(plugin_.descriptor()->config_schema);
   auto valid = [&](const std::string& text) {
-    json::value doc = json::parse(text);
-    valijson::Validator validator;
-    valijson::adapters::BoostJsonAdapter adapter(doc);
-    return validator.validate(schema, adapter, nullptr);
+    return schema_errors_for(schema_doc, json::parse(text)).empty();
   };
   const std::string good =
       R"({"host":"tcp://127.0.0.1:2375","instance_id":"a.b-c","api_version":"1.41","kill_grace_ms":0,)"

@@ -10,44 +10,16 @@
 #include <filesystem>
 #include <fstream>
 #include <set>
-#include <sstream>
 #include <thread>
-#include <valijson/adapters/boost_json_adapter.hpp>
-#include <valijson/schema.hpp>
-#include <valijson/schema_parser.hpp>
-#include <valijson/validator.hpp>
 #include <vector>
 
 #include "plugin_loader.hpp"
+#include "schema_check.hpp"
 
 namespace fs = std::filesystem;
 namespace json = boost::json;
 
 namespace {
-
-//! Validates doc against docs/schemas/<file>; returns the error list ("" when valid).
-std::string schema_errors(const json::value& doc, const std::string& file) {
-  std::ifstream in(std::string(ISB_SOURCE_DIR) + "/docs/schemas/" + file);
-  std::stringstream text;
-  text << in.rdbuf();
-  json::value schema_doc = json::parse(text.str());
-  valijson::Schema schema;
-  valijson::SchemaParser parser;
-  valijson::adapters::BoostJsonAdapter schema_adapter(schema_doc);
-  parser.populateSchema(schema_adapter, schema);
-  valijson::Validator validator;
-  valijson::ValidationResults results;
-  valijson::adapters::BoostJsonAdapter doc_adapter(doc);
-  if (validator.validate(schema, doc_adapter, &results)) return "";
-  std::string out;
-  valijson::ValidationResults::Error e;
-  while (results.popError(e)) {
-    std::string ctx;
-    for (const auto& c : e.context) ctx += c;
-    out += ctx + ": " + e.description + "\n";
-  }
-  return out.empty() ? "invalid" : out;
-}
 
 //! True while the process exists and is not a zombie.
 bool process_alive(pid_t pid) {

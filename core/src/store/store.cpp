@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
+#include <tuple>
 
 namespace isb {
 
@@ -84,25 +85,31 @@ Status run(sqlite3* db, Stmt& st, const char* what) {
   return ok_status();
 }
 
-WorkspaceRecord read_workspace(const Stmt& st) {
-  WorkspaceRecord w;
-  w.id = st.text(0);
-  w.source_path = st.text(1);
-  w.path = st.text(2);
-  w.backend = st.text(3);
-  w.sandbox_id = st.text(4);
-  w.status = st.text(5);
-  w.isolation_json = st.text(6);
-  w.resource_limits_json = st.text(7);
-  w.created_at = st.integer(8);
-  w.last_used_at = st.integer(9);
-  w.destroyed_at = st.integer(10);
-  return w;
+void read_value(const Stmt& st, int col, std::string& out) { out = st.text(col); }
+void read_value(const Stmt& st, int col, int64_t& out) { out = st.integer(col); }
+void read_value(const Stmt& st, int col, std::optional<int64_t>& out) { out = st.opt_integer(col); }
+void read_value(const Stmt& st, int col, bool& out) { out = st.integer(col) != 0; }
+
+// The current row as a Record: column i goes into the i-th member pointer of
+// fields, read as that member's type. Every table is read by this one
+// function, so no reader numbers its columns by hand; each table's k*Fields
+// sits beside its SELECT list (k*Columns) and names the members in that order.
+template <class Record, class Fields>
+Record read_row(const Stmt& st, const Fields& fields) {
+  Record r;
+  int col = 0;
+  std::apply([&](auto... field) { (read_value(st, col++, r.*field), ...); }, fields);
+  return r;
 }
 
 constexpr const char* kWorkspaceColumns =
     "id, source_path, path, backend, sandbox_id, status, isolation_json, resource_limits_json, created_at, "
     "last_used_at, destroyed_at";
+constexpr auto kWorkspaceFields = std::make_tuple(
+    &WorkspaceRecord::id, &WorkspaceRecord::source_path, &WorkspaceRecord::path, &WorkspaceRecord::backend,
+    &WorkspaceRecord::sandbox_id, &WorkspaceRecord::status, &WorkspaceRecord::isolation_json,
+    &WorkspaceRecord::resource_limits_json, &WorkspaceRecord::created_at, &WorkspaceRecord::last_used_at,
+    &WorkspaceRecord::destroyed_at);
 
 }  // namespace
 
@@ -212,7 +219,8 @@ Result<std::optional<WorkspaceRecord>> Store::get_workspace(const std::string& i
   if (!st.ok()) return db_error("reading a workspace", db_);
   st.bind(1, id);
   int rc = st.step();
-  if (rc == SQLITE_ROW) return std::optional<WorkspaceRecord>(read_workspace(st));
+  if (rc == SQLITE_ROW)
+    return std::optional<WorkspaceRecord>(read_row<WorkspaceRecord>(st, kWorkspaceFields));
   if (rc == SQLITE_DONE) return std::optional<WorkspaceRecord>();
   return db_error("reading a workspace", db_);
 }
@@ -225,7 +233,7 @@ Result<std::vector<WorkspaceRecord>> Store::list_workspaces(bool include_destroy
   if (!st.ok()) return db_error("listing workspaces", db_);
   std::vector<WorkspaceRecord> out;
   int rc;
-  while ((rc = st.step()) == SQLITE_ROW) out.push_back(read_workspace(st));
+  while ((rc = st.step()) == SQLITE_ROW) out.push_back(read_row<WorkspaceRecord>(st, kWorkspaceFields));
   if (rc != SQLITE_DONE) return db_error("listing workspaces", db_);
   return out;
 }
@@ -297,21 +305,10 @@ namespace {
 
 constexpr const char* kPlanColumns =
     "id, workspace_id, task, planner, status, plan_json, created_at, approved_at, updated_at, status_reason";
-
-PlanRecord read_plan(const Stmt& st) {
-  PlanRecord p;
-  p.id = st.text(0);
-  p.workspace_id = st.text(1);
-  p.task = st.text(2);
-  p.planner = st.text(3);
-  p.status = st.text(4);
-  p.plan_json = st.text(5);
-  p.created_at = st.integer(6);
-  p.approved_at = st.integer(7);
-  p.updated_at = st.integer(8);
-  p.status_reason = st.text(9);
-  return p;
-}
+constexpr auto kPlanFields =
+    std::make_tuple(&PlanRecord::id, &PlanRecord::workspace_id, &PlanRecord::task, &PlanRecord::planner,
+                    &PlanRecord::status, &PlanRecord::plan_json, &PlanRecord::created_at,
+                    &PlanRecord::approved_at, &PlanRecord::updated_at, &PlanRecord::status_reason);
 
 }  // namespace
 
@@ -323,7 +320,7 @@ Result<std::optional<PlanRecord>> Store::get_plan(const std::string& id) const {
   int rc = st.step();
   if (rc == SQLITE_DONE) return std::optional<PlanRecord>();
   if (rc != SQLITE_ROW) return db_error("reading a plan", db_);
-  return std::optional<PlanRecord>(read_plan(st));
+  return std::optional<PlanRecord>(read_row<PlanRecord>(st, kPlanFields));
 }
 
 Result<std::vector<PlanRecord>> Store::list_plans(const std::string& workspace_id, int64_t limit) const {
@@ -335,7 +332,7 @@ Result<std::vector<PlanRecord>> Store::list_plans(const std::string& workspace_i
   st.bind(1, workspace_id).bind(2, limit);
   std::vector<PlanRecord> out;
   int rc;
-  while ((rc = st.step()) == SQLITE_ROW) out.push_back(read_plan(st));
+  while ((rc = st.step()) == SQLITE_ROW) out.push_back(read_row<PlanRecord>(st, kPlanFields));
   if (rc != SQLITE_DONE) return db_error("listing plans", db_);
   return out;
 }
@@ -408,51 +405,32 @@ namespace {
 
 constexpr const char* kExecutionColumns =
     "id, workspace_id, COALESCE(plan_id, ''), kind, status, exit_code, started_at, finished_at, rowid";
+constexpr auto kExecutionFields =
+    std::make_tuple(&ExecutionRecord::id, &ExecutionRecord::workspace_id, &ExecutionRecord::plan_id,
+                    &ExecutionRecord::kind, &ExecutionRecord::status, &ExecutionRecord::exit_code,
+                    &ExecutionRecord::started_at, &ExecutionRecord::finished_at, &ExecutionRecord::rowid);
 
-ExecutionRecord read_execution(const Stmt& st) {
-  ExecutionRecord e;
-  e.id = st.text(0);
-  e.workspace_id = st.text(1);
-  e.plan_id = st.text(2);
-  e.kind = st.text(3);
-  e.status = st.text(4);
-  e.exit_code = st.opt_integer(5);
-  e.started_at = st.integer(6);
-  e.finished_at = st.integer(7);
-  e.rowid = st.integer(8);
-  return e;
-}
+constexpr const char* kStepColumns =
+    "seq, step_id, title, command_json, cwd, status, exit_code, signal, timed_out, duration_ms, stdout, "
+    "stderr, output_truncated, result_json, started_at, finished_at, details_json";
+constexpr auto kStepFields =
+    std::make_tuple(&StepRecord::seq, &StepRecord::step_id, &StepRecord::title, &StepRecord::command_json,
+                    &StepRecord::cwd, &StepRecord::status, &StepRecord::exit_code, &StepRecord::signal,
+                    &StepRecord::timed_out, &StepRecord::duration_ms, &StepRecord::stdout_text,
+                    &StepRecord::stderr_text, &StepRecord::output_truncated, &StepRecord::result_json,
+                    &StepRecord::started_at, &StepRecord::finished_at, &StepRecord::details_json);
 
 }  // namespace
 
 Status Store::load_steps(ExecutionRecord& e) const {
   Stmt s(db_,
-         "SELECT seq, step_id, title, command_json, cwd, status, exit_code, signal, timed_out, duration_ms, "
-         "stdout, stderr, output_truncated, result_json, started_at, finished_at, details_json FROM steps WHERE "
-         "execution_id=? ORDER BY seq;");
+         (std::string("SELECT ") + kStepColumns + " FROM steps WHERE execution_id=? ORDER BY seq;").c_str());
   if (!s.ok()) return db_error("listing steps", db_);
   s.bind(1, e.id);
   int rc;
   while ((rc = s.step()) == SQLITE_ROW) {
-    StepRecord r;
-    r.execution_id = e.id;
-    r.seq = s.integer(0);
-    r.step_id = s.text(1);
-    r.title = s.text(2);
-    r.command_json = s.text(3);
-    r.cwd = s.text(4);
-    r.status = s.text(5);
-    r.exit_code = s.opt_integer(6);
-    r.signal = s.opt_integer(7);
-    r.timed_out = s.integer(8) != 0;
-    r.duration_ms = s.integer(9);
-    r.stdout_text = s.text(10);
-    r.stderr_text = s.text(11);
-    r.output_truncated = s.integer(12) != 0;
-    r.result_json = s.text(13);
-    r.started_at = s.integer(14);
-    r.finished_at = s.integer(15);
-    r.details_json = s.text(16);
+    StepRecord r = read_row<StepRecord>(s, kStepFields);
+    r.execution_id = e.id;  // the key the rows were selected by, not a column
     e.steps.push_back(std::move(r));
   }
   if (rc != SQLITE_DONE) return db_error("listing steps", db_);
@@ -481,7 +459,7 @@ Result<std::vector<ExecutionRecord>> Store::list_executions(const ExecutionQuery
   st.bind(i++, q.limit);
   std::vector<ExecutionRecord> out;
   int rc;
-  while ((rc = st.step()) == SQLITE_ROW) out.push_back(read_execution(st));
+  while ((rc = st.step()) == SQLITE_ROW) out.push_back(read_row<ExecutionRecord>(st, kExecutionFields));
   if (rc != SQLITE_DONE) return db_error("listing executions", db_);
   for (auto& e : out) {
     if (auto s = load_steps(e); !s) return s.error();
@@ -497,7 +475,7 @@ Result<std::optional<ExecutionRecord>> Store::get_execution(const std::string& i
   int rc = st.step();
   if (rc == SQLITE_DONE) return std::optional<ExecutionRecord>();
   if (rc != SQLITE_ROW) return db_error("reading an execution", db_);
-  ExecutionRecord e = read_execution(st);
+  ExecutionRecord e = read_row<ExecutionRecord>(st, kExecutionFields);
   if (auto s = load_steps(e); !s) return s.error();
   return std::optional<ExecutionRecord>(std::move(e));
 }

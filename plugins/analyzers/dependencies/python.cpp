@@ -10,6 +10,7 @@
 
 #include "dependencies/dependency.hpp"
 #include "dependencies/source_text.hpp"
+#include "dependencies/toml_tables.hpp"
 
 namespace isb::analyzer::deps {
 
@@ -70,8 +71,6 @@ Scope scope_of_group(std::string_view group, Scope otherwise) {
   return otherwise;
 }
 
-int line_of(const toml::node& n) { return static_cast<int>(n.source().begin.line); }
-
 void add_pep508_array(const toml::node* n, Scope scope, const SourceFile& f, FileFacts& out, const char* where) {
   const toml::array* arr = n ? n->as_array() : nullptr;
   if (!arr) return;
@@ -80,7 +79,7 @@ void add_pep508_array(const toml::node* n, Scope scope, const SourceFile& f, Fil
     if (!s) continue;  // PEP 735 {include-group = "..."} tables name groups, not packages
     auto r = parse_pep508(*s);
     if (!r) {
-      out.warnings.push_back(f.rel + ":" + std::to_string(line_of(el)) + ": " + where + ": \"" + *s +
+      out.warnings.push_back(f.rel + ":" + std::to_string(toml_line(el)) + ": " + where + ": \"" + *s +
                              "\" is not a PEP 508 requirement (skipped)");
       continue;
     }
@@ -92,7 +91,7 @@ void add_pep508_array(const toml::node* n, Scope scope, const SourceFile& f, Fil
     d.pinned = pinned_version(r->constraint);
     d.scope = scope;
     d.file = f.rel;
-    d.line = line_of(el);
+    d.line = toml_line(el);
     out.declared.push_back(std::move(d));
   }
 }
@@ -103,12 +102,7 @@ void add_poetry_table(const toml::node* n, Scope scope, const SourceFile& f, Fil
   if (!t) return;
   for (const auto& [key, value] : *t) {
     if (key.str() == "python") continue;  // the interpreter, not a package
-    Declared d;
-    d.ecosystem = kPypi;
-    d.name = std::string(key.str());
-    d.scope = scope;
-    d.file = f.rel;
-    d.line = static_cast<int>(key.source().begin.line);
+    Declared d = declared_at_key(key, kPypi, scope, f);
     if (auto s = value.value<std::string>()) {
       d.constraint = *s;
     } else if (const toml::table* spec = value.as_table()) {
@@ -125,16 +119,6 @@ void add_poetry_table(const toml::node* n, Scope scope, const SourceFile& f, Fil
     }
     if (d.constraint == "*") d.constraint.clear();
     out.declared.push_back(std::move(d));
-  }
-}
-
-std::optional<toml::table> parse_toml(const SourceFile& f, FileFacts& out) {
-  try {
-    return toml::parse(f.text, f.rel);
-  } catch (const toml::parse_error& e) {
-    out.warnings.push_back(malformed(f, static_cast<int>(e.source().begin.line),
-                                     "invalid TOML: " + std::string(e.description())));
-    return std::nullopt;
   }
 }
 
@@ -226,30 +210,18 @@ void parse_requirements_txt(const SourceFile& f, FileFacts& out, const ReadFile&
 void parse_poetry_or_uv_lock(const SourceFile& f, FileFacts& out) {
   auto t = parse_toml(f, out);
   if (!t) return;
-  const toml::array* packages = t->get_as<toml::array>("package");
-  if (!packages) return;
-  for (const auto& p : *packages) {
-    const toml::table* pt = p.as_table();
-    if (!pt) continue;
-    Locked l;
-    l.ecosystem = kPypi;
-    l.name = pt->get("name") ? pt->get("name")->value_or(std::string()) : std::string();
-    l.version = pt->get("version") ? pt->get("version")->value_or(std::string()) : std::string();
-    if (l.name.empty()) continue;
-    if (auto* cat = pt->get("category")) {  // poetry.lock before 1.5
+  read_lock_packages(*t, kPypi, f, out, [](const toml::table& entry, Locked& l) {
+    if (auto* cat = entry.get("category")) {  // poetry.lock before 1.5
       l.scope_known = true;
       l.scope = cat->value_or(std::string()) == "dev" ? Scope::kDev : Scope::kRuntime;
     }
-    if (const toml::table* src = pt->get_as<toml::table>("source")) {
+    if (const toml::table* src = entry.get_as<toml::table>("source")) {
       // uv: the project itself is {editable = "."} or {virtual = "."}; poetry: type = "directory".
       if (src->contains("editable") || src->contains("virtual") ||
           (src->get("type") && src->get("type")->value_or(std::string()) == "directory"))
         l.local = true;
     }
-    l.file = f.rel;
-    l.line = line_of(p);
-    out.locked.push_back(std::move(l));
-  }
+  });
 }
 
 }  // namespace isb::analyzer::deps

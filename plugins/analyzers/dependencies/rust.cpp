@@ -4,7 +4,7 @@
 #include <toml++/toml.h>
 
 #include "dependencies/dependency.hpp"
-#include "dependencies/source_text.hpp"
+#include "dependencies/toml_tables.hpp"
 
 namespace isb::analyzer::deps {
 
@@ -12,26 +12,11 @@ namespace {
 
 constexpr const char* kCargo = "cargo";
 
-std::optional<toml::table> parse_cargo_file(const SourceFile& f, FileFacts& out) {
-  try {
-    return toml::parse(f.text, f.rel);
-  } catch (const toml::parse_error& e) {
-    out.warnings.push_back(malformed(f, static_cast<int>(e.source().begin.line),
-                                     "invalid TOML: " + std::string(e.description())));
-    return std::nullopt;
-  }
-}
-
 // name = "1.0" | { version = "1", optional = true, path = "..", workspace = true, package = "real-name" }
 void add_section(const toml::table* t, Scope scope, const SourceFile& f, FileFacts& out) {
   if (!t) return;
   for (const auto& [key, value] : *t) {
-    Declared d;
-    d.ecosystem = kCargo;
-    d.name = std::string(key.str());
-    d.scope = scope;
-    d.file = f.rel;
-    d.line = static_cast<int>(key.source().begin.line);
+    Declared d = declared_at_key(key, kCargo, scope, f);
     if (auto s = value.value<std::string>()) {
       d.constraint = *s;
     } else if (const toml::table* spec = value.as_table()) {
@@ -54,7 +39,7 @@ void add_dependency_tables(const toml::table& t, const SourceFile& f, FileFacts&
 }  // namespace
 
 void parse_cargo_toml(const SourceFile& f, FileFacts& out) {
-  auto t = parse_cargo_file(f, out);
+  auto t = parse_toml(f, out);
   if (!t) return;
   add_dependency_tables(*t, f, out);
   if (const toml::table* targets = t->get_as<toml::table>("target"))
@@ -65,23 +50,11 @@ void parse_cargo_toml(const SourceFile& f, FileFacts& out) {
 }
 
 void parse_cargo_lock(const SourceFile& f, FileFacts& out) {
-  auto t = parse_cargo_file(f, out);
+  auto t = parse_toml(f, out);
   if (!t) return;
-  const toml::array* packages = t->get_as<toml::array>("package");
-  if (!packages) return;
-  for (const auto& p : *packages) {
-    const toml::table* pt = p.as_table();
-    if (!pt) continue;
-    Locked l;
-    l.ecosystem = kCargo;
-    l.name = pt->get("name") ? pt->get("name")->value_or(std::string()) : std::string();
-    l.version = pt->get("version") ? pt->get("version")->value_or(std::string()) : std::string();
-    if (l.name.empty()) continue;
-    l.local = !pt->contains("source");  // workspace members and path crates have no source
-    l.file = f.rel;
-    l.line = static_cast<int>(p.source().begin.line);
-    out.locked.push_back(std::move(l));
-  }
+  read_lock_packages(*t, kCargo, f, out, [](const toml::table& entry, Locked& l) {
+    l.local = !entry.contains("source");  // workspace members and path crates have no source
+  });
 }
 
 }  // namespace isb::analyzer::deps
