@@ -256,12 +256,14 @@ WorkspaceCgroups::WorkspaceCgroups(const CgroupSupport& support, const std::stri
 
 WorkspaceCgroups::~WorkspaceCgroups() { remove_dirs(dirs_, freezer_); }
 
-void WorkspaceCgroups::attach(pid_t pid) {
+std::vector<Fd> WorkspaceCgroups::open_join_files() const {
+  std::vector<Fd> out;
   for (const auto& d : dirs_) {
-    if (!write_text(d + "/cgroup.procs", std::to_string(pid))) {
-      throw sdk::Error(ISB_ERROR, "cannot move the supervisor into " + d + ": " + strerror(errno));
-    }
+    Fd fd(::open((d + "/tasks").c_str(), O_WRONLY | O_CLOEXEC));
+    if (fd.get() < 0) throw sdk::Error(ISB_ERROR, "cannot open " + d + "/tasks: " + strerror(errno));
+    out.push_back(std::move(fd));
   }
+  return out;
 }
 
 CgroupCounters WorkspaceCgroups::counters() const {

@@ -52,8 +52,9 @@ class WorkspaceCgroups {
   WorkspaceCgroups(const WorkspaceCgroups&) = delete;
   WorkspaceCgroups& operator=(const WorkspaceCgroups&) = delete;
 
-  //! Moves pid (and its future children) into every cgroup.
-  void attach(pid_t pid);
+  //! The "tasks" file of every cgroup, open for writing: the supervisor joins
+  //! them by writing "0" before exec (see JailLaunch::cgroup_join_fds).
+  std::vector<Fd> open_join_files() const;
   CgroupCounters counters() const;
   //! Peak memory of the workspace since the last reset_peak(), in bytes.
   std::optional<int64_t> peak_memory_bytes() const;

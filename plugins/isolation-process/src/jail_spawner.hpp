@@ -22,6 +22,7 @@
 #include <functional>
 #include <mutex>
 #include <string>
+#include <vector>
 #include <thread>
 
 #include "fd.hpp"
@@ -39,8 +40,9 @@ struct JailLaunch {
   //! The workspace's freezer cgroup directory, delegated to the supervisor's
   //! uid (per-command cgroups); -1: none. Borrowed: the caller closes it.
   int command_cgroup_fd = -1;
-  //! Called with the supervisor's host pid before it may continue (cgroup attach).
-  std::function<void(pid_t)> before_start;
+  //! Open "tasks" files of the workspace cgroups; the supervisor writes "0"
+  //! to each before exec, joining them itself. Borrowed: the caller closes them.
+  std::vector<int> cgroup_join_fds;
 };
 
 //! A running supervisor. OWNERSHIP: the control socket belongs to the Jail.
@@ -56,7 +58,7 @@ class JailSpawner {
   JailSpawner(const JailSpawner&) = delete;
   JailSpawner& operator=(const JailSpawner&) = delete;
 
-  //! Clones the supervisor, maps its ids, runs before_start, sends kInit and
+  //! Clones the supervisor, maps its ids, has it join its cgroups, sends kInit and
   //! waits for kReady. Throws sdk::Error(ISB_UNAVAILABLE, <what failed>).
   Jail spawn(const JailLaunch& launch);
 
