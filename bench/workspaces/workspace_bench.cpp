@@ -25,6 +25,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -106,6 +107,7 @@ int main(int argc, char** argv) {
 
   std::vector<double> cp_times, copy_times, overlay_times;
   std::string overlay_note;
+  std::map<std::string, std::string> ownership;  // mode -> how the sandbox user owns the files
   for (int r = 0; r < rounds; ++r) {
     const std::string dst = root + "/cp-" + std::to_string(r);
     auto t = Clock::now();
@@ -128,6 +130,10 @@ int main(int argc, char** argv) {
       if (mode == "overlay" && w->at("mode").as_string() != "overlay") {
         overlay_note = std::string(w->at("mode_note").as_string());
       }
+      if (r == 0) {
+        const auto* own = w->at("isolation").as_object().if_contains("workspace_ownership");
+        ownership[mode] = own && own->is_string() ? std::string(own->as_string()) : "(not reported)";
+      }
       (mode == "copy" ? copy_times : overlay_times).push_back(s);
       (void)service.destroy(id);
     }
@@ -137,6 +143,7 @@ int main(int argc, char** argv) {
   std::printf("  %-34s %10.1f ms   1.00x (reference)\n", "cp -a", cp * 1000);
   std::printf("  %-34s %10.1f ms   %.2fx of cp -a\n", "create_workspace mode=copy", copy * 1000, copy / cp);
   std::printf("  %-34s %10.1f ms   %.3fx of cp -a\n", "create_workspace mode=overlay", overlay * 1000, overlay / cp);
+  for (const auto& [m, how] : ownership) std::printf("  %s: workspace ownership %s\n", m.c_str(), how.c_str());
   if (!overlay_note.empty()) std::printf("  note: overlay fell back to copy: %s\n", overlay_note.c_str());
   service.release_sandboxes();
   fs::remove_all(root);

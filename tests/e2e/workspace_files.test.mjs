@@ -111,6 +111,7 @@ test('after SIGKILL and restart the overlay workspace is listed and usable with 
   try {
     const ws = await call(client, 'create_workspace', { source_path: project, workspace_id: 'survivor', mode: 'overlay' });
     assert.equal(ws.mode, 'overlay', JSON.stringify(ws));
+    assert.equal(ws.isolation.workspace_ownership, 'idmapped_overlay_layers', JSON.stringify(ws.isolation));
     await call(client, 'write_file', { workspace_id: 'survivor', path: 'notes.txt', content: 'kept\n' });
     const pid = transport.pid;
     assert.ok(pid > 0);
@@ -123,8 +124,15 @@ test('after SIGKILL and restart the overlay workspace is listed and usable with 
     assert.deepEqual(listed.workspaces.map((w) => [w.workspace_id, w.mode]), [['survivor', 'overlay']]);
     const read = await call(client, 'read_file', { workspace_id: 'survivor', path: 'notes.txt' });
     assert.equal(read.content, 'kept\n');
+    // The sandbox user owns both what write_file created and the source's
+    // files (the overlay sits on idmapped layers), so a command changes both.
+    const run = await call(client, 'exec_command', {
+      workspace_id: 'survivor', command: 'echo more >> notes.txt && echo changed >> README.md' });
+    assert.equal(run.exit_code, 0, JSON.stringify(run));
+    assert.equal((await call(client, 'read_file', { workspace_id: 'survivor', path: 'notes.txt' })).content,
+      'kept\nmore\n');
     const diff = await call(client, 'get_workspace_diff', { workspace_id: 'survivor' });
-    assert.deepEqual(diff.files.map((f) => [f.path, f.status]), [['notes.txt', 'added']]);
+    assert.deepEqual(diff.files.map((f) => [f.path, f.status]), [['README.md', 'modified'], ['notes.txt', 'added']]);
     await call(client, 'destroy_workspace', { workspace_id: 'survivor' });
     assert.ok(!fs.existsSync(path.join(project, 'notes.txt')), 'the source is never written');
   } finally {

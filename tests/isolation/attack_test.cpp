@@ -436,6 +436,8 @@ TEST_F(Jail, EscapedDescendantsDoNotSurviveDestroy) {
                  "(trap '' TERM HUP; setsid sh -c 'trap \"\" TERM HUP; sleep 60' >/dev/null 2>&1 &) ; "
                  "nohup sleep 60 >/dev/null 2>&1 & (sh -c 'sleep 60 &' &); echo started");
   EXPECT_EQ(r.out, "started\n");
+  // The background shells fork their sleeps on their own time: wait (bounded) for them.
+  for (int i = 0; i < 200 && processes_in_uid_range(uid, uid + 1) < 4; ++i) ::usleep(10'000);
   EXPECT_GE(processes_in_uid_range(uid, uid + 1), 4);
   ASSERT_EQ(api_->sandbox_destroy(inst_, "w"), ISB_OK);
   EXPECT_EQ(processes_in_uid_range(uid, uid + 1), 0);

@@ -47,12 +47,24 @@ class JailBackend {
   }
   std::string instance() { return std::string(probe().at("instance").as_string()); }
 
-  json::object create(const std::string& id, const fs::path& dir, json::object limits = {}) {
+  //! extra: more sandbox spec members (e.g. "overlay").
+  json::object create(const std::string& id, const fs::path& dir, json::object limits = {},
+                      const json::object& extra = {}) {
     json::object spec{{"workspace_id", id}, {"workspace_path", dir.string()}, {"resource_limits", limits}};
+    for (const auto& kv : extra) spec[kv.key()] = kv.value();
     auto [s, doc] = TestPlugin::call_json(
         [&](const isb_json_out* o) { return api_->sandbox_create(inst_, json::serialize(spec).c_str(), o); });
     EXPECT_EQ(s, ISB_OK) << error();
     return s == ISB_OK ? json::parse(doc).as_object() : json::object{};
+  }
+
+  //! Success when sandbox_create refuses spec with an error containing what.
+  ::testing::AssertionResult create_fails(const json::object& spec, const std::string& what) {
+    auto [s, doc] = TestPlugin::call_json(
+        [&](const isb_json_out* o) { return api_->sandbox_create(inst_, json::serialize(spec).c_str(), o); });
+    if (s == ISB_OK) return ::testing::AssertionFailure() << "sandbox_create succeeded: " << doc;
+    if (error().find(what) == std::string::npos) return ::testing::AssertionFailure() << "error was: " << error();
+    return ::testing::AssertionSuccess();
   }
 
   Outcome sh(const std::string& id, const std::string& line, int64_t timeout_ms = 20000) {

@@ -4,9 +4,12 @@
 // nothing up), files of the workspace root's on-disk owner appear as the
 // sandbox user, and what the sandbox writes lands with that owner on disk.
 // With "disable": ["idmapped_mount"] every file is chowned instead. Needs root.
+#include <fcntl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <set>
 
 #include "jail_harness.hpp"
 
@@ -70,10 +73,71 @@ TEST_F(WorkspaceOwnership, WorkspaceIsMountedIdmappedAndNoFileIsChowned) {
   }
 }
 
+bool is_mount_root(const fs::path& p) {
+  struct statx stx {};
+  return ::statx(AT_FDCWD, p.c_str(), AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS, &stx) == 0 &&
+         (stx.stx_attributes & STATX_ATTR_MOUNT_ROOT);
+}
+
+// Given the layers ("overlay" in the spec), the backend mounts the overlay
+// itself, on idmapped clones of them: the sandbox user owns the source's
+// files without any of them being chowned, so nothing is copied up until the
+// sandbox changes it, and root (the server's file tools) can still create files.
+TEST_F(WorkspaceOwnership, OverlayWorkspaceIsMountedOnIdmappedLayersAndNothingIsCopiedUp) {
+  JailBackend b(config(343000));
+  ASSERT_TRUE(b.ok());
+  ASSERT_EQ(b.probe().at("mounts_overlay"), true);
+  TempDir t;
+  for (const char* d : {"lower", "meta", "meta/upper", "meta/work", "merged"}) fs::create_directory(t.path() / d);
+  ASSERT_EQ(::chown((t.path() / "lower").c_str(), kOwner, kOwner), 0);
+  ASSERT_EQ(::chown((t.path() / "meta/upper").c_str(), kOwner, kOwner), 0);  // as the core gives it
+  for (int i = 0; i < 50; ++i) write(t.path() / "lower" / ("f" + std::to_string(i)), "lower\n", kOwner);
+  write(t.path() / "lower" / "roots", "r\n", 0);
+  const fs::path merged = t.path() / "merged", upper = t.path() / "meta/upper";
+  json::object overlay{{"lower", (t.path() / "lower").string()},
+                       {"upper", upper.string()},
+                       {"work", (t.path() / "meta/work").string()}};
+  {
+    json::object sb = b.create("w", merged, {}, {{"overlay", overlay}});
+    EXPECT_EQ(sb.at("workspace_ownership"), "idmapped_overlay_layers") << json::serialize(sb);
+    EXPECT_EQ(sb.at("overlay_mounted"), true);
+    EXPECT_TRUE(is_mount_root(merged));
+    Outcome r = b.sh("w", "stat -c %u . f5 roots; echo changed > f5; cat f5; echo n > new; stat -c %u new");
+    EXPECT_EQ(r.out, "1000\n1000\n65534\nchanged\n1000\n") << r.err;
+    std::set<std::string> copied_up;
+    for (const auto& e : fs::directory_iterator(upper)) copied_up.insert(e.path().filename().string());
+    EXPECT_EQ(copied_up, (std::set<std::string>{"f5", "new"}));
+    EXPECT_EQ(owner_of(upper / "f5"), kOwner);
+    EXPECT_EQ(owner_of(upper / "new"), kOwner);
+    EXPECT_EQ(owner_of(t.path() / "lower" / "f5"), kOwner);
+    // Root writing through the overlay: created, not refused for lack of a mapping.
+    std::ofstream(merged / "by-root") << "r";
+    EXPECT_TRUE(fs::exists(upper / "by-root"));
+    EXPECT_EQ(b.destroy("w"), ISB_OK);
+  }
+  EXPECT_FALSE(is_mount_root(merged)) << "the backend unmounts what it mounted";
+  EXPECT_TRUE(fs::exists(upper / "new")) << "changes stay in the upper layer";
+}
+
+TEST_F(WorkspaceOwnership, OverlaySpecIsRefusedWhenTheWorkspacePathIsAMountAlready) {
+  JailBackend b(config(344000));
+  ASSERT_TRUE(b.ok());
+  TempDir t;
+  for (const char* d : {"lower", "upper", "work", "merged"}) fs::create_directory(t.path() / d);
+  const fs::path merged = t.path() / "merged";
+  ASSERT_EQ(::mount("tmpfs", merged.c_str(), "tmpfs", 0, "size=1m"), 0);
+  json::object overlay{{"lower", (t.path() / "lower").string()},
+                       {"upper", (t.path() / "upper").string()},
+                       {"work", (t.path() / "work").string()}};
+  json::object spec{{"workspace_id", "w"}, {"workspace_path", merged.string()}, {"overlay", overlay}};
+  EXPECT_TRUE(b.create_fails(spec, "is a mount already; unmount it before passing overlay"));
+  ASSERT_EQ(::umount2(merged.c_str(), MNT_DETACH), 0);
+}
+
 // overlayfs cannot be idmapped itself (the kernel supports idmapped layers
 // under an overlay, not an idmapped overlay), so a workspace that is an
-// overlay mount falls back to chown, and the create result says why.
-TEST_F(WorkspaceOwnership, OverlayWorkspaceFallsBackToChownAndSaysWhy) {
+// overlay the caller mounted falls back to chown, and the create result says why.
+TEST_F(WorkspaceOwnership, OverlayMountedByTheCallerFallsBackToChownAndSaysWhy) {
   JailBackend b(config(341000));
   ASSERT_TRUE(b.ok());
   TempDir t;

@@ -121,6 +121,27 @@ TEST_F(FileToolsTest, WriteCreatesParentsAndAppends) {
   EXPECT_EQ(slurp(ws + "/new/dir/file.txt"), "one\ntwo\n");
 }
 
+// The workspace root belongs to whoever the sandbox runs as (an idmapped or
+// chowned owner); what the file tools create must stay theirs, or the
+// sandbox could not change a file the agent wrote. Existing files keep
+// their owner.
+TEST_F(FileToolsTest, WriteGivesWhatItCreatesToTheWorkspaceRootsOwner) {
+  if (::geteuid() != 0) GTEST_SKIP() << "chown needs root";
+  constexpr uid_t kOwner = 4321;
+  ASSERT_EQ(::chown(ws.c_str(), kOwner, kOwner), 0);
+  ASSERT_TRUE(write_file(ws, {.path = "made/deep/f.txt", .content = "x"}).ok());
+  ASSERT_TRUE(write_file(ws, {.path = "README.md", .content = "y"}).ok());
+  auto owner = [&](const std::string& rel) {
+    struct stat st {};
+    return ::lstat((ws + "/" + rel).c_str(), &st) == 0 ? std::make_pair(st.st_uid, st.st_gid)
+                                                        : std::make_pair(uid_t(-1), gid_t(-1));
+  };
+  for (const char* rel : {"made", "made/deep", "made/deep/f.txt"}) {
+    EXPECT_EQ(owner(rel), std::make_pair(kOwner, gid_t(kOwner))) << rel;
+  }
+  EXPECT_EQ(owner("README.md"), std::make_pair(uid_t(0), gid_t(0)));
+}
+
 TEST_F(FileToolsTest, WriteCreateModeRefusesExistingFile) {
   auto r = write_file(ws, {.path = "README.md", .content = "x", .mode = "create"});
   ASSERT_FALSE(r.ok());

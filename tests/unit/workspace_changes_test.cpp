@@ -239,6 +239,25 @@ TEST_F(ChangesTest, ApplyChangesMakesTargetEqualToWorkspace) {
   EXPECT_EQ(slurp(target + "/keep/k.txt"), "same\n");
 }
 
+// Applied files belong to the target's owner (a user's project dir stays
+// theirs when the server runs as root), and setuid/setgid bits a workspace
+// file carries never travel to the target.
+TEST_F(ChangesTest, ApplyGivesFilesToTheTargetsOwnerWithoutSetuidBits) {
+  if (::geteuid() != 0) GTEST_SKIP() << "chown needs root";
+  edit();
+  ASSERT_EQ(::chmod((src.workspace + "/new/n.txt").c_str(), 06755), 0);
+  const std::string target = tmp / "target";
+  ASSERT_TRUE(copy_tree(src.source, target).ok());
+  ASSERT_EQ(::chown(target.c_str(), 4321, 4321), 0);
+  ASSERT_TRUE(apply_changes_to(src, target).ok());
+  struct stat st {};
+  ASSERT_EQ(::lstat((target + "/new/n.txt").c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, 4321u);
+  EXPECT_EQ(st.st_mode & 07777, 0755u);
+  ASSERT_EQ(::lstat((target + "/new").c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, 4321u);
+}
+
 TEST_F(ChangesTest, ApplyReplacesSymlinksInTargetInsteadOfWritingThrough) {
   edit();
   const std::string target = tmp / "target";

@@ -599,14 +599,36 @@ TEST_F(WorkspaceServiceTest, OverlayWithoutSnapshotStatesTheCaveatAndSnapshotNee
   EXPECT_THAT(bad.error().message, HasSubstr("snapshot applies to mode overlay only"));
 }
 
+TEST_F(WorkspaceServiceTest, OverlayOnIdmappedLayersTakesAPathOverlayfsOptionsCannotName) {
+  // The jail mounts the overlay on idmapped clones of its layers, attached
+  // at paths of its own, so a ',' in the source path does not matter.
+  auto probe = backends_.default_backend().probe();
+  ASSERT_TRUE(probe.ok());
+  if (probe->at("workspace_ownership").at("method") != "idmapped_mount") GTEST_SKIP() << "no idmapped mounts here";
+  write_file(tmp / "projects/a,b/f.txt", "x");
+  auto r = service_->create({.source_path = tmp / "projects/a,b", .workspace_id = "comma", .mode = "overlay"});
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->at("mode").as_string(), "overlay");
+  EXPECT_EQ(read_file(workspaces_dir() + "/comma/f.txt"), "x");
+  EXPECT_TRUE(mounted(workspaces_dir() + "/comma"));
+  ASSERT_TRUE(service_->destroy("comma").ok());
+  EXPECT_FALSE(mounted(workspaces_dir() + "/comma"));
+}
+
 TEST_F(WorkspaceServiceTest, OverlayFallsBackToCopyAndSaysWhy) {
+  // Without idmapped mounts the backend mounts the overlay plainly, and
   // overlayfs cannot take a lower dir whose path contains ','.
+  auto plain = host_.create("process", ISB_KIND_ISOLATION, boost::json::object{{"disable", boost::json::array{"idmapped_mount"}}});
+  ASSERT_TRUE(plain.ok()) << plain.error().message;
+  backends_.add(IsolationPlugin(*plain));
+  service_ = std::make_unique<WorkspaceService>(config_, *store_, backends_);
   write_file(tmp / "projects/a,b/f.txt", "x");
   auto r = service_->create({.source_path = tmp / "projects/a,b", .workspace_id = "fb", .mode = "overlay"});
   ASSERT_TRUE(r.ok()) << r.error().message;
   EXPECT_EQ(r->at("mode").as_string(), "copy");
   EXPECT_THAT(std::string(r->at("mode_note").as_string()),
-              HasSubstr("overlay is unavailable here (overlayfs cannot take the path"));
+              HasSubstr("overlay is unavailable here (process plugin: sandbox_create failed: overlayfs cannot take "
+                        "the path"));
   EXPECT_THAT(std::string(r->at("mode_note").as_string()), HasSubstr("the workspace was copied instead"));
   EXPECT_EQ(read_file(workspaces_dir() + "/fb/f.txt"), "x");
   EXPECT_FALSE(mounted(workspaces_dir() + "/fb"));

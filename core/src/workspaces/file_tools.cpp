@@ -320,6 +320,9 @@ Result<json::object> write_file(const std::string& root_path, const WriteRequest
   if (!S_ISREG(st.st_mode)) {
     return make_error(ErrorCode::kInvalidArgument, "'" + req.path + "' is not a regular file; nothing was written");
   }
+  if (!existed) {
+    if (auto s = root->adopt(fd->get(), req.path); !s) return s.error();
+  }
   if (auto s = write_all(fd->get(), content, req.path); !s) return s.error();
   if (::fstat(fd->get(), &st) < 0) return path_error(errno, req.path, "stat");
   return json::object{{"path", *norm},

@@ -50,6 +50,12 @@ Result<IsolationPlugin> IsolationBackends::get(const std::string& id) const {
                                               (have.empty() ? "none" : have));
 }
 
+bool backend_mounts_overlay(const json::value& probe) {
+  if (!probe.is_object()) return false;
+  auto* v = probe.as_object().if_contains("mounts_overlay");
+  return v && v->is_bool() && v->as_bool();
+}
+
 Result<IsolationAssessment> IsolationBackends::assess(const IsolationPlugin& backend, SecurityLevel level) const {
   auto probe = backend.probe();
   if (!probe) return probe.error();
@@ -70,6 +76,7 @@ Result<IsolationAssessment> IsolationBackends::assess(const IsolationPlugin& bac
     }
   }
   IsolationAssessment a;
+  a.mounts_overlay = backend_mounts_overlay(*probe);
   json::array enforced, not_enforced, missing;
   for (const auto& [name, state] : reported) {
     if (state.first) {

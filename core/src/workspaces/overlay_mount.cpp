@@ -12,8 +12,14 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <condition_variable>
 #include <cstring>
+#include <deque>
+#include <iterator>
+#include <mutex>
+#include <thread>
 #include <fstream>
 #include <sstream>
 
@@ -47,38 +53,96 @@ std::vector<std::string> mount_points() {
   return out;
 }
 
-Status hide_in(int lower_dir, const std::string& prefix, const IgnoreRules& ignore,
-               std::vector<std::string>& hidden) {
-  int dup_fd = ::openat(lower_dir, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dup_fd < 0) return make_error(ErrorCode::kUnavailable, "cannot read " + prefix + ": " + std::strerror(errno));
+//! One directory of the lower layer still to be scanned.
+struct PendingDir {
+  UniqueFd fd;
+  std::string rel;
+};
+
+//! Reads one directory: entries to hide go to hidden, subdirectories (opened
+//! without following symlinks) to subdirs. Reads entries only, no stat per
+//! file unless the filesystem gives no d_type.
+Status scan_dir(const PendingDir& dir, const IgnoreRules& ignore, std::vector<std::string>& hidden,
+                std::vector<PendingDir>& subdirs) {
+  const std::string shown = dir.rel.empty() ? "the source" : dir.rel;
+  int dup_fd = ::openat(dir.fd.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dup_fd < 0) return make_error(ErrorCode::kUnavailable, "cannot read " + shown + ": " + std::strerror(errno));
   DIR* d = ::fdopendir(dup_fd);
   if (!d) {
     ::close(dup_fd);
-    return make_error(ErrorCode::kUnavailable, "cannot read " + prefix + ": " + std::strerror(errno));
+    return make_error(ErrorCode::kUnavailable, "cannot read " + shown + ": " + std::strerror(errno));
   }
-  std::vector<std::string> subdirs;
+  std::vector<std::string> names;
   while (struct dirent* e = ::readdir(d)) {
     if (std::strcmp(e->d_name, ".") == 0 || std::strcmp(e->d_name, "..") == 0) continue;
-    const std::string rel = prefix.empty() ? e->d_name : prefix + "/" + e->d_name;
     bool is_dir = e->d_type == DT_DIR;
     if (e->d_type == DT_UNKNOWN) {
       struct stat st;
-      is_dir = ::fstatat(lower_dir, e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode);
+      is_dir = ::fstatat(dir.fd.get(), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode);
     }
-    if (is_credential(rel) || ignore.ignored(rel, is_dir)) {
-      hidden.push_back(rel);
-    } else if (is_dir) {
-      subdirs.push_back(e->d_name);
+    // Most entries need no path at all: credential names start with '.' or
+    // are config.json (see credentials.cpp), and without rules nothing else
+    // is hidden, so the per-entry string work is skipped for most entries.
+    const bool candidate = e->d_name[0] == '.' || std::strcmp(e->d_name, "config.json") == 0;
+    if (candidate || !ignore.empty()) {
+      const std::string rel = dir.rel.empty() ? e->d_name : dir.rel + "/" + e->d_name;
+      if (is_credential(rel) || ignore.ignored(rel, is_dir)) {
+        hidden.push_back(rel);
+        continue;
+      }
+    }
+    if (is_dir) {
+      names.emplace_back(e->d_name);
     }
   }
   ::closedir(d);
-  for (const auto& name : subdirs) {
-    int sub = ::openat(lower_dir, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  for (const auto& name : names) {
+    int sub = ::openat(dir.fd.get(), name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (sub < 0) continue;  // unreadable: overlayfs will not show its contents either
-    UniqueFd owned(sub);
-    if (auto st = hide_in(owned.get(), prefix.empty() ? name : prefix + "/" + name, ignore, hidden); !st) return st;
+    subdirs.push_back(PendingDir{UniqueFd(sub), dir.rel.empty() ? name : dir.rel + "/" + name});
   }
   return ok_status();
+}
+
+//! Scans the whole lower layer with a few threads sharing a queue of
+//! directories: creating an overlay workspace is this walk plus a mount, so
+//! its time is the walk's.
+Result<std::vector<std::string>> find_hidden(UniqueFd root, const IgnoreRules& ignore) {
+  std::vector<std::string> hidden;
+  std::vector<PendingDir> first;
+  PendingDir top{std::move(root), ""};
+  if (auto st = scan_dir(top, ignore, hidden, first); !st) return st.error();
+  std::mutex mu;
+  std::condition_variable cv;
+  std::deque<PendingDir> queue(std::make_move_iterator(first.begin()), std::make_move_iterator(first.end()));
+  int busy = 0;
+  auto worker = [&] {
+    std::vector<std::string> found;
+    std::unique_lock<std::mutex> lock(mu);
+    for (;;) {
+      cv.wait(lock, [&] { return !queue.empty() || busy == 0; });
+      if (queue.empty()) break;  // and nobody can add more
+      PendingDir dir = std::move(queue.front());
+      queue.pop_front();
+      ++busy;
+      lock.unlock();
+      std::vector<PendingDir> subdirs;
+      (void)scan_dir(dir, ignore, found, subdirs);  // unreadable below the root: nothing to show, nothing to hide
+      dir.fd = UniqueFd();
+      lock.lock();
+      for (auto& s : subdirs) queue.push_back(std::move(s));
+      --busy;
+      cv.notify_all();
+    }
+    hidden.insert(hidden.end(), found.begin(), found.end());
+  };
+  const size_t n = std::clamp<size_t>(std::thread::hardware_concurrency(), 1, 4);
+  std::vector<std::thread> pool;
+  for (size_t i = 1; i < n && !queue.empty(); ++i) pool.emplace_back(worker);
+  worker();
+  for (auto& t : pool) t.join();
+  std::sort(hidden.begin(), hidden.end());
+  return hidden;
 }
 
 }  // namespace
@@ -132,9 +196,9 @@ Result<std::vector<std::string>> hide_credentials(const std::string& lower, cons
                                                   const std::vector<std::string>& extra_excludes) {
   int fd = ::open(lower.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) return make_error(ErrorCode::kUnavailable, "cannot read " + lower + ": " + std::strerror(errno));
-  UniqueFd owned(fd);
-  std::vector<std::string> hidden;
-  if (auto st = hide_in(owned.get(), "", IgnoreRules::load(lower, extra_excludes), hidden); !st) return st.error();
+  auto found = find_hidden(UniqueFd(fd), IgnoreRules::load(lower, extra_excludes));
+  if (!found) return found.error();
+  std::vector<std::string> hidden = std::move(*found);
   auto up = BeneathRoot::open(upper);
   if (!up) return up.error();
   for (const auto& rel : hidden) {

@@ -115,7 +115,23 @@ Result<BeneathRoot> BeneathRoot::open(const std::string& root) {
   if (fd < 0) {
     return make_error(ErrorCode::kUnavailable, "cannot open directory " + root + ": " + std::strerror(errno));
   }
-  return BeneathRoot(root, std::make_shared<UniqueFd>(fd));
+  struct stat st {};
+  if (::fstat(fd, &st) < 0) {
+    const int err = errno;
+    ::close(fd);
+    return make_error(ErrorCode::kUnavailable, "cannot stat directory " + root + ": " + std::strerror(err));
+  }
+  return BeneathRoot(root, std::make_shared<UniqueFd>(fd), st.st_uid, st.st_gid);
+}
+
+Status BeneathRoot::adopt(int fd, const std::string& rel) const {
+  if (::geteuid() != 0) return ok_status();
+  struct stat st {};
+  if (::fstatat(fd, "", &st, AT_EMPTY_PATH) == 0 && st.st_uid == owner_uid_ && st.st_gid == owner_gid_) {
+    return ok_status();
+  }
+  if (::fchownat(fd, "", owner_uid_, owner_gid_, AT_EMPTY_PATH) < 0) return path_error(errno, rel, "give to its owner");
+  return ok_status();
 }
 
 Result<UniqueFd> BeneathRoot::open_at(const std::string& rel, int flags, mode_t mode) const {
@@ -143,8 +159,14 @@ Result<std::pair<UniqueFd, std::string>> BeneathRoot::open_parent(const std::str
     // symlink swapped in between steps still cannot lead out.
     int next = sys_openat2(dir.get(), p.c_str(), O_PATH | O_DIRECTORY, 0);
     if (next < 0 && errno == ENOENT && create_parents) {
-      if (::mkdirat(dir.get(), p.c_str(), 0755) < 0 && errno != EEXIST) return path_error(errno, walked, "create");
+      const bool made = ::mkdirat(dir.get(), p.c_str(), 0755) == 0;
+      if (!made && errno != EEXIST) return path_error(errno, walked, "create");
       next = sys_openat2(dir.get(), p.c_str(), O_PATH | O_DIRECTORY, 0);
+      if (next >= 0 && made) {
+        UniqueFd created(next);
+        if (auto st = adopt(created.get(), walked); !st) return st.error();
+        next = created.release();
+      }
     }
     if (next < 0) return path_error(errno, walked, "open");
     dir = UniqueFd(next);

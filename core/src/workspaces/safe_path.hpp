@@ -58,18 +58,26 @@ class BeneathRoot {
 
   //! openat2(root, rel, flags, mode) with RESOLVE_BENEATH|RESOLVE_NO_MAGICLINKS.
   Result<UniqueFd> open_at(const std::string& rel, int flags, mode_t mode = 0) const;
-  //! The parent directory of rel (created, mode 0755, when create_parents),
+  //! The parent directory of rel (created, mode 0755 and adopted, when create_parents),
   //! and rel's last component. rel must not name the root itself.
   Result<std::pair<UniqueFd, std::string>> open_parent(const std::string& rel, bool create_parents) const;
   //! lstat of rel without following a final symlink (the parent is resolved beneath).
   Result<struct stat> lstat(const std::string& rel) const;
   const std::string& path() const { return path_; }
   int fd() const { return fd_->get(); }
+  //! Gives fd (an entry the server just created under this root, O_PATH
+  //! allowed) to the root's owner when the server runs as root. A workspace
+  //! root belongs to whoever the sandbox runs as (an id-mapped or chowned
+  //! owner), so what the file tools create stays writable by the sandbox.
+  Status adopt(int fd, const std::string& rel) const;
 
  private:
-  BeneathRoot(std::string path, std::shared_ptr<UniqueFd> fd) : path_(std::move(path)), fd_(std::move(fd)) {}
+  BeneathRoot(std::string path, std::shared_ptr<UniqueFd> fd, uid_t uid, gid_t gid)
+      : path_(std::move(path)), fd_(std::move(fd)), owner_uid_(uid), owner_gid_(gid) {}
   std::string path_;
   std::shared_ptr<UniqueFd> fd_;
+  uid_t owner_uid_;
+  gid_t owner_gid_;
 };
 
 //! One entry met by walk_beneath.

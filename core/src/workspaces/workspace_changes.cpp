@@ -638,9 +638,11 @@ Result<json::object> apply_changes_to(const ChangeSources& src, const std::strin
     } else {
       auto content = read_regular(*ws, c.path, int64_t{1} << 40);
       if (!content) return content.error();
-      int fd = ::openat(tdir, tname, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, wst.st_mode & 07777);
+      // Permission bits only: a setuid or setgid bit never travels out of a workspace.
+      int fd = ::openat(tdir, tname, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, wst.st_mode & 0777);
       if (fd < 0) return path_error(errno, c.path, "create in the target");
       UniqueFd owned(fd);
+      if (auto st = dst->adopt(fd, c.path); !st) return st.error();
       std::string_view rest = *content;
       while (!rest.empty()) {
         ssize_t n = ::write(fd, rest.data(), rest.size());
@@ -648,7 +650,7 @@ Result<json::object> apply_changes_to(const ChangeSources& src, const std::strin
         if (n < 0) return path_error(errno, c.path, "write in the target");
         rest.remove_prefix(static_cast<size_t>(n));
       }
-      ::fchmod(fd, wst.st_mode & 07777);
+      ::fchmod(fd, wst.st_mode & 0777);
     }
     written.push_back(json::value(c.path));
   }

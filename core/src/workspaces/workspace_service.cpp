@@ -11,8 +11,14 @@
 #include <boost/json/serialize.hpp>
 #include <spdlog/spdlog.h>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <optional>
 #include <random>
 #include <set>
 #include <sstream>
@@ -176,22 +182,50 @@ Status WorkspaceService::check_disk_quota(const WorkspaceRecord& w) const {
                         "limit, then try again");
 }
 
-Result<std::vector<std::string>> WorkspaceService::mount_overlay_workspace(const std::string& id,
-                                                                           const std::string& source,
-                                                                           const std::string& merged) {
-  workspaces::OverlayLayout layout{.lower = source,
-                                   .upper = meta_dir(id) + "/upper",
-                                   .work = meta_dir(id) + "/work",
-                                   .merged = merged};
+Result<std::vector<std::string>> WorkspaceService::prepare_overlay_layers(const std::string& id,
+                                                                          const std::string& source,
+                                                                          const std::string& merged) {
+  const std::string upper = meta_dir(id) + "/upper";
   std::error_code ec;
-  for (const auto& d : {layout.upper, layout.work, layout.merged}) {
+  for (const auto& d : {upper, meta_dir(id) + "/work", merged}) {
     fs::create_directories(d, ec);
     if (ec) return make_error(ErrorCode::kUnavailable, "cannot create " + d + ": " + ec.message());
   }
-  auto hidden = workspaces::hide_credentials(source, layout.upper, config_.sandbox.copy_excludes);
-  if (!hidden) return hidden.error();
+  // The merged root shows the upper root's owner and mode: make them the
+  // source root's, whose owner is the one the sandbox user is mapped from.
+  struct stat st {};
+  if (::stat(source.c_str(), &st) < 0 || ::chmod(upper.c_str(), st.st_mode & 07777) < 0 ||
+      (::geteuid() == 0 && ::chown(upper.c_str(), st.st_uid, st.st_gid) < 0)) {
+    return make_error(ErrorCode::kUnavailable,
+                      "cannot give the overlay's upper layer " + upper + " the owner of " + source + ": " +
+                          std::strerror(errno));
+  }
+  return workspaces::hide_credentials(source, upper, config_.sandbox.copy_excludes);
+}
+
+Result<std::vector<std::string>> WorkspaceService::mount_overlay_workspace(const std::string& id,
+                                                                           const std::string& source,
+                                                                           const std::string& merged) {
+  auto hidden = prepare_overlay_layers(id, source, merged);
+  if (!hidden) return hidden;
+  workspaces::OverlayLayout layout{
+      .lower = source, .upper = meta_dir(id) + "/upper", .work = meta_dir(id) + "/work", .merged = merged};
   if (auto st = workspaces::mount_overlay(layout); !st) return st.error();
   return hidden;
+}
+
+json::object WorkspaceService::sandbox_spec(const std::string& id, const std::string& path, const json::value& limits,
+                                            const std::string& image, const std::string& overlay_lower) const {
+  json::object spec{{"workspace_id", id},
+                    {"workspace_path", path},
+                    {"resource_limits", limits},
+                    {"image", image},
+                    {"network", "none"}};
+  if (!overlay_lower.empty()) {
+    spec["overlay"] = json::object{
+        {"lower", overlay_lower}, {"upper", meta_dir(id) + "/upper"}, {"work", meta_dir(id) + "/work"}};
+  }
+  return spec;
 }
 
 Result<ResourceLimits> WorkspaceService::effective_limits(const json::object& override_limits) const {
@@ -357,8 +391,25 @@ Result<json::object> WorkspaceService::create(const CreateRequest& req) {
   }
   std::string mode_note;
   json::object creation;
+  const json::value limits_doc = limits_json(*limits);
+  // Made here already when the backend mounts the overlay itself: whether it
+  // can decides between overlay and the copy fallback.
+  std::optional<json::value> sandbox;
   if (mode == "overlay") {
-    auto hidden = mount_overlay_workspace(id, tree_source, final_path.string());
+    auto hidden = assessment->mounts_overlay ? prepare_overlay_layers(id, tree_source, final_path.string())
+                                             : mount_overlay_workspace(id, tree_source, final_path.string());
+    if (hidden && assessment->mounts_overlay) {
+      auto made = backend->create_sandbox(sandbox_spec(id, final_path.string(), limits_doc, image, tree_source));
+      if (made) {
+        sandbox = std::move(*made);
+      } else if (made.error().code == ErrorCode::kFailedPrecondition) {  // ISB_NOT_SUPPORTED: no overlay here
+        hidden = make_error(ErrorCode::kUnavailable, made.error().message);
+      } else {
+        undo_workspace();
+        return make_error(made.error().code, "creating the sandbox for workspace '" + id + "' failed: " +
+                                                 made.error().message);
+      }
+    }
     if (hidden) {
       json::array skipped;
       for (const auto& h : *hidden) skipped.push_back(json::value(h));
@@ -395,27 +446,29 @@ Result<json::object> WorkspaceService::create(const CreateRequest& req) {
   }
   fs::create_directories(meta, ec);
   meta_doc["mode"] = mode;
+  if (!sandbox) {
+    auto made = backend->create_sandbox(sandbox_spec(id, final_path.string(), limits_doc, image, ""));
+    if (!made) {
+      undo_workspace();
+      return make_error(made.error().code, "creating the sandbox for workspace '" + id + "' failed: " +
+                                               made.error().message);
+    }
+    sandbox = std::move(*made);
+  }
+  std::string sandbox_id = json_string(*sandbox, "sandbox_id");
+  if (sandbox_id.empty()) sandbox_id = id;
   if (auto st = write_json_file(meta + "/meta.json", meta_doc); !st) {
+    (void)backend->destroy_sandbox(sandbox_id);
     undo_workspace();
     return st.error();
   }
 
-  json::object spec{{"workspace_id", id},
-                    {"workspace_path", final_path.string()},
-                    {"resource_limits", limits_json(*limits)},
-                    {"image", image},
-                    {"network", "none"}};
-  auto sandbox = backend->create_sandbox(spec);
-  if (!sandbox) {
-    undo_workspace();
-    return make_error(sandbox.error().code, "creating the sandbox for workspace '" + id + "' failed: " +
-                                                sandbox.error().message);
-  }
-  std::string sandbox_id = json_string(*sandbox, "sandbox_id");
-  if (sandbox_id.empty()) sandbox_id = id;
-
   json::object isolation = assessment->summary;
   if (backend->info().id == backends_.default_id() && !backends_.note().empty()) isolation["note"] = backends_.note();
+  // How the sandbox user came to own the files (idmapped, or every file chowned).
+  for (const char* key : {"workspace_ownership", "workspace_ownership_note"}) {
+    if (!json_string(*sandbox, key).empty()) isolation[key] = json_string(*sandbox, key);
+  }
   if (!json_string(*sandbox, "workspace_mount").empty()) {
     isolation["workspace_mount"] = json_string(*sandbox, "workspace_mount");
   }
@@ -429,7 +482,7 @@ Result<json::object> WorkspaceService::create(const CreateRequest& req) {
   w.sandbox_id = sandbox_id;
   w.status = "active";
   w.isolation_json = json::serialize(isolation);
-  w.resource_limits_json = json::serialize(limits_json(*limits));
+  w.resource_limits_json = json::serialize(limits_doc);
   w.created_at = w.last_used_at = now_ms();
   if (auto st = store_.insert_workspace(w); !st) {
     (void)backend->destroy_sandbox(sandbox_id);
@@ -592,10 +645,26 @@ void WorkspaceService::restore_sandboxes() {
     std::error_code rm;
     fs::remove_all(entry.path(), rm);
   }
+  // Overlays: the core re-mounts those whose backend does not mount them;
+  // for the others, a mount a crashed run left goes (it was made for that
+  // run's sandbox user) and the backend mounts the overlay again below.
+  std::map<std::string, std::string> overlay_lower;  // workspace id -> lower layer
+  std::map<std::string, bool> backend_mounts;        // backend id -> mounts overlays
+  for (const auto& id : backends_.ids()) {
+    auto probe = backends_.get(id)->probe();
+    backend_mounts[id] = probe && backend_mounts_overlay(*probe);
+  }
   for (const auto& w : *rows) {
-    if (mode_of(w) != "overlay" || workspaces::is_mount_point(w.path)) continue;
+    if (mode_of(w) != "overlay") continue;
     const std::string base = json_string(read_json_file(meta_dir(w.id) + "/meta.json"), "base");
-    auto mounted = mount_overlay_workspace(w.id, base.empty() ? w.source_path : base, w.path);
+    const std::string lower = base.empty() ? w.source_path : base;
+    if (backend_mounts[w.backend]) {
+      if (auto st = workspaces::unmount_if_mounted(w.path); !st) spdlog::warn("workspace {}: {}", w.id, st.error().message);
+      overlay_lower[w.id] = lower;
+      continue;
+    }
+    if (workspaces::is_mount_point(w.path)) continue;
+    auto mounted = mount_overlay_workspace(w.id, lower, w.path);
     if (!mounted) spdlog::warn("workspace {}: cannot re-mount its overlay: {}", w.id, mounted.error().message);
   }
   // Each backend removes what an earlier (crashed) run left that no workspace owns.
@@ -620,15 +689,18 @@ void WorkspaceService::restore_sandboxes() {
                    backend.error().message);
       continue;
     }
-    json::object spec{{"workspace_id", w.id},
-                      {"workspace_path", w.path},
-                      {"resource_limits", parse_or_empty(w.resource_limits_json)},
-                      {"network", "none"}};
     std::string image = json_string(parse_or_empty(w.isolation_json), "image");
-    spec["image"] = image.empty() ? config_.isolation.container_image : image;
-    auto r = backend->create_sandbox(spec);
+    const auto lower = overlay_lower.find(w.id);
+    auto r = backend->create_sandbox(sandbox_spec(w.id, w.path, parse_or_empty(w.resource_limits_json),
+                                                  image.empty() ? config_.isolation.container_image : image,
+                                                  lower == overlay_lower.end() ? "" : lower->second));
     if (!r) {
       spdlog::warn("workspace {}: could not recreate its sandbox: {}", w.id, r.error().message);
+      if (lower != overlay_lower.end()) {
+        // Without a sandbox, the file tools can still reach the files.
+        auto mounted = mount_overlay_workspace(w.id, lower->second, w.path);
+        if (!mounted) spdlog::warn("workspace {}: cannot mount its overlay: {}", w.id, mounted.error().message);
+      }
       continue;
     }
     // A recreated sandbox may have a new id (a new container): remember it.

@@ -198,10 +198,16 @@ typedef struct isb_isolation_api {
   uint32_t struct_size;
   /* What this backend enforces on this host:
    * {"backend","available":bool,"protections":[{"name","enforced":bool,"detail"}],...}
+   * "mounts_overlay": true tells the host to pass overlay workspaces' layers
+   * in the sandbox spec rather than mount the overlay itself.
    * OWNERSHIP: document owned by the plugin, valid during out->set. */
   isb_status (*probe)(isb_instance* self, const isb_json_out* out);
   /* Creates a long-lived sandbox for one workspace.
-   * spec: {"workspace_id","workspace_path","resource_limits":{...}}
+   * spec: {"workspace_id","workspace_path","resource_limits":{...}}, and for
+   *       an overlay workspace on a backend whose probe said "mounts_overlay":
+   *       "overlay":{"lower","upper","work"}: the backend mounts the overlay at
+   *       workspace_path (an empty directory) and unmounts it at sandbox_destroy;
+   *       ISB_NOT_SUPPORTED when overlayfs cannot (the host then copies).
    * out:  {"sandbox_id", ...backend details}
    * OWNERSHIP: spec owned by the host, valid during the call; out as above. */
   isb_status (*sandbox_create)(isb_instance* self, const char* spec_json, const isb_json_out* out);

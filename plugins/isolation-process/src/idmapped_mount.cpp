@@ -1,5 +1,6 @@
 // idmapped_mount.cpp: open_tree(OPEN_TREE_CLONE) + mount_setattr(MOUNT_ATTR_IDMAP)
-// + move_mount, with the mapping carried by a throwaway user namespace.
+// + move_mount, with the mapping carried by a throwaway user namespace; and
+// overlay workspaces mounted on such idmapped layers.
 #include "idmapped_mount.hpp"
 
 #include <fcntl.h>
@@ -7,12 +8,15 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <isb/sdk/plugin.hpp>
+#include <vector>
 
 #include "fd.hpp"
 
@@ -31,9 +35,21 @@ void write_map(pid_t pid, const char* file, const std::string& line) {
   }
 }
 
-//! A user namespace mapping disk_uid/gid (inside) to as_id (outside): exactly
-//! the translation an idmapped mount applies from on-disk ids to what users see.
-Fd idmap_namespace(uid_t disk_uid, gid_t disk_gid, uint32_t as_id) {
+//! One line of an id map: on-disk id (inside the namespace) -> id seen (outside).
+struct IdPair {
+  uint32_t disk;
+  uint32_t seen;
+};
+
+std::string map_text(const std::vector<IdPair>& pairs) {
+  std::string out;
+  for (const auto& p : pairs) out += std::to_string(p.disk) + " " + std::to_string(p.seen) + " 1\n";
+  return out;
+}
+
+//! A user namespace whose maps are exactly the translation an idmapped mount
+//! applies from on-disk ids to what users see.
+Fd idmap_namespace(const std::vector<IdPair>& uids, const std::vector<IdPair>& gids) {
   Fd hold_r, hold_w;
   make_pipe(hold_r, hold_w);
   // Raw clone: in a multi-threaded server the child may only make system
@@ -53,10 +69,8 @@ Fd idmap_namespace(uid_t disk_uid, gid_t disk_gid, uint32_t as_id) {
   int err = 0;
   std::string step;
   try {
-    write_map(static_cast<pid_t>(pid), "uid_map",
-              std::to_string(disk_uid) + " " + std::to_string(as_id) + " 1\n");
-    write_map(static_cast<pid_t>(pid), "gid_map",
-              std::to_string(disk_gid) + " " + std::to_string(as_id) + " 1\n");
+    write_map(static_cast<pid_t>(pid), "uid_map", map_text(uids));
+    write_map(static_cast<pid_t>(pid), "gid_map", map_text(gids));
     ns = Fd(::open(("/proc/" + std::to_string(pid) + "/ns/user").c_str(), O_RDONLY | O_CLOEXEC));
     if (ns.get() < 0) {
       err = errno;
@@ -75,11 +89,9 @@ Fd idmap_namespace(uid_t disk_uid, gid_t disk_gid, uint32_t as_id) {
   return ns;
 }
 
-}  // namespace
-
-void mount_idmapped_bind(const std::string& source, const std::string& target, uid_t disk_uid, gid_t disk_gid,
-                         uint32_t as_id) {
-  Fd ns = idmap_namespace(disk_uid, disk_gid, as_id);
+//! Clones source's mount (not recursively) with the mapping of ns, nosuid and
+//! nodev, and attaches it at target (an existing empty directory).
+void attach_idmapped(const std::string& source, const std::string& target, const Fd& ns) {
   Fd tree(static_cast<int>(
       ::syscall(SYS_open_tree, AT_FDCWD, source.c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC)));
   if (tree.get() < 0) unsupported("open_tree of " + source, errno);
@@ -101,6 +113,80 @@ void mount_idmapped_bind(const std::string& source, const std::string& target, u
   if (::syscall(SYS_move_mount, tree.get(), "", AT_FDCWD, target.c_str(), MOVE_MOUNT_F_EMPTY_PATH) != 0) {
     unsupported("move_mount to " + target, errno);
   }
+}
+
+/// A temporary attach point, unmounted (lazily) and removed when it goes out of scope.
+class AttachPoint {
+ public:
+  explicit AttachPoint(std::string dir) : dir_(std::move(dir)) {
+    ::umount2(dir_.c_str(), MNT_DETACH);  // a leftover of a crash at this very step
+    if (::mkdir(dir_.c_str(), 0700) != 0 && errno != EEXIST) unsupported("mkdir " + dir_, errno);
+  }
+  ~AttachPoint() {
+    ::umount2(dir_.c_str(), MNT_DETACH);
+    ::rmdir(dir_.c_str());
+  }
+  AttachPoint(const AttachPoint&) = delete;
+  AttachPoint& operator=(const AttachPoint&) = delete;
+  const std::string& dir() const { return dir_; }
+
+ private:
+  std::string dir_;
+};
+
+void check_overlay_option(const std::string& path) {
+  if (path.find_first_of(",:\\") != std::string::npos) {
+    throw sdk::Error(ISB_NOT_SUPPORTED, "overlayfs cannot take the path " + path + " (it contains ',', ':' or '\\')");
+  }
+}
+
+void mount_overlay_at(const std::string& lower, const std::string& upper, const std::string& work,
+                      const std::string& merged) {
+  for (const auto* p : {&lower, &upper, &work}) check_overlay_option(*p);
+  const std::string opts = "lowerdir=" + lower + ",upperdir=" + upper + ",workdir=" + work;
+  if (::mount("overlay", merged.c_str(), "overlay", MS_NOSUID | MS_NODEV, opts.c_str()) != 0) {
+    unsupported("mounting the overlay at " + merged, errno);
+  }
+}
+
+}  // namespace
+
+void mount_idmapped_bind(const std::string& source, const std::string& target, uid_t disk_uid, gid_t disk_gid,
+                         uint32_t as_id) {
+  Fd ns = idmap_namespace({{disk_uid, as_id}}, {{disk_gid, as_id}});
+  attach_idmapped(source, target, ns);
+}
+
+void mount_overlay_plain(const OverlayLayers& layers, const std::string& merged) {
+  mount_overlay_at(layers.lower, layers.upper, layers.work, merged);
+}
+
+void mount_overlay_idmapped(const OverlayLayers& layers, const std::string& merged, uid_t disk_uid,
+                            gid_t disk_gid, uint32_t as_id, const std::string& scratch) {
+  // Root (the server's file tools) must be able to create files through the
+  // upper layer too: an id the map lacks makes creation fail with EOVERFLOW.
+  // Root's files get an on-disk id of their own; the file tools then give
+  // them to the workspace root's owner, which lands on disk as disk_uid.
+  auto with_root = [&](uint32_t disk) {
+    std::vector<IdPair> v{{disk, as_id}};
+    v.push_back(IdPair{disk == 0 ? as_id : 0u, 0u});
+    return v;
+  };
+  Fd ns = idmap_namespace(with_root(disk_uid), with_root(disk_gid));
+  const std::string upper_parent = std::filesystem::path(layers.upper).parent_path().string();
+  if (std::filesystem::path(layers.work).parent_path().string() != upper_parent) {
+    throw sdk::Error(ISB_INVALID_ARGUMENT, "the overlay's upper and work directories must be in one directory (got " +
+                                               layers.upper + " and " + layers.work + ")");
+  }
+  // overlayfs takes its layers by path; the idmapped clones are attached
+  // just long enough to be named. The overlay keeps private clones of them,
+  // so the attach points go right after the mount.
+  AttachPoint lower(scratch + ".lower");
+  AttachPoint meta(scratch + ".layers");
+  attach_idmapped(layers.lower, lower.dir(), ns);
+  attach_idmapped(upper_parent, meta.dir(), ns);
+  const auto leaf = [](const std::string& p) { return std::filesystem::path(p).filename().string(); };
+  mount_overlay_at(lower.dir(), meta.dir() + "/" + leaf(layers.upper), meta.dir() + "/" + leaf(layers.work), merged);
 }
 
 }  // namespace isb::process

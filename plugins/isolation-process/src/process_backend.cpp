@@ -73,9 +73,24 @@ struct Sandbox {
   bool destroyed = false;
   std::set<pid_t> groups;  // direct mode: running or left-behind process groups
   std::string staging;     // world-traversable bind of the workspace the jail mounts from
-  bool idmapped = false;   // staging is an idmapped mount (else the files were chowned)
+  bool idmapped = false;   // the sandbox user owns the workspace through id mapping (else chown)
+  bool overlay_mounted = false;  // this backend mounted spec.overlay at workspace_path
   std::string ownership_note;  // why the idmapped mount was not used, when it was tried
 };
+
+//! Unmounts the overlay this backend mounted for sb, if any.
+void unmount_overlay(Sandbox& sb) {
+  if (!sb.overlay_mounted) return;
+  ::umount2(sb.spec.workspace_path.c_str(), MNT_DETACH);
+  sb.overlay_mounted = false;
+}
+
+//! True when path is the root of a mount (statx STATX_ATTR_MOUNT_ROOT).
+bool is_mount_root(const std::string& path) {
+  struct statx stx {};
+  return ::statx(AT_FDCWD, path.c_str(), AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS, &stx) == 0 &&
+         (stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) && (stx.stx_attributes & STATX_ATTR_MOUNT_ROOT);
+}
 
 // The jail builds its mounts as an unprivileged uid, which cannot walk through
 // private (0700) parents of the workspace path. So the server, still root in
@@ -273,11 +288,15 @@ class ProcessBackend : public sdk::IsolationBackend {
           h.idmap ? json::object{{"method", "idmapped_mount"},
                                  {"detail", "the workspace is mounted idmapped: files of the workspace root's "
                                             "on-disk owner appear as the sandbox user, new files keep that "
-                                            "owner on disk; nothing is chowned"}}
+                                            "owner on disk; nothing is chowned. Overlay workspaces are mounted "
+                                            "on idmapped layers (each create result says which method it got)"}}
                   : json::object{{"method", "chown"},
                                  {"detail", "every file is lchowned to the sandbox uid at create (O(files)): " +
                                                 h.idmap_detail}};
     }
+    // Overlay workspaces: this backend mounts them itself (sandbox spec
+    // "overlay"), so that it can put them on idmapped layers.
+    doc["mounts_overlay"] = is_root_;
     if (!jail) doc["warnings"] = json::array{"degraded: " + h.direct_reason};
     return json::serialize(doc);
   }
@@ -296,8 +315,23 @@ class ProcessBackend : public sdk::IsolationBackend {
       sandboxes_[spec.workspace_id] = sb;
     }
     try {
-      if (h.mode != Mode::kDirect) start_jail(h, *sb, sb->slot);
+      if (spec.overlay) {
+        if (!is_root_) {
+          throw sdk::Error(ISB_NOT_SUPPORTED, "this backend mounts overlay workspaces only when the server is root");
+        }
+        if (is_mount_root(spec.workspace_path)) {
+          throw sdk::Error(ISB_INVALID_ARGUMENT, "workspace_path " + spec.workspace_path +
+                                                     " is a mount already; unmount it before passing overlay");
+        }
+      }
+      if (h.mode != Mode::kDirect) {
+        start_jail(h, *sb, sb->slot);
+      } else if (spec.overlay) {
+        mount_overlay_plain({spec.overlay->lower, spec.overlay->upper, spec.overlay->work}, spec.workspace_path);
+        sb->overlay_mounted = true;
+      }
     } catch (...) {
+      unmount_overlay(*sb);
       std::lock_guard<std::mutex> lock(mu_);
       sandboxes_.erase(spec.workspace_id);
       release_slot_locked(sb->slot);
@@ -308,6 +342,7 @@ class ProcessBackend : public sdk::IsolationBackend {
         {"workspace_path", spec.workspace_path},
         {"workspace_mount", h.mode == Mode::kDirect ? spec.workspace_path : jail::kWorkspaceMount},
         {"resource_limits", spec.limits.to_json()}};
+    if (sb->overlay_mounted) doc["overlay_mounted"] = true;
     json::array enforced, not_enforced;
     json::value probed = json::parse(probe());
     std::set<std::string> cg_enforced;
@@ -337,7 +372,9 @@ class ProcessBackend : public sdk::IsolationBackend {
     doc["unenforced_limits"] = std::move(unenforced_limits);
     if (h.mode != Mode::kDirect) {
       doc["host_uid"] = sb->host_uid + 1;
-      doc["workspace_ownership"] = sb->idmapped ? "idmapped_mount" : "chown";
+      doc["workspace_ownership"] = !sb->idmapped       ? "chown"
+                                   : sb->overlay_mounted ? "idmapped_overlay_layers"
+                                                         : "idmapped_mount";
       if (!sb->ownership_note.empty()) doc["workspace_ownership_note"] = sb->ownership_note;
     }
     host_.debug("process backend: created sandbox '" + spec.workspace_id + "' at " + spec.workspace_path);
@@ -588,7 +625,15 @@ class ProcessBackend : public sdk::IsolationBackend {
     const uint32_t user = sb.host_uid + 1;  // commands and, after setup, the supervisor
     const std::string& ws = sb.spec.workspace_path;
     sb.staging = staging_dir(*instance_, slot);
-    if (h.idmap) {
+    if (sb.spec.overlay) {
+      try {
+        mount_overlay_for(h, sb, user);
+      } catch (...) {
+        remove_staging_bind(sb.staging);
+        sb.staging.clear();
+        throw;
+      }
+    } else if (h.idmap) {
       try {
         struct stat st {};
         if (::stat(ws.c_str(), &st) != 0) {
@@ -600,7 +645,14 @@ class ProcessBackend : public sdk::IsolationBackend {
         sb.ownership_note = std::string(e.what()) + "; the workspace was chowned instead";
       }
     }
-    if (!sb.idmapped) {
+    if (sb.idmapped && sb.overlay_mounted) {
+      try {
+        bind_plain(ws, sb.staging);  // the overlay already shows its files as the sandbox user's
+      } catch (...) {
+        sb.staging.clear();
+        throw;
+      }
+    } else if (!sb.idmapped) {
       chown_target = user;
       if (::nftw(ws.c_str(), chown_entry, 32, FTW_PHYS) != 0) {
         int e = errno;
@@ -640,11 +692,10 @@ class ProcessBackend : public sdk::IsolationBackend {
         sb.spec.limits.disk_mb ? static_cast<uint64_t>(*sb.spec.limits.disk_mb) << 20 : 256ull << 20;
     launch.tmp_bytes = disk;
     launch.shm_bytes = std::min<uint64_t>(disk, 64ull << 20);
-    WorkspaceCgroups* cg = sb.cgroups.get();
-    launch.before_start = [cg](pid_t pid) {
-      if (cg) cg->attach(pid);
-    };
+    std::vector<Fd> joins;
     try {
+      if (sb.cgroups) joins = sb.cgroups->open_join_files();
+      for (const auto& fd : joins) launch.cgroup_join_fds.push_back(fd.get());
       sb.jail = spawner_.spawn(launch);
     } catch (...) {
       if (sb.cgroups) sb.cgroups->destroy();
@@ -653,6 +704,35 @@ class ProcessBackend : public sdk::IsolationBackend {
       sb.staging.clear();
       throw;
     }
+  }
+
+  //! Mounts sb.spec.overlay at the workspace path: on idmapped layers, so
+  //! the sandbox user owns the files without a chown (which on overlayfs
+  //! would copy every file up), else plainly, leaving the chown to the caller.
+  void mount_overlay_for(const HostState& h, Sandbox& sb, uint32_t user) {
+    const OverlaySpec& ov = *sb.spec.overlay;
+    const OverlayLayers layers{ov.lower, ov.upper, ov.work};
+    if (h.idmap) {
+      try {
+        // The source root's on-disk owner becomes the sandbox user; the core
+        // gave the upper root the same owner, so the merged root is theirs.
+        struct stat st {};
+        if (::stat(ov.lower.c_str(), &st) != 0) {
+          throw sdk::Error(ISB_NOT_SUPPORTED, "cannot stat the overlay's lower layer " + ov.lower + ": " +
+                                                  strerror(errno));
+        }
+        mount_overlay_idmapped(layers, sb.spec.workspace_path, st.st_uid, st.st_gid, user, sb.staging);
+        sb.overlay_mounted = true;
+        sb.idmapped = true;
+        return;
+      } catch (const sdk::Error& e) {
+        sb.ownership_note = std::string(e.what()) + "; the overlay was mounted without id mapping and chowned";
+      }
+    } else {
+      sb.ownership_note = "idmapped mounts are not used on this host (" + h.idmap_detail + ")";
+    }
+    mount_overlay_plain(layers, sb.spec.workspace_path);
+    sb.overlay_mounted = true;
   }
 
   uint32_t uid_of_slot(int slot) const {
@@ -693,7 +773,10 @@ class ProcessBackend : public sdk::IsolationBackend {
       }
       sb.groups.clear();
     }
-    if (sb.slot < 0) return true;
+    if (sb.slot < 0) {
+      unmount_overlay(sb);
+      return true;
+    }
     {
       std::lock_guard<std::mutex> lock(sb.send_mu);
       JailSpawner::kill(sb.jail);
@@ -705,6 +788,7 @@ class ProcessBackend : public sdk::IsolationBackend {
     // Nothing runs any more: a setuid file the sandbox left must not become a
     // way up for whoever touches the workspace later.
     ::nftw(sb.spec.workspace_path.c_str(), strip_entry, 32, FTW_PHYS);
+    unmount_overlay(sb);
     return clean;
   }
 

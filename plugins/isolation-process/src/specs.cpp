@@ -13,6 +13,34 @@ using isolation::has_nul;
 using isolation::invalid;
 using isolation::parse_object;
 
+namespace {
+
+std::string existing_dir(const boost::json::object& o, const char* key) {
+  auto* v = o.if_contains(key);
+  if (!v || !v->is_string()) invalid(std::string("overlay.") + key + " must be a string (an absolute directory path)");
+  std::string path(v->as_string());
+  struct stat st {};
+  if (path.empty() || path[0] != '/' || has_nul(path) || ::stat(path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+    invalid(std::string("overlay.") + key + " '" + path + "' is not an existing absolute directory");
+  }
+  path = std::filesystem::path(path).lexically_normal().string();
+  if (path.size() > 1 && path.back() == '/') path.pop_back();
+  return path;
+}
+
+OverlaySpec parse_overlay(const boost::json::value& value) {
+  if (!value.is_object()) invalid("overlay must be an object {\"lower\", \"upper\", \"work\"}");
+  const auto& o = value.as_object();
+  OverlaySpec ov{existing_dir(o, "lower"), existing_dir(o, "upper"), existing_dir(o, "work")};
+  if (std::filesystem::path(ov.upper).parent_path() != std::filesystem::path(ov.work).parent_path()) {
+    invalid("overlay.upper and overlay.work must be in the same directory (got " + ov.upper + " and " + ov.work +
+            ")");
+  }
+  return ov;
+}
+
+}  // namespace
+
 SandboxSpec parse_sandbox_spec(const std::string& spec_json) {
   boost::json::object obj = parse_object(spec_json, ISB_INVALID_ARGUMENT, "the sandbox spec");
   SandboxSpec spec;
@@ -27,6 +55,8 @@ SandboxSpec parse_sandbox_spec(const std::string& spec_json) {
       have_path = true;
     } else if (key == "resource_limits") {
       spec.limits = isolation::parse_limits(value);
+    } else if (key == "overlay") {
+      spec.overlay = parse_overlay(value);
     } else if (key == "network") {
       // Only "none" exists so far; anything else would be a promise not kept.
       if (!value.is_string() || value.as_string() != "none") {

@@ -16,10 +16,18 @@ using isolation::ExecSpec;
 using isolation::parse_exec_spec;
 using isolation::ResourceLimits;
 
+//! An overlay workspace this backend mounts itself (sandbox spec "overlay").
+struct OverlaySpec {
+  std::string lower;
+  std::string upper;
+  std::string work;
+};
+
 struct SandboxSpec {
   std::string workspace_id;
   std::string workspace_path;  // absolute, an existing directory, normalized
   ResourceLimits limits;
+  std::optional<OverlaySpec> overlay;  // mount it at workspace_path (which must not be a mount yet)
 };
 
 //! Parses a sandbox_create spec; throws Error(ISB_INVALID_ARGUMENT, ...).

@@ -29,7 +29,15 @@ struct IsolationAssessment {
   std::vector<std::string> enforced;
   std::vector<std::string> missing;  // required but not enforced, with the backend's reason
   boost::json::object summary;       // stored with the workspace and shown to clients
+  bool mounts_overlay = false;       // the backend mounts overlay workspaces itself (see backend_mounts_overlay)
 };
+
+//! True when a backend's probe says "mounts_overlay": it then takes an
+//! overlay workspace's layers in the sandbox spec ("overlay": {lower, upper,
+//! work}) and mounts the overlay at workspace_path itself, so that it can
+//! present the files to its sandbox user (on idmapped layers) without the
+//! core's plain mount standing in the way.
+bool backend_mounts_overlay(const boost::json::value& probe);
 
 class IsolationBackends {
  public:

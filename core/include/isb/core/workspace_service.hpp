@@ -145,9 +145,19 @@ class WorkspaceService {
  private:
   boost::json::object describe(const WorkspaceRecord& w) const;
   std::string meta_dir(const std::string& id) const;
-  //! Mounts an overlay workspace; the result carries the hidden credentials.
+  //! Prepares an overlay workspace's upper and work dirs (the upper root
+  //! takes the source root's owner and mode; credentials and excludes are
+  //! whited out); the result carries the hidden paths.
+  Result<std::vector<std::string>> prepare_overlay_layers(const std::string& id, const std::string& source,
+                                                          const std::string& merged);
+  //! prepare_overlay_layers, then the core mounts the overlay itself (for
+  //! backends that do not, see backend_mounts_overlay).
   Result<std::vector<std::string>> mount_overlay_workspace(const std::string& id, const std::string& source,
                                                            const std::string& merged);
+  //! A sandbox_create spec; with overlay_lower set, the overlay layers too
+  //! (for a backend that mounts them).
+  boost::json::object sandbox_spec(const std::string& id, const std::string& path, const boost::json::value& limits,
+                                   const std::string& image, const std::string& overlay_lower) const;
   Result<boost::json::object> destroy_locked(const std::string& workspace_id);
 
   const Config& config_;
