@@ -119,6 +119,34 @@ TEST_F(WorkspaceOwnership, OverlayWorkspaceIsMountedOnIdmappedLayersAndNothingIs
   EXPECT_TRUE(fs::exists(upper / "new")) << "changes stay in the upper layer";
 }
 
+// A source owned by root (the usual case for a server running as root): after
+// a restart the sandbox has another uid, and the same layers must mount
+// writable again. What root and overlayfs created (its work dir) keeps an
+// on-disk id of root's own, or overlayfs could not reuse the work dir and
+// would mount read-only.
+TEST_F(WorkspaceOwnership, RootOwnedOverlayMountsWritableAgainForAnotherSandboxUid) {
+  TempDir t;
+  for (const char* d : {"lower", "meta", "meta/upper", "meta/work", "merged"}) fs::create_directory(t.path() / d);
+  write(t.path() / "lower" / "f", "lower\n", 0);
+  const fs::path merged = t.path() / "merged";
+  json::object overlay{{"lower", (t.path() / "lower").string()},
+                       {"upper", (t.path() / "meta/upper").string()},
+                       {"work", (t.path() / "meta/work").string()}};
+  for (int base : {346000, 347000}) {
+    JailBackend b(config(base));
+    ASSERT_TRUE(b.ok());
+    json::object sb = b.create("w", merged, {}, {{"overlay", overlay}});
+    EXPECT_EQ(sb.at("workspace_ownership"), "idmapped_overlay_layers") << json::serialize(sb);
+    std::ofstream(merged / ("by-root-" + std::to_string(base))) << "r";
+    EXPECT_EQ(b.sh("w", "echo " + std::to_string(base) + " >> f && echo written; stat -c %u f").out,
+              "written\n1000\n");
+    EXPECT_EQ(b.destroy("w"), ISB_OK);
+  }
+  std::ifstream f(t.path() / "meta/upper/f");
+  std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(text, "lower\n346000\n347000\n");
+}
+
 TEST_F(WorkspaceOwnership, OverlaySpecIsRefusedWhenTheWorkspacePathIsAMountAlready) {
   JailBackend b(config(344000));
   ASSERT_TRUE(b.ok());

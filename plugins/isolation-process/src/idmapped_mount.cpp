@@ -10,6 +10,7 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -147,6 +148,14 @@ void mount_overlay_at(const std::string& lower, const std::string& upper, const 
   if (::mount("overlay", merged.c_str(), "overlay", MS_NOSUID | MS_NODEV, opts.c_str()) != 0) {
     unsupported("mounting the overlay at " + merged, errno);
   }
+  // overlayfs mounts read-only, with only a kernel log line, when it cannot
+  // use its work dir: a workspace nobody can write is no workspace.
+  struct statvfs vfs {};
+  if (::statvfs(merged.c_str(), &vfs) != 0 || (vfs.f_flag & ST_RDONLY)) {
+    ::umount2(merged.c_str(), MNT_DETACH);
+    throw sdk::Error(ISB_NOT_SUPPORTED, "overlayfs mounted " + merged +
+                                            " read-only (its work directory " + work + " was unusable)");
+  }
 }
 
 }  // namespace
@@ -163,13 +172,18 @@ void mount_overlay_plain(const OverlayLayers& layers, const std::string& merged)
 
 void mount_overlay_idmapped(const OverlayLayers& layers, const std::string& merged, uid_t disk_uid,
                             gid_t disk_gid, uint32_t as_id, const std::string& scratch) {
-  // Root (the server's file tools) must be able to create files through the
-  // upper layer too: an id the map lacks makes creation fail with EOVERFLOW.
-  // Root's files get an on-disk id of their own; the file tools then give
-  // them to the workspace root's owner, which lands on disk as disk_uid.
+  // Root (the server's file tools, and overlayfs itself for its work dir)
+  // must be able to create files through the layers too: an id the map lacks
+  // makes creation fail with EOVERFLOW. Root keeps an on-disk id of its own
+  // that never depends on the sandbox (0, or kRootOnDisk when the files'
+  // owner is 0): the next mount, for another sandbox uid, must still see what
+  // root created as root's, or overlayfs cannot reuse its work dir and falls
+  // back to a read-only mount. The file tools give what they create to the
+  // workspace root's owner, which lands on disk as disk_uid.
+  constexpr uint32_t kRootOnDisk = 0x7ffffffe;
   auto with_root = [&](uint32_t disk) {
     std::vector<IdPair> v{{disk, as_id}};
-    v.push_back(IdPair{disk == 0 ? as_id : 0u, 0u});
+    v.push_back(IdPair{disk == 0 ? kRootOnDisk : 0u, 0u});
     return v;
   };
   Fd ns = idmap_namespace(with_root(disk_uid), with_root(disk_gid));
