@@ -645,14 +645,7 @@ class ProcessBackend : public sdk::IsolationBackend {
         sb.ownership_note = std::string(e.what()) + "; the workspace was chowned instead";
       }
     }
-    if (sb.idmapped && sb.overlay_mounted) {
-      try {
-        bind_plain(ws, sb.staging);  // the overlay already shows its files as the sandbox user's
-      } catch (...) {
-        sb.staging.clear();
-        throw;
-      }
-    } else if (!sb.idmapped) {
+    if (!sb.idmapped) {
       chown_target = user;
       if (::nftw(ws.c_str(), chown_entry, 32, FTW_PHYS) != 0) {
         int e = errno;
@@ -661,6 +654,10 @@ class ProcessBackend : public sdk::IsolationBackend {
         throw sdk::Error(ISB_ERROR, "cannot give the workspace " + ws + " to the sandbox uid " +
                                         std::to_string(user) + ": " + strerror(e));
       }
+    }
+    // Only the idmapped bind is the staging mount already; a chowned
+    // workspace, or an overlay on idmapped layers, is bound there plainly.
+    if (!sb.idmapped || sb.overlay_mounted) {
       try {
         bind_plain(ws, sb.staging);
       } catch (...) {
