@@ -31,7 +31,9 @@ constexpr NodeLock kNodeLocks[] = {{"pnpm-lock.yaml", "pnpm"},   {"yarn.lock", "
                                    {"bun.lockb", "bun"},         {"bun.lock", "bun"},
                                    {"package-lock.json", "npm"}, {"npm-shrinkwrap.json", "npm"}};
 
-bool is_npm_placeholder(const std::string& script) {
+// `npm init` writes "echo \"Error: no test specified\" && exit 1" as the test
+// script: a project that never set one up, so no test command to offer.
+bool is_npm_default_test_script(const std::string& script) {
   return script.find("no test specified") != std::string::npos && script.find("exit 1") != std::string::npos;
 }
 
@@ -164,7 +166,7 @@ Project detect_node(const TreeView& tree, const std::string& dir, std::vector<st
   if (auto b = script("build"))
     p.commands.push_back({"build", script_cmd({pm, "run", "build"}, "build", *b)});
   if (auto t = script("test")) {
-    if (is_npm_placeholder(*t)) {
+    if (is_npm_default_test_script(*t)) {
       warnings.push_back(rel("package.json") + ": scripts.test is npm's placeholder (" + *t +
                          "); no test command reported");
     } else {

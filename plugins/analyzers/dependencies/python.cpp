@@ -62,6 +62,20 @@ std::string pinned_version(std::string_view constraint) {
   return std::string(c);
 }
 
+//! A declared PyPI dependency from one parsed requirement.
+Declared declared_requirement(const Requirement& r, Scope scope, const std::string& file, int line) {
+  Declared d;
+  d.ecosystem = kPypi;
+  d.name = r.name;
+  d.constraint = r.constraint;
+  d.marker = r.marker;
+  d.pinned = pinned_version(r.constraint);
+  d.scope = scope;
+  d.file = file;
+  d.line = line;
+  return d;
+}
+
 Scope scope_of_group(std::string_view group, Scope otherwise) {
   std::string g;
   for (char c : group) g += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -83,16 +97,7 @@ void add_pep508_array(const toml::node* n, Scope scope, const SourceFile& f, Fil
                              "\" is not a PEP 508 requirement (skipped)");
       continue;
     }
-    Declared d;
-    d.ecosystem = kPypi;
-    d.name = r->name;
-    d.constraint = r->constraint;
-    d.marker = r->marker;
-    d.pinned = pinned_version(r->constraint);
-    d.scope = scope;
-    d.file = f.rel;
-    d.line = toml_line(el);
-    out.declared.push_back(std::move(d));
+    out.declared.push_back(declared_requirement(*r, scope, f.rel, toml_line(el)));
   }
 }
 
@@ -194,16 +199,7 @@ void parse_requirements_txt(const SourceFile& f, FileFacts& out, const ReadFile&
                              "\" is not a requirement line (skipped)");
       continue;
     }
-    Declared d;
-    d.ecosystem = kPypi;
-    d.name = r->name;
-    d.constraint = r->constraint;
-    d.marker = r->marker;
-    d.pinned = pinned_version(r->constraint);
-    d.scope = scope;
-    d.file = f.rel;
-    d.line = number;
-    out.declared.push_back(std::move(d));
+    out.declared.push_back(declared_requirement(*r, scope, f.rel, number));
   }
 }
 

@@ -105,7 +105,7 @@ const char* phase_name(Phase p) {
 
 Intents find_intents(const std::string& task, const std::vector<std::vector<std::string>>& project_names) {
   Intents result;
-  // 1. Backtick commands become custom steps and one placeholder word each.
+  // 1. Backtick commands become custom steps and one stand-in word each.
   std::string text;
   for (size_t i = 0; i < task.size(); ++i) {
     if (task[i] == '`') {
