@@ -63,6 +63,17 @@ int main(int argc, char** argv) {
     report("syslog", syscall(SYS_syslog, 3, buf, sizeof buf));
     return 0;
   }
+  if (!strcmp(mode, "devices")) {
+    /* An overlay whiteout (0/0 character device), a block device, a fifo
+     * (allowed), and renameat2's whiteout flag. */
+    report("mknod_whiteout", mknod("/tmp/wh", S_IFCHR | 0600, makedev(0, 0)));
+    report("mknod_block", mknod("/tmp/blk", S_IFBLK | 0600, makedev(7, 0)));
+    report("mkfifo", mkfifo("/tmp/fifo", 0600));
+    int fd = open("/tmp/a", O_CREAT | O_WRONLY, 0600);
+    if (fd >= 0) close(fd);
+    report("rename_whiteout", syscall(SYS_renameat2, AT_FDCWD, "/tmp/a", AT_FDCWD, "/tmp/b", 1 << 2));
+    return 0;
+  }
   if (!strcmp(mode, "fds")) {
     int open_fds = 0;
     for (int fd = 3; fd < 4096; ++fd) open_fds += fcntl(fd, F_GETFD) >= 0;

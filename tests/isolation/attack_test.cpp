@@ -323,6 +323,22 @@ TEST_F(Jail, ProcIsFreshAndItsSensitiveEntriesAreCovered) {
   EXPECT_LE(pids, 5);
 }
 
+// Issue 13, finding 9: the kernel's information files read empty (covered),
+// and no device node can be made, an overlay whiteout included.
+TEST_F(Jail, KernelInformationFilesAreCoveredAndNoDeviceNodeCanBeMade) {
+  create("w");
+  Outcome r = sh("w",
+                 "for f in /proc/config.gz /proc/kallsyms /proc/modules /proc/sched_debug /proc/timer_list "
+                 "/proc/slabinfo /proc/iomem; do printf '%s %s\\n' $f $(cat $f 2>/dev/null | wc -c); done");
+  EXPECT_EQ(r.out,
+            "/proc/config.gz 0\n/proc/kallsyms 0\n/proc/modules 0\n/proc/sched_debug 0\n/proc/timer_list 0\n"
+            "/proc/slabinfo 0\n/proc/iomem 0\n")
+      << r.err;
+  build_probe("w");
+  Outcome d = sh("w", "/tmp/attack_probe devices");
+  EXPECT_EQ(d.out, "mknod_whiteout EPERM\nmknod_block EPERM\nmkfifo ok\nrename_whiteout EPERM\n") << d.err;
+}
+
 // 8
 TEST_F(Jail, DevicesAreMinimal) {
   create("w");

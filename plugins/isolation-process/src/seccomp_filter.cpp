@@ -93,7 +93,8 @@ const char* seccomp_filter_summary() {
          "perf_event_open, userfaultfd, keyctl family, io_uring, kexec and modules, open_by_handle_at, clock "
          "setting, reboot, swapon/off, ptrace, process_vm_*, kcmp, pidfd_getfd, syslog, TIOCSTI/TIOCLINUX "
          "ioctls, "
-         "AF_PACKET/AF_VSOCK sockets, setting setuid/setgid bits (chmod family, creat, mknod, open with "
+         "AF_PACKET/AF_VSOCK sockets, device nodes (mknod of character or block devices, overlay whiteouts, "
+         "renameat2 RENAME_WHITEOUT), setting setuid/setgid bits (chmod family, creat, mknod, open with "
          "O_CREAT/O_TMPFILE); clone3 and openat2 get ENOSYS; foreign architectures are killed";
 }
 
@@ -168,6 +169,24 @@ std::string compile_seccomp_filter() {
         if (rc < 0) fail(m.name, rc);
       }
     }
+  }
+  // No device nodes at all: a 0/0 character device is an overlayfs
+  // whiteout, which unprivileged code may make since Linux 5.8 and which
+  // would read as a deletion in the workspace's change set. Fifos and
+  // sockets (mkfifo) stay allowed. renameat2(RENAME_WHITEOUT) makes one too.
+  for (const ModeArg& m : {ModeArg{"mknod", -1, 1, -1}, ModeArg{"mknodat", -1, 2, -1}}) {
+    int nr = seccomp_syscall_resolve_name(m.name);
+    if (nr == __NR_SCMP_ERROR) continue;
+    for (uint64_t type : {static_cast<uint64_t>(S_IFCHR), static_cast<uint64_t>(S_IFBLK)}) {
+      rc = seccomp_rule_add(ctx.get(), deny, nr, 1, SCMP_CMP(m.mode_arg, SCMP_CMP_MASKED_EQ, S_IFMT, type));
+      if (rc < 0) fail(m.name, rc);
+    }
+  }
+  int renameat2_nr = seccomp_syscall_resolve_name("renameat2");
+  if (renameat2_nr != __NR_SCMP_ERROR) {
+    constexpr uint64_t kRenameWhiteout = 1 << 2;  // RENAME_WHITEOUT, linux/fs.h
+    rc = seccomp_rule_add(ctx.get(), deny, renameat2_nr, 1, SCMP_A4(SCMP_CMP_MASKED_EQ, kRenameWhiteout, kRenameWhiteout));
+    if (rc < 0) fail("renameat2", rc);
   }
   for (uint64_t family : {static_cast<uint64_t>(AF_PACKET), static_cast<uint64_t>(AF_VSOCK)}) {
     rc = seccomp_rule_add(ctx.get(), deny, SCMP_SYS(socket), 1, SCMP_A0(SCMP_CMP_EQ, family));

@@ -163,8 +163,12 @@ void build_proc() {
     struct stat st {};
     if (exists(p, &st)) bind_ro(p, p, MS_NOEXEC);
   }
-  for (const char* p : {"/proc/kcore", "/proc/keys", "/proc/timer_list", "/proc/sched_debug",
-                        "/proc/kallsyms", "/proc/kmsg", "/proc/latency_stats"}) {
+  // Kernel information that helps an exploit more than a build: the
+  // kernel's config, symbol addresses, loaded modules, slab and page state.
+  for (const char* p : {"/proc/kcore", "/proc/keys", "/proc/timer_list", "/proc/sched_debug", "/proc/kallsyms",
+                        "/proc/kmsg", "/proc/latency_stats", "/proc/config.gz", "/proc/modules", "/proc/slabinfo",
+                        "/proc/vmallocinfo", "/proc/kpagecount", "/proc/kpageflags", "/proc/kpagecgroup",
+                        "/proc/iomem", "/proc/ioports", "/proc/buddyinfo", "/proc/pagetypeinfo", "/proc/zoneinfo"}) {
     struct stat st {};
     if (exists(p, &st)) {
       check(::mount("/dev/null", p, nullptr, MS_BIND, nullptr), std::string("cover ") + p);
