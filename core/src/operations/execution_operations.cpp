@@ -27,7 +27,7 @@ Status register_execution_operations(OperationRegistry& r, const Services& s) {
                          "cancelling the request. Every step (exit code, duration, attempts, test counts, changed "
                          "files, full logs) is recorded in the execution history.",
           .input_schema = R"({"type":"object","additionalProperties":false,"required":["plan_id"],
-            "properties":{"plan_id":{"type":"string","minLength":1}}})",
+            "properties":{"plan_id":{"type":"string","minLength":1,"maxLength":64}}})",
           .output_schema = R"({"type":"object",
             "required":["execution_id","plan_id","workspace_id","status","exit_code","duration_ms","steps"],
             "properties":{
@@ -55,7 +55,7 @@ Status register_execution_operations(OperationRegistry& r, const Services& s) {
           .input_schema = R"({"type":"object","additionalProperties":false,"required":["workspace_id","command"],
             "properties":{
               "workspace_id":)" + schemas::kWorkspaceId + R"(,
-              "command":{"type":"string","minLength":1,"description":"Shell command line, run with /bin/sh -c"},
+              "command":{"type":"string","minLength":1,"maxLength":65536,"description":"Shell command line, run with /bin/sh -c"},
               "timeout_s":{"type":"integer","minimum":1,"maximum":86400,"description":"Wall-clock limit; default performance.operation_timeout"}}})",
           .output_schema = R"({"type":"object",
             "required":["execution_id","workspace_id","step_id","status","exit_code","timed_out","duration_ms","stdout","stderr"],
@@ -79,7 +79,7 @@ Status register_execution_operations(OperationRegistry& r, const Services& s) {
           .description = "Stop a running execution (plan or command): its running steps are killed within about "
                          "a second and the remaining steps are skipped; the plan ends cancelled.",
           .input_schema = R"({"type":"object","additionalProperties":false,"required":["execution_id"],
-            "properties":{"execution_id":{"type":"string","minLength":1}}})",
+            "properties":{"execution_id":{"type":"string","minLength":1,"maxLength":64}}})",
           .output_schema = R"({"type":"object","required":["execution_id","status"],
             "properties":{"execution_id":{"type":"string"},"status":{"type":"string","enum":["cancelling"]}}})",
           .annotations = {.read_only = false, .destructive = false, .idempotent = true, .open_world = false},
@@ -97,7 +97,7 @@ Status register_execution_operations(OperationRegistry& r, const Services& s) {
                          "with offset=next_offset until eof; logs are capped at performance.max_output_bytes per "
                          "stream with a note at the end when output was discarded.",
           .input_schema = R"({"type":"object","additionalProperties":false,"required":["execution_id","step_id","stream"],
-            "properties":{"execution_id":{"type":"string","minLength":1},"step_id":{"type":"string","minLength":1},
+            "properties":{"execution_id":{"type":"string","minLength":1,"maxLength":64},"step_id":{"type":"string","minLength":1,"maxLength":64},
               "stream":{"type":"string","enum":["stdout","stderr"]},
               "offset":{"type":"integer","minimum":0,"default":0},
               "limit":{"type":"integer","minimum":1,"maximum":1048576,"default":65536}}})",
@@ -128,7 +128,7 @@ Status register_execution_operations(OperationRegistry& r, const Services& s) {
       .input_schema = R"({"type":"object","additionalProperties":false,"required":["workspace_id"],
         "properties":{
           "workspace_id":)" + schemas::kWorkspaceId + R"(,
-          "plan_id":{"type":"string","description":"Only executions of this plan"},
+          "plan_id":{"type":"string","maxLength":64,"description":"Only executions of this plan"},
           "status":{"type":"string","enum":["running","succeeded","failed","cancelled","interrupted"]},
           "since":{"type":"string","description":"Only executions started at or after this RFC 3339 UTC time"},
           "cursor":{"type":"string","description":"next_cursor of the previous page"},

@@ -20,7 +20,7 @@ std::optional<boost::json::array> arg_steps(const boost::json::object& args) {
 Status register_plan_operations(OperationRegistry& r, const Services& s) {
   auto* plans = s.plans;
   const std::string plan_id_only = R"({"type":"object","additionalProperties":false,"required":["plan_id"],
-        "properties":{"plan_id":{"type":"string","minLength":1}}})";
+        "properties":{"plan_id":{"type":"string","minLength":1,"maxLength":64}}})";
   std::vector<OperationSpec> specs;
   specs.push_back({
       .name = "create_task_plan",
@@ -36,7 +36,7 @@ Status register_plan_operations(OperationRegistry& r, const Services& s) {
             "anyOf":[{"required":["task_description"]},{"required":["steps"]}],
             "properties":{
               "workspace_id":)" + schemas::kWorkspaceId + R"(,
-              "task_description":{"type":"string","minLength":1,"description":"What to do, in plain words"},
+              "task_description":{"type":"string","minLength":1,"maxLength":20000,"description":"What to do, in plain words"},
               "steps":{"type":"array","minItems":1,"maxItems":200,"items":)" + schemas::kStepInput + R"(,
                 "description":"Explicit steps instead of a task text"},
               "auto_approve":{"type":"boolean","default":false,"description":"Approve the plan at once"}}})",
@@ -91,7 +91,7 @@ Status register_plan_operations(OperationRegistry& r, const Services& s) {
       .title = "Reject plan",
       .description = "Reject a plan that has not been executed, with the reason; it can no longer be approved.",
       .input_schema = R"({"type":"object","additionalProperties":false,"required":["plan_id"],
-        "properties":{"plan_id":{"type":"string","minLength":1},
+        "properties":{"plan_id":{"type":"string","minLength":1,"maxLength":64},
           "reason":{"type":"string","maxLength":2000,"description":"Why, for the history"}}})",
       .output_schema = schemas::kPlan,
       .annotations = {.read_only = false, .destructive = false, .idempotent = false, .open_world = false},
@@ -105,7 +105,7 @@ Status register_plan_operations(OperationRegistry& r, const Services& s) {
       .description = "Replace the steps of a plan that has not been executed yet. The plan then needs approval "
                      "again.",
       .input_schema = R"({"type":"object","additionalProperties":false,"required":["plan_id","steps"],
-        "properties":{"plan_id":{"type":"string","minLength":1},
+        "properties":{"plan_id":{"type":"string","minLength":1,"maxLength":64},
           "steps":{"type":"array","minItems":1,"maxItems":200,"items":)" + schemas::kStepInput + R"(}}})",
       .output_schema = schemas::kPlan,
       .annotations = {.read_only = false, .destructive = false, .idempotent = true, .open_world = false},

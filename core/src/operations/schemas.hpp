@@ -52,24 +52,24 @@ inline const std::string kStepInput = R"({
   "type":"object",
   "additionalProperties":false,
   "properties":{
-    "id":{"type":"string","description":"Unique id of A-Z a-z 0-9 - _ . characters; default step-<n>"},
-    "title":{"type":"string"},
-    "name":{"type":"string","description":"Same as title"},
+    "id":{"type":"string","maxLength":64,"description":"Unique id of A-Z a-z 0-9 - _ . characters; default step-<n>"},
+    "title":{"type":"string","maxLength":512},
+    "name":{"type":"string","maxLength":512,"description":"Same as title"},
     "phase":{"type":"string","enum":["setup","install","build","test","lint","format","run","clean","custom"]},
-    "command":{"type":["string","array"],"items":{"type":"string"},"description":"A shell line, or argv"},
-    "argv":{"type":"array","items":{"type":"string"},"minItems":1},
-    "shell":{"type":"string","minLength":1},
-    "cwd":{"type":"string","description":"Relative to the workspace root; default ."},
-    "env":{"type":"object","additionalProperties":{"type":"string"}},
+    "command":{"type":["string","array"],"maxLength":65536,"maxItems":4096,"items":{"type":"string","maxLength":65536},"description":"A shell line, or argv"},
+    "argv":{"type":"array","items":{"type":"string","maxLength":65536},"minItems":1,"maxItems":4096},
+    "shell":{"type":"string","minLength":1,"maxLength":65536},
+    "cwd":{"type":"string","maxLength":4096,"description":"Relative to the workspace root; default ."},
+    "env":{"type":"object","maxProperties":256,"propertyNames":{"maxLength":256},"additionalProperties":{"type":"string","maxLength":32768}},
     "timeout_s":{"type":["integer","null"],"minimum":1,"maximum":86400,"description":"null or absent: performance.operation_timeout"},
-    "depends_on":{"type":"array","items":{"type":"string"}},
+    "depends_on":{"type":"array","maxItems":200,"items":{"type":"string","maxLength":64}},
     "retryable":{"type":"boolean","default":false},
     "retry":{"type":"object","additionalProperties":false,"properties":{
       "attempts":{"type":"integer","minimum":1,"maximum":10},"backoff_ms":{"type":"integer","minimum":0,"maximum":60000}}},
     "continue_on_error":{"type":"boolean","default":false},
-    "artifacts":{"type":"array","items":{"type":"object","required":["type","path"],"additionalProperties":false,
-      "properties":{"type":{"type":"string","enum":["junit"]},"path":{"type":"string"}}}},
-    "provenance":{"type":"object","description":"Kept as given, so that steps of get_plan can be edited and sent back"}
+    "artifacts":{"type":"array","maxItems":100,"items":{"type":"object","required":["type","path"],"additionalProperties":false,
+      "properties":{"type":{"type":"string","enum":["junit"]},"path":{"type":"string","maxLength":4096}}}},
+    "provenance":{"type":"object","maxProperties":64,"description":"Kept as given (at most 16 KiB as JSON), so that steps of get_plan can be edited and sent back"}
   }})";
 
 inline const std::string kPlanStatus =

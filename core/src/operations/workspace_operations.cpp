@@ -17,7 +17,7 @@ Status register_workspace_operations(OperationRegistry& r, const Services& s) {
                          "workspace id used by every other tool.",
           .input_schema = R"({"type":"object","additionalProperties":false,"required":["source_path"],
             "properties":{
-              "source_path":{"type":"string","minLength":1,"description":"Absolute path of the project directory, or of a .tar, .tar.gz or .zip archive of it (unpacked as hostile: entries leaving the tree, links out, devices and bombs are refused); must lie under the allowed source roots"},
+              "source_path":{"type":"string","minLength":1,"maxLength":4096,"description":"Absolute path of the project directory, or of a .tar, .tar.gz or .zip archive of it (unpacked as hostile: entries leaving the tree, links out, devices and bombs are refused); must lie under the allowed source roots"},
               "workspace_id":)" + schemas::kWorkspaceId + R"(,
               "mode":{"type":"string","enum":["copy","overlay"],"description":"copy: a full copy; overlay: overlayfs over the read-only source, constant time (the source must not change while the workspace lives, unless snapshot is set; falls back to copy where unavailable, and says so in mode_note). Default: sandbox.workspace_mode"},
               "snapshot":{"type":"boolean","description":"overlay mode only: first copy the source into the server's state dir (reflinks where the filesystem has them) and mount the overlay over that copy, so that later changes to the source cannot leak into the workspace. Costs a copy; default false"},

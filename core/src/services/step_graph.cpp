@@ -1,6 +1,7 @@
 // step_graph.cpp: validation and defaults of plan steps; cycle detection.
 #include "services/step_graph.hpp"
 
+#include <boost/json/serialize.hpp>
 #include <boost/json.hpp>
 
 #include <algorithm>
@@ -14,18 +15,18 @@ namespace json = boost::json;
 
 namespace isb::services {
 
-namespace {
-
-Error bad(const std::string& where, const std::string& what) {
-  return make_error(ErrorCode::kInvalidArgument, where + ": " + what);
-}
-
-bool valid_id(const std::string& id) {
+bool is_valid_step_id(const std::string& id) {
   if (id.empty() || id.size() > 64) return false;
   for (char c : id) {
     if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.') return false;
   }
   return true;
+}
+
+namespace {
+
+Error bad(const std::string& where, const std::string& what) {
+  return make_error(ErrorCode::kInvalidArgument, where + ": " + what);
 }
 
 bool safe_relative(const std::string& p) {
@@ -105,7 +106,7 @@ Result<json::array> normalize_steps(const json::array& steps, const std::string&
     json::object s;
     std::string id = "step-" + std::to_string(i + 1);
     if (auto* v = in.if_contains("id")) {
-      if (!v->is_string() || !valid_id(std::string(v->as_string()))) {
+      if (!v->is_string() || !is_valid_step_id(std::string(v->as_string()))) {
         return bad(where + ".id", "must be 1-64 characters from A-Z a-z 0-9 - _ .");
       }
       id = v->as_string();
@@ -267,6 +268,11 @@ Result<json::array> normalize_steps(const json::array& steps, const std::string&
     s["artifacts"] = artifacts;
 
     if (auto* v = in.if_contains("provenance"); v && v->is_object()) {
+      // Stored with the plan and sent back with every get_plan: bounded.
+      if (json::serialize(*v).size() > kMaxProvenanceBytes) {
+        return bad(where + ".provenance", "is over " + std::to_string(kMaxProvenanceBytes) +
+                                              " bytes as JSON; keep it to the fact and evidence that made the step");
+      }
       s["provenance"] = *v;
     } else {
       s["provenance"] = json::object{{"source", default_source}};

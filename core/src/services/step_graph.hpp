@@ -23,6 +23,10 @@ inline constexpr int64_t kMaxStepTimeoutS = 86400;
 inline constexpr int64_t kMaxAttempts = 10;
 inline constexpr int64_t kMaxBackoffMs = 60000;
 inline constexpr size_t kMaxSteps = 200;
+inline constexpr size_t kMaxProvenanceBytes = 16 * 1024;
+
+//! A step id: 1-64 characters from A-Z a-z 0-9 - _ . (never a path).
+bool is_valid_step_id(const std::string& id);
 
 //! Validates steps and fills defaults. Each normalized step has: id, title,
 //! phase, argv or shell, cwd, env, timeout_s (int or null), depends_on,
