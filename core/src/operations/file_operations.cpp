@@ -180,22 +180,25 @@ Status register_file_operations(OperationRegistry& r, const Services& s) {
   specs.push_back({
       .name = "apply_changes",
       .title = "Apply changes",
-      .description = "Write the workspace's added and modified files into target_path (an existing directory "
-                     "under the allowed source roots, typically the source itself) and delete there the files "
-                     "deleted in the workspace. Symlinks in the target are replaced, never written through.",
-      .input_schema = with_id(R"(,"target_path":{"type":"string","minLength":1,"description":"Absolute path of an existing directory under the allowed source roots"})",
-                              R"(,"target_path")"),
-      .output_schema = R"({"type":"object","required":["target","written","deleted","written_count","deleted_count"]})",
+      .description = "Write the workspace's added and modified files into its source directory (or target_path, "
+                     "a directory the operator listed in sandbox.apply_targets) and delete there the files deleted "
+                     "in the workspace. Nothing is written through a symlink. Credentials and system paths are "
+                     "never touched; VCS metadata (.git/, .hg/, .svn/), new top-level dotfiles, symlinks leading "
+                     "out of the target and new executable bits are withheld unless include names them; the "
+                     "result lists what was withheld and why.",
+      .input_schema = with_id(
+          R"(,"target_path":{"type":"string","minLength":1,"maxLength":4096,"description":"Absolute path of an existing directory: the workspace's source (the default) or one inside sandbox.apply_targets"},)"
+          R"("include":{"type":"array","maxItems":1000,"items":{"type":"string","minLength":1,"maxLength":4096},"description":"Paths, directories or globs whose withheld changes (VCS metadata, new top-level dotfiles, symlinks leading out, executable bits) are applied after all"})",
+          ""),
+      .output_schema = R"({"type":"object","required":["target","written","deleted","withheld","written_count","deleted_count","withheld_count"],"properties":{"withheld":{"type":"array","items":{"type":"object","required":["path","change","reason"]}}}})",
       .annotations = kWrite,
       .handler = on_workspace(ws, [](WorkspaceService& svc, const WorkspaceRecord& w, const json::object& a)
                                       -> Result<json::value> {
-        auto target = svc.source_policy().check(arg_string(a, "target_path"));
-        if (!target) {
-          return make_error(target.error().code, "target_path refused: " + target.error().message);
+        std::vector<std::string> include;
+        if (auto* inc = a.if_contains("include"); inc && inc->is_array()) {
+          for (const auto& v : inc->as_array()) include.emplace_back(v.as_string());
         }
-        auto src = svc.change_sources(w);
-        if (!src) return src.error();
-        return to_value(apply_changes_to(*src, *target));
+        return to_value(svc.apply_changes(w, arg_string(a, "target_path"), include));
       }),
   });
   for (auto& spec : specs) {

@@ -418,6 +418,16 @@ Result<boost::json::value> IsolationPlugin::reconcile(const boost::json::value& 
   }));
 }
 
+Result<boost::json::value> IsolationPlugin::sandbox_status(const std::string& sandbox_id) const {
+  auto api = static_cast<const isb_isolation_api*>(p_->kind_api());
+  if (!ISB_HAS_FIELD(api, isb_isolation_api, sandbox_status) || !api->sandbox_status) {
+    return make_error(ErrorCode::kFailedPrecondition, info().id + " plugin: cannot tell what runs in a sandbox");
+  }
+  return parse_doc(info(), "sandbox_status", p_->call("sandbox_status", [&](isb_instance* i, const isb_json_out* o) {
+    return api->sandbox_status(i, sandbox_id.c_str(), o);
+  }));
+}
+
 Result<boost::json::value> AnalyzerPlugin::analyze(const std::string& root, const boost::json::value& options) const {
   auto api = static_cast<const isb_analyzer_api*>(p_->kind_api());
   std::string text = boost::json::serialize(options);

@@ -6,11 +6,17 @@
 #include "services/step_graph.hpp"
 #include "services/step_log.hpp"
 #include "services/test_results.hpp"
+#include "workspaces/safe_path.hpp"
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <spdlog/spdlog.h>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <condition_variable>
 #include <functional>
 #include <cstdio>
@@ -259,17 +265,24 @@ ExecutionService::StepOutcome ExecutionService::run_step(const WorkspaceRecord& 
   r.command_json = json::serialize(command);
 
   // A JUnit report is asked for when the runner can write one; the file goes
-  // to the executor's private directory, which snapshots do not list.
-  std::string report;
+  // to the executor's private directory, which snapshots do not list. The
+  // runner gets the path relative to its cwd (the sandbox sees the workspace
+  // elsewhere than the host does), and the server makes and later reads that
+  // directory beneath the workspace without following symlinks: the
+  // sandbox may have planted .isb as a link to somewhere on the host.
+  auto ws_root = workspaces::BeneathRoot::open(w.path);
+  auto cwd_norm = workspaces::normalize_relative(r.cwd);
+  std::string report;  // relative to the workspace root
   json::object spec = command;
-  if (auto* a = command.if_contains("argv"); a && a->is_array()) {
-    std::string path = (fs::path(w.path) / kPrivateDir / "reports" / (execution_id + "-" + r.step_id + ".xml")).string();
-    if (auto with = services::add_junit_report(a->as_array(), path)) {
-      std::error_code ec;
-      fs::create_directories(fs::path(path).parent_path(), ec);
-      if (!ec) {
+  if (auto* a = command.if_contains("argv"); a && a->is_array() && ws_root && cwd_norm) {
+    const std::string rel = std::string(kPrivateDir) + "/reports/" + execution_id + "-" + r.step_id + ".xml";
+    std::string up;
+    for (char c : *cwd_norm + "/") up += c == '/' ? "../" : "";
+    if (cwd_norm->empty()) up.clear();
+    if (auto with = services::add_junit_report(a->as_array(), up + rel)) {
+      if (ws_root->sub(std::string(kPrivateDir) + "/reports", true)) {
         spec["argv"] = *with;
-        report = path;
+        report = rel;
       }
     }
   }
@@ -420,18 +433,20 @@ ExecutionService::StepOutcome ExecutionService::run_step(const WorkspaceRecord& 
 
   json::value tests = nullptr;
   std::optional<services::TestResults> parsed;
-  if (!report.empty()) {
-    parsed = services::parse_junit_file(report);
-    std::error_code ec;
-    fs::remove(report, ec);
+  if (!report.empty() && ws_root) {
+    parsed = services::parse_junit_at(*ws_root, report);
+    (void)ws_root->remove(report);
     if (parsed) parsed->source = "junit";
   }
-  if (auto* arts = step.if_contains("artifacts"); !parsed && arts && arts->is_array()) {
+  // Artifacts and build-tool reports are paths the step names under its cwd.
+  auto cwd_root = ws_root && cwd_norm ? ws_root->sub(*cwd_norm, false)
+                                      : Result<workspaces::BeneathRoot>(make_error(ErrorCode::kNotFound, ""));
+  if (auto* arts = step.if_contains("artifacts"); !parsed && arts && arts->is_array() && cwd_root) {
     for (const auto& a : arts->as_array()) {
       if (!a.is_object()) continue;
       std::string rel = get_str(a.as_object(), "path");
       if (rel.empty()) continue;
-      if ((parsed = services::parse_junit_file((fs::path(w.path) / r.cwd / rel).lexically_normal().string()))) {
+      if ((parsed = services::parse_junit_at(*cwd_root, rel))) {
         parsed->source = "junit:" + rel;
         break;
       }
@@ -439,9 +454,9 @@ ExecutionService::StepOutcome ExecutionService::run_step(const WorkspaceRecord& 
   }
   // Maven and Gradle write JUnit XML on their own; their reports count even
   // when the step did not declare them (only files this step wrote).
-  if (!parsed && (services::runs_build_tool_with_reports(command) || get_str(step, "phase") == "test")) {
-    parsed = services::discover_build_tool_reports((fs::path(w.path) / r.cwd).lexically_normal().string(),
-                                                   r.started_at);
+  if (!parsed && cwd_root &&
+      (services::runs_build_tool_with_reports(command) || get_str(step, "phase") == "test")) {
+    parsed = services::discover_build_tool_reports(*cwd_root, r.started_at);
   }
   // Summaries are at the end; bounding the text bounds the regex work.
   if (!parsed) parsed = services::parse_runner_summary(tail(out_log.tail(), 64 * 1024) + "\n" + tail(err_log.tail(), 64 * 1024));
@@ -520,6 +535,8 @@ json::object ExecutionService::describe_step(const StepRecord& s, bool full_outp
 Result<json::object> ExecutionService::execute_plan(const std::string& plan_id, CallContext& ctx) {
   auto existing = plans_.get(plan_id);
   if (!existing) return existing.error();
+  auto activity = workspaces_.begin_activity(existing->workspace_id);  // idle cleanup waits for it
+  if (!activity) return activity.error();
   auto w = workspaces_.get_active(existing->workspace_id);
   if (!w) return w.error();
   if (auto st = workspaces_.check_disk_quota(*w); !st) return st.error();
@@ -753,6 +770,8 @@ Result<json::object> ExecutionService::exec_command(const std::string& workspace
   if (command.find_first_not_of(" \t\r\n") == std::string::npos) {
     return make_error(ErrorCode::kInvalidArgument, "command is empty; give a shell command line such as \"ls -la\"");
   }
+  auto activity = workspaces_.begin_activity(workspace_id);  // idle cleanup waits for it
+  if (!activity) return activity.error();
   auto w = workspaces_.get_active(workspace_id);
   if (!w) return w.error();
   if (auto st = workspaces_.check_disk_quota(*w); !st) return st.error();
@@ -874,36 +893,68 @@ Result<json::object> ExecutionService::log(const std::string& execution_id, cons
     return make_error(ErrorCode::kNotFound, "execution '" + execution_id +
                                                 "' not found; get_execution_history lists execution ids");
   }
+  // step_id names a file under the logs directory: it must be one of this
+  // execution's steps (recorded, or for a running plan one of its plan's
+  // steps), never a path, before any file name is built from it.
+  std::string known;
+  for (const auto& s : (*e)->steps) known += (known.empty() ? "" : ", ") + s.step_id;
+  auto unknown_step = [&] {
+    return make_error(ErrorCode::kNotFound, "execution '" + execution_id + "' has no step '" + step_id +
+                                                "'; its steps are: " + (known.empty() ? "none recorded" : known));
+  };
+  if (!services::is_valid_step_id(step_id)) return unknown_step();
   const StepRecord* rec = nullptr;
   for (const auto& s : (*e)->steps) {
     if (s.step_id == step_id) rec = &s;
   }
   const bool running = (*e)->status == "running";
-  std::string path = log_path(execution_id, step_id, stream);
-  std::error_code ec;
-  if (!fs::exists(path, ec)) {
-    if (rec && rec->status == "skipped") {
-      return make_error(ErrorCode::kNotFound, "step '" + step_id + "' of execution '" + execution_id +
-                                                  "' was skipped and has no output");
+  if (!rec) {
+    bool planned = false;
+    if (running && !(*e)->plan_id.empty()) {
+      if (auto plan = plans_.get((*e)->plan_id)) {
+        for (const auto& st : plans_.describe(*plan).at("steps").as_array()) {
+          if (st.is_object() && st.as_object().contains("id") && st.as_object().at("id") == step_id.c_str()) {
+            planned = true;
+          }
+        }
+      }
+    } else if (running && (*e)->kind == "command") {
+      planned = step_id == "command";
     }
-    if (rec || running) {
-      return make_error(ErrorCode::kNotFound, "the " + stream + " log of step '" + step_id + "' of execution '" +
-                                                  execution_id + "' is not there (not started yet, or removed)");
-    }
-    std::string known;
-    for (const auto& s : (*e)->steps) known += (known.empty() ? "" : ", ") + s.step_id;
-    return make_error(ErrorCode::kNotFound, "execution '" + execution_id + "' has no step '" + step_id +
-                                                "'; its steps are: " + (known.empty() ? "none recorded" : known));
+    if (!planned) return unknown_step();
   }
-  const int64_t size = static_cast<int64_t>(fs::file_size(path, ec));
+  if (rec && rec->status == "skipped") {
+    return make_error(ErrorCode::kNotFound, "step '" + step_id + "' of execution '" + execution_id +
+                                                "' was skipped and has no output");
+  }
+  // Opened beneath the logs directory without following any symlink.
+  auto file = [&]() -> Result<workspaces::UniqueFd> {
+    auto logs = workspaces::BeneathRoot::open((fs::path(config_.state_dir()) / "logs").string());
+    if (!logs) return logs.error();
+    auto dir = logs->sub(execution_id, false);
+    if (!dir) return dir.error();
+    return dir->open_at(step_id + "." + stream + ".log", O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+  }();
+  if (!file) {
+    return make_error(ErrorCode::kNotFound, "the " + stream + " log of step '" + step_id + "' of execution '" +
+                                                execution_id + "' is not there (not started yet, or removed)");
+  }
+  struct stat st {};
+  if (::fstat(file->get(), &st) < 0 || !S_ISREG(st.st_mode)) {
+    return make_error(ErrorCode::kInternal, "the " + stream + " log of step '" + step_id + "' is not a regular file");
+  }
+  const int64_t size = static_cast<int64_t>(st.st_size);
   std::string data;
   if (offset < size) {
-    std::FILE* f = std::fopen(path.c_str(), "rb");
-    if (!f) return make_error(ErrorCode::kInternal, "cannot read " + path);
-    std::fseek(f, static_cast<long>(offset), SEEK_SET);
     data.resize(static_cast<size_t>(std::min(limit, size - offset)));
-    data.resize(std::fread(data.data(), 1, data.size(), f));
-    std::fclose(f);
+    size_t got = 0;
+    while (got < data.size()) {
+      ssize_t n = ::pread(file->get(), data.data() + got, data.size() - got, static_cast<off_t>(offset + got));
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;
+      got += static_cast<size_t>(n);
+    }
+    data.resize(got);
   }
   // Never cut a UTF-8 character in two: the next slice starts with it whole.
   if (offset + static_cast<int64_t>(data.size()) < size) data.resize(data.size() - incomplete_utf8_suffix(data));

@@ -1,46 +1,42 @@
-// file_snapshot.cpp: a lstat() walk of the workspace and a diff of two walks.
+// file_snapshot.cpp: a descriptor walk of the workspace and a diff of two walks.
 #include "services/file_snapshot.hpp"
+
+#include "workspaces/safe_path.hpp"
 
 #include <boost/json/array.hpp>
 
 #include <sys/stat.h>
 
 #include <algorithm>
-#include <filesystem>
 
-namespace fs = std::filesystem;
 namespace json = boost::json;
 
 namespace isb::services {
 
 FileSnapshot FileSnapshot::take(const std::string& root, const std::vector<std::string>& skip_top) {
   FileSnapshot snap;
-  std::error_code ec;
-  fs::recursive_directory_iterator it(root, fs::directory_options::skip_permission_denied, ec), end;
-  if (ec) {
+  // By descriptor (safe_path's walk): the tree is the sandbox's, and a
+  // symlink swapped in for a directory is listed as a link, never entered.
+  auto dir = workspaces::BeneathRoot::open(root);
+  if (!dir) {
     snap.complete_ = false;
     return snap;
   }
-  for (; it != end; it.increment(ec)) {
-    if (ec) {
-      snap.complete_ = false;
-      break;
+  auto st = workspaces::walk_beneath(dir->fd(), "", [&](const workspaces::WalkEntry& e) {
+    if (!snap.complete_) return false;
+    if (S_ISDIR(e.st.st_mode)) {
+      return e.rel.find('/') != std::string::npos ||
+             std::find(skip_top.begin(), skip_top.end(), e.rel) == skip_top.end();
     }
-    const fs::path& p = it->path();
-    std::string rel = p.lexically_relative(root).generic_string();
-    if (it.depth() == 0 && std::find(skip_top.begin(), skip_top.end(), rel) != skip_top.end()) {
-      it.disable_recursion_pending();
-      continue;
-    }
-    struct stat st {};
-    if (::lstat(p.c_str(), &st) != 0 || S_ISDIR(st.st_mode)) continue;
     if (snap.files_.size() >= kMaxEntries) {
       snap.complete_ = false;
-      break;
+      return false;
     }
-    snap.files_[rel] = Entry{static_cast<int64_t>(st.st_size),
-                             static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec};
-  }
+    snap.files_[e.rel] = Entry{static_cast<int64_t>(e.st.st_size),
+                               static_cast<int64_t>(e.st.st_mtim.tv_sec) * 1000000000 + e.st.st_mtim.tv_nsec};
+    return false;
+  });
+  if (!st) snap.complete_ = false;
   return snap;
 }
 

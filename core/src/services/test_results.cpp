@@ -4,10 +4,10 @@
 
 #include <pugixml.hpp>
 
+#include <fcntl.h>
 #include <sys/stat.h>
 
 #include <algorithm>
-#include <filesystem>
 #include <regex>
 #include <set>
 #include <sstream>
@@ -195,11 +195,13 @@ std::optional<TestResults> parse_junit_text(const std::string& xml) {
   return r;
 }
 
-std::optional<TestResults> parse_junit_file(const std::string& path) {
-  pugi::xml_document doc;
-  if (!doc.load_file(path.c_str())) return std::nullopt;
-  auto r = from_document(doc);
-  if (r) r->source = "junit:" + path;
+std::optional<TestResults> parse_junit_at(const workspaces::BeneathRoot& root, const std::string& rel) {
+  // The report was written by sandboxed code: read beneath the workspace,
+  // never through a symlink, and only up to a size a report can have.
+  auto text = root.read_small(rel, kMaxReportBytes);
+  if (!text) return std::nullopt;
+  auto r = parse_junit_text(*text);
+  if (r) r->source = "junit:" + rel;
   return r;
 }
 
@@ -277,41 +279,44 @@ bool runs_build_tool_with_reports(const json::object& command) {
   return false;
 }
 
-std::optional<TestResults> discover_build_tool_reports(const std::string& cwd, int64_t since_ms) {
-  namespace fs = std::filesystem;
+std::optional<TestResults> discover_build_tool_reports(const workspaces::BeneathRoot& cwd, int64_t since_ms) {
   // The kernel stamps files with a coarse clock that may lag the wall clock
   // by a tick; a few ms of slack keep a report written at once in.
   constexpr int64_t kClockSlackMs = 20;
-  std::vector<fs::path> roots{fs::path(cwd)};
-  std::error_code ec;
-  for (fs::directory_iterator it(cwd, ec), end; !ec && it != end; it.increment(ec)) {
-    if (it->is_directory(ec) && !it->is_symlink(ec)) roots.push_back(it->path());
-  }
+  // cwd itself and its subdirectories (modules), listed by descriptor: a
+  // symlink is never entered, whatever the sandbox swaps in meanwhile.
+  std::vector<std::string> roots{""};
+  (void)workspaces::walk_beneath(cwd.fd(), "", [&](const workspaces::WalkEntry& e) {
+    if (S_ISDIR(e.st.st_mode)) roots.push_back(e.rel);
+    return false;
+  });
   TestResults total;
   std::vector<std::string> dirs;
   size_t files = 0;
   bool any = false;
   for (const auto& root : roots) {
     for (const char* rel : kBuildToolReportDirs) {
-      fs::path dir = root / rel;
-      if (!fs::is_directory(dir, ec)) continue;
+      const std::string dir_rel = root.empty() ? rel : root + "/" + rel;
+      auto dir = cwd.sub(dir_rel, false);
+      if (!dir) continue;
+      auto listing = dir->open_at("", O_RDONLY | O_DIRECTORY);
+      if (!listing) continue;
       // Gradle: build/test-results/<task>/TEST-*.xml; Maven: flat.
-      std::vector<fs::path> candidates;
-      for (fs::recursive_directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
-        if (it.depth() > 1) it.disable_recursion_pending();
-        const std::string name = it->path().filename().string();
-        if (name.rfind("TEST-", 0) == 0 && name.size() > 9 && name.compare(name.size() - 4, 4, ".xml") == 0) {
-          candidates.push_back(it->path());
+      std::vector<std::pair<std::string, struct stat>> candidates;
+      (void)workspaces::walk_beneath(listing->get(), "", [&](const workspaces::WalkEntry& e) {
+        const std::string name = e.rel.substr(e.rel.rfind('/') + 1);
+        if (S_ISREG(e.st.st_mode) && name.rfind("TEST-", 0) == 0 && name.size() > 9 &&
+            name.compare(name.size() - 4, 4, ".xml") == 0) {
+          candidates.emplace_back(e.rel, e.st);
         }
-      }
+        return S_ISDIR(e.st.st_mode) && e.rel.find('/') == std::string::npos;  // one level of task dirs
+      });
       bool used_dir = false;
-      for (const auto& f : candidates) {
+      for (const auto& [f, st] : candidates) {
         if (files >= kMaxDiscoveredReports) break;
-        struct stat st {};
-        if (::lstat(f.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
         const int64_t mtime_ms = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000 + st.st_mtim.tv_nsec / 1000000;
         if (mtime_ms + kClockSlackMs < since_ms) continue;  // left by an earlier run
-        auto r = parse_junit_file(f.string());
+        auto r = parse_junit_at(*dir, f);
         if (!r) continue;
         ++files;
         any = used_dir = true;
@@ -320,7 +325,7 @@ std::optional<TestResults> discover_build_tool_reports(const std::string& cwd, i
         total.skipped += r->skipped;
         for (const auto& n : r->failing) add_failing(total, n);
       }
-      if (used_dir) dirs.push_back(dir.lexically_relative(cwd).generic_string());
+      if (used_dir) dirs.push_back(dir_rel);
     }
   }
   if (!any) return std::nullopt;

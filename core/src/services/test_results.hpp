@@ -2,13 +2,15 @@
 // and the names of the failing tests, read from JUnit XML (pugixml) when the
 // runner wrote it, else from the runner's own summary lines.
 //
-//   auto cmd = add_junit_report(argv, "/ws/.isb/reports/e1-test.xml");
+//   auto cmd = add_junit_report(argv, ".isb/reports/e1-test.xml");   // relative to the step's cwd
 //   ... run cmd ...
-//   auto r = parse_junit_file("/ws/.isb/reports/e1-test.xml");
+//   auto r = parse_junit_at(workspace_root, ".isb/reports/e1-test.xml");
 //   if (!r) r = parse_runner_summary(stdout_text + stderr_text);
 //
 // Threading: pure functions.
 #pragma once
+
+#include "workspaces/safe_path.hpp"
 
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
@@ -31,9 +33,13 @@ struct TestResults {
 
 inline constexpr size_t kMaxFailingNames = 100;
 
-//! Parses a JUnit XML report (testsuites/testsuite/testcase, failure, error,
-//! skipped). nullopt when the file is missing or is not JUnit XML.
-std::optional<TestResults> parse_junit_file(const std::string& path);
+//! Reports larger than this are not parsed (they are written by sandboxed code).
+inline constexpr int64_t kMaxReportBytes = 32 << 20;
+
+//! Parses the JUnit XML report rel beneath root (testsuites/testsuite/
+//! testcase, failure, error, skipped), opened without following symlinks.
+//! nullopt when the file is missing, a symlink, too large or not JUnit XML.
+std::optional<TestResults> parse_junit_at(const workspaces::BeneathRoot& root, const std::string& rel);
 std::optional<TestResults> parse_junit_text(const std::string& xml);
 
 //! Reads the summary of unittest, pytest, node --test, cargo test or ctest
@@ -53,7 +59,7 @@ inline constexpr const char* kBuildToolReportDirs[] = {"target/surefire-reports"
 //! file found; source is "junit:<dir>[,<dir>...]" relative to cwd. nullopt
 //! when there is none. Bounded: at most kMaxDiscoveredReports files.
 inline constexpr size_t kMaxDiscoveredReports = 2000;
-std::optional<TestResults> discover_build_tool_reports(const std::string& cwd, int64_t since_ms);
+std::optional<TestResults> discover_build_tool_reports(const workspaces::BeneathRoot& cwd, int64_t since_ms);
 
 //! True when a step's command runs Maven or Gradle (mvn, mvnw, gradle,
 //! gradlew, with or without a path), whose reports discovery looks for.

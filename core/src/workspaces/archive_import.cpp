@@ -54,7 +54,8 @@ bool is_archive_path(const std::string& p) {
   return ends_with(p, ".tar") || ends_with(p, ".tar.gz") || ends_with(p, ".tgz") || ends_with(p, ".zip");
 }
 
-Result<ArchiveImport> import_archive(const std::string& archive, const std::string& dest, const ArchiveLimits& limits) {
+Result<ArchiveImport> import_archive(const std::string& archive, const std::string& dest, const SecretPaths& secrets,
+                                     const ArchiveLimits& limits) {
   auto root = BeneathRoot::open(dest);
   if (!root) return root.error();
   Reader r;
@@ -97,7 +98,7 @@ Result<ArchiveImport> import_archive(const std::string& archive, const std::stri
       continue;
     }
     if (norm->empty()) continue;  // "./" itself
-    if (is_within_credential(*norm)) {
+    if (secrets.within(*norm)) {
       skip("credential, never unpacked");
       continue;
     }

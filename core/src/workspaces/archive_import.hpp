@@ -13,6 +13,8 @@
 
 #include <isb/core/result.hpp>
 
+#include "workspaces/credentials.hpp"
+
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -37,7 +39,8 @@ struct ArchiveImport {
 bool is_archive_path(const std::string& path);
 
 //! Unpacks archive into dest, which must exist and be empty.
-Result<ArchiveImport> import_archive(const std::string& archive, const std::string& dest,
+//! Entries within secrets are skipped.
+Result<ArchiveImport> import_archive(const std::string& archive, const std::string& dest, const SecretPaths& secrets,
                                      const ArchiveLimits& limits = {});
 
 }  // namespace isb::workspaces

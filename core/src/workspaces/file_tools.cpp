@@ -91,34 +91,6 @@ Status write_all(int fd, std::string_view data, const std::string& rel) {
   return ok_status();
 }
 
-// Removes name (inside dir_fd) and, for a directory, everything under it,
-// without following symlinks. Counts removed entries.
-Status remove_tree_at(int dir_fd, const std::string& name, const std::string& rel, int64_t& removed) {
-  struct stat st;
-  if (::fstatat(dir_fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) < 0) return path_error(errno, rel, "delete");
-  if (S_ISDIR(st.st_mode)) {
-    int sub = ::openat(dir_fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (sub < 0) return path_error(errno, rel, "delete");
-    UniqueFd owned(sub);
-    std::vector<std::string> children;
-    if (auto s = workspaces::walk_beneath(owned.get(), "", [&](const WalkEntry& e) {
-          children.push_back(e.rel);
-          return false;  // direct children only; recursion happens below
-        });
-        !s) {
-      return s;
-    }
-    for (const auto& c : children) {
-      if (auto s = remove_tree_at(owned.get(), c, rel + "/" + c, removed); !s) return s;
-    }
-    if (::unlinkat(dir_fd, name.c_str(), AT_REMOVEDIR) < 0) return path_error(errno, rel, "delete");
-  } else if (::unlinkat(dir_fd, name.c_str(), 0) < 0) {
-    return path_error(errno, rel, "delete");
-  }
-  ++removed;
-  return ok_status();
-}
-
 }  // namespace
 
 std::string base64_encode(std::string_view data) {
@@ -181,7 +153,7 @@ Result<std::string> base64_decode(std::string_view text) {
 }
 
 Result<json::object> list_files(const std::string& root_path, const ListRequest& req, const Caps& caps) {
-  auto root = BeneathRoot::open(root_path);
+  auto root = BeneathRoot::open(root_path, workspaces::Links::kWithinRoot);
   if (!root) return root.error();
   auto norm = workspaces::normalize_relative(req.path);
   if (!norm) return norm.error();
@@ -227,7 +199,7 @@ Result<json::object> read_file(const std::string& root_path, const ReadRequest& 
                       "limit " + std::to_string(req.limit) + " exceeds the maximum of " +
                           std::to_string(caps.max_read_bytes) + " bytes per call; read in chunks using offset");
   }
-  auto root = BeneathRoot::open(root_path);
+  auto root = BeneathRoot::open(root_path, workspaces::Links::kWithinRoot);
   if (!root) return root.error();
   // O_NONBLOCK: opening a fifo planted in the workspace must not hang the server.
   auto fd = root->open_at(req.path, O_RDONLY | O_NONBLOCK | O_NOCTTY);
@@ -289,7 +261,7 @@ Result<json::object> write_file(const std::string& root_path, const WriteRequest
   } else {
     return make_error(ErrorCode::kInvalidArgument, "mode '" + req.mode + "' is unknown; use overwrite, append or create");
   }
-  auto root = BeneathRoot::open(root_path);
+  auto root = BeneathRoot::open(root_path, workspaces::Links::kWithinRoot);
   if (!root) return root.error();
   auto norm = workspaces::normalize_relative(req.path);
   if (!norm) return norm.error();
@@ -332,7 +304,7 @@ Result<json::object> write_file(const std::string& root_path, const WriteRequest
 }
 
 Result<json::object> delete_file(const std::string& root_path, const std::string& path, bool recursive) {
-  auto root = BeneathRoot::open(root_path);
+  auto root = BeneathRoot::open(root_path, workspaces::Links::kWithinRoot);
   if (!root) return root.error();
   auto parent = root->open_parent(path, false);
   if (!parent) return parent.error();
@@ -345,7 +317,7 @@ Result<json::object> delete_file(const std::string& root_path, const std::string
                       "'" + path + "' is a directory; pass recursive: true to delete it with its contents");
   }
   int64_t removed = 0;
-  if (auto s = remove_tree_at(parent->first.get(), parent->second, path, removed); !s) return s.error();
+  if (auto s = workspaces::remove_tree_at(parent->first.get(), parent->second, path, removed); !s) return s.error();
   return json::object{{"path", path}, {"deleted", true}, {"entries_removed", removed}};
 }
 
@@ -368,7 +340,7 @@ Result<json::object> search_files(const std::string& root_path, const SearchRequ
     ~RegexGuard() { ::regfree(r); }
   } guard{&re};
 
-  auto root = BeneathRoot::open(root_path);
+  auto root = BeneathRoot::open(root_path, workspaces::Links::kWithinRoot);
   if (!root) return root.error();
   auto norm = workspaces::normalize_relative(req.path);
   if (!norm) return norm.error();
@@ -424,7 +396,7 @@ Result<json::object> search_files(const std::string& root_path, const SearchRequ
 }
 
 Result<int64_t> disk_usage_bytes(const std::string& root_path) {
-  auto root = BeneathRoot::open(root_path);
+  auto root = BeneathRoot::open(root_path, workspaces::Links::kWithinRoot);
   if (!root) return root.error();
   int64_t total = 0;
   auto st = workspaces::walk_beneath(root->fd(), "", [&](const WalkEntry& e) {

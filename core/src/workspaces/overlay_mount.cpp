@@ -62,8 +62,8 @@ struct PendingDir {
 //! Reads one directory: entries to hide go to hidden, subdirectories (opened
 //! without following symlinks) to subdirs. Reads entries only, no stat per
 //! file unless the filesystem gives no d_type.
-Status scan_dir(const PendingDir& dir, const IgnoreRules& ignore, std::vector<std::string>& hidden,
-                std::vector<PendingDir>& subdirs) {
+Status scan_dir(const PendingDir& dir, const IgnoreRules& ignore, const SecretPaths& secrets,
+                std::vector<std::string>& hidden, std::vector<PendingDir>& subdirs) {
   const std::string shown = dir.rel.empty() ? "the source" : dir.rel;
   int dup_fd = ::openat(dir.fd.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dup_fd < 0) return make_error(ErrorCode::kUnavailable, "cannot read " + shown + ": " + std::strerror(errno));
@@ -80,13 +80,13 @@ Status scan_dir(const PendingDir& dir, const IgnoreRules& ignore, std::vector<st
       struct stat st;
       is_dir = ::fstatat(dir.fd.get(), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode);
     }
-    // Most entries need no path at all: credential names start with '.' or
-    // are config.json (see credentials.cpp), and without rules nothing else
-    // is hidden, so the per-entry string work is skipped for most entries.
-    const bool candidate = e->d_name[0] == '.' || std::strcmp(e->d_name, "config.json") == 0;
+    // Most entries need no path at all: no secret pattern can match their
+    // name, and without rules nothing else is hidden, so the per-entry
+    // string work is skipped for most entries.
+    const bool candidate = secrets.could_match(e->d_name);
     if (candidate || !ignore.empty()) {
       const std::string rel = dir.rel.empty() ? e->d_name : dir.rel + "/" + e->d_name;
-      if (is_credential(rel) || ignore.ignored(rel, is_dir)) {
+      if ((candidate && secrets.matches(rel)) || ignore.ignored(rel, is_dir)) {
         hidden.push_back(rel);
         continue;
       }
@@ -107,11 +107,11 @@ Status scan_dir(const PendingDir& dir, const IgnoreRules& ignore, std::vector<st
 //! Scans the whole lower layer with a few threads sharing a queue of
 //! directories: creating an overlay workspace is this walk plus a mount, so
 //! its time is the walk's.
-Result<std::vector<std::string>> find_hidden(UniqueFd root, const IgnoreRules& ignore) {
+Result<std::vector<std::string>> find_hidden(UniqueFd root, const IgnoreRules& ignore, const SecretPaths& secrets) {
   std::vector<std::string> hidden;
   std::vector<PendingDir> first;
   PendingDir top{std::move(root), ""};
-  if (auto st = scan_dir(top, ignore, hidden, first); !st) return st.error();
+  if (auto st = scan_dir(top, ignore, secrets, hidden, first); !st) return st.error();
   std::mutex mu;
   std::condition_variable cv;
   std::deque<PendingDir> queue(std::make_move_iterator(first.begin()), std::make_move_iterator(first.end()));
@@ -127,7 +127,7 @@ Result<std::vector<std::string>> find_hidden(UniqueFd root, const IgnoreRules& i
       ++busy;
       lock.unlock();
       std::vector<PendingDir> subdirs;
-      (void)scan_dir(dir, ignore, found, subdirs);  // unreadable below the root: nothing to show, nothing to hide
+      (void)scan_dir(dir, ignore, secrets, found, subdirs);  // unreadable below the root: nothing to show, nothing to hide
       dir.fd = UniqueFd();
       lock.lock();
       for (auto& s : subdirs) queue.push_back(std::move(s));
@@ -193,10 +193,11 @@ Status unmount_if_mounted(const std::string& path) {
 }
 
 Result<std::vector<std::string>> hide_credentials(const std::string& lower, const std::string& upper,
-                                                  const std::vector<std::string>& extra_excludes) {
+                                                  const std::vector<std::string>& extra_excludes,
+                                                  const SecretPaths& secrets) {
   int fd = ::open(lower.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) return make_error(ErrorCode::kUnavailable, "cannot read " + lower + ": " + std::strerror(errno));
-  auto found = find_hidden(UniqueFd(fd), IgnoreRules::load(lower, extra_excludes));
+  auto found = find_hidden(UniqueFd(fd), IgnoreRules::load(lower, extra_excludes), secrets);
   if (!found) return found.error();
   std::vector<std::string> hidden = std::move(*found);
   auto up = BeneathRoot::open(upper);

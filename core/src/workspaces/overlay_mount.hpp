@@ -10,6 +10,8 @@
 
 #include <isb/core/result.hpp>
 
+#include "workspaces/credentials.hpp"
+
 #include <string>
 #include <vector>
 
@@ -36,12 +38,13 @@ bool is_mount_point(const std::string& path);
 //! Mount points strictly under dir, from /proc/self/mountinfo.
 std::vector<std::string> mounts_under(const std::string& dir);
 
-//! Hides every credential entry of lower (see credentials.hpp) and every
+//! Hides every secret entry of lower (see credentials.hpp) and every
 //! entry its .sandboxignore or extra_excludes (sandbox.copy_excludes) name
 //! by a whiteout in upper, before mounting. Reads directory entries only, no
 //! stat per file. Returns the hidden relative paths.
 Result<std::vector<std::string>> hide_credentials(const std::string& lower, const std::string& upper,
-                                                  const std::vector<std::string>& extra_excludes = {});
+                                                  const std::vector<std::string>& extra_excludes,
+                                                  const SecretPaths& secrets);
 
 //! Overlay whiteout: a 0/0 character device.
 bool is_whiteout(unsigned mode, unsigned long rdev);

@@ -1,6 +1,8 @@
 // safe_path.cpp: openat2(RESOLVE_BENEATH) lookups and a descriptor-based walk.
 #include "workspaces/safe_path.hpp"
 
+#include "workspaces/file_copy.hpp"
+
 #include <dirent.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
@@ -28,12 +30,16 @@ UniqueFd::~UniqueFd() {
 
 namespace {
 
-int sys_openat2(int dirfd, const char* path, int flags, mode_t mode) {
+uint64_t resolve_flags(Links links) {
+  return RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS | (links == Links::kRefuse ? RESOLVE_NO_SYMLINKS : 0);
+}
+
+int sys_openat2(int dirfd, const char* path, int flags, mode_t mode, Links links) {
   struct open_how how;
   std::memset(&how, 0, sizeof how);
   how.flags = static_cast<uint64_t>(flags) | O_CLOEXEC;
   how.mode = (flags & (O_CREAT | O_TMPFILE)) ? mode : 0;
-  how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
+  how.resolve = resolve_flags(links);
   for (;;) {
     long r = ::syscall(SYS_openat2, dirfd, path, &how, sizeof how);
     // EAGAIN: a concurrent rename raced the lookup; the kernel asks to retry.
@@ -65,7 +71,9 @@ Error path_error(int err, const std::string& rel, const char* what) {
                             ": it resolves outside the workspace (through '..' or a symlink); use a path inside it");
     case ELOOP:
       return make_error(ErrorCode::kPermissionDenied,
-                        std::string("cannot ") + what + " " + p + ": too many or forbidden symlinks on the path");
+                        std::string("cannot ") + what + " " + p +
+                            ": the path goes through a symlink, which the server does not follow here; name the "
+                            "real file");
     case ENOENT:
       return make_error(ErrorCode::kNotFound, std::string("cannot ") + what + " " + p +
                                                   ": no such file or directory in the workspace; list_files shows "
@@ -110,7 +118,7 @@ Result<std::string> normalize_relative(const std::string& path) {
   return out;
 }
 
-Result<BeneathRoot> BeneathRoot::open(const std::string& root) {
+Result<BeneathRoot> BeneathRoot::open(const std::string& root, Links links) {
   int fd = ::open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) {
     return make_error(ErrorCode::kUnavailable, "cannot open directory " + root + ": " + std::strerror(errno));
@@ -121,7 +129,45 @@ Result<BeneathRoot> BeneathRoot::open(const std::string& root) {
     ::close(fd);
     return make_error(ErrorCode::kUnavailable, "cannot stat directory " + root + ": " + std::strerror(err));
   }
-  return BeneathRoot(root, std::make_shared<UniqueFd>(fd), st.st_uid, st.st_gid);
+  return BeneathRoot(root, std::make_shared<UniqueFd>(fd), st.st_uid, st.st_gid, links);
+}
+
+Result<BeneathRoot> BeneathRoot::sub(const std::string& rel, bool create) const {
+  auto norm = normalize_relative(rel);
+  if (!norm) return norm.error();
+  if (norm->empty()) return *this;
+  UniqueFd dir;
+  if (create) {
+    // open_parent makes the missing parents; the last level is made here.
+    auto parent = open_parent(*norm, true);
+    if (!parent) return parent.error();
+    if (::mkdirat(parent->first.get(), parent->second.c_str(), 0755) == 0) {
+      int made = sys_openat2(parent->first.get(), parent->second.c_str(), O_PATH | O_DIRECTORY, 0, links_);
+      if (made < 0) return path_error(errno, rel, "open");
+      dir = UniqueFd(made);
+      if (auto st = adopt(dir.get(), rel); !st) return st.error();
+    } else if (errno != EEXIST) {
+      return path_error(errno, rel, "create");
+    }
+  }
+  if (dir.get() < 0) {
+    int fd = sys_openat2(fd_->get(), norm->c_str(), O_PATH | O_DIRECTORY, 0, links_);
+    if (fd < 0) return path_error(errno, rel, "open");
+    dir = UniqueFd(fd);
+  }
+  // The sub-root keeps this root's owner: what is made beneath it is the
+  // workspace owner's too.
+  return BeneathRoot(path_ + "/" + *norm, std::make_shared<UniqueFd>(dir.release()), owner_uid_, owner_gid_, links_);
+}
+
+Status BeneathRoot::remove(const std::string& rel, int64_t* removed) const {
+  auto parent = open_parent(rel, false);
+  if (!parent) return parent.error().code == ErrorCode::kNotFound ? ok_status() : Status(parent.error());
+  int64_t count = 0;
+  Status st = remove_tree_at(parent->first.get(), parent->second, rel, count);
+  if (removed) *removed += count;
+  if (!st && st.error().code == ErrorCode::kNotFound) return ok_status();
+  return st;
 }
 
 Status BeneathRoot::adopt(int fd, const std::string& rel) const {
@@ -137,7 +183,7 @@ Status BeneathRoot::adopt(int fd, const std::string& rel) const {
 Result<UniqueFd> BeneathRoot::open_at(const std::string& rel, int flags, mode_t mode) const {
   auto norm = normalize_relative(rel);
   if (!norm) return norm.error();
-  int fd = sys_openat2(fd_->get(), norm->empty() ? "." : norm->c_str(), flags, mode);
+  int fd = sys_openat2(fd_->get(), norm->empty() ? "." : norm->c_str(), flags, mode, links_);
   if (fd < 0) return path_error(errno, rel, (flags & (O_WRONLY | O_RDWR)) ? "write" : "open");
   return UniqueFd(fd);
 }
@@ -157,11 +203,11 @@ Result<std::pair<UniqueFd, std::string>> BeneathRoot::open_parent(const std::str
     walked += (walked.empty() ? "" : "/") + p;
     // Each step is its own beneath-lookup from the previous directory, so a
     // symlink swapped in between steps still cannot lead out.
-    int next = sys_openat2(dir.get(), p.c_str(), O_PATH | O_DIRECTORY, 0);
+    int next = sys_openat2(dir.get(), p.c_str(), O_PATH | O_DIRECTORY, 0, links_);
     if (next < 0 && errno == ENOENT && create_parents) {
       const bool made = ::mkdirat(dir.get(), p.c_str(), 0755) == 0;
       if (!made && errno != EEXIST) return path_error(errno, walked, "create");
-      next = sys_openat2(dir.get(), p.c_str(), O_PATH | O_DIRECTORY, 0);
+      next = sys_openat2(dir.get(), p.c_str(), O_PATH | O_DIRECTORY, 0, links_);
       if (next >= 0 && made) {
         UniqueFd created(next);
         if (auto st = adopt(created.get(), walked); !st) return st.error();
@@ -172,6 +218,12 @@ Result<std::pair<UniqueFd, std::string>> BeneathRoot::open_parent(const std::str
     dir = UniqueFd(next);
   }
   return std::make_pair(std::move(dir), name);
+}
+
+Result<std::string> BeneathRoot::read_small(const std::string& rel, int64_t cap) const {
+  auto fd = open_at(rel, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+  if (!fd) return fd.error();
+  return read_capped(fd->get(), cap, rel);
 }
 
 Result<struct stat> BeneathRoot::lstat(const std::string& rel) const {
@@ -237,6 +289,48 @@ Status walk_dir(int dir_fd, const std::string& prefix, const std::function<bool(
 
 Status walk_beneath(int dir_fd, const std::string& prefix, const std::function<bool(const WalkEntry&)>& visit) {
   return walk_dir(dir_fd, prefix, visit);
+}
+
+Status remove_tree_at(int dir_fd, const std::string& name, const std::string& rel, int64_t& removed) {
+  struct stat st;
+  if (::fstatat(dir_fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) < 0) return path_error(errno, rel, "delete");
+  if (S_ISDIR(st.st_mode)) {
+    int sub = ::openat(dir_fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (sub < 0) return path_error(errno, rel, "delete");
+    UniqueFd owned(sub);
+    std::vector<std::string> children;
+    if (auto s = walk_beneath(owned.get(), "", [&](const WalkEntry& e) {
+          children.push_back(e.rel);
+          return false;  // direct children only; recursion happens below
+        });
+        !s) {
+      return s;
+    }
+    for (const auto& c : children) {
+      if (auto s = remove_tree_at(owned.get(), c, rel + "/" + c, removed); !s) return s;
+    }
+    if (::unlinkat(dir_fd, name.c_str(), AT_REMOVEDIR) < 0) return path_error(errno, rel, "delete");
+  } else if (::unlinkat(dir_fd, name.c_str(), 0) < 0) {
+    return path_error(errno, rel, "delete");
+  }
+  ++removed;
+  return ok_status();
+}
+
+Status remove_directory_tree(const std::string& path) {
+  const auto slash = path.find_last_of('/');
+  const std::string parent = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+  const std::string name = slash == std::string::npos ? path : path.substr(slash + 1);
+  int dir = ::open(parent.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (dir < 0) {
+    if (errno == ENOENT) return ok_status();
+    return make_error(ErrorCode::kUnavailable, "cannot open " + parent + ": " + std::strerror(errno));
+  }
+  UniqueFd owned(dir);
+  int64_t removed = 0;
+  Status st = remove_tree_at(owned.get(), name, path, removed);
+  if (!st && st.error().code == ErrorCode::kNotFound) return ok_status();
+  return st;
 }
 
 }  // namespace isb::workspaces

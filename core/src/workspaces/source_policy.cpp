@@ -40,6 +40,16 @@ std::string canonical_or_raw(const std::string& p) {
 
 }  // namespace
 
+std::optional<std::string> SourcePathPolicy::system_directory(const std::string& path) {
+  static const char* kSystem[] = {"/etc", "/proc", "/sys", "/dev", "/boot", "/root/.ssh", "/usr", "/bin", "/sbin",
+                                  "/lib", "/lib64", "/run", "/var/lib/dpkg"};
+  const fs::path p = fs::path(path).lexically_normal();
+  for (const char* s : kSystem) {
+    if (is_within(p, s)) return std::string(s);
+  }
+  return std::nullopt;
+}
+
 SourcePathPolicy::SourcePathPolicy(std::vector<std::string> allowed_roots, std::vector<std::string> forbidden) {
   if (allowed_roots.empty()) {
     if (const char* home = std::getenv("HOME"); home && *home) allowed_roots.push_back(home);
@@ -69,15 +79,12 @@ Result<std::string> SourcePathPolicy::check(const std::string& source_path) cons
     return make_error(ErrorCode::kInvalidArgument,
                       "source_path '" + source_path + "' is not a directory; give a project directory");
   }
-  static const char* kSystem[] = {"/etc", "/proc", "/sys", "/dev", "/boot", "/root/.ssh"};
   if (canonical == "/") {
     return make_error(ErrorCode::kPermissionDenied, "source_path '/' is refused: the whole filesystem cannot be a workspace");
   }
-  for (const char* s : kSystem) {
-    if (is_within(canonical, s)) {
-      return make_error(ErrorCode::kPermissionDenied,
-                        "source_path '" + source_path + "' is inside " + s + ", which is never allowed as a source");
-    }
+  if (auto s = system_directory(canonical.string())) {
+    return make_error(ErrorCode::kPermissionDenied,
+                      "source_path '" + source_path + "' is inside " + *s + ", which is never allowed as a source");
   }
   for (const auto& f : forbidden_) {
     if (is_within(canonical, f) || is_within(f, canonical)) {

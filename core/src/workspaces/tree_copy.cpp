@@ -4,7 +4,7 @@
 // One thread walks the source by file descriptor (directories opened with
 // O_NOFOLLOW relative to their parent), creating directories and symlinks
 // and queueing regular files; a few threads then copy file contents with
-// copy_file_range (in-kernel, reflinks where the filesystem has them), modes
+// copy_file_range (in-kernel, holes kept; see file_copy.hpp), modes
 // and timestamps; directory modes and times are set last, deepest first, so
 // that writing their contents does not disturb them. Entries named by the
 // source's .sandboxignore or by sandbox.copy_excludes are skipped (see
@@ -12,6 +12,7 @@
 #include <isb/core/workspace_service.hpp>
 
 #include "workspaces/credentials.hpp"
+#include "workspaces/file_copy.hpp"
 #include "workspaces/ignore_rules.hpp"
 #include "workspaces/safe_path.hpp"
 
@@ -39,34 +40,6 @@ struct FileJob {
   struct stat st;
 };
 
-Status copy_contents(int from, int to, const std::string& rel) {
-  bool kernel_copy = true;
-  char buf[1 << 16];
-  for (;;) {
-    ssize_t n;
-    if (kernel_copy) {
-      n = ::copy_file_range(from, nullptr, to, nullptr, 1 << 30, 0);
-      if (n < 0 && (errno == EXDEV || errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP)) {
-        kernel_copy = false;
-        continue;
-      }
-    } else {
-      n = ::read(from, buf, sizeof buf);
-      if (n > 0) {
-        for (ssize_t done = 0; done < n;) {
-          ssize_t w = ::write(to, buf + done, static_cast<size_t>(n - done));
-          if (w < 0 && errno == EINTR) continue;
-          if (w < 0) return make_error(ErrorCode::kUnavailable, "cannot copy " + rel + ": " + std::strerror(errno));
-          done += w;
-        }
-      }
-    }
-    if (n == 0) return ok_status();
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return make_error(ErrorCode::kUnavailable, "cannot copy " + rel + ": " + std::strerror(errno));
-  }
-}
-
 Status copy_file(int src_root, int dst_root, const FileJob& job) {
   int in = ::openat(src_root, job.rel.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
   if (in < 0) return make_error(ErrorCode::kUnavailable, "cannot read " + job.rel + ": " + std::strerror(errno));
@@ -74,7 +47,7 @@ Status copy_file(int src_root, int dst_root, const FileJob& job) {
   int out = ::openat(dst_root, job.rel.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (out < 0) return make_error(ErrorCode::kUnavailable, "cannot create " + job.rel + ": " + std::strerror(errno));
   UniqueFd to(out);
-  if (auto st = copy_contents(from.get(), to.get(), job.rel); !st) return st;
+  if (auto st = workspaces::copy_sparse(from.get(), to.get(), job.rel); !st) return st;
   ::fchmod(to.get(), job.st.st_mode & 07777);
   const struct timespec times[2] = {job.st.st_atim, job.st.st_mtim};
   ::futimens(to.get(), times);
@@ -84,7 +57,9 @@ Status copy_file(int src_root, int dst_root, const FileJob& job) {
 }  // namespace
 
 Result<CopyReport> copy_tree(const std::string& source, const std::string& dest,
-                             const std::vector<std::string>& extra_excludes) {
+                             const std::vector<std::string>& extra_excludes,
+                             const std::vector<std::string>& secret_paths) {
+  const workspaces::SecretPaths secrets(secret_paths);
   CopyReport report;
   struct stat root_st;
   if (::lstat(dest.c_str(), &root_st) == 0) {
@@ -108,7 +83,7 @@ Result<CopyReport> copy_tree(const std::string& source, const std::string& dest,
   Status failure = ok_status();
   auto walked = workspaces::walk_beneath(src.get(), "", [&](const WalkEntry& e) {
     if (!failure) return false;
-    if (workspaces::is_credential(e.rel)) {
+    if (secrets.matches(e.rel)) {
       report.skipped_credentials.push_back(e.rel);
       return false;
     }

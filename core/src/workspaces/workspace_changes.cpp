@@ -2,7 +2,9 @@
 // archive export and applying changes to a directory.
 #include <isb/core/workspace_changes.hpp>
 
+#include "workspaces/apply_policy.hpp"
 #include "workspaces/credentials.hpp"
+#include "workspaces/file_copy.hpp"
 #include "workspaces/ignore_rules.hpp"
 #include "workspaces/overlay_mount.hpp"
 #include "workspaces/safe_path.hpp"
@@ -23,6 +25,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <random>
 #include <set>
 #include <sstream>
 
@@ -103,37 +106,29 @@ Result<Manifest> load_manifest(const std::string& path) {
   return m;
 }
 
-Result<std::string> read_regular(const BeneathRoot& root, const std::string& rel, int64_t cap) {
-  auto fd = root.open_at(rel, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
-  if (!fd) return fd.error();
+// The original of rel in the source, opened only while the source entry
+// still matches what the manifest recorded at creation.
+Result<UniqueFd> open_original(const BeneathRoot& source, const std::string& rel, const ManifestEntry& m) {
+  auto gone = [] {
+    return make_error(ErrorCode::kNotFound, "the original is no longer available: the source changed since creation");
+  };
+  auto fd = source.open_at(rel, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+  if (!fd) return gone();
   struct stat st;
-  if (::fstat(fd->get(), &st) < 0 || !S_ISREG(st.st_mode)) {
-    return make_error(ErrorCode::kInvalidArgument, "'" + rel + "' is not a regular file");
+  if (::fstat(fd->get(), &st) < 0 || !S_ISREG(st.st_mode) || st.st_size != m.size || mtime_ns(st) != m.mtime_ns) {
+    return gone();
   }
-  if (st.st_size > cap) return make_error(ErrorCode::kResourceExhausted, "'" + rel + "' is too large");
-  std::string data(static_cast<size_t>(st.st_size), '\0');
-  size_t got = 0;
-  while (got < data.size()) {
-    ssize_t n = ::pread(fd->get(), data.data() + got, data.size() - got, static_cast<off_t>(got));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    got += static_cast<size_t>(n);
-  }
-  data.resize(got);
-  return data;
+  return fd;
 }
 
-// The original content of rel: from the source, only while the source entry
-// still matches what the manifest recorded at creation.
-Result<std::string> original_content(const std::string& source_root, const std::string& rel, const ManifestEntry& m,
-                                     int64_t cap) {
-  auto root = BeneathRoot::open(source_root);
-  if (!root) return make_error(ErrorCode::kNotFound, "the source directory is gone");
-  auto st = root->lstat(rel);
-  if (!st || !S_ISREG(st->st_mode) || st->st_size != m.size || mtime_ns(*st) != m.mtime_ns) {
-    return make_error(ErrorCode::kNotFound, "the original is no longer available: the source changed since creation");
-  }
-  return read_regular(*root, rel, cap);
+// Whether rel has the same bytes beneath both roots (regular files, compared
+// in chunks: never read whole).
+bool same_file(const BeneathRoot& a, const BeneathRoot& b, const std::string& rel) {
+  auto fa = a.open_at(rel, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+  auto fb = b.open_at(rel, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+  if (!fa || !fb) return false;
+  auto same = workspaces::same_content(fa->get(), fb->get());
+  return same && *same;
 }
 
 std::vector<std::string> split_lines(const std::string& s) {
@@ -197,6 +192,7 @@ Result<std::vector<FileChange>> overlay_changes(const ChangeSources& src) {
                       "the source " + src.source + " (the overlay's lower layer) is gone; changes cannot be computed");
   }
   const auto ignore = workspaces::IgnoreRules::load(src.source);
+  const workspaces::SecretPaths secrets(src.secret_paths);
   std::vector<FileChange> out;
   std::set<std::string> in_upper;
   std::vector<std::string> opaque_dirs;
@@ -205,7 +201,7 @@ Result<std::vector<FileChange>> overlay_changes(const ChangeSources& src) {
     auto dir = low->open_at(rel, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
     if (!dir) return ok_status();
     return workspaces::walk_beneath(dir->get(), rel, [&](const WalkEntry& e) {
-      if (workspaces::is_credential(e.rel) || ignore.ignored(e.rel, S_ISDIR(e.st.st_mode))) return false;
+      if (secrets.matches(e.rel) || ignore.ignored(e.rel, S_ISDIR(e.st.st_mode))) return false;
       if ((S_ISREG(e.st.st_mode) || S_ISLNK(e.st.st_mode)) && !(skip_upper && in_upper.count(e.rel))) {
         out.push_back({e.rel, FileChange::Kind::kDeleted, S_ISLNK(e.st.st_mode)});
       }
@@ -220,7 +216,7 @@ Result<std::vector<FileChange>> overlay_changes(const ChangeSources& src) {
     const bool in_lower = lower.ok();
     if (workspaces::is_whiteout(e.st.st_mode, e.st.st_rdev)) {
       // Whiteouts made at creation hide credentials and ignored entries; they are not deletions.
-      if (!in_lower || workspaces::is_credential(e.rel) || ignore.ignored(e.rel, S_ISDIR(lower->st_mode))) return false;
+      if (!in_lower || secrets.matches(e.rel) || ignore.ignored(e.rel, S_ISDIR(lower->st_mode))) return false;
       if (S_ISDIR(lower->st_mode)) {
         failure = delete_lower_tree(e.rel, false);
       } else {
@@ -254,9 +250,7 @@ Result<std::vector<FileChange>> overlay_changes(const ChangeSources& src) {
       changed = n < 0 || std::string(buf, static_cast<size_t>(n)) != e.link_target;
     } else if (!changed) {
       // A copy-up (chmod, touch, rewrite with the same bytes) is not a change.
-      auto a = read_regular(*low, e.rel, int64_t{1} << 30);
-      auto b = read_regular(*up, e.rel, int64_t{1} << 30);
-      changed = !a || !b || *a != *b;
+      changed = !same_file(*low, *up, e.rel);
     }
     if (changed) out.push_back({e.rel, FileChange::Kind::kModified, link});
     return false;
@@ -282,6 +276,8 @@ Result<std::vector<FileChange>> compute_changes(const ChangeSources& src) {
   auto now = scan(src.workspace);
   if (!now) return now.error();
   std::vector<FileChange> out;
+  auto source_root = BeneathRoot::open(src.source);
+  auto ws_root = BeneathRoot::open(src.workspace);
   for (const auto& [path, cur] : *now) {
     auto it = before->find(path);
     if (it == before->end()) {
@@ -291,15 +287,13 @@ Result<std::vector<FileChange>> compute_changes(const ChangeSources& src) {
     const ManifestEntry& old = it->second;
     bool changed = old.type != cur.type || old.mode != cur.mode || old.size != cur.size || old.target != cur.target;
     if (!changed && old.mtime_ns != cur.mtime_ns && cur.type == 'f') {
-      // Touched but maybe not changed: compare contents when the original is still there.
-      auto orig = original_content(src.source, path, old, 64 << 20);
-      auto ws_root = BeneathRoot::open(src.workspace);
-      if (orig && ws_root) {
-        auto now_content = read_regular(*ws_root, path, 64 << 20);
-        changed = !now_content || *now_content != *orig;
-      } else {
-        changed = true;
-      }
+      // Touched but maybe not changed: compare contents (in chunks) when
+      // the original is still there.
+      auto orig = source_root ? open_original(*source_root, path, old) : Result<UniqueFd>(source_root.error());
+      auto now_fd = ws_root ? ws_root->open_at(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY)
+                            : Result<UniqueFd>(ws_root.error());
+      auto same = orig && now_fd ? workspaces::same_content(orig->get(), now_fd->get()) : Result<bool>(false);
+      changed = !same || !*same;
     }
     if (changed) out.push_back({path, FileChange::Kind::kModified, cur.type == 'l'});
   }
@@ -432,9 +426,11 @@ Result<json::object> workspace_diff(const ChangeSources& src, const DiffOptions&
       Result<std::string> orig = make_error(ErrorCode::kNotFound, "");
       if (overlay) {
         auto low = BeneathRoot::open(src.source);
-        orig = low ? read_regular(*low, c.path, opts.max_diff_input_bytes) : Result<std::string>(low.error());
+        orig = low ? low->read_small(c.path, opts.max_diff_input_bytes) : Result<std::string>(low.error());
       } else {
-        orig = original_content(src.source, c.path, manifest.at(c.path), opts.max_diff_input_bytes);
+        auto low = BeneathRoot::open(src.source);
+        auto fd = low ? open_original(*low, c.path, manifest.at(c.path)) : Result<UniqueFd>(low.error());
+        orig = fd ? workspaces::read_capped(fd->get(), opts.max_diff_input_bytes, c.path) : Result<std::string>(fd.error());
       }
       if (orig) old_text = std::move(*orig);
       else {
@@ -445,11 +441,12 @@ Result<json::object> workspace_diff(const ChangeSources& src, const DiffOptions&
       }
     }
     if (c.kind != FileChange::Kind::kDeleted) {
-      auto cur = read_regular(*ws_root, c.path, opts.max_diff_input_bytes);
+      auto cur = ws_root->read_small(c.path, opts.max_diff_input_bytes);
       if (cur) new_text = std::move(*cur);
       else {
         have_new = false;
-        note = "file too large for a line diff";
+        note = cur.error().code == ErrorCode::kResourceExhausted ? "file too large for a line diff"
+                                                                  : "no line diff: " + cur.error().message;
       }
     }
     if (have_old && have_new) {
@@ -484,8 +481,12 @@ struct ArchiveWriter {
   }
 };
 
-// Adds one entry (file, symlink or directory) of root to the archive.
-Status add_entry(ArchiveWriter& w, const BeneathRoot& root, const WalkEntry& e) {
+// Adds one entry (file, symlink or directory) of root to the archive. A
+// file's content is streamed in 1 MiB chunks from a descriptor opened
+// without following symlinks; a sparse file becomes a sparse entry (pax),
+// whose holes are passed as zeros the writer skips, so neither the
+// server's memory nor the archive grows with a hole.
+Status add_entry(ArchiveWriter& w, const BeneathRoot& root, const WalkEntry& e, bool sparse_entries) {
   struct archive_entry* ent = archive_entry_new();
   struct Free {
     struct archive_entry* e;
@@ -494,7 +495,6 @@ Status add_entry(ArchiveWriter& w, const BeneathRoot& root, const WalkEntry& e) 
   archive_entry_set_pathname(ent, e.rel.c_str());
   archive_entry_set_perm(ent, e.st.st_mode & 07777);
   archive_entry_set_mtime(ent, e.st.st_mtim.tv_sec, e.st.st_mtim.tv_nsec);
-  std::string data;
   if (S_ISLNK(e.st.st_mode)) {
     archive_entry_set_filetype(ent, AE_IFLNK);
     archive_entry_set_symlink(ent, e.link_target.c_str());
@@ -502,16 +502,58 @@ Status add_entry(ArchiveWriter& w, const BeneathRoot& root, const WalkEntry& e) 
   } else if (S_ISDIR(e.st.st_mode)) {
     archive_entry_set_filetype(ent, AE_IFDIR);
     archive_entry_set_size(ent, 0);
-  } else {
-    auto content = read_regular(root, e.rel, int64_t{1} << 40);
-    if (!content) return content.error();
-    data = std::move(*content);
-    archive_entry_set_filetype(ent, AE_IFREG);
-    archive_entry_set_size(ent, static_cast<la_int64_t>(data.size()));
+  }
+  if (!S_ISREG(e.st.st_mode)) {
+    if (archive_write_header(w.a, ent) != ARCHIVE_OK) return w.fail("cannot add '" + e.rel + "' to the archive");
+    return ok_status();
+  }
+  auto fd = root.open_at(e.rel, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+  if (!fd) return fd.error();
+  struct stat st;
+  if (::fstat(fd->get(), &st) < 0 || !S_ISREG(st.st_mode)) {
+    return make_error(ErrorCode::kFailedPrecondition, "'" + e.rel + "' stopped being a regular file during the export");
+  }
+  const int64_t size = st.st_size;
+  archive_entry_set_filetype(ent, AE_IFREG);
+  archive_entry_set_size(ent, static_cast<la_int64_t>(size));
+  // A file cut into more pieces than a real sparse file has is exported as
+  // if dense: the map stays small whatever the sandbox made.
+  constexpr size_t kMaxSparseSegments = 4096;
+  std::vector<std::pair<int64_t, int64_t>> segments;
+  auto listed = workspaces::for_each_data_segment(fd->get(), size, [&](int64_t off, int64_t len) -> Status {
+    if (segments.size() >= kMaxSparseSegments) return make_error(ErrorCode::kResourceExhausted, "");
+    segments.emplace_back(off, len);
+    return ok_status();
+  });
+  if (!listed) segments.assign(1, {0, size});
+  const bool holes = size > 0 && !(segments.size() == 1 && segments[0].first == 0 && segments[0].second == size);
+  if (sparse_entries && holes) {
+    for (const auto& [off, len] : segments) archive_entry_sparse_add_entry(ent, off, len);
+    if (segments.empty()) archive_entry_sparse_add_entry(ent, size, 0);  // nothing but a hole
   }
   if (archive_write_header(w.a, ent) != ARCHIVE_OK) return w.fail("cannot add '" + e.rel + "' to the archive");
-  if (!data.empty() && archive_write_data(w.a, data.data(), data.size()) < 0) {
-    return w.fail("cannot write '" + e.rel + "' into the archive");
+  static const std::vector<char> kZeros(1 << 20, 0);
+  std::vector<char> buf(1 << 20);
+  auto put = [&](const char* p, size_t n) -> Status {
+    if (archive_write_data(w.a, p, n) < 0) return w.fail("cannot write '" + e.rel + "' into the archive");
+    return ok_status();
+  };
+  int64_t pos = 0;
+  segments.emplace_back(size, 0);  // the hole after the last data, if any
+  for (const auto& [off, len] : segments) {
+    for (; pos < off; pos += static_cast<int64_t>(std::min<int64_t>(off - pos, kZeros.size()))) {
+      if (auto s = put(kZeros.data(), static_cast<size_t>(std::min<int64_t>(off - pos, kZeros.size()))); !s) return s;
+    }
+    for (int64_t end = off + len; pos < end;) {
+      ssize_t n = ::pread(fd->get(), buf.data(), static_cast<size_t>(std::min<int64_t>(end - pos, buf.size())), pos);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return path_error(errno, e.rel, "export");
+      if (n == 0) {  // shrank meanwhile: the header promised size bytes
+        return make_error(ErrorCode::kFailedPrecondition, "'" + e.rel + "' shrank during the export; export again");
+      }
+      if (auto s = put(buf.data(), static_cast<size_t>(n)); !s) return s;
+      pos += n;
+    }
   }
   return ok_status();
 }
@@ -564,14 +606,14 @@ Result<json::object> export_archive(const ChangeSources& src, const std::string&
           ssize_t n = ::readlinkat(parent->first.get(), parent->second.c_str(), buf, sizeof buf);
           if (n >= 0) e.link_target.assign(buf, static_cast<size_t>(n));
         }
-        if (auto s = add_entry(w, *root, e); !s) return s.error();
+        if (auto s = add_entry(w, *root, e, format != "zip"); !s) return s.error();
         ++entries;
       }
     } else {
       auto st = workspaces::walk_beneath(root->fd(), "", [&](const WalkEntry& e) {
         if (!failure) return false;
         if (S_ISREG(e.st.st_mode) || S_ISLNK(e.st.st_mode) || S_ISDIR(e.st.st_mode)) {
-          failure = add_entry(w, *root, e);
+          failure = add_entry(w, *root, e, format != "zip");
           ++entries;
         }
         return S_ISDIR(e.st.st_mode);
@@ -591,75 +633,145 @@ Result<json::object> export_archive(const ChangeSources& src, const std::string&
                       {"deleted", std::move(deleted)}};
 }
 
-Result<json::object> apply_changes_to(const ChangeSources& src, const std::string& target) {
+namespace {
+
+// Writes the workspace's regular file (wfd) as name in tdir: into a fresh
+// temporary file beside it, holes kept, then renamed over whatever is there
+// (a symlink is replaced, never written through; a reader never sees half a
+// file). mode: permission bits only.
+Status write_replacing(int wfd, int tdir, const std::string& name, mode_t mode, const BeneathRoot& dst,
+                       const std::string& rel) {
+  static thread_local std::mt19937_64 rng{std::random_device{}()};
+  std::string tmp;
+  int fd = -1;
+  for (int attempt = 0; fd < 0 && attempt < 8; ++attempt) {
+    tmp = ".isb-apply-" + std::to_string(rng() % 1000000000) + ".tmp";
+    fd = ::openat(tdir, tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0 && errno != EEXIST) return path_error(errno, rel, "create in the target");
+  }
+  if (fd < 0) return path_error(EEXIST, rel, "create in the target");
+  UniqueFd out(fd);
+  auto fail = [&](Status st) {
+    ::unlinkat(tdir, tmp.c_str(), 0);
+    return st;
+  };
+  if (auto st = workspaces::copy_sparse(wfd, out.get(), rel); !st) return fail(st);
+  if (::fchmod(out.get(), mode) < 0) return fail(path_error(errno, rel, "set the mode of"));
+  if (auto st = dst.adopt(out.get(), rel); !st) return fail(st);
+  if (::renameat(tdir, tmp.c_str(), tdir, name.c_str()) < 0) return fail(path_error(errno, rel, "replace in the target"));
+  return ok_status();
+}
+
+}  // namespace
+
+Result<json::object> apply_changes_to(const ChangeSources& src, const std::string& target,
+                                      const std::vector<std::string>& include) {
   auto changes = compute_changes(src);
   if (!changes) return changes.error();
   auto ws = BeneathRoot::open(src.workspace);
   if (!ws) return ws.error();
   auto dst = BeneathRoot::open(target);
   if (!dst) return dst.error();
-  json::array written, removed;
+  const workspaces::SecretPaths secrets(src.secret_paths);
+  const workspaces::ApplyPolicy policy(secrets, target, include);
+  json::array written, removed, withheld;
+  auto withhold = [&](const FileChange& c, const std::string& what, const std::string& why) {
+    withheld.push_back(json::object{{"path", c.path}, {"change", what}, {"reason", why}});
+  };
   for (const auto& c : *changes) {
+    const char* what = c.kind == FileChange::Kind::kDeleted ? "deletion" : change_kind_name(c.kind);
+    if (auto why = policy.forbidden(c.path)) {
+      withhold(c, what, *why);
+      continue;
+    }
+    // What is there in the target now (without creating anything yet).
+    struct stat tst {};
+    bool exists = false;
+    if (auto parent = dst->open_parent(c.path, false)) {
+      exists = ::fstatat(parent->first.get(), parent->second.c_str(), &tst, AT_SYMLINK_NOFOLLOW) == 0;
+    }
+    std::optional<std::string> link;
+    struct stat wst {};
+    std::optional<std::pair<UniqueFd, std::string>> wparent;
+    if (c.kind != FileChange::Kind::kDeleted) {
+      auto p = ws->open_parent(c.path, false);
+      if (!p) return p.error();
+      if (::fstatat(p->first.get(), p->second.c_str(), &wst, AT_SYMLINK_NOFOLLOW) < 0) {
+        return path_error(errno, c.path, "read");
+      }
+      if (S_ISLNK(wst.st_mode)) {
+        char buf[4096];
+        ssize_t n = ::readlinkat(p->first.get(), p->second.c_str(), buf, sizeof buf);
+        if (n < 0) return path_error(errno, c.path, "read");
+        link = std::string(buf, static_cast<size_t>(n));
+      }
+      wparent = std::move(*p);
+    }
+    if (auto why = policy.withheld(c.path, !exists, link)) {
+      withhold(c, what, *why);
+      continue;
+    }
     auto tparent = dst->open_parent(c.path, c.kind != FileChange::Kind::kDeleted);
     if (!tparent) {
       if (c.kind == FileChange::Kind::kDeleted && tparent.error().code == ErrorCode::kNotFound) continue;
       return make_error(tparent.error().code, "applying to " + target + ": " + tparent.error().message);
     }
     const int tdir = tparent->first.get();
-    const char* tname = tparent->second.c_str();
-    struct stat tst;
-    const bool exists = ::fstatat(tdir, tname, &tst, AT_SYMLINK_NOFOLLOW) == 0;
+    const std::string& tname = tparent->second;
+    exists = ::fstatat(tdir, tname.c_str(), &tst, AT_SYMLINK_NOFOLLOW) == 0;
     if (exists && S_ISDIR(tst.st_mode)) {
       return make_error(ErrorCode::kFailedPrecondition, "applying to " + target + ": '" + c.path +
                                                             "' is a directory there; move it away and apply again");
     }
     if (c.kind == FileChange::Kind::kDeleted) {
       if (exists) {
-        if (::unlinkat(tdir, tname, 0) < 0) return path_error(errno, c.path, "delete in the target");
+        if (::unlinkat(tdir, tname.c_str(), 0) < 0) return path_error(errno, c.path, "delete in the target");
         removed.push_back(json::value(c.path));
       }
       continue;
     }
-    auto wparent = ws->open_parent(c.path, false);
-    if (!wparent) return wparent.error();
-    struct stat wst;
-    if (::fstatat(wparent->first.get(), wparent->second.c_str(), &wst, AT_SYMLINK_NOFOLLOW) < 0) {
-      return path_error(errno, c.path, "read");
-    }
-    // Replace, never write through: whatever is at the target path (a
-    // symlink included) is unlinked first, then created fresh.
-    if (exists && ::unlinkat(tdir, tname, 0) < 0) return path_error(errno, c.path, "replace in the target");
-    if (S_ISLNK(wst.st_mode)) {
-      char buf[4096];
-      ssize_t n = ::readlinkat(wparent->first.get(), wparent->second.c_str(), buf, sizeof buf - 1);
-      if (n < 0) return path_error(errno, c.path, "read");
-      buf[n] = '\0';
-      if (::symlinkat(buf, tdir, tname) < 0) return path_error(errno, c.path, "create in the target");
-    } else {
-      auto content = read_regular(*ws, c.path, int64_t{1} << 40);
-      if (!content) return content.error();
-      // Permission bits only: a setuid or setgid bit never travels out of a workspace.
-      int fd = ::openat(tdir, tname, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, wst.st_mode & 0777);
-      if (fd < 0) return path_error(errno, c.path, "create in the target");
-      UniqueFd owned(fd);
-      if (auto st = dst->adopt(fd, c.path); !st) return st.error();
-      std::string_view rest = *content;
-      while (!rest.empty()) {
-        ssize_t n = ::write(fd, rest.data(), rest.size());
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) return path_error(errno, c.path, "write in the target");
-        rest.remove_prefix(static_cast<size_t>(n));
+    if (link) {
+      // A new link under a temporary name, renamed over the old entry.
+      const std::string tmp = ".isb-apply-link-" + tname;
+      ::unlinkat(tdir, tmp.c_str(), 0);
+      if (::symlinkat(link->c_str(), tdir, tmp.c_str()) < 0 ||
+          ::renameat(tdir, tmp.c_str(), tdir, tname.c_str()) < 0) {
+        const int err = errno;
+        ::unlinkat(tdir, tmp.c_str(), 0);
+        return path_error(err, c.path, "create in the target");
       }
-      ::fchmod(fd, wst.st_mode & 0777);
+    } else {
+      auto wfd = ws->open_at(c.path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+      if (!wfd) return wfd.error();
+      struct stat now {};
+      if (::fstat(wfd->get(), &now) < 0 || !S_ISREG(now.st_mode)) {
+        return make_error(ErrorCode::kFailedPrecondition,
+                          "'" + c.path + "' stopped being a regular file in the workspace; apply again");
+      }
+      // Permission bits only: a setuid or setgid bit never travels out of a
+      // workspace, and an executable bit only where the target had it.
+      mode_t mode = now.st_mode & 0777;
+      const mode_t had_exec = exists && S_ISREG(tst.st_mode) ? (tst.st_mode & 0111) : 0;
+      const mode_t new_exec = mode & 0111 & ~had_exec;
+      if (new_exec && !policy.included(c.path)) {
+        mode &= ~new_exec;
+        withhold(c, "executable bit",
+                 "the file was written without the executable bit the sandbox gave it; name it in include to keep "
+                 "the bit");
+      }
+      if (auto st = write_replacing(wfd->get(), tdir, tname, mode, *dst, c.path); !st) return st.error();
     }
     written.push_back(json::value(c.path));
   }
   const auto nw = static_cast<int64_t>(written.size()), nd = static_cast<int64_t>(removed.size());
+  const auto nh = static_cast<int64_t>(withheld.size());
   return json::object{{"target", target},
                       {"written", std::move(written)},
                       {"deleted", std::move(removed)},
+                      {"withheld", std::move(withheld)},
                       {"written_count", nw},
-                      {"deleted_count", nd}};
+                      {"deleted_count", nd},
+                      {"withheld_count", nh}};
 }
 
 }  // namespace isb

@@ -128,7 +128,8 @@ Result<ChangeSources> WorkspaceService::change_sources(const WorkspaceRecord& w)
   ChangeSources src{.workspace = w.path,
                     .source = base.empty() ? w.source_path : base,
                     .manifest = meta_dir(w.id) + "/manifest.json",
-                    .upper = ""};
+                    .upper = "",
+                    .secret_paths = config_.sandbox.secret_paths};
   if (mode_of(w) == "overlay") {
     src.upper = meta_dir(w.id) + "/upper";
     if (!workspaces::is_mount_point(w.path)) {
@@ -137,6 +138,46 @@ Result<ChangeSources> WorkspaceService::change_sources(const WorkspaceRecord& w)
     }
   }
   return src;
+}
+
+Result<json::object> WorkspaceService::apply_changes(const WorkspaceRecord& w, const std::string& target_path,
+                                                    const std::vector<std::string>& include) {
+  // The default target is the workspace's own source; any other must be
+  // listed in sandbox.apply_targets (the operator's choice, not the agent's).
+  std::string target = target_path;
+  std::error_code ec;
+  if (target.empty()) {
+    if (!fs::is_directory(w.source_path, ec)) {
+      return make_error(ErrorCode::kInvalidArgument,
+                        "workspace '" + w.id + "' was made from " + w.source_path +
+                            ", not a directory, so it has no default target; give target_path (a directory listed in "
+                            "sandbox.apply_targets)");
+    }
+    target = w.source_path;
+  }
+  auto checked = policy_.check(target);
+  if (!checked) return make_error(checked.error().code, "target_path refused: " + checked.error().message);
+  const fs::path canonical(*checked);
+  bool listed = canonical == fs::weakly_canonical(w.source_path, ec);
+  for (const auto& t : config_.sandbox.apply_targets) {
+    if (listed) break;
+    const fs::path root = fs::weakly_canonical(t, ec);
+    auto rel = canonical.lexically_relative(root);
+    listed = !ec && !rel.empty() && *rel.begin() != "..";
+  }
+  if (!listed) {
+    return make_error(ErrorCode::kPermissionDenied,
+                      "target_path '" + target_path + "' is not the workspace's source (" + w.source_path +
+                          ") nor inside a directory of sandbox.apply_targets; omit target_path to apply to the source, "
+                          "or ask the operator to list the directory in sandbox.apply_targets");
+  }
+  auto src = change_sources(w);
+  if (!src) return src.error();
+  auto r = apply_changes_to(*src, *checked, include);
+  if (r) spdlog::info("workspace {}: changes applied to {} ({} written, {} deleted, {} withheld)", w.id, *checked,
+                      r->at("written_count").as_int64(), r->at("deleted_count").as_int64(),
+                      r->at("withheld_count").as_int64());
+  return r;
 }
 
 Result<WorkspaceRecord> WorkspaceService::use(const std::string& workspace_id) {
@@ -200,7 +241,8 @@ Result<std::vector<std::string>> WorkspaceService::prepare_overlay_layers(const 
                       "cannot give the overlay's upper layer " + upper + " the owner of " + source + ": " +
                           std::strerror(errno));
   }
-  return workspaces::hide_credentials(source, upper, config_.sandbox.copy_excludes);
+  return workspaces::hide_credentials(source, upper, config_.sandbox.copy_excludes,
+                                     workspaces::SecretPaths(config_.sandbox.secret_paths));
 }
 
 Result<std::vector<std::string>> WorkspaceService::mount_overlay_workspace(const std::string& id,
@@ -360,7 +402,7 @@ Result<json::object> WorkspaceService::create(const CreateRequest& req) {
   if (archive) {
     tree_source = meta + "/base";
     fs::create_directories(tree_source, ec);
-    auto imported = workspaces::import_archive(*source, tree_source);
+    auto imported = workspaces::import_archive(*source, tree_source, workspaces::SecretPaths(config_.sandbox.secret_paths));
     if (!imported) {
       undo_dir(meta);
       return make_error(imported.error().code, "unpacking " + *source + " failed: " + imported.error().message);
@@ -378,7 +420,7 @@ Result<json::object> WorkspaceService::create(const CreateRequest& req) {
   if (req.snapshot && !archive) {
     tree_source = meta + "/base";
     const int64_t started = now_ms();
-    auto snap = copy_tree(*source, tree_source, config_.sandbox.copy_excludes);
+    auto snap = copy_tree(*source, tree_source, config_.sandbox.copy_excludes, config_.sandbox.secret_paths);
     if (!snap) {
       undo_dir(meta);
       return make_error(snap.error().code, "snapshotting " + *source + " failed: " + snap.error().message);
@@ -426,7 +468,7 @@ Result<json::object> WorkspaceService::create(const CreateRequest& req) {
   }
   CopyReport copied;
   if (mode == "copy") {
-    auto c = copy_tree(tree_source, staging.string(), config_.sandbox.copy_excludes);
+    auto c = copy_tree(tree_source, staging.string(), config_.sandbox.copy_excludes, config_.sandbox.secret_paths);
     if (!c) {
       undo_dir(staging);
       return make_error(c.error().code, "copying " + *source + " failed: " + c.error().message);
@@ -712,6 +754,25 @@ void WorkspaceService::restore_sandboxes() {
   start_cleanup();
 }
 
+WorkspaceService::Activity::~Activity() {
+  if (!svc_) return;
+  {
+    std::lock_guard<std::mutex> lock(svc_->activity_mu_);
+    if (--svc_->activities_[id_] <= 0) svc_->activities_.erase(id_);
+  }
+  svc_->touch(id_);
+}
+
+Result<WorkspaceService::Activity> WorkspaceService::begin_activity(const std::string& workspace_id) {
+  std::lock_guard<std::mutex> lock(activity_mu_);
+  if (being_cleaned_.count(workspace_id)) {
+    return make_error(ErrorCode::kFailedPrecondition,
+                      "workspace '" + workspace_id + "' is being destroyed by idle cleanup (sandbox.workspace_timeout)");
+  }
+  ++activities_[workspace_id];
+  return Activity(this, workspace_id);
+}
+
 std::vector<std::string> WorkspaceService::cleanup_idle(int64_t now) {
   std::vector<std::string> destroyed;
   auto rows = store_.list_workspaces(false);
@@ -719,11 +780,39 @@ std::vector<std::string> WorkspaceService::cleanup_idle(int64_t now) {
   const int64_t timeout_ms = config_.sandbox.workspace_timeout * 1000;
   for (const auto& w : *rows) {
     if (now - w.last_used_at <= timeout_ms) continue;
+    // Work still going on is not idleness: an execution, or processes a
+    // command left running (a server, a watcher). Their clock restarts.
+    bool busy = false;
+    {
+      std::lock_guard<std::mutex> lock(activity_mu_);
+      busy = activities_.count(w.id) > 0;
+    }
+    if (!busy) {
+      if (auto backend = isolation_for(w)) {
+        if (auto st = backend->sandbox_status(w.sandbox_id); st && st->is_object()) {
+          auto* n = st->as_object().if_contains("processes");
+          busy = n && n->is_int64() && n->as_int64() > 0;
+        }
+      }
+    }
+    if (busy) {
+      touch(w.id);
+      continue;
+    }
     std::lock_guard<std::mutex> lock(create_mu_);
     // Re-read under the lock: an operation may have used it since the listing.
     auto fresh = get_active(w.id);
     if (!fresh || now - fresh->last_used_at <= timeout_ms) continue;
+    {
+      std::lock_guard<std::mutex> alock(activity_mu_);
+      if (activities_.count(w.id)) continue;  // an execution started meanwhile
+      being_cleaned_.insert(w.id);
+    }
     auto r = destroy_locked(w.id);
+    {
+      std::lock_guard<std::mutex> alock(activity_mu_);
+      being_cleaned_.erase(w.id);
+    }
     if (!r) {
       spdlog::warn("idle cleanup of workspace {}: {}", w.id, r.error().message);
       continue;

@@ -30,9 +30,10 @@ extern "C" {
 /* ABI version. Majors must match; the host's minor must be >= the plugin's.
  * 1.0: the first stable version.
  * 1.1: appended isb_request_ctx.admitted, isb_host_api.admit and
- *      isb_host_api.security_policy_json (read them only with ISB_HAS_FIELD). */
+ *      isb_host_api.security_policy_json (read them only with ISB_HAS_FIELD).
+ * 1.2: appended isb_isolation_api.sandbox_status. */
 #define ISB_ABI_MAJOR 1
-#define ISB_ABI_MINOR 1
+#define ISB_ABI_MINOR 2
 
 /* The name of the one symbol each plugin library exports. */
 #define ISB_PLUGIN_ENTRY_SYMBOL "isb_plugin_get"
@@ -225,6 +226,14 @@ typedef struct isb_isolation_api {
    * known_ids_json: JSON array of sandbox ids still in use. out: {"removed":[...]}
    * OWNERSHIP: arguments owned by the host, valid during the call. */
   isb_status (*reconcile)(isb_instance* self, const char* known_ids_json, const isb_json_out* out);
+  /* Since 1.2 (may be NULL, or absent by struct_size, in older plugins). What
+   * runs in a sandbox now: {"processes": N}, N counting its processes other
+   * than the sandbox's own init or agent; 0 when nothing runs (background
+   * processes a command left count). The host asks before idle cleanup and
+   * while it watches disk_mb; a backend that cannot tell leaves this NULL,
+   * and the host then assumes nothing runs between commands.
+   * OWNERSHIP: sandbox_id owned by the host, valid during the call; out as above. */
+  isb_status (*sandbox_status)(isb_instance* self, const char* sandbox_id, const isb_json_out* out);
 } isb_isolation_api;
 
 typedef struct isb_analyzer_api {

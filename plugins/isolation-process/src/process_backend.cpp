@@ -27,6 +27,7 @@
 #include <string>
 
 #include "../supervisor/jail_setup.hpp"
+#include "isolation-common/process_tree.hpp"
 #include "cgroup_v1.hpp"
 #include "config.hpp"
 #include "host_instance.hpp"
@@ -457,6 +458,20 @@ class ProcessBackend : public sdk::IsolationBackend {
                                       "within 2 s; reconcile will retry");
     }
     host_.debug("process backend: destroyed sandbox '" + sandbox_id + "'");
+  }
+
+  std::string sandbox_status(const std::string& sandbox_id) override {
+    std::shared_ptr<Sandbox> sb = find(sandbox_id);
+    int64_t processes = 0;
+    if (sb->jail.pid > 0) {
+      // Every command and every orphan of the jail is a child of its pid 1.
+      processes = isolation::count_children(sb->jail.pid);
+      if (processes < 0) throw sdk::Error(ISB_UNAVAILABLE, "cannot list the processes of sandbox '" + sandbox_id + "'");
+    } else {
+      std::lock_guard<std::mutex> lock(sb->mu);
+      for (pid_t pgid : sb->groups) processes += ::kill(-pgid, 0) == 0 ? 1 : 0;
+    }
+    return json::serialize(json::object{{"processes", processes}});
   }
 
   std::string reconcile(const std::string& known_ids_json) override {

@@ -48,6 +48,22 @@ struct SandboxConfig {
   //! workspace, in .sandboxignore syntax, merged with the source's own
   //! .sandboxignore: e.g. node_modules/, *.log, /build/.
   std::vector<std::string> copy_excludes;
+  //! Credentials and secrets: never copied into, shown in, unpacked into or
+  //! applied out of a workspace, at any depth. Patterns as in
+  //! workspaces/credentials.hpp ("!" takes an entry back); setting the key
+  //! replaces this list.
+  std::vector<std::string> secret_paths = {
+      // keys and cloud credentials
+      ".ssh", ".gnupg", ".aws", ".azure", ".kube", ".config/gcloud", ".config/gh", ".docker/config.json",
+      ".netrc", ".git-credentials", ".pgpass", ".npmrc", ".pypirc", ".vault-token",
+      // environment files (the usual committed templates stay)
+      ".env", ".env.*", "!.env.example", "!.env.sample", "!.env.template", "!.env.dist",
+      // shell and REPL histories
+      ".bash_history", ".zsh_history", ".sh_history", ".history", ".python_history", ".node_repl_history",
+      ".psql_history", ".mysql_history", ".sqlite_history", ".lesshst", ".local/share/fish/fish_history"};
+  //! Directories apply_changes may write into besides a workspace's own
+  //! source (each with everything beneath it). Empty: the source only.
+  std::vector<std::string> apply_targets;
 };
 
 struct IsolationConfig {

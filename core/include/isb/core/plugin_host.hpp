@@ -106,6 +106,9 @@ class IsolationPlugin {
                                   const OutputCallback& on_output, const CancelCheck& cancelled) const;
   Status destroy_sandbox(const std::string& sandbox_id) const;
   Result<boost::json::value> reconcile(const boost::json::value& known_ids) const;
+  //! {"processes": N}; kFailedPrecondition when the backend cannot tell
+  //! (a plugin older than ABI 1.2, or one that does not implement it).
+  Result<boost::json::value> sandbox_status(const std::string& sandbox_id) const;
 
  private:
   std::shared_ptr<PluginInstance> p_;

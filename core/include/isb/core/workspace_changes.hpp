@@ -36,6 +36,9 @@ struct ChangeSources {
   //! directories: everything below them in the source deleted). The source is
   //! the lower layer and must not have changed. Empty in copy mode.
   std::string upper;
+  //! sandbox.secret_paths: never listed as deleted (they were hidden at
+  //! creation), never applied.
+  std::vector<std::string> secret_paths;
 };
 
 //! Writes the manifest of tree `root` to manifest_path (atomically: a
@@ -70,9 +73,14 @@ std::string unified_diff(const std::string& old_text, const std::string& new_tex
 Result<boost::json::object> export_archive(const ChangeSources& src, const std::string& format, bool changes_only,
                                            const std::string& out_path);
 
-//! Writes added/modified files into target (an existing directory, resolved
-//! beneath like the file tools) and deletes there what was deleted in the
-//! workspace. {target, written:[...], deleted:[...]}
-Result<boost::json::object> apply_changes_to(const ChangeSources& src, const std::string& target);
+//! Writes added/modified files into target (an existing directory; every
+//! entry resolved beneath it without following symlinks, each file streamed
+//! with its holes into a temporary file renamed into place) and deletes
+//! there what was deleted in the workspace, under workspaces/apply_policy.hpp:
+//! secrets and system paths never, VCS metadata, new top-level dotfiles,
+//! symlinks leading out and new executable bits only when include names them.
+//! {target, written:[...], deleted:[...], withheld:[{path, change, reason}], *_count}
+Result<boost::json::object> apply_changes_to(const ChangeSources& src, const std::string& target,
+                                             const std::vector<std::string>& include = {});
 
 }  // namespace isb

@@ -19,7 +19,10 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <map>
 #include <mutex>
+#include <set>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -39,6 +42,9 @@ class SourcePathPolicy {
   //! The canonical path, or an error that says why the path is refused.
   Result<std::string> check(const std::string& source_path) const;
   const std::vector<std::string>& allowed_roots() const { return allowed_; }
+  //! The system directory (/etc, /proc, /sys, /dev, /boot, /root/.ssh, ...)
+  //! an absolute path lies in, if any: never a source, never written to.
+  static std::optional<std::string> system_directory(const std::string& path);
 
  private:
   std::vector<std::string> allowed_;
@@ -56,14 +62,15 @@ struct CopyReport {
   std::vector<std::string> skipped_ignored;      // named by .sandboxignore or sandbox.copy_excludes
 };
 
-//! Copies source into dest (which must not exist): modes, timestamps and
-//! symlinks (as links, never followed) preserved; credential directories and
-//! files (.ssh, .gnupg, .aws, .netrc, .docker/config.json) never copied;
+//! Copies source into dest (which must not exist): modes, timestamps,
+//! holes and symlinks (as links, never followed) preserved; entries named by
+//! secret_paths (sandbox.secret_paths: .ssh, .aws, .env, ...) never copied;
 //! entries named by <source>/.sandboxignore or by extra_excludes (the
 //! config's sandbox.copy_excludes, same syntax) skipped. File contents are
 //! copied by several threads.
 Result<CopyReport> copy_tree(const std::string& source, const std::string& dest,
-                             const std::vector<std::string>& extra_excludes = {});
+                             const std::vector<std::string>& extra_excludes = {},
+                             const std::vector<std::string>& secret_paths = SandboxConfig{}.secret_paths);
 
 class WorkspaceService {
  public:
@@ -115,6 +122,11 @@ class WorkspaceService {
   Result<WorkspaceRecord> use(const std::string& workspace_id);
   //! Where the workspace's change set comes from (manifest or overlay upper).
   Result<ChangeSources> change_sources(const WorkspaceRecord& w) const;
+  //! apply_changes: writes the workspace's changes into target_path (empty:
+  //! the workspace's source; otherwise a directory inside one listed in
+  //! sandbox.apply_targets) under the apply policy (workspaces/apply_policy.hpp).
+  Result<boost::json::object> apply_changes(const WorkspaceRecord& w, const std::string& target_path,
+                                            const std::vector<std::string>& include);
   //! "copy" or "overlay", as created.
   std::string mode_of(const WorkspaceRecord& w) const;
   //! Directory export_workspace writes archives into.
@@ -133,8 +145,29 @@ class WorkspaceService {
   //! is over its disk_mb limit: executions and writes are refused until
   //! files are deleted.
   Status check_disk_quota(const WorkspaceRecord& w) const;
+  //! Work in a workspace (an execution): while one lives, idle cleanup
+  //! leaves the workspace alone and keeps its idle clock at "now"; when it
+  //! ends the clock restarts. Move-only; ends on destruction.
+  class Activity {
+   public:
+    Activity(Activity&& o) noexcept : svc_(o.svc_), id_(std::move(o.id_)) { o.svc_ = nullptr; }
+    Activity& operator=(Activity&&) = delete;
+    Activity(const Activity&) = delete;
+    ~Activity();
+
+   private:
+    friend class WorkspaceService;
+    Activity(WorkspaceService* svc, std::string id) : svc_(svc), id_(std::move(id)) {}
+    WorkspaceService* svc_;
+    std::string id_;
+  };
+  //! Starts an Activity; kFailedPrecondition when idle cleanup is destroying
+  //! the workspace at this moment.
+  Result<Activity> begin_activity(const std::string& workspace_id);
   //! Destroys active workspaces idle for longer than sandbox.workspace_timeout
-  //! at time now (ms). Returns the ids destroyed.
+  //! at time now (ms), except those with an Activity or with processes still
+  //! running in their sandbox (whose idle clock is restarted instead).
+  //! Returns the ids destroyed.
   std::vector<std::string> cleanup_idle(int64_t now);
   //! Runs cleanup_idle every sandbox.cleanup_interval on a background thread
   //! when sandbox.auto_cleanup is set. stop_cleanup() wakes and joins it.
@@ -165,6 +198,10 @@ class WorkspaceService {
   const IsolationBackends& backends_;
   SourcePathPolicy policy_;
   std::mutex create_mu_;
+
+  std::mutex activity_mu_;
+  std::map<std::string, int> activities_;     // workspace id -> live Activity count
+  std::set<std::string> being_cleaned_;        // idle cleanup destroying these now
 
   std::mutex cleanup_mu_;
   std::condition_variable cleanup_cv_;

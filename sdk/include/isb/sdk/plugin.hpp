@@ -201,6 +201,11 @@ class IsolationBackend {
   virtual void destroy_sandbox(const std::string& sandbox_id) = 0;
   //! Returns {"removed": [...]}.
   virtual std::string reconcile(const std::string& known_ids_json) = 0;
+  //! Returns {"processes": N}: the sandbox's processes besides its own init
+  //! or agent. Backends that cannot tell keep this default.
+  virtual std::string sandbox_status(const std::string& sandbox_id) {
+    throw Error(ISB_NOT_SUPPORTED, "this backend cannot tell what runs in sandbox " + sandbox_id);
+  }
 };
 
 class Analyzer {
@@ -364,8 +369,15 @@ struct IsolationApi {
     auto* inst = self<T>(p);
     return guarded(inst, [&] { emit_json(out, inst->object->reconcile(known ? known : "[]")); });
   }
+  static isb_status status(isb_instance* p, const char* id, const isb_json_out* out) noexcept {
+    auto* inst = self<T>(p);
+    return guarded(inst, [&] {
+      if (!id) throw Error(ISB_INVALID_ARGUMENT, "sandbox id is NULL");
+      emit_json(out, inst->object->sandbox_status(id));
+    });
+  }
   static constexpr isb_isolation_api table = {sizeof(isb_isolation_api), &probe, &create, &exec, &destroy,
-                                              &reconcile};
+                                              &reconcile, &status};
 };
 
 template <class T>
