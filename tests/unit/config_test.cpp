@@ -130,7 +130,7 @@ TEST(ConfigTest, UnknownKeyNamesPathFileAndLine) {
   EXPECT_EQ(msg,
             "test.yaml:4: sandbox.max_workspace: unknown key; valid keys in 'sandbox' are: base_dir, "
             "max_workspaces, workspace_timeout, auto_cleanup, cleanup_interval, allowed_source_roots, "
-            "state_dir, workspace_mode, copy_excludes, secret_paths, apply_targets; did you mean max_workspaces?");
+            "state_dir, workspace_mode, copy_excludes, secret_paths, disk_images, apply_targets; did you mean max_workspaces?");
 
   EXPECT_THAT(error_of(parse("logging:\n  level: info\nmonitoring:\n  enabled: true\n")),
               HasSubstr("test.yaml:3: monitoring: unknown section; valid sections are: sandbox, isolation, "
@@ -169,7 +169,7 @@ TEST(ConfigTest, WrongTypeNamesKeyAndLine) {
             "test.yaml:4: plugins.required: expected a list of strings, but an item is a mapping");
   EXPECT_EQ(error_of(parse("\nsandbox: 5\n")),
             "test.yaml:2: sandbox: expected a mapping with the keys base_dir, max_workspaces, "
-            "workspace_timeout, auto_cleanup, cleanup_interval, allowed_source_roots, state_dir, workspace_mode, copy_excludes, secret_paths, apply_targets, got '5'");
+            "workspace_timeout, auto_cleanup, cleanup_interval, allowed_source_roots, state_dir, workspace_mode, copy_excludes, secret_paths, disk_images, apply_targets, got '5'");
   EXPECT_THAT(error_of(parse("isolation:\n  resource_limits: [1]\n")),
               HasSubstr("test.yaml:2: isolation.resource_limits: expected a mapping"));
   EXPECT_THAT(error_of(parse("- sandbox\n")), HasSubstr("test.yaml:1: expected a mapping with the sections"));

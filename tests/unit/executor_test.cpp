@@ -63,7 +63,10 @@ class ExecutorTest : public ::testing::Test {
     fs::create_directories(project_);
     std::ofstream(project_ + "/README") << "a project\n";
   }
-  void TearDown() override { fs::remove_all(root_); }
+  void TearDown() override {
+    server_.reset();  // unmounts what its workspaces mounted (disk images)
+    fs::remove_all(root_);
+  }
 
   void start() {
     isb::ServerOptions options;
@@ -84,10 +87,14 @@ class ExecutorTest : public ::testing::Test {
     return r.ok() ? *r : json::value();
   }
 
-  void workspace(json::object extra = {}) {
+  //! Creates workspace "w"; returns how its disk_mb is enforced ("disk_image"
+  //! where the server can make one, "watch" otherwise, "" without a limit).
+  std::string workspace(json::object extra = {}) {
     json::object args{{"source_path", project_}, {"workspace_id", "w"}};
     for (const auto& kv : extra) args[kv.key()] = kv.value();
-    call("create_workspace", args);
+    auto r = call("create_workspace", args);
+    auto* limit = r.is_object() ? r.at("isolation").as_object().if_contains("disk_limit") : nullptr;
+    return limit ? std::string(limit->at("enforced_by").as_string()) : "";
   }
   std::string ws_path() const { return root_ + "/base/workspaces/w"; }
 
@@ -404,21 +411,28 @@ TEST_F(BuildToolReportsTest, OnlyStaleReportsMeanNoTestResults) {
 // ---- disk_mb ----
 
 TEST_F(ExecutorTest, StepGrowingPastDiskLimitIsStoppedAndFurtherWorkRefusedUntilFilesAreDeleted) {
+  config_.sandbox.disk_images = false;  // the watch (a disk image: tests/e2e/security_memory_disk.test.mjs)
   start();
-  workspace({{"isolation", json::object{{"resource_limits", json::object{{"disk_mb", 1}}}}}});
+  const std::string enforced = workspace({{"isolation", json::object{{"resource_limits", json::object{{"disk_mb", 1}}}}}});
   auto r = run(json::parse(R"([{"id": "fill", "command": "write big.bin 2000000; hang", "timeout_s": 20}])").as_array());
   const auto& s = step(r, "fill");
   EXPECT_EQ(s.at("status"), "failed");
   EXPECT_EQ(s.at("killed_by"), "disk");
   EXPECT_LT(s.at("duration_ms").as_int64(), 5000) << "stopped by the watch, not by the 20 s timeout";
+  // On a disk image the write itself stops at the limit (ENOSPC) and the
+  // watch sees the image full; elsewhere the watch sees it grow past.
   EXPECT_THAT(std::string(s.at("reason").as_string()),
-              HasSubstr("the workspace uses 1.9 MB, over its disk limit of 1.0 MB (resource_limits.disk_mb)"));
+              HasSubstr(enforced == "disk_image"
+                            ? "the workspace's disk of 1.0 MB (resource_limits.disk_mb) is full"
+                            : "the workspace uses 1.9 MB, over its disk limit of 1.0 MB (resource_limits.disk_mb)"));
   EXPECT_EQ(r.at("status"), "failed");
 
   auto refused = try_call("exec_command", {{"workspace_id", "w"}, {"command", "echo hi"}});
   ASSERT_FALSE(refused.ok());
   EXPECT_EQ(refused.error().code, isb::ErrorCode::kResourceExhausted);
-  EXPECT_THAT(refused.error().message, HasSubstr("over its disk limit of 1 MB (resource_limits.disk_mb); delete files"));
+  EXPECT_THAT(refused.error().message,
+              HasSubstr(enforced == "disk_image" ? "at its disk limit of 1 MB (resource_limits.disk_mb); delete files"
+                                                 : "over its disk limit of 1 MB (resource_limits.disk_mb); delete files"));
   auto write = try_call("write_file", {{"workspace_id", "w"}, {"path", "x.txt"}, {"content", "x"}});
   ASSERT_FALSE(write.ok());
   EXPECT_EQ(write.error().code, isb::ErrorCode::kResourceExhausted);
@@ -429,12 +443,15 @@ TEST_F(ExecutorTest, StepGrowingPastDiskLimitIsStoppedAndFurtherWorkRefusedUntil
 }
 
 TEST_F(ExecutorTest, QuickStepLeavingTheWorkspaceOverItsDiskLimitFails) {
+  config_.sandbox.disk_images = false;
   start();
-  workspace({{"isolation", json::object{{"resource_limits", json::object{{"disk_mb", 1}}}}}});
+  const std::string enforced = workspace({{"isolation", json::object{{"resource_limits", json::object{{"disk_mb", 1}}}}}});
   auto r = call("exec_command", {{"workspace_id", "w"}, {"command", "write big.bin 1500000"}});
   EXPECT_EQ(r.at("status"), "failed");
   EXPECT_EQ(r.at("killed_by"), "disk");
-  EXPECT_THAT(std::string(r.at("stderr").as_string()), HasSubstr("over its disk limit of 1.0 MB"));
+  EXPECT_THAT(std::string(r.at("stderr").as_string()),
+              HasSubstr(enforced == "disk_image" ? "disk of 1.0 MB (resource_limits.disk_mb) is full"
+                                                 : "over its disk limit of 1.0 MB"));
 }
 
 }  // namespace

@@ -100,6 +100,7 @@ const KeyDef kKeys[] = {
     ISB_KEY(sandbox.workspace_mode, one_of(kWorkspaceModes)),
     ISB_KEY(sandbox.copy_excludes),
     ISB_KEY(sandbox.secret_paths),
+    ISB_KEY(sandbox.disk_images),
     ISB_KEY(sandbox.apply_targets),
 
     ISB_KEY(isolation.backend, id_syntax()),

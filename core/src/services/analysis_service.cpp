@@ -17,6 +17,8 @@
 #include <sstream>
 #include <system_error>
 
+#include "workspaces/safe_path.hpp"
+
 namespace json = boost::json;
 namespace fs = std::filesystem;
 
@@ -130,37 +132,23 @@ struct Fnv {
   void add(uint64_t v) { add(std::string_view(reinterpret_cast<const char*>(&v), sizeof v)); }
 };
 
-Status fingerprint_dir(const fs::path& dir, const std::string& rel, Fnv& f) {
-  std::vector<std::string> names;
-  std::error_code ec;
-  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec))
-    names.push_back(it->path().filename().string());
-  if (ec) return make_error(ErrorCode::kInternal, "cannot list " + dir.string() + ": " + ec.message());
-  std::sort(names.begin(), names.end());
-  for (const auto& n : names) {
-    const fs::path p = dir / n;
-    const std::string r = rel.empty() ? n : rel + "/" + n;
-    struct stat st {};
-    if (::lstat(p.c_str(), &st) != 0) continue;  // vanished meanwhile
-    f.add(r);
-    f.add(static_cast<uint64_t>(st.st_mode));
-    f.add(static_cast<uint64_t>(st.st_size));
-    f.add(static_cast<uint64_t>(st.st_mtim.tv_sec) * 1000000000ull +
-          static_cast<uint64_t>(st.st_mtim.tv_nsec));
-    if (S_ISDIR(st.st_mode)) {
-      if (auto s = fingerprint_dir(p, r, f); !s) return s;
-    }
-  }
-  return ok_status();
-}
-
 const char* depth_name(AnalysisDepth d) { return d == AnalysisDepth::kQuick ? "quick" : "full"; }
 
 }  // namespace
 
 Result<std::string> tree_fingerprint(const std::string& root) {
+  // By descriptor, never through a symlink: the tree is the sandbox's.
+  auto dir = workspaces::BeneathRoot::open(root);
+  if (!dir) return dir.error();
   Fnv f;
-  if (auto s = fingerprint_dir(root, "", f); !s) return s.error();
+  auto walked = workspaces::walk_beneath(dir->fd(), "", [&](const workspaces::WalkEntry& e) {
+    f.add(e.rel);
+    f.add(static_cast<uint64_t>(e.st.st_mode));
+    f.add(static_cast<uint64_t>(e.st.st_size));
+    f.add(static_cast<uint64_t>(e.st.st_mtim.tv_sec) * 1000000000ull + static_cast<uint64_t>(e.st.st_mtim.tv_nsec));
+    return S_ISDIR(e.st.st_mode);
+  });
+  if (!walked) return make_error(ErrorCode::kInternal, "cannot fingerprint " + root + ": " + walked.error().message);
   char buf[17];
   std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(f.h));
   return std::string(buf);

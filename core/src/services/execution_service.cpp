@@ -146,7 +146,7 @@ constexpr int64_t kDiskWatchCostFactor = 20;
 // thread; the destructor stops and joins the thread.
 class DiskWatch {
  public:
-  DiskWatch(std::function<Result<int64_t>()> measure, int64_t limit_bytes)
+  DiskWatch(std::function<Result<WorkspaceService::DiskUsage>()> measure, int64_t limit_bytes)
       : measure_(std::move(measure)), limit_(limit_bytes) {
     if (limit_ > 0) thread_ = std::thread([this] { loop(); });
   }
@@ -174,8 +174,8 @@ class DiskWatch {
       const int64_t took = now_ms() - start;
       lock.lock();
       if (used) {
-        used_ = *used;
-        if (*used > limit_) {
+        used_ = used->used_bytes;
+        if (used->over()) {
           exceeded_ = true;
           return;
         }
@@ -184,7 +184,7 @@ class DiskWatch {
     }
   }
 
-  std::function<Result<int64_t>()> measure_;
+  std::function<Result<WorkspaceService::DiskUsage>()> measure_;
   const int64_t limit_;
   std::mutex mu_;
   std::condition_variable cv_;
@@ -307,16 +307,12 @@ ExecutionService::StepOutcome ExecutionService::run_step(const WorkspaceRecord& 
   std::optional<services::FileSnapshot> before;
   if (snapshot_files) before = services::FileSnapshot::take(w.path, skip);
   auto stop_requested = [&] { return run.cancel.load() || events.cancelled(); };
-  // disk_mb: the step is stopped once the workspace grows past its limit.
+  // disk_mb: the step is stopped once the workspace grows past its limit
+  // (on a disk image, once the image is full: measuring it is one statvfs).
   auto disk = workspaces_.disk_usage(w);
   const int64_t disk_limit = disk ? disk->limit_bytes : 0;
-  DiskWatch disk_watch(
-      [this, &w]() -> Result<int64_t> {
-        auto u = workspaces_.disk_usage(w);
-        if (!u) return u.error();
-        return u->used_bytes;
-      },
-      disk_limit);
+  const bool disk_image = disk && disk->kernel_enforced;
+  DiskWatch disk_watch([this, &w]() { return workspaces_.disk_usage(w); }, disk_limit);
   auto stop_or_disk = [&] { return stop_requested() || disk_watch.exceeded(); };
   bool over_disk = false;
   int64_t disk_used = 0;
@@ -400,13 +396,17 @@ ExecutionService::StepOutcome ExecutionService::run_step(const WorkspaceRecord& 
   // A step that finished under the watch's radar but left the workspace over
   // its limit fails too: what it wrote is over the quota either way.
   if (disk_limit > 0 && !over_disk && (r.status == "succeeded" || r.status == "failed")) {
-    if (auto u = workspaces_.disk_usage(w); u && u->used_bytes > disk_limit) {
+    if (auto u = workspaces_.disk_usage(w); u && u->over()) {
       over_disk = true;
       disk_used = u->used_bytes;
       r.status = "failed";
     }
   }
-  if (over_disk) {
+  if (over_disk && disk_image) {
+    reason = "the workspace's disk of " + megabytes(disk_limit) +
+             " (resource_limits.disk_mb) is full; the step was stopped. Delete files (delete_file) to make room; "
+             "until then executions and writes are refused";
+  } else if (over_disk) {
     reason = "the workspace uses " + megabytes(disk_used) + ", over its disk limit of " + megabytes(disk_limit) +
              " (resource_limits.disk_mb); the step was stopped. Delete files (delete_file) to get under the limit; "
              "until then executions and writes are refused";
@@ -753,6 +753,7 @@ Result<json::object> ExecutionService::execute_plan(const std::string& plan_id, 
   const std::string plan_status = status == "succeeded" ? "completed" : status;
   (void)plans_.set_status(plan_id, plan_status, status == "succeeded" ? "" : stop_reason);
   spdlog::info("execution {} of plan {}: {}", e.id, plan_id, status);
+  workspaces_.watch_disk_while_running(*w);  // what the steps left running
   return json::object{{"execution_id", e.id},
                       {"plan_id", plan_id},
                       {"workspace_id", w->id},
@@ -795,6 +796,7 @@ Result<json::object> ExecutionService::exec_command(const std::string& workspace
   const StepRecord& r = outcome.record;
   std::string status = r.status == "succeeded" ? "succeeded" : r.status == "cancelled" ? "cancelled" : "failed";
   if (auto st = store_.finish_execution(e.id, status, r.exit_code, r.finished_at); !st) return st.error();
+  workspaces_.watch_disk_while_running(*w);  // what the command left running
   json::object out = describe_step(r, true);
   out["execution_id"] = e.id;
   out["workspace_id"] = workspace_id;

@@ -3,14 +3,22 @@
 
 #include <fnmatch.h>
 
-#include <fstream>
+#include "workspaces/safe_path.hpp"
+
+#include <sstream>
 
 namespace isb::workspaces {
 
 IgnoreRules IgnoreRules::load(const std::string& root, const std::vector<std::string>& extra_patterns) {
   IgnoreRules rules;
-  std::ifstream in(root + "/.sandboxignore");
-  for (std::string line; std::getline(in, line);) rules.add(std::move(line));
+  // Read beneath the root, never through a symlink, and only a file of a
+  // size ignore rules have.
+  if (auto dir = BeneathRoot::open(root)) {
+    if (auto text = dir->read_small(".sandboxignore", 1 << 20)) {
+      std::istringstream in(*text);
+      for (std::string line; std::getline(in, line);) rules.add(std::move(line));
+    }
+  }
   for (const auto& p : extra_patterns) rules.add(p);
   return rules;
 }

@@ -58,11 +58,11 @@ Status copy_file(int src_root, int dst_root, const FileJob& job) {
 
 Result<CopyReport> copy_tree(const std::string& source, const std::string& dest,
                              const std::vector<std::string>& extra_excludes,
-                             const std::vector<std::string>& secret_paths) {
+                             const std::vector<std::string>& secret_paths, bool into_existing) {
   const workspaces::SecretPaths secrets(secret_paths);
   CopyReport report;
   struct stat root_st;
-  if (::lstat(dest.c_str(), &root_st) == 0) {
+  if (!into_existing && ::lstat(dest.c_str(), &root_st) == 0) {
     return make_error(ErrorCode::kAlreadyExists, "copy target " + dest + " already exists");
   }
   int src_fd = ::open(source.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -70,7 +70,7 @@ Result<CopyReport> copy_tree(const std::string& source, const std::string& dest,
   UniqueFd src(src_fd);
   std::error_code ec;
   std::filesystem::create_directories(std::filesystem::path(dest).parent_path(), ec);
-  if (::fstat(src.get(), &root_st) < 0 || ::mkdir(dest.c_str(), 0700) < 0) {
+  if (::fstat(src.get(), &root_st) < 0 || (!into_existing && ::mkdir(dest.c_str(), 0700) < 0)) {
     return make_error(ErrorCode::kUnavailable, "cannot create " + dest + ": " + std::strerror(errno));
   }
   int dst_fd = ::open(dest.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);

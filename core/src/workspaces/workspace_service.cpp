@@ -5,13 +5,16 @@
 #include <isb/core/file_tools.hpp>
 
 #include "workspaces/archive_import.hpp"
+#include "workspaces/disk_image.hpp"
 #include "workspaces/overlay_mount.hpp"
+#include "workspaces/safe_path.hpp"
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <spdlog/spdlog.h>
 
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -116,6 +119,22 @@ std::string WorkspaceService::meta_dir(const std::string& id) const {
   return (fs::path(config_.state_dir()) / "workspace-meta" / id).string();
 }
 
+std::string WorkspaceService::disk_image_path(const std::string& id) const { return meta_dir(id) + "/disk.img"; }
+
+std::string WorkspaceService::layers_dir(const std::string& id) const {
+  // An overlay's layers live on the workspace's disk image when it has one.
+  std::error_code ec;
+  return fs::exists(disk_image_path(id), ec) ? meta_dir(id) + "/disk" : meta_dir(id);
+}
+
+void WorkspaceService::drop_disk_image(const std::string& id) const {
+  for (const auto& m : {meta_dir(id) + "/disk"}) {
+    if (auto st = workspaces::unmount_if_mounted(m); !st) spdlog::warn("{}", st.error().message);
+    ::rmdir(m.c_str());
+  }
+  ::unlink(disk_image_path(id).c_str());
+}
+
 std::string WorkspaceService::exports_dir() const { return (fs::path(config_.state_dir()) / "exports").string(); }
 
 std::string WorkspaceService::mode_of(const WorkspaceRecord& w) const {
@@ -131,7 +150,7 @@ Result<ChangeSources> WorkspaceService::change_sources(const WorkspaceRecord& w)
                     .upper = "",
                     .secret_paths = config_.sandbox.secret_paths};
   if (mode_of(w) == "overlay") {
-    src.upper = meta_dir(w.id) + "/upper";
+    src.upper = layers_dir(w.id) + "/upper";
     if (!workspaces::is_mount_point(w.path)) {
       return make_error(ErrorCode::kUnavailable, "the overlay of workspace '" + w.id +
                                                      "' is not mounted; restart the server to re-mount it");
@@ -196,8 +215,20 @@ Result<WorkspaceService::DiskUsage> WorkspaceService::disk_usage(const Workspace
   DiskUsage u;
   if (disk_mb <= 0) return u;
   u.limit_bytes = disk_mb * 1024 * 1024;
+  std::error_code ec;
+  if (fs::exists(disk_image_path(w.id), ec)) {
+    // The image's blocks in use: what the kernel counts against the limit.
+    const std::string mount = mode_of(w) == "overlay" ? meta_dir(w.id) + "/disk" : w.path;
+    struct statvfs sv {};
+    if (workspaces::is_mount_point(mount) && ::statvfs(mount.c_str(), &sv) == 0) {
+      // What is left to the sandbox is the free space: full means at the limit.
+      u.kernel_enforced = true;
+      u.used_bytes = std::max<int64_t>(0, u.limit_bytes - static_cast<int64_t>(sv.f_bavail * sv.f_frsize));
+      return u;
+    }
+  }
   // An overlay workspace only occupies its upper layer; the source is shared.
-  const std::string measured = mode_of(w) == "overlay" ? meta_dir(w.id) + "/upper" : w.path;
+  const std::string measured = mode_of(w) == "overlay" ? layers_dir(w.id) + "/upper" : w.path;
   auto used = file_tools::disk_usage_bytes(measured);
   if (!used) return used.error();
   u.used_bytes = *used;
@@ -214,8 +245,13 @@ Result<int64_t> WorkspaceService::disk_quota_remaining(const WorkspaceRecord& w)
 Status WorkspaceService::check_disk_quota(const WorkspaceRecord& w) const {
   auto u = disk_usage(w);
   if (!u) return u.error();
-  if (u->limit_bytes <= 0 || u->used_bytes <= u->limit_bytes) return ok_status();
+  if (!u->over()) return ok_status();
   auto mb = [](int64_t b) { return std::to_string((b + 1024 * 1024 - 1) / (1024 * 1024)); };
+  if (u->kernel_enforced) {
+    return make_error(ErrorCode::kResourceExhausted,
+                      "workspace '" + w.id + "' has filled its disk: it is at its disk limit of " + mb(u->limit_bytes) +
+                          " MB (resource_limits.disk_mb); delete files with delete_file to make room, then try again");
+  }
   return make_error(ErrorCode::kResourceExhausted,
                     "workspace '" + w.id + "' uses " + std::to_string(u->used_bytes) + " bytes (about " +
                         mb(u->used_bytes) + " MB), over its disk limit of " + mb(u->limit_bytes) +
@@ -226,9 +262,9 @@ Status WorkspaceService::check_disk_quota(const WorkspaceRecord& w) const {
 Result<std::vector<std::string>> WorkspaceService::prepare_overlay_layers(const std::string& id,
                                                                           const std::string& source,
                                                                           const std::string& merged) {
-  const std::string upper = meta_dir(id) + "/upper";
+  const std::string upper = layers_dir(id) + "/upper";
   std::error_code ec;
-  for (const auto& d : {upper, meta_dir(id) + "/work", merged}) {
+  for (const auto& d : {upper, layers_dir(id) + "/work", merged}) {
     fs::create_directories(d, ec);
     if (ec) return make_error(ErrorCode::kUnavailable, "cannot create " + d + ": " + ec.message());
   }
@@ -251,7 +287,7 @@ Result<std::vector<std::string>> WorkspaceService::mount_overlay_workspace(const
   auto hidden = prepare_overlay_layers(id, source, merged);
   if (!hidden) return hidden;
   workspaces::OverlayLayout layout{
-      .lower = source, .upper = meta_dir(id) + "/upper", .work = meta_dir(id) + "/work", .merged = merged};
+      .lower = source, .upper = layers_dir(id) + "/upper", .work = layers_dir(id) + "/work", .merged = merged};
   if (auto st = workspaces::mount_overlay(layout); !st) return st.error();
   return hidden;
 }
@@ -265,7 +301,7 @@ json::object WorkspaceService::sandbox_spec(const std::string& id, const std::st
                     {"network", "none"}};
   if (!overlay_lower.empty()) {
     spec["overlay"] = json::object{
-        {"lower", overlay_lower}, {"upper", meta_dir(id) + "/upper"}, {"work", meta_dir(id) + "/work"}};
+        {"lower", overlay_lower}, {"upper", layers_dir(id) + "/upper"}, {"work", layers_dir(id) + "/work"}};
   }
   return spec;
 }
@@ -382,15 +418,16 @@ Result<json::object> WorkspaceService::create(const CreateRequest& req) {
                                                      "another workspace_id");
   }
   auto undo_dir = [&](const fs::path& p) {
-    std::error_code rm;
-    fs::remove_all(p, rm);
-    if (rm) spdlog::warn("could not remove {}: {}", p.string(), rm.message());
+    if (auto st = workspaces::remove_directory_tree(p.string()); !st) {
+      spdlog::warn("could not remove {}: {}", p.string(), st.error().message);
+    }
   };
   const std::string meta = meta_dir(id);
   undo_dir(meta);  // left by a crash during an earlier creation under this id
   auto undo_workspace = [&]() {
     if (auto st = workspaces::unmount_if_mounted(final_path.string()); !st) spdlog::warn("{}", st.error().message);
     undo_dir(final_path);
+    drop_disk_image(id);
     undo_dir(meta);
   };
   // An archive is unpacked once into the state dir; that pristine tree is
@@ -437,6 +474,25 @@ Result<json::object> WorkspaceService::create(const CreateRequest& req) {
   // Made here already when the backend mounts the overlay itself: whether it
   // can decides between overlay and the copy fallback.
   std::optional<json::value> sandbox;
+  // disk_mb as a kernel limit where this host can make disk images: the
+  // workspace's files (the copy, or the overlay's layers) go on an image of
+  // that size. Elsewhere the executor and a watch measure usage instead.
+  const bool disk_image =
+      limits->disk_mb > 0 && config_.sandbox.disk_images && !workspaces::disk_images_unavailable();
+  auto make_disk_image = [&](const std::string& mount_point, uid_t uid, gid_t gid, mode_t m) -> Status {
+    std::error_code mec;
+    fs::create_directories(meta, mec);
+    fs::create_directories(mount_point, mec);
+    if (mec) return make_error(ErrorCode::kUnavailable, "cannot create " + mount_point + ": " + mec.message());
+    return workspaces::create_disk_image(disk_image_path(id), limits->disk_mb, mount_point, uid, gid, m);
+  };
+  if (mode == "overlay" && disk_image) {
+    if (auto st = make_disk_image(meta + "/disk", 0, 0, 0755); !st) {
+      undo_workspace();
+      return make_error(st.error().code, "creating the disk image of workspace '" + id + "' failed: " +
+                                             st.error().message);
+    }
+  }
   if (mode == "overlay") {
     auto hidden = assessment->mounts_overlay ? prepare_overlay_layers(id, tree_source, final_path.string())
                                              : mount_overlay_workspace(id, tree_source, final_path.string());
@@ -455,19 +511,41 @@ Result<json::object> WorkspaceService::create(const CreateRequest& req) {
     if (hidden) {
       json::array skipped;
       for (const auto& h : *hidden) skipped.push_back(json::value(h));
-      creation = json::object{{"lower", tree_source}, {"upper", meta + "/upper"}, {"hidden", skipped}};
+      creation = json::object{{"lower", tree_source}, {"upper", layers_dir(id) + "/upper"}, {"hidden", skipped}};
     } else {
       if (auto st = workspaces::unmount_if_mounted(final_path.string()); !st) spdlog::warn("{}", st.error().message);
       undo_dir(final_path);
-      undo_dir(meta + "/upper");
-      undo_dir(meta + "/work");
+      undo_dir(layers_dir(id) + "/upper");
+      undo_dir(layers_dir(id) + "/work");
+      drop_disk_image(id);
       mode = "copy";
       mode_note = "overlay is unavailable here (" + hidden.error().message + "); the workspace was copied instead";
       spdlog::warn("workspace {}: {}", id, mode_note);
     }
   }
   CopyReport copied;
-  if (mode == "copy") {
+  if (mode == "copy" && disk_image) {
+    // Straight onto the image mounted at the workspace path: a crash
+    // midway leaves a mount no workspace owns, which the next start removes.
+    struct stat src_st {};
+    ::stat(tree_source.c_str(), &src_st);
+    auto st = make_disk_image(final_path.string(), src_st.st_uid, src_st.st_gid, src_st.st_mode);
+    auto c = st ? copy_tree(tree_source, final_path.string(), config_.sandbox.copy_excludes,
+                            config_.sandbox.secret_paths, /*into_existing=*/true)
+                : Result<CopyReport>(st.error());
+    auto m = c ? record_manifest(final_path.string(), meta + "/manifest.json") : Result<int64_t>(c.error());
+    if (!m) {
+      undo_workspace();
+      std::string why = m.error().message;
+      if (why.find(std::strerror(ENOSPC)) != std::string::npos) {
+        why += " (the source does not fit in the workspace's disk limit of " + std::to_string(limits->disk_mb) +
+               " MB, resource_limits.disk_mb: exclude build output with .sandboxignore or sandbox.copy_excludes, or "
+               "ask for more)";
+      }
+      return make_error(m.error().code, "copying " + *source + " onto the workspace's disk image failed: " + why);
+    }
+    copied = std::move(*c);
+  } else if (mode == "copy") {
     auto c = copy_tree(tree_source, staging.string(), config_.sandbox.copy_excludes, config_.sandbox.secret_paths);
     if (!c) {
       undo_dir(staging);
@@ -515,6 +593,20 @@ Result<json::object> WorkspaceService::create(const CreateRequest& req) {
     isolation["workspace_mount"] = json_string(*sandbox, "workspace_mount");
   }
   if (backend->info().id != "process") isolation["image"] = image;
+  if (limits->disk_mb > 0) {
+    isolation["disk_limit"] =
+        disk_image ? json::object{{"enforced_by", "disk_image"},
+                                  {"detail", "the workspace's files are on an ext4 image of " +
+                                                 std::to_string(limits->disk_mb) +
+                                                 " MB: writes past it fail with ENOSPC, at any time"}}
+                   : json::object{{"enforced_by", "watch"},
+                                  {"detail", "usage is measured while commands or their background processes run, "
+                                             "and the sandbox is restarted when it goes over (no disk image: " +
+                                                 (config_.sandbox.disk_images
+                                                      ? *workspaces::disk_images_unavailable()
+                                                      : std::string("sandbox.disk_images is false")) +
+                                                 ")"}};
+  }
 
   WorkspaceRecord w;
   w.id = id;
@@ -612,13 +704,16 @@ Result<json::object> WorkspaceService::destroy_locked(const std::string& workspa
     return make_error(ErrorCode::kUnavailable, "the sandbox of '" + workspace_id + "' was stopped but " +
                                                    st.error().message + "; call destroy again");
   }
-  std::error_code ec;
-  fs::remove_all(w->path, ec);
-  if (!ec) fs::remove_all(meta_dir(workspace_id), ec);
-  if (ec) {
+  drop_disk_image(workspace_id);
+  // The tree was the sandbox's: removed by descriptor, never through a link.
+  auto removed = workspaces::remove_directory_tree(w->path);
+  if (removed) removed = workspaces::remove_directory_tree(meta_dir(workspace_id));
+  if (!removed) {
     return make_error(ErrorCode::kUnavailable, "the sandbox of '" + workspace_id + "' was stopped but " + w->path +
-                                                   " could not be removed: " + ec.message() + "; call destroy again");
+                                                   " could not be removed: " + removed.error().message +
+                                                   "; call destroy again");
   }
+  std::error_code ec;
   if (auto st = store_.mark_workspace_destroyed(workspace_id, now_ms()); !st) return st.error();
   spdlog::info("workspace {} destroyed", workspace_id);
   return json::object{{"workspace_id", workspace_id},
@@ -649,8 +744,10 @@ void WorkspaceService::release_sandboxes() {
         spdlog::warn("stopping the sandbox of workspace {}: {}", w.id, st.error().message);
       }
     }
-    // The upper layer keeps every change; the next start mounts it again.
+    // The upper layer (or the disk image) keeps every change; the next
+    // start mounts it again.
     if (auto st = workspaces::unmount_if_mounted(w.path); !st) spdlog::warn("{}", st.error().message);
+    if (auto st = workspaces::unmount_if_mounted(meta_dir(w.id) + "/disk"); !st) spdlog::warn("{}", st.error().message);
   }
 }
 
@@ -679,13 +776,11 @@ void WorkspaceService::restore_sandboxes() {
     const std::string name = entry.path().filename().string();
     if (owned.count(name) || workspaces::is_mount_point(entry.path().string())) continue;
     spdlog::warn("removing orphaned workspace directory {}", entry.path().string());
-    std::error_code rm;
-    fs::remove_all(entry.path(), rm);
+    (void)workspaces::remove_directory_tree(entry.path().string());
   }
   for (const auto& entry : fs::directory_iterator(fs::path(config_.state_dir()) / "workspace-meta", ec)) {
     if (owned.count(entry.path().filename().string())) continue;
-    std::error_code rm;
-    fs::remove_all(entry.path(), rm);
+    (void)workspaces::remove_directory_tree(entry.path().string());
   }
   // Overlays: the core re-mounts those whose backend does not mount them;
   // for the others, a mount a crashed run left goes (it was made for that
@@ -695,6 +790,15 @@ void WorkspaceService::restore_sandboxes() {
   for (const auto& id : backends_.ids()) {
     auto probe = backends_.get(id)->probe();
     backend_mounts[id] = probe && backend_mounts_overlay(*probe);
+  }
+  // Disk images first: a copy's files or an overlay's layers live on them.
+  for (const auto& w : *rows) {
+    std::error_code iec;
+    if (!fs::exists(disk_image_path(w.id), iec)) continue;
+    const std::string at = mode_of(w) == "overlay" ? meta_dir(w.id) + "/disk" : w.path;
+    if (auto st = workspaces::mount_disk_image(disk_image_path(w.id), at); !st) {
+      spdlog::warn("workspace {}: cannot mount its disk image: {}", w.id, st.error().message);
+    }
   }
   for (const auto& w : *rows) {
     if (mode_of(w) != "overlay") continue;
@@ -824,7 +928,73 @@ std::vector<std::string> WorkspaceService::cleanup_idle(int64_t now) {
   return destroyed;
 }
 
+Status WorkspaceService::restart_sandbox_locked(const WorkspaceRecord& w) {
+  auto backend = isolation_for(w);
+  if (!backend) return backend.error();
+  if (auto st = backend->destroy_sandbox(w.sandbox_id); !st && st.error().code != ErrorCode::kNotFound) return st;
+  const std::string base = json_string(read_json_file(meta_dir(w.id) + "/meta.json"), "base");
+  auto probe = backend->probe();
+  const bool backend_mounts = mode_of(w) == "overlay" && probe && backend_mounts_overlay(*probe);
+  if (backend_mounts) (void)workspaces::unmount_if_mounted(w.path);
+  std::string image = json_string(parse_or_empty(w.isolation_json), "image");
+  auto r = backend->create_sandbox(sandbox_spec(w.id, w.path, parse_or_empty(w.resource_limits_json),
+                                                image.empty() ? config_.isolation.container_image : image,
+                                                backend_mounts ? (base.empty() ? w.source_path : base) : ""));
+  if (!r) return r.error();
+  const std::string sandbox_id = json_string(*r, "sandbox_id");
+  if (!sandbox_id.empty() && sandbox_id != w.sandbox_id) return store_.set_workspace_sandbox(w.id, sandbox_id);
+  return ok_status();
+}
+
+void WorkspaceService::watch_disk_while_running(const WorkspaceRecord& w) {
+  auto usage = disk_usage(w);
+  if (!usage || usage->limit_bytes <= 0 || usage->kernel_enforced) return;
+  std::lock_guard<std::mutex> lock(watch_mu_);
+  if (watches_stop_ || watching_.count(w.id)) return;
+  if (auto old = disk_watches_.find(w.id); old != disk_watches_.end()) {
+    old->second.join();  // finished (not in watching_)
+    disk_watches_.erase(old);
+  }
+  watching_.insert(w.id);
+  disk_watches_[w.id] = std::thread([this, id = w.id] {
+    // Walking costs time: pause at least 20 times the last walk (min 1 s).
+    int64_t pause_ms = 1000;
+    for (;;) {
+      {
+        std::unique_lock<std::mutex> lock(watch_mu_);
+        if (watch_cv_.wait_for(lock, std::chrono::milliseconds(pause_ms), [this] { return watches_stop_; })) break;
+      }
+      auto cur = get_active(id);
+      if (!cur) break;
+      auto backend = isolation_for(*cur);
+      auto st = backend ? backend->sandbox_status(cur->sandbox_id) : Result<json::value>(backend.error());
+      const json::value* n = st && st->is_object() ? st->as_object().if_contains("processes") : nullptr;
+      if (!n || !n->is_int64() || n->as_int64() <= 0) break;  // nothing left that could write
+      const int64_t started = now_ms();
+      auto u = disk_usage(*cur);
+      pause_ms = std::max<int64_t>(1000, 20 * (now_ms() - started));
+      if (!u || u->used_bytes <= u->limit_bytes) continue;
+      std::lock_guard<std::mutex> create_lock(create_mu_);
+      auto fresh = get_active(id);
+      if (!fresh) break;
+      spdlog::warn("workspace {} grew to {} bytes, over its disk limit of {} bytes (resource_limits.disk_mb), while "
+                   "processes left by a command ran; restarting its sandbox stops them",
+                   id, u->used_bytes, u->limit_bytes);
+      if (auto rs = restart_sandbox_locked(*fresh); !rs) {
+        spdlog::error("workspace {}: restarting its sandbox failed: {}", id, rs.error().message);
+      }
+      break;
+    }
+    std::lock_guard<std::mutex> lock(watch_mu_);
+    watching_.erase(id);
+  });
+}
+
 void WorkspaceService::start_cleanup() {
+  {
+    std::lock_guard<std::mutex> lock(watch_mu_);
+    watches_stop_ = false;
+  }
   if (!config_.sandbox.auto_cleanup || cleanup_thread_.joinable()) return;
   {
     std::lock_guard<std::mutex> lock(cleanup_mu_);
@@ -848,6 +1018,14 @@ void WorkspaceService::stop_cleanup() {
   }
   cleanup_cv_.notify_all();
   if (cleanup_thread_.joinable()) cleanup_thread_.join();
+  std::map<std::string, std::thread> watches;
+  {
+    std::lock_guard<std::mutex> lock(watch_mu_);
+    watches_stop_ = true;
+    watches.swap(disk_watches_);
+  }
+  watch_cv_.notify_all();
+  for (auto& [id, t] : watches) t.join();
 }
 
 }  // namespace isb

@@ -61,6 +61,11 @@ struct SandboxConfig {
       // shell and REPL histories
       ".bash_history", ".zsh_history", ".sh_history", ".history", ".python_history", ".node_repl_history",
       ".psql_history", ".mysql_history", ".sqlite_history", ".lesshst", ".local/share/fish/fish_history"};
+  //! Put each workspace with a disk_mb limit on a loop-mounted ext4 image of
+  //! that size, where the server can (root, loop devices, mkfs.ext4): the
+  //! kernel then holds the limit at all times. false, or where it cannot:
+  //! usage is measured while commands and what they left run.
+  bool disk_images = true;
   //! Directories apply_changes may write into besides a workspace's own
   //! source (each with everything beneath it). Empty: the source only.
   std::vector<std::string> apply_targets;

@@ -67,10 +67,12 @@ struct CopyReport {
 //! secret_paths (sandbox.secret_paths: .ssh, .aws, .env, ...) never copied;
 //! entries named by <source>/.sandboxignore or by extra_excludes (the
 //! config's sandbox.copy_excludes, same syntax) skipped. File contents are
-//! copied by several threads.
+//! copied by several threads. into_existing: dest is an empty directory
+//! already (a mounted disk image) rather than a path to create.
 Result<CopyReport> copy_tree(const std::string& source, const std::string& dest,
                              const std::vector<std::string>& extra_excludes = {},
-                             const std::vector<std::string>& secret_paths = SandboxConfig{}.secret_paths);
+                             const std::vector<std::string>& secret_paths = SandboxConfig{}.secret_paths,
+                             bool into_existing = false);
 
 class WorkspaceService {
  public:
@@ -135,8 +137,13 @@ class WorkspaceService {
   //! the limit is 0 (unlimited).
   Result<int64_t> disk_quota_remaining(const WorkspaceRecord& w) const;
   struct DiskUsage {
-    int64_t used_bytes = 0;   // measured only when there is a limit
-    int64_t limit_bytes = 0;  // 0: unlimited
+    int64_t used_bytes = 0;        // measured only when there is a limit
+    int64_t limit_bytes = 0;       // 0: unlimited
+    bool kernel_enforced = false;  // a disk image holds the limit (used: limit minus its free space)
+    //! Past the limit (a disk image: full, as it cannot go past it).
+    bool over() const {
+      return limit_bytes > 0 && (kernel_enforced ? used_bytes >= limit_bytes : used_bytes > limit_bytes);
+    }
   };
   //! What the workspace occupies (an overlay: its upper layer only) against
   //! its disk_mb limit.
@@ -169,6 +176,10 @@ class WorkspaceService {
   //! running in their sandbox (whose idle clock is restarted instead).
   //! Returns the ids destroyed.
   std::vector<std::string> cleanup_idle(int64_t now);
+  //! After a command, where no disk image holds disk_mb: keeps measuring the
+  //! workspace while processes it left run, and restarts its sandbox (which
+  //! stops them) once it is over the limit. One watch per workspace.
+  void watch_disk_while_running(const WorkspaceRecord& w);
   //! Runs cleanup_idle every sandbox.cleanup_interval on a background thread
   //! when sandbox.auto_cleanup is set. stop_cleanup() wakes and joins it.
   void start_cleanup();
@@ -178,6 +189,14 @@ class WorkspaceService {
  private:
   boost::json::object describe(const WorkspaceRecord& w) const;
   std::string meta_dir(const std::string& id) const;
+  //! The workspace's disk image (meta dir/disk.img; there only when disk_mb
+  //! is a kernel limit, see workspaces/disk_image.hpp).
+  std::string disk_image_path(const std::string& id) const;
+  //! Where an overlay's upper and work layers are: on the disk image's mount
+  //! (meta dir/disk) when there is one, else in the meta dir.
+  std::string layers_dir(const std::string& id) const;
+  //! Unmounts the overlay layers' disk image and deletes it.
+  void drop_disk_image(const std::string& id) const;
   //! Prepares an overlay workspace's upper and work dirs (the upper root
   //! takes the source root's owner and mode; credentials and excludes are
   //! whited out); the result carries the hidden paths.
@@ -192,6 +211,9 @@ class WorkspaceService {
   boost::json::object sandbox_spec(const std::string& id, const std::string& path, const boost::json::value& limits,
                                    const std::string& image, const std::string& overlay_lower) const;
   Result<boost::json::object> destroy_locked(const std::string& workspace_id);
+  //! Destroys and recreates the workspace's sandbox (every process in it
+  //! ends; the files stay). Caller holds create_mu_.
+  Status restart_sandbox_locked(const WorkspaceRecord& w);
 
   const Config& config_;
   Store& store_;
@@ -202,6 +224,12 @@ class WorkspaceService {
   std::mutex activity_mu_;
   std::map<std::string, int> activities_;     // workspace id -> live Activity count
   std::set<std::string> being_cleaned_;        // idle cleanup destroying these now
+
+  std::mutex watch_mu_;
+  std::map<std::string, std::thread> disk_watches_;  // by workspace id; joined by stop_cleanup
+  std::set<std::string> watching_;                   // ids whose watch still runs
+  bool watches_stop_ = false;
+  std::condition_variable watch_cv_;
 
   std::mutex cleanup_mu_;
   std::condition_variable cleanup_cv_;
