@@ -238,6 +238,10 @@ test('long calls never hold up read-only ones, and long_call_workers bounds them
     assert.ok(done[1] < 1900, `first two sleeps ended at ${done}`);
     assert.ok(done[2] >= 1900, `the third sleep waited for a worker (ended at ${done})`);
   } finally {
+    // End of input is a clean shutdown that unmounts the workspaces' disk images.
+    const exited = new Promise((resolve) => proc.once('exit', resolve));
+    proc.stdin.end();
+    await Promise.race([exited, sleep(5000)]);
     proc.kill('SIGKILL');
     for (const d of [dir, base, src]) rmSync(d, { recursive: true, force: true });
   }

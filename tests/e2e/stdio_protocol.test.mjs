@@ -121,6 +121,12 @@ function startServer({ args = [], env = {} } = {}) {
   s.close = async () => {
     for (const w of s.waiters) clearTimeout(w.timer);
     if (!s.exitInfo) {
+      // End of input is a clean shutdown: the server unmounts what its
+      // workspaces mounted (disk images, overlays), so the temp dir can go.
+      proc.stdin.end();
+      await Promise.race([s.exited, sleep(5000)]);
+    }
+    if (!s.exitInfo) {
       proc.kill('SIGKILL');
       await Promise.race([s.exited, sleep(2000)]);
     }
