@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <boost/json/parse.hpp>
 #include <filesystem>
 #include <fstream>
@@ -15,6 +16,7 @@
 #include <iterator>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "security/api_keys.hpp"
@@ -117,6 +119,27 @@ TEST(AuthBackoff, LocksOutAtTheThresholdAndDoublesEachLockoutUpToTheMaximum) {
   t += seconds(8);
   EXPECT_EQ(backoff.record_failure("10.0.0.1", t), 8) << "capped at backoff_max_s";
   EXPECT_EQ(backoff.failures("10.0.0.1", t), 7);
+}
+
+TEST(AuthBackoff, ConcurrentGuessesFromOneAddressAreJudgedOnlyUpToTheThreshold) {
+  AuthBackoff backoff({.threshold = 10, .backoff_max_s = 300, .reset_after_s = 900});
+  const auto t = AuthBackoff::Clock::now();
+  std::atomic<int> judged{0}, refused{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 8; ++i) {
+    threads.emplace_back([&] {
+      for (int j = 0; j < 200; ++j) {
+        auto v = backoff.attempt("10.0.0.1", false, t);
+        (v.locked_for_s > 0 ? refused : judged)++;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(judged, 10) << "as many connections as the client likes: still only the threshold is judged";
+  EXPECT_EQ(refused, 1590);
+  auto right = backoff.attempt("10.0.0.1", true, t);
+  EXPECT_GT(right.locked_for_s, 0) << "a right key is refused unjudged while locked out";
+  EXPECT_EQ(backoff.attempt("10.0.0.2", true, t).locked_for_s, 0);
 }
 
 TEST(AuthBackoff, ForgetsAnAddressAfterResetAfterWithoutFailures) {

@@ -58,16 +58,14 @@ AuthBackoff::Entry* AuthBackoff::find(const std::string& address, Clock::time_po
   return &entries_.try_emplace(address).first->second;
 }
 
-int64_t AuthBackoff::locked_for(const std::string& address, Clock::time_point now) {
-  std::lock_guard<std::mutex> lock(mu_);
+int64_t AuthBackoff::locked_for_locked(const std::string& address, Clock::time_point now) {
   Entry* e = find(address, now, false);
   if (!e || now >= e->locked_until) return 0;
   auto left = std::chrono::ceil<std::chrono::seconds>(e->locked_until - now).count();
   return std::max<int64_t>(1, left);
 }
 
-int64_t AuthBackoff::record_failure(const std::string& address, Clock::time_point now) {
-  std::lock_guard<std::mutex> lock(mu_);
+int64_t AuthBackoff::record_failure_locked(const std::string& address, Clock::time_point now) {
   Entry* e = find(address, now, true);
   forget_if_stale(*e, now);
   e->failures += 1;
@@ -79,6 +77,24 @@ int64_t AuthBackoff::record_failure(const std::string& address, Clock::time_poin
   int64_t lockout = std::min<int64_t>(options_.backoff_max_s, int64_t{1} << doublings);
   e->locked_until = now + std::chrono::seconds(lockout);
   return lockout;
+}
+
+AuthBackoff::Verdict AuthBackoff::attempt(const std::string& address, bool key_ok, Clock::time_point now) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Verdict v;
+  v.locked_for_s = locked_for_locked(address, now);
+  if (v.locked_for_s == 0 && !key_ok) v.lockout_s = record_failure_locked(address, now);
+  return v;
+}
+
+int64_t AuthBackoff::locked_for(const std::string& address, Clock::time_point now) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return locked_for_locked(address, now);
+}
+
+int64_t AuthBackoff::record_failure(const std::string& address, Clock::time_point now) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return record_failure_locked(address, now);
 }
 
 int64_t AuthBackoff::failures(const std::string& address, Clock::time_point now) {

@@ -11,8 +11,14 @@
 // guesses at other keys.
 //
 //   AuthBackoff backoff({.threshold = 10, .backoff_max_s = 300, .reset_after_s = 900});
-//   if (int64_t wait = backoff.locked_for(addr, now)) refuse_429(wait);
-//   else if (!key_ok) backoff.record_failure(addr, now);
+//   bool key_ok = keys.match(presented).has_value();
+//   auto v = backoff.attempt(addr, key_ok, now);
+//   if (v.locked_for_s) refuse_429(v.locked_for_s);   // key_ok is not revealed
+//   else if (!key_ok) refuse_401(v.lockout_s);
+//
+// attempt() decides and counts in one step under the lock, so concurrent
+// guesses from one address cannot all slip in before the lockout: exactly
+// `threshold` are judged, however many connections the client opens.
 //
 // Addresses are grouped by address_group(): an IPv6 client usually owns a
 // whole /64, so it counts as one address. Memory: at most max_addresses
@@ -50,6 +56,16 @@ class AuthBackoff {
 
   explicit AuthBackoff(Options options);
 
+  struct Verdict {
+    int64_t locked_for_s = 0;  //!< > 0: refused unjudged, the address is locked out this long
+    int64_t lockout_s = 0;     //!< > 0: this failure started a lockout this long
+  };
+
+  //! One authentication attempt whose key was (or was not) right: refused
+  //! while address is locked out (the failure then is not counted), else a
+  //! failure is counted as record_failure() does.
+  Verdict attempt(const std::string& address, bool key_ok, Clock::time_point now);
+
   //! Whole seconds until address may try again (>= 1), or 0 when it may now.
   int64_t locked_for(const std::string& address, Clock::time_point now);
 
@@ -75,6 +91,8 @@ class AuthBackoff {
   //! nullptr when there is none and create is false.
   Entry* find(const std::string& address, Clock::time_point now, bool create);
   void forget_if_stale(Entry& e, Clock::time_point now) const;
+  int64_t locked_for_locked(const std::string& address, Clock::time_point now);
+  int64_t record_failure_locked(const std::string& address, Clock::time_point now);
 
   const Options options_;
   std::mutex mu_;

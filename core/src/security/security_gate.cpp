@@ -126,34 +126,39 @@ Admission SecurityGate::admit(const Caller& caller, const std::string& operation
   const bool limited = std::find(exempt_.begin(), exempt_.end(), caller.transport) == exempt_.end();
   if (!keys_->empty()) {
     const std::string address = client_group(caller);
-    const auto now = security::AuthBackoff::Clock::now();
-    // Before the key is looked at: a locked-out address must learn nothing
-    // from its guesses, not even a right one.
-    if (limited && charge) {
-      if (int64_t wait = backoff_->locked_for(address, now)) {
-        a.code = "rate_limited";
-        a.retry_after_s = wait;
-        a.message = "too many failed API key attempts from this client address; no key is checked for " +
-                    std::to_string(wait) + " s (each further failure doubles the wait, up to " +
-                    std::to_string(backoff_->options().backoff_max_s) +
-                    " s): fix the key the client sends, then retry";
-        audit_refusal(caller, a.principal, operation, "denied:auth_backoff");
-        return a;
+    auto p = keys_->match(caller.credential);
+    int64_t lockout = 0;
+    if (limited) {
+      auto now = security::AuthBackoff::Clock::now();
+      if (charge) {
+        // A locked-out address must learn nothing from its guesses, not even
+        // from a right one; attempt() decides and counts in one step.
+        auto v = backoff_->attempt(address, p.has_value(), now);
+        if (v.locked_for_s > 0) {
+          a.code = "rate_limited";
+          a.retry_after_s = v.locked_for_s;
+          a.message = "too many failed API key attempts from this client address; no key is checked for " +
+                      std::to_string(v.locked_for_s) + " s (each further failure doubles the wait, up to " +
+                      std::to_string(backoff_->options().backoff_max_s) +
+                      " s): fix the key the client sends, then retry";
+          audit_refusal(caller, a.principal, operation, "denied:auth_backoff");
+          return a;
+        }
+        lockout = v.lockout_s;
+      } else if (!p) {
+        lockout = backoff_->record_failure(address, now);
       }
     }
-    auto p = keys_->match(caller.credential);
     if (!p) {
       a.code = "unauthenticated";
       a.message =
           caller.credential.empty()
               ? "an API key is required: send it as \"X-API-Key: <key>\" or \"Authorization: Bearer <key>\""
               : "the API key is not valid: check the key, or ask the operator for a current one";
-      if (limited) {
-        if (int64_t lockout = backoff_->record_failure(address, now)) {
-          a.message += "; after " + std::to_string(backoff_->options().threshold) +
-                       " failures in a row this client address may not try again for " +
-                       std::to_string(lockout) + " s";
-        }
+      if (lockout > 0) {
+        a.message += "; after " + std::to_string(backoff_->options().threshold) +
+                     " failures in a row this client address may not try again for " +
+                     std::to_string(lockout) + " s";
       }
       audit_refusal(caller, a.principal, operation, "denied:unauthenticated");
       return a;
