@@ -441,8 +441,10 @@ class StdioServer {
     for (auto& e : env_text) env.push_back(e.data());
     env.push_back(nullptr);
     std::string stderr_path = (dir / "stderr.log").string();
+    std::string cwd = dir.string();  // no ./config/sandbox.yaml there: built-in defaults
     pid_ = fork();
     if (pid_ == 0) {
+      if (chdir(cwd.c_str()) != 0) _exit(126);
       dup2(in[0], 0);
       dup2(out[1], 1);
       int err = open(stderr_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
@@ -513,7 +515,11 @@ TEST_F(SecurityGateTest, TheServerReopensItsAuditLogOnSighup) {
   ASSERT_EQ(kill(server.pid(), SIGHUP), 0);
   std::string log;
   for (int i = 0; i < 50 && log.find("audit log reopened") == std::string::npos; ++i) {
-    ASSERT_FALSE(server.exited()) << "SIGHUP ended the server (status " << server.status_.value_or(-1) << ")";
+    ASSERT_FALSE(server.exited()) << "SIGHUP ended the server"
+                                  << (WIFSIGNALED(*server.status_) ? " (killed by signal " : " (exit status ")
+                                  << (WIFSIGNALED(*server.status_) ? WTERMSIG(*server.status_)
+                                                                   : WEXITSTATUS(*server.status_))
+                                  << ")";
     usleep(100 * 1000);
     std::ifstream in(dir_ / "stderr.log");
     log.assign(std::istreambuf_iterator<char>(in), {});
