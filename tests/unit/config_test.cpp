@@ -466,5 +466,46 @@ TEST(ConfigTest, RangeChecks) {
   EXPECT_EQ(edge.performance.max_output_bytes, 1024);
 }
 
+// The front-door keys of issue 13 (lockouts, refusal sampling, audit rotation).
+TEST(ConfigTest, FrontDoorFloodKeysHaveDefaultsTheShippedFileAndEnvironmentAndRanges) {
+  const Config d;
+  EXPECT_EQ(d.security.auth_failures.threshold, 10);
+  EXPECT_EQ(d.security.auth_failures.backoff_max_s, 300);
+  EXPECT_EQ(d.security.auth_failures.reset_after_s, 900);
+  EXPECT_EQ(d.security.audit_sampling.threshold, 20);
+  EXPECT_EQ(d.security.audit_rotation.max_size_mb, 100);
+  EXPECT_EQ(d.security.audit_rotation.backup_count, 5);
+
+  auto shipped = load_config(ConfigSource{.explicit_file = kShippedConfig, .environment = Env{}});
+  ASSERT_TRUE(shipped.ok()) << shipped.error().message;
+  EXPECT_EQ(shipped->security.auth_failures.threshold, d.security.auth_failures.threshold);
+  EXPECT_EQ(shipped->security.auth_failures.backoff_max_s, d.security.auth_failures.backoff_max_s);
+  EXPECT_EQ(shipped->security.auth_failures.reset_after_s, d.security.auth_failures.reset_after_s);
+  EXPECT_EQ(shipped->security.audit_sampling.threshold, d.security.audit_sampling.threshold);
+  EXPECT_EQ(shipped->security.audit_rotation.max_size_mb, d.security.audit_rotation.max_size_mb);
+  EXPECT_EQ(shipped->security.audit_rotation.backup_count, d.security.audit_rotation.backup_count);
+
+  Config c =
+      parse_ok("security:\n  auth_failures:\n    threshold: 3\n  audit_rotation:\n    backup_count: 0\n",
+               Env{{"SANDBOX_SECURITY_AUTH_FAILURES_BACKOFF_MAX_S", "60"},
+                   {"SANDBOX_SECURITY_AUDIT_SAMPLING_THRESHOLD", "5"},
+                   {"SANDBOX_SECURITY_AUDIT_ROTATION_MAX_SIZE_MB", "1"}});
+  EXPECT_EQ(c.security.auth_failures.threshold, 3);
+  EXPECT_EQ(c.security.auth_failures.backoff_max_s, 60);
+  EXPECT_EQ(c.security.audit_sampling.threshold, 5);
+  EXPECT_EQ(c.security.audit_rotation.max_size_mb, 1);
+  EXPECT_EQ(c.security.audit_rotation.backup_count, 0);
+
+  EXPECT_EQ(error_of(parse("security:\n  auth_failures:\n    threshold: 0\n")),
+            "test.yaml:3: security.auth_failures.threshold: expected an integer >= 1, got 0");
+  EXPECT_EQ(error_of(parse("security:\n  audit_rotation:\n    max_size_mb: 0\n")),
+            "test.yaml:3: security.audit_rotation.max_size_mb: expected an integer >= 1, got 0");
+  EXPECT_EQ(
+      error_of(parse("", Env{{"SANDBOX_SECURITY_AUDIT_ROTATION_BACKUP_COUNT", "-1"}})),
+      "environment variable SANDBOX_SECURITY_AUDIT_ROTATION_BACKUP_COUNT: expected an integer >= 0, got -1");
+  EXPECT_THAT(error_of(parse("security:\n  auth_failures:\n    treshold: 3\n")),
+              HasSubstr("did you mean threshold?"));
+}
+
 }  // namespace
 }  // namespace isb

@@ -123,6 +123,13 @@ const KeyDef kKeys[] = {
     ISB_KEY(security.rate_limit.requests_per_minute, at_least(1)),
     ISB_KEY(security.rate_limit.burst, at_least(1)),
     ISB_KEY(security.rate_limit.exempt_transports),
+    // Front door against floods: lockouts, refusal sampling, audit rotation.
+    ISB_KEY(security.auth_failures.threshold, at_least(1)),
+    ISB_KEY(security.auth_failures.backoff_max_s, at_least(1)),
+    ISB_KEY(security.auth_failures.reset_after_s, at_least(1)),
+    ISB_KEY(security.audit_sampling.threshold, at_least(1)),
+    ISB_KEY(security.audit_rotation.max_size_mb, at_least(1)),
+    ISB_KEY(security.audit_rotation.backup_count, at_least(0)),
 
     ISB_KEY(logging.level, one_of(kLogLevels)),
     ISB_KEY(logging.format),

@@ -146,6 +146,13 @@ void set_out(const isb_json_out* out, const std::string& doc) {
   if (out && out->set) out->set(out->user, doc.data(), doc.size());
 }
 
+// The peer address a 1.2 transport reports; "" from older ones.
+std::string client_address(const isb_request_ctx* request) {
+  if (!request || !ISB_HAS_FIELD(request, isb_request_ctx, client_address) || !request->client_address)
+    return "";
+  return request->client_address;
+}
+
 isb_status host_call_operation(void* ctx, const char* operation, const char* args_json,
                                const isb_request_ctx* request, const isb_event_sink* events,
                                const isb_json_out* result) {
@@ -182,7 +189,7 @@ isb_status host_call_operation(void* ctx, const char* operation, const char* arg
     if (info.transport.empty()) info.transport = hc->plugin_id;
     // The front door, the same for every transport: key, rate limit, audit.
     std::shared_ptr<SecurityGate> gate = SecurityGate::installed();
-    Caller caller{info.transport, info.principal, info.client_id, info.credential};
+    Caller caller{info.transport, info.principal, info.client_id, info.credential, client_address(request)};
     auto started = std::chrono::steady_clock::now();
     std::string principal = info.principal;
     if (gate) {
@@ -237,6 +244,7 @@ isb_status host_admit(void* ctx, const isb_request_ctx* request, const isb_json_
       if (ISB_HAS_FIELD(request, isb_request_ctx, principal)) caller.principal = str(request->principal);
       if (ISB_HAS_FIELD(request, isb_request_ctx, client_id)) caller.client_id = str(request->client_id);
       if (ISB_HAS_FIELD(request, isb_request_ctx, credential)) caller.credential = str(request->credential);
+      caller.client_address = client_address(request);
     }
     if (caller.transport.empty() && hc) caller.transport = hc->plugin_id;
     std::shared_ptr<SecurityGate> gate = SecurityGate::installed();

@@ -6,6 +6,7 @@
 #include <isb/core/isolation_backends.hpp>
 #include <isb/core/logging.hpp>
 #include <isb/core/plan_service.hpp>
+#include <isb/core/security.hpp>
 #include <isb/core/store.hpp>
 #include <isb/core/workspace_service.hpp>
 
@@ -174,6 +175,9 @@ void Server::block_stop_signals() {
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
+  // SIGHUP reopens the audit log (serve() waits for it); blocked here so that
+  // it never ends the process, also before serve() starts.
+  sigaddset(&set, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   // A client that goes away must not kill the server with SIGPIPE mid-write.
   signal(SIGPIPE, SIG_IGN);
@@ -268,16 +272,28 @@ Status Server::serve(const std::string& transport_id) {
     std::lock_guard<std::mutex> lock(impl_->transport_mu);
     impl_->transport = std::make_shared<TransportPlugin>(*inst);
   }
-  // Waits for SIGINT/SIGTERM (blocked by block_stop_signals) and stops the transport.
+  // Waits for SIGINT/SIGTERM (blocked by block_stop_signals) and stops the
+  // transport; SIGHUP reopens the audit log, for logrotate's postrotate.
   std::atomic<bool> serving{true};
   std::thread signals([this, &serving] {
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
     timespec tick{0, 200 * 1000 * 1000};
     while (serving) {
       int sig = sigtimedwait(&set, nullptr, &tick);
+      if (sig == SIGHUP) {
+        if (auto gate = SecurityGate::installed()) {
+          if (auto st = gate->reopen_audit_log(); !st) {
+            spdlog::error("SIGHUP: {}", st.error().message);
+          } else {
+            spdlog::info("SIGHUP: audit log reopened");
+          }
+        }
+        continue;
+      }
       if (sig > 0) {
         spdlog::info("signal {} received; stopping", sig);
         request_stop();

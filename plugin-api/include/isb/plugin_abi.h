@@ -31,7 +31,8 @@ extern "C" {
  * 1.0: the first stable version.
  * 1.1: appended isb_request_ctx.admitted, isb_host_api.admit and
  *      isb_host_api.security_policy_json (read them only with ISB_HAS_FIELD).
- * 1.2: appended isb_isolation_api.sandbox_status. */
+ * 1.2: appended isb_isolation_api.sandbox_status and isb_request_ctx.client_address
+ *      (lockouts after failed authentications count per client address). */
 #define ISB_ABI_MAJOR 1
 #define ISB_ABI_MINOR 2
 
@@ -111,6 +112,11 @@ typedef struct isb_request_ctx {
    * (authenticated and charged to the rate limiter), so call_operation checks
    * the credential again but does not charge the request a second time. */
   uint8_t admitted;
+  /* Since 1.2. The network address of the peer, as text ("127.0.0.1", "::1"),
+   * or NULL when the transport has none (stdio). Failed authentications are
+   * counted and locked out per address, and audit lines record it; without it
+   * the core counts per transport and client_id. */
+  const char* client_address;
 } isb_request_ctx;
 
 /* Where an operation sends events while it runs (progress, output chunks).

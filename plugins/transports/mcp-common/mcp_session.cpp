@@ -25,9 +25,6 @@ constexpr std::string_view kCursorPrefix = "tools-offset:";
 // JSON-RPC error for a resource that does not exist (MCP resources spec).
 constexpr int kResourceNotFound = -32002;
 
-constexpr const char* kListResourcesOp = "list_resources";
-constexpr const char* kReadResourceOp = "read_resource";
-
 // Revisions that know content items of type resource_link.
 bool knows_resource_links(std::string_view version) { return version >= "2025-06-18"; }
 
@@ -56,6 +53,7 @@ McpSession::McpSession(isb::sdk::Host host, std::string transport_id, Writer wri
       options_(std::move(options)) {
   if (options_.tools_page_size == 0) options_.tools_page_size = 1;
   if (!options_.pool) options_.pool = std::make_shared<CallPool>(CallPool::Options{});
+  if (!options_.catalog) options_.catalog = std::make_shared<ToolCatalog>();
 }
 
 std::string McpSession::protocol_version() const {
@@ -189,13 +187,10 @@ json::object McpSession::initialize(const json::object& params) {
   // notifications/message) and, when the core offers them, resources (no
   // subscriptions: logs and files are read on demand). No prompts or
   // completions.
-  tools();
+  const ToolCatalog::Tools* catalog = tools();
   json::object capabilities{{"tools", json::object{{"listChanged", false}}}, {"logging", json::object{}}};
-  {
-    std::lock_guard<std::mutex> lock(tools_mu_);
-    if (resources_available_) {
-      capabilities["resources"] = json::object{{"subscribe", false}, {"listChanged", false}};
-    }
+  if (catalog && catalog->resources_available) {
+    capabilities["resources"] = json::object{{"subscribe", false}, {"listChanged", false}};
   }
   return json::object{
       {"protocolVersion", chosen},
@@ -211,45 +206,7 @@ json::object McpSession::initialize(const json::object& params) {
        "sandbox://workspaces/{workspace_id}/files/{path}."}};
 }
 
-const json::array* McpSession::tools() {
-  std::lock_guard<std::mutex> lock(tools_mu_);
-  if (tools_) return &*tools_;
-  std::string text;
-  try {
-    text = host_.list_operations();
-  } catch (const std::exception& e) {
-    host_.error(std::string("cannot list operations: ") + e.what());
-    return nullptr;
-  }
-  boost::system::error_code ec;
-  json::value ops = json::parse(text, ec);
-  if (ec || !ops.is_array()) return nullptr;
-  json::array tools;
-  for (const auto& op : ops.as_array()) {
-    const json::object& o = op.as_object();
-    const json::object& a = o.at("annotations").as_object();
-    json::object tool{{"name", o.at("name")},
-                      {"title", o.at("title")},
-                      {"description", o.at("description")},
-                      {"inputSchema", o.at("input_schema")},
-                      {"outputSchema", o.at("output_schema")},
-                      {"annotations", json::object{{"title", o.at("title")},
-                                                   {"readOnlyHint", a.at("read_only")},
-                                                   {"destructiveHint", a.at("destructive")},
-                                                   {"idempotentHint", a.at("idempotent")},
-                                                   {"openWorldHint", a.at("open_world")}}}};
-    auto is_true = [&](const char* k) {
-      auto* v = a.if_contains(k);
-      return v && v->is_bool() && v->as_bool();
-    };
-    tool_info_[std::string(o.at("name").as_string())] = {.quick =
-                                                             is_true("read_only") && is_true("idempotent")};
-    tools.push_back(std::move(tool));
-  }
-  resources_available_ = tool_info_.count(kListResourcesOp) && tool_info_.count(kReadResourceOp);
-  tools_ = std::move(tools);
-  return &*tools_;
-}
+const ToolCatalog::Tools* McpSession::tools() { return options_.catalog->get(host_); }
 
 void McpSession::handle_request(json::value id, const std::string& method, json::object params,
                                 const Origin& origin) {
@@ -279,11 +236,12 @@ void McpSession::handle_request(json::value id, const std::string& method, json:
 }
 
 void McpSession::list_tools(const json::value& id, const json::object& params, const Origin& origin) {
-  const json::array* t = tools();
-  if (!t) {
+  const ToolCatalog::Tools* catalog = tools();
+  if (!catalog) {
     send(make_error(id, kInternalError, "Internal error: the server could not list its tools"), origin, true);
     return;
   }
+  const json::array* t = &catalog->list;
   size_t offset = 0;
   if (auto* c = params.if_contains("cursor"); c && !c->is_null()) {
     bool ok = c->is_string() && c->as_string().size() > kCursorPrefix.size() &&
@@ -371,22 +329,18 @@ void McpSession::start_tool_call(json::value id, json::object params, const Orig
     return;
   }
   std::string tool(name->as_string());
-  if (!tools()) {
+  const ToolCatalog::Tools* catalog = tools();
+  if (!catalog) {
     send(make_error(id, kInternalError, "Internal error: the server could not list its tools"), origin, true);
     return;
   }
-  CallPool::Lane lane;
-  {
-    std::lock_guard<std::mutex> lock(tools_mu_);
-    auto it = tool_info_.find(tool);
-    if (it == tool_info_.end()) {
-      send(
-          make_error(id, kInvalidParams, "Unknown tool: " + tool + " (tools/list shows the available tools)"),
-          origin, true);
-      return;
-    }
-    lane = it->second.quick ? CallPool::Lane::kQuick : CallPool::Lane::kLong;
+  auto it = catalog->quick.find(tool);
+  if (it == catalog->quick.end()) {
+    send(make_error(id, kInvalidParams, "Unknown tool: " + tool + " (tools/list shows the available tools)"),
+         origin, true);
+    return;
   }
+  CallPool::Lane lane = it->second ? CallPool::Lane::kQuick : CallPool::Lane::kLong;
   json::value* args = params.if_contains("arguments");
   if (args && !args->is_object() && !args->is_null()) {
     send(make_error(id, kInvalidParams, "Invalid params: \"arguments\" must be an object"), origin, true);
@@ -416,6 +370,7 @@ isb::sdk::RequestContext McpSession::request_context(const json::value& id, cons
   ctx.principal = origin.principal;
   ctx.credential = origin.credential;
   ctx.admitted = origin.admitted;
+  ctx.client_address = origin.client_address;
   return ctx;
 }
 
@@ -529,13 +484,8 @@ void McpSession::run_tool_call(const json::value& id, const std::string& name, c
 }
 
 void McpSession::start_resource_request(json::value id, Job job, json::object params, const Origin& origin) {
-  tools();
-  bool available;
-  {
-    std::lock_guard<std::mutex> lock(tools_mu_);
-    available = resources_available_;
-  }
-  if (!available) {
+  const ToolCatalog::Tools* catalog = tools();
+  if (!catalog || !catalog->resources_available) {
     send(make_error(id, kMethodNotFound, "Method not found: this server's core offers no resources"), origin,
          true);
     return;

@@ -37,6 +37,7 @@
 #include <unordered_map>
 
 #include "call_pool.hpp"
+#include "tool_catalog.hpp"
 
 namespace isb::mcp {
 
@@ -60,10 +61,11 @@ using Writer = std::function<bool(Outgoing message)>;
 
 //! Where one incoming message came from and where its replies go.
 struct Origin {
-  Writer writer;           // empty: the session's writer
-  std::string credential;  // API key presented with the message
-  std::string principal;   // set by the transport once admitted
-  bool admitted = false;   // the transport already ran host admit() for it
+  Writer writer;               // empty: the session's writer
+  std::string credential;      // API key presented with the message
+  std::string principal;       // set by the transport once admitted
+  bool admitted = false;       // the transport already ran host admit() for it
+  std::string client_address;  // the peer's network address, when the transport has one
 };
 
 struct SessionOptions {
@@ -72,6 +74,9 @@ struct SessionOptions {
   //! Runs tools/call and resources/*; shared by the sessions of a transport.
   //! Null: the session makes its own with default bounds.
   std::shared_ptr<CallPool> pool;
+  //! The tools/list catalogue; shared by the sessions of a transport so that
+  //! a session costs only its own state. Null: the session makes its own.
+  std::shared_ptr<ToolCatalog> catalog;
 };
 
 class McpSession {
@@ -101,9 +106,6 @@ class McpSession {
   struct Call {
     std::atomic<bool> cancelled{false};
   };
-  struct ToolInfo {
-    bool quick = false;  // read-only and idempotent: the quick lane of the pool
-  };
   // What a pooled request does once a worker picks it up.
   enum class Job { kToolCall, kListResources, kListTemplates, kReadResource };
 
@@ -111,10 +113,9 @@ class McpSession {
                       const Origin& origin);
   void handle_notification(const std::string& method, const boost::json::object& params);
   boost::json::object initialize(const boost::json::object& params);
-  //! The MCP-shaped catalogue, built on first use and never changed after
-  //! (so the pointer stays valid without the lock); nullptr when the host
-  //! could not list its operations.
-  const boost::json::array* tools();
+  //! The shared catalogue (options_.catalog); nullptr when the host could not
+  //! list its operations.
+  const ToolCatalog::Tools* tools();
   void list_tools(const boost::json::value& id, const boost::json::object& params, const Origin& origin);
   void set_log_level(const boost::json::value& id, const boost::json::object& params, const Origin& origin);
   void start_tool_call(boost::json::value id, boost::json::object params, const Origin& origin);
@@ -141,11 +142,6 @@ class McpSession {
   std::string client_id_;
   Writer writer_;
   SessionOptions options_;
-
-  std::mutex tools_mu_;
-  std::optional<boost::json::array> tools_;  // MCP-shaped catalogue, built once
-  std::unordered_map<std::string, ToolInfo> tool_info_;
-  bool resources_available_ = false;  // the host has list_resources and read_resource
 
   mutable std::mutex state_mu_;
   std::string protocol_version_;

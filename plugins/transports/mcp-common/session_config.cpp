@@ -22,6 +22,7 @@ SessionOptions session_options_from(const boost::json::object& config) {
   pool.long_workers = static_cast<size_t>(integer("long_call_workers", 1, 16));
   pool.max_queued = static_cast<size_t>(integer("max_queued_calls", 1, 4096));
   o.pool = std::make_shared<CallPool>(pool);
+  o.catalog = std::make_shared<ToolCatalog>();
   return o;
 }
 

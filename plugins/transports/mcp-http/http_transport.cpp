@@ -17,12 +17,23 @@
 //
 // initialize creates a session and returns its id in Mcp-Session-Id (128
 // random bits as hex); every later request must carry it (missing: 400,
-// unknown or ended: 404). MCP-Protocol-Version, when sent, must be a revision
-// this server speaks (absent means 2025-03-26), else 400.
+// unknown or ended: 404). A session belongs to the principal (API key) that
+// created it: any other key gets the same 404 as for an unknown id, so a
+// leaked id is useless without its key. MCP-Protocol-Version, when sent, must
+// be a revision this server speaks (absent means 2025-03-26), else 400.
 //
-// Front door, in this order: Host and Origin (DNS rebinding) -> 403; API key
-// and rate limit through the host's admit() -> 401 with WWW-Authenticate /
-// 429 with Retry-After. The server binds 127.0.0.1 unless told otherwise and
+// Sessions per principal are capped (max_sessions_per_key) below the server's
+// cap (max_sessions), so one key cannot take every session: a key at its cap
+// that initializes again ends its own oldest idle session (no request or GET
+// stream open, no call running); with none idle it gets 429 naming the cap.
+// A full server ends the oldest idle session of the principal holding the
+// most; with none idle anywhere, 503.
+//
+// Front door, in this order: exactly one Host and at most one Origin header
+// (else 400: two values let a proxy and this server disagree); Host and
+// Origin allowed (DNS rebinding) -> 403; API key, lockout after wrong keys and
+// rate limit through the host's admit() -> 401 with WWW-Authenticate / 429
+// with Retry-After. The server binds 127.0.0.1 unless told otherwise and
 // refuses to listen on any other address unless the core requires API keys.
 //
 // Threads: one acceptor thread (serve()) and one thread per connection,
@@ -74,7 +85,8 @@ const std::string kConfigSchema = std::string(R"({"type":"object","additionalPro
   "allowed_hosts":{"type":"array","items":{"type":"string"},"description":"Extra Host names accepted (DNS rebinding check)."},
   "allowed_origins":{"type":"array","items":{"type":"string"},"description":"Extra Origins accepted, e.g. https://app.example."},
   "max_connections":{"type":"integer","minimum":1,"description":"Open connections served at once; more get 503. Default 512."},
-  "max_sessions":{"type":"integer","minimum":1,"description":"Live MCP sessions; more get 503. Default 1024."},
+  "max_sessions":{"type":"integer","minimum":1,"description":"Live MCP sessions; a full server ends the oldest idle session of the key holding the most, else answers 503. Default 1024."},
+  "max_sessions_per_key":{"type":"integer","minimum":1,"description":"Live MCP sessions per API key (all clients share one when no keys are configured); a key at its cap ends its own oldest idle session, else gets 429. Default 64."},
   "session_idle_timeout_s":{"type":"integer","minimum":1,"description":"Idle sessions older than this are ended. Default 3600."},
   "max_message_bytes":{"type":"integer","minimum":1024,"description":"Largest request body. Default 64 MiB."},
   "standalone_sse":{"type":"boolean","description":"Offer the GET /mcp stream for server-initiated messages (else 405). Default true."},
@@ -185,6 +197,7 @@ class HttpTransport : public isb::sdk::Transport {
     port_ = static_cast<int>(integer("port", 8080));
     max_connections_ = static_cast<size_t>(integer("max_connections", 512));
     max_sessions_ = static_cast<size_t>(integer("max_sessions", 1024));
+    max_sessions_per_key_ = static_cast<size_t>(integer("max_sessions_per_key", 64));
     idle_timeout_ = std::chrono::seconds(integer("session_idle_timeout_s", 3600));
     max_message_bytes_ = static_cast<size_t>(integer("max_message_bytes", 64ll << 20));
     session_options_ = isb::mcp::session_options_from(c);
@@ -291,7 +304,38 @@ class HttpTransport : public isb::sdk::Transport {
   struct SessionEntry {
     std::shared_ptr<isb::mcp::SessionStream> stream;  // GET /mcp; outlives the session
     std::unique_ptr<isb::mcp::McpSession> session;
+    std::string principal;  // the key that created it; no other may use it
     std::atomic<int64_t> last_used_ms{0};
+    //! Order of last use among all sessions (ties in milliseconds are common):
+    //! the least recently used idle session is the one evicted.
+    std::atomic<uint64_t> last_used_order{0};
+    //! HTTP requests (POST, GET stream) using the session now. Raised only
+    //! under sessions_mu_, so a session found idle there stays idle while the
+    //! lock is held and can be ended safely.
+    std::atomic<int> busy{0};
+  };
+  //! One request's use of a session; keeps it from being evicted meanwhile.
+  class SessionUse {
+   public:
+    SessionUse() = default;
+    explicit SessionUse(std::shared_ptr<SessionEntry> e) : entry_(std::move(e)) {}
+    SessionUse(SessionUse&& o) noexcept : entry_(std::move(o.entry_)) {}
+    SessionUse& operator=(SessionUse&& o) noexcept {
+      release();
+      entry_ = std::move(o.entry_);
+      return *this;
+    }
+    ~SessionUse() { release(); }
+    SessionEntry* operator->() const { return entry_.get(); }
+    SessionEntry& operator*() const { return *entry_; }
+    explicit operator bool() const { return entry_ != nullptr; }
+
+   private:
+    void release() {
+      if (entry_) --entry_->busy;
+      entry_.reset();
+    }
+    std::shared_ptr<SessionEntry> entry_;
   };
   using Request = http::request<http::string_body>;
   using Response = http::response<http::string_body>;
@@ -379,6 +423,16 @@ class HttpTransport : public isb::sdk::Transport {
     };
     std::string_view target = req.target();
     target = target.substr(0, target.find('?'));
+    // Two Host (or Origin) headers could be read differently by a proxy in
+    // front and by this server, which reads the first: refuse the request.
+    for (auto [field, name] :
+         {std::pair{http::field::host, "Host"}, std::pair{http::field::origin, "Origin"}}) {
+      if (req.count(field) > 1) {
+        return send(text_response(http::status::bad_request, req.version(),
+                                  std::string("the request has ") + std::to_string(req.count(field)) + " " +
+                                      name + " headers; send exactly one"));
+      }
+    }
     std::string host_header(req[http::field::host]);
     if (!policy_->host_allowed(host_header)) {
       return send(
@@ -424,6 +478,7 @@ class HttpTransport : public isb::sdk::Transport {
       ctx.transport = "mcp-http";
       ctx.client_id = peer.c_str();
       ctx.credential = credential.empty() ? nullptr : credential.c_str();
+      ctx.client_address = peer.c_str();
       std::string out;
       isb_json_out jo{sizeof(isb_json_out), &out,
                       [](void* u, const char* j, size_t n) { static_cast<std::string*>(u)->assign(j, n); }};
@@ -479,7 +534,7 @@ class HttpTransport : public isb::sdk::Transport {
         res.set(http::field::allow, "POST, DELETE");
         return send(std::move(res));
       }
-      return handle_get(socket, req, session_id);
+      return handle_get(socket, req, session_id, principal);
     }
     if (req.method() == http::verb::delete_) {
       if (session_id.empty()) {
@@ -489,7 +544,7 @@ class HttpTransport : public isb::sdk::Transport {
       std::shared_ptr<SessionEntry> entry;
       {
         std::lock_guard<std::mutex> lock(sessions_mu_);
-        auto it = sessions_.find(session_id);
+        auto it = find_session_locked(session_id, principal);
         if (it != sessions_.end()) {
           entry = it->second;
           sessions_.erase(it);
@@ -509,11 +564,11 @@ class HttpTransport : public isb::sdk::Transport {
       res.set(http::field::allow, standalone_sse_ ? "GET, POST, DELETE" : "POST, DELETE");
       return send(std::move(res));
     }
-    return handle_post(socket, req, session_id, credential, principal);
+    return handle_post(socket, req, session_id, credential, principal, peer);
   }
 
   bool handle_post(tcp::socket& socket, const Request& req, const std::string& session_id,
-                   const std::string& credential, const std::string& principal) {
+                   const std::string& credential, const std::string& principal, const std::string& peer) {
     boost::system::error_code ec;
     auto send = [&](Response res) {
       res.keep_alive(req.keep_alive());
@@ -544,47 +599,52 @@ class HttpTransport : public isb::sdk::Transport {
         method = std::string(m->as_string());
     }
 
-    std::shared_ptr<SessionEntry> entry;
+    SessionUse entry;
     std::string new_session_id;
     if (method == "initialize") {
-      entry = std::make_shared<SessionEntry>();
+      auto created = std::make_shared<SessionEntry>();
       new_session_id = random_session_id();
-      entry->stream = std::make_shared<isb::mcp::SessionStream>(replay_events_, 4u << 20);
+      created->principal = principal;
+      created->stream = std::make_shared<isb::mcp::SessionStream>(replay_events_, 4u << 20);
       // Messages with no request stream left go to the GET stream; the
       // session never sends responses there.
-      entry->session = std::make_unique<isb::mcp::McpSession>(
+      created->session = std::make_unique<isb::mcp::McpSession>(
           host_, "mcp-http",
-          [stream = entry->stream](isb::mcp::Outgoing m) {
+          [stream = created->stream](isb::mcp::Outgoing m) {
             if (m.is_response) return false;
             stream->push(std::move(m.text));
             return true;
           },
           session_options_, new_session_id);
-      std::lock_guard<std::mutex> lock(sessions_mu_);
-      if (sessions_.size() >= max_sessions_) {
-        Response res = text_response(http::status::service_unavailable, req.version(),
-                                     "too many sessions; end unused ones with DELETE /mcp or retry later");
-        res.set(http::field::retry_after, "5");
-        return send(std::move(res));
+      std::shared_ptr<SessionEntry> evicted;
+      std::optional<Response> refusal;
+      {
+        std::lock_guard<std::mutex> lock(sessions_mu_);
+        refusal = make_room_locked(principal, req.version(), evicted);
+        if (!refusal) {
+          ++created->busy;
+          sessions_[new_session_id] = created;
+          entry = SessionUse(created);
+        }
       }
-      sessions_[new_session_id] = entry;
+      if (evicted) {
+        evicted->stream->close();
+        evicted->session->shutdown();
+      }
+      if (refusal) return send(std::move(*refusal));
     } else {
       if (session_id.empty()) {
         return send(
             rpc_error_response(http::status::bad_request, req.version(), isb::mcp::kInvalidRequest,
                                "Bad Request: Mcp-Session-Id header is required; send initialize first"));
       }
-      std::lock_guard<std::mutex> lock(sessions_mu_);
-      auto it = sessions_.find(session_id);
-      if (it == sessions_.end()) {
-        Response res =
-            rpc_error_response(http::status::not_found, req.version(), isb::mcp::kInvalidRequest,
-                               "Session not found: it ended or never existed; initialize a new one");
-        return send(std::move(res));
+      entry = use_session(session_id, principal);
+      if (!entry) {
+        return send(rpc_error_response(http::status::not_found, req.version(), isb::mcp::kInvalidRequest,
+                                       "Session not found: it ended or never existed; initialize a new one"));
       }
-      entry = it->second;
     }
-    entry->last_used_ms = now_ms();
+    touch(*entry);
 
     // Only tools/call streams: everything else answers at once, as JSON.
     bool sse = method == "tools/call" && accepts_sse;
@@ -594,6 +654,7 @@ class HttpTransport : public isb::sdk::Transport {
     origin.credential = credential;
     origin.principal = principal;
     origin.admitted = true;
+    origin.client_address = peer;
     int expected = entry->session->handle_text(req.body(), origin);
     auto add_session_header = [&](auto& res) {
       if (!new_session_id.empty()) res.set("Mcp-Session-Id", new_session_id);
@@ -661,7 +722,8 @@ class HttpTransport : public isb::sdk::Transport {
 
   // GET /mcp: the session's own SSE stream until the client leaves, the
   // session ends or the server stops.
-  bool handle_get(tcp::socket& socket, const Request& req, const std::string& session_id) {
+  bool handle_get(tcp::socket& socket, const Request& req, const std::string& session_id,
+                  const std::string& principal) {
     boost::system::error_code ec;
     auto send = [&](Response res) {
       res.keep_alive(req.keep_alive());
@@ -677,12 +739,7 @@ class HttpTransport : public isb::sdk::Transport {
       return send(text_response(http::status::not_acceptable, req.version(),
                                 "GET /mcp opens an event stream: send Accept: text/event-stream"));
     }
-    std::shared_ptr<SessionEntry> entry;
-    {
-      std::lock_guard<std::mutex> lock(sessions_mu_);
-      auto it = sessions_.find(session_id);
-      if (it != sessions_.end()) entry = it->second;
-    }
+    SessionUse entry = use_session(session_id, principal);
     if (!entry) {
       return send(rpc_error_response(http::status::not_found, req.version(), isb::mcp::kInvalidRequest,
                                      "Session not found: it ended or never existed; initialize a new one"));
@@ -713,7 +770,7 @@ class HttpTransport : public isb::sdk::Transport {
     uint64_t last = *after;
     auto last_write = std::chrono::steady_clock::now();
     for (;;) {
-      entry->last_used_ms = now_ms();
+      touch(*entry);
       // Short waits: a client that left must free the stream soon, so that
       // its reconnection (with Last-Event-ID) is not refused as a second one.
       auto batch = entry->stream->wait_after(last, std::chrono::milliseconds(250), stopping_);
@@ -737,13 +794,99 @@ class HttpTransport : public isb::sdk::Transport {
     return false;
   }
 
+  // The session with this id if it belongs to principal, else end(): a
+  // session of another key must look exactly like one that does not exist.
+  std::map<std::string, std::shared_ptr<SessionEntry>>::iterator find_session_locked(
+      const std::string& id, const std::string& principal) {
+    auto it = sessions_.find(id);
+    if (it == sessions_.end() || it->second->principal == principal) return it;
+    host_.warn("a request of " + principal + " named a session of " + it->second->principal + " (id " +
+               id.substr(0, 8) + "...); answered 404");
+    return sessions_.end();
+  }
+
+  //! The session for one request of principal, marked busy; empty when
+  //! there is no such session of principal.
+  SessionUse use_session(const std::string& id, const std::string& principal) {
+    std::lock_guard<std::mutex> lock(sessions_mu_);
+    auto it = find_session_locked(id, principal);
+    if (it == sessions_.end()) return {};
+    ++it->second->busy;
+    return SessionUse(it->second);
+  }
+
+  void touch(SessionEntry& e) {
+    e.last_used_ms = now_ms();
+    e.last_used_order = ++use_clock_;
+  }
+
+  static bool idle(const SessionEntry& e) { return e.busy == 0 && e.session->in_flight() == 0; }
+
+  // Makes room for one more session of principal: under its cap, and the
+  // server under its own, evicting one idle session where needed (taken out
+  // of sessions_ into evicted, for the caller to end outside the lock). The
+  // refusal to send when no session could be evicted; nullopt when there is
+  // room. sessions_mu_ held.
+  std::optional<Response> make_room_locked(const std::string& principal, unsigned version,
+                                           std::shared_ptr<SessionEntry>& evicted) {
+    struct Held {
+      size_t count = 0;
+      std::map<std::string, std::shared_ptr<SessionEntry>>::iterator oldest_idle;
+      bool has_idle = false;
+    };
+    std::map<std::string, Held> by_principal;
+    for (auto it = sessions_.begin(); it != sessions_.end(); ++it) {
+      Held& h = by_principal[it->second->principal];
+      ++h.count;
+      if (idle(*it->second) &&
+          (!h.has_idle || it->second->last_used_order < h.oldest_idle->second->last_used_order)) {
+        h.oldest_idle = it;
+        h.has_idle = true;
+      }
+    }
+    auto evict = [&](const Held& h) {
+      host_.info("session cap: ended the idle session " + h.oldest_idle->first.substr(0, 8) + "... of " +
+                 h.oldest_idle->second->principal + " to make room for a new one of " + principal);
+      evicted = h.oldest_idle->second;
+      sessions_.erase(h.oldest_idle);
+      return std::nullopt;
+    };
+    const Held& own = by_principal[principal];
+    if (own.count >= max_sessions_per_key_) {
+      if (own.has_idle) return evict(own);
+      Response res =
+          text_response(http::status::too_many_requests, version,
+                        "this API key already has " + std::to_string(own.count) +
+                            " sessions open, the most one key may have (" +
+                            "max_sessions_per_key: " + std::to_string(max_sessions_per_key_) +
+                            "), and none is idle; end one with DELETE /mcp, or wait for a call to finish");
+      res.set(http::field::retry_after, "5");
+      return res;
+    }
+    if (sessions_.size() < max_sessions_) return std::nullopt;
+    // The server is full: the principal holding the most sessions gives one
+    // up (the caller on a tie), so that a busy key cannot starve the others.
+    const Held* victim = nullptr;
+    for (const auto& [p, h] : by_principal) {
+      if (!h.has_idle) continue;
+      if (!victim || h.count > victim->count || (h.count == victim->count && p == principal)) victim = &h;
+    }
+    if (victim) return evict(*victim);
+    Response res = text_response(http::status::service_unavailable, version,
+                                 "the server has its maximum of " + std::to_string(max_sessions_) +
+                                     " sessions (max_sessions) and none is idle; retry later, or end unused "
+                                     "sessions with DELETE /mcp");
+    res.set(http::field::retry_after, "5");
+    return res;
+  }
+
   void expire_idle_sessions() {
     int64_t limit = now_ms() - std::chrono::duration_cast<std::chrono::milliseconds>(idle_timeout_).count();
     std::vector<std::shared_ptr<SessionEntry>> expired;
     {
       std::lock_guard<std::mutex> lock(sessions_mu_);
       for (auto it = sessions_.begin(); it != sessions_.end();) {
-        if (it->second->last_used_ms < limit && it->second->session->in_flight() == 0) {
+        if (it->second->last_used_ms < limit && idle(*it->second)) {
           expired.push_back(it->second);
           it = sessions_.erase(it);
         } else {
@@ -762,6 +905,7 @@ class HttpTransport : public isb::sdk::Transport {
   int port_ = 8080;
   size_t max_connections_ = 512;
   size_t max_sessions_ = 1024;
+  size_t max_sessions_per_key_ = 64;
   std::chrono::seconds idle_timeout_{3600};
   size_t max_message_bytes_ = 64u << 20;
   isb::mcp::SessionOptions session_options_;
@@ -778,6 +922,7 @@ class HttpTransport : public isb::sdk::Transport {
 
   std::mutex sessions_mu_;
   std::map<std::string, std::shared_ptr<SessionEntry>> sessions_;
+  std::atomic<uint64_t> use_clock_{0};
 };
 
 }  // namespace

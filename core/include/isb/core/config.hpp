@@ -93,6 +93,21 @@ struct RateLimitConfig {
   std::vector<std::string> exempt_transports = {"mcp-stdio"};
 };
 
+// Against floods at the front door (see SecurityGate): lockouts after failed
+// authentications, sampling of refusal lines, rotation of the audit log.
+struct AuthFailuresConfig {
+  int64_t threshold = 10;       // failed authentications in a row per client address before lockouts
+  int64_t backoff_max_s = 300;  // lockouts start at 1 s and double up to this
+  int64_t reset_after_s = 900;  // an address with no failure for this long starts again
+};
+struct AuditSamplingConfig {
+  int64_t threshold = 20;  // refusal lines per client address at once; then one per second with a count
+};
+struct AuditRotationConfig {
+  int64_t max_size_mb = 100;  // size at which the audit log rotates
+  int64_t backup_count = 5;   // rotated audit logs kept
+};
+
 struct SecurityConfig {
   SecurityLevel level = SecurityLevel::kMedium;
   //! Create workspaces even when the backend cannot enforce what the level
@@ -104,6 +119,9 @@ struct SecurityConfig {
   std::string audit_log_path;  // empty: <state_dir>/audit.log
   std::vector<std::string> api_keys;
   RateLimitConfig rate_limit;
+  AuthFailuresConfig auth_failures;
+  AuditSamplingConfig audit_sampling;
+  AuditRotationConfig audit_rotation;
 };
 
 struct LoggingConfig {

@@ -34,7 +34,8 @@ class Server {
   ~Server();
 
   //! Runs the transport plugin with this id until it ends. SIGINT and SIGTERM
-  //! stop it (the caller must have blocked them, see block_stop_signals()).
+  //! stop it; SIGHUP reopens the installed SecurityGate's audit log (the
+  //! caller must have blocked them, see block_stop_signals()).
   Status serve(const std::string& transport_id);
   void request_stop();
 
@@ -42,8 +43,8 @@ class Server {
   const OperationRegistry& operations() const;
   const Config& config() const;
 
-  //! Blocks SIGINT/SIGTERM in the calling thread (and so in threads it starts
-  //! later) so that serve() can wait for them synchronously. Call first in main().
+  //! Blocks SIGINT/SIGTERM/SIGHUP in the calling thread (and so in threads it
+  //! starts later) so that serve() can wait for them synchronously. Call first in main().
   static void block_stop_signals();
 
  private:

@@ -63,6 +63,7 @@ struct RequestContext {
   std::string request_id;
   std::string credential;
   bool admitted = false;  // already passed host admit() (isb_request_ctx.admitted)
+  std::string client_address;  // the peer's network address (isb_request_ctx.client_address)
 };
 
 //! Result of Host::call_operation: status and the result or error document.
@@ -123,6 +124,7 @@ class Host {
     ctx.request_id = request.request_id.empty() ? nullptr : request.request_id.c_str();
     ctx.credential = request.credential.empty() ? nullptr : request.credential.c_str();
     ctx.admitted = request.admitted ? 1 : 0;
+    ctx.client_address = request.client_address.empty() ? nullptr : request.client_address.c_str();
     isb_event_sink sink{};
     sink.struct_size = sizeof sink;
     sink.user = &cb;
