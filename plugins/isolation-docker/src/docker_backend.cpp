@@ -209,7 +209,11 @@ class DockerBackend : public sdk::IsolationBackend {
              ? "timeout and cancel SIGKILL the command's process group and session by host PID; what escaped "
                "them and still holds the output is ended by restarting the container"
              : "the engine is remote: timeout and cancel restart the container, ending every process in it");
-    prot("wall_clock_timeout", true, "timeout_ms per command, then the command's processes are killed");
+    prot("wall_clock_timeout", true,
+         agent ? "timeout_ms per command, then the command's processes are killed; no call waits longer than "
+                 "timeout + kill_grace_ms + reply_margin_ms for the agent: one that misses it is lost, its "
+                 "container killed"
+               : "timeout_ms per command, then the command's processes are killed");
 
     json::object engine{{"host", config_.host},
                         {"version", string_at(version, "Version")},
@@ -277,35 +281,19 @@ class DockerBackend : public sdk::IsolationBackend {
     std::shared_ptr<ExecTarget> target = find(sandbox_id);
     if (!target->agent) return run_exec(engine_, *target, spec, sink, config_.kill_grace_ms);
 
-    // A dead connection is found out before the command starts; the agent is
-    // then reached again once if the container still runs (it may have been
-    // restarted, with a new init PID), else the container's fate is reported.
-    for (int attempt = 0;; ++attempt) {
-      AgentFailure failure = AgentFailure::kNone;
-      std::string detail;
-      try {
-        // Returns at once while connected.
-        connect_agent(*target->agent, std::chrono::milliseconds(config_.agent_start_timeout_ms));
-      } catch (const sdk::Error& e) {
-        failure = AgentFailure::kNotConnected;
-        detail = e.what();
-      }
-      if (failure == AgentFailure::kNone) {
-        std::string result = run_agent_exec(*target, spec, sink, config_.kill_grace_ms, &failure, &detail);
-        if (failure == AgentFailure::kNone) return result;
-      }
-      // Throws when the container is gone or stopped; else returns its fresh target.
-      std::shared_ptr<ExecTarget> fresh = recheck_after_agent_loss(sandbox_id, failure, detail);
-      if (failure == AgentFailure::kLostDuringRun || attempt > 0) {
-        throw sdk::Error(ISB_UNAVAILABLE,
-                         "the in-container agent of container " + short_id(sandbox_id) +
-                             (failure == AgentFailure::kLostDuringRun ? " went away while the command ran: "
-                                                                      : " cannot be reached: ") +
-                             detail +
-                             "; the container still runs, retry the command or re-create the workspace");
-      }
-      target = fresh;
+    if (!target->running) {
+      throw sdk::Error(ISB_UNAVAILABLE, "workspace sandbox is gone: container " + short_id(sandbox_id) +
+                                            " is no longer running (" + target->state +
+                                            "; did the engine restart? The server also kills a container "
+                                            "whose agent it lost); destroy and re-create the workspace");
     }
+    if (std::string lost = agent_lost_reason(*target->agent); !lost.empty()) {
+      throw failed_sandbox(sandbox_id, lost, false);
+    }
+    std::string detail;
+    AgentWaits waits{config_.kill_grace_ms, config_.reply_margin_ms};
+    if (auto result = run_agent_exec(*target, spec, sink, waits, &detail)) return *result;
+    agent_lost(sandbox_id, *target, detail);
   }
 
   void destroy_sandbox(const std::string& sandbox_id) override {
@@ -751,38 +739,43 @@ class DockerBackend : public sdk::IsolationBackend {
     }
   }
 
-  //! After the agent connection failed: throws "workspace sandbox is gone"
-  //! when the container was removed or stopped, else returns a fresh target.
-  std::shared_ptr<ExecTarget> recheck_after_agent_loss(const std::string& id, AgentFailure failure,
-                                                       const std::string& detail) {
+  //! The error of a workspace whose agent was given up (give_up_agent).
+  sdk::Error failed_sandbox(const std::string& id, const std::string& why, bool just_now) const {
+    return sdk::Error(ISB_UNAVAILABLE,
+                      "workspace sandbox failed: the in-container agent of container " + short_id(id) +
+                          " was lost" + (just_now ? "" : " earlier") + " (" + why +
+                          "). The server killed the container, since nothing could end what runs there any "
+                          "more, and never reconnects to whatever listens on the agent's socket after that. "
+                          "Destroy and re-create the workspace (its files stay on the host until then)");
+  }
+
+  //! After the agent failed a command (lost_detail from run_agent_exec): gives
+  //! it up and throws. A container that stopped under the server (engine
+  //! restart, removed outside) is reported as gone, else as failed.
+  [[noreturn]] void agent_lost(const std::string& id, ExecTarget& target, const std::string& detail) {
+    if (give_up_agent(*target.agent, detail)) {
+      host_.warn("docker backend: the agent of container " + short_id(id) + " was lost (" + detail +
+                 "); container killed, workspace failed");
+      throw failed_sandbox(id, detail, true);
+    }
+    // PID 1 had exited already: the engine stopped or removed the container.
+    // The next call looks at it afresh.
     {
       std::lock_guard<std::mutex> lock(mu_);
       sandboxes_.erase(id);
     }
-    std::shared_ptr<ExecTarget> t;
+    ExecTarget t;
     try {
-      t = std::make_shared<ExecTarget>(inspect_target(id));
+      t = inspect_target(id);
     } catch (const sdk::Error& e) {
       std::string what = e.what();
       if (what.rfind("workspace sandbox is gone: ", 0) != 0) what = "workspace sandbox is gone: " + what;
-      throw sdk::Error(e.status(), what + (failure == AgentFailure::kLostDuringRun
-                                               ? " (the command ended with it: " + detail + ")"
-                                               : ""));
+      throw sdk::Error(e.status(), what + " (the command ended with it: " + detail + ")");
     }
-    if (!t->running) {
-      throw sdk::Error(ISB_UNAVAILABLE,
-                       "workspace sandbox is gone: container " + short_id(id) + " is no longer running (" +
-                           t->state +
-                           (failure == AgentFailure::kLostDuringRun ? ", the command ended with it" : "") +
-                           "; did the engine restart?); destroy and re-create the workspace");
-    }
-    if (!t->agent) {
-      throw sdk::Error(ISB_ERROR,
-                       "container " + short_id(id) + " no longer runs the agent as PID 1: " + detail);
-    }
-    std::lock_guard<std::mutex> lock(mu_);
-    sandboxes_[id] = t;
-    return t;
+    throw sdk::Error(ISB_UNAVAILABLE, "workspace sandbox is gone: container " + short_id(id) +
+                                          " stopped while the command ran (" + t.state +
+                                          ", the command ended with it; did the engine restart?); destroy "
+                                          "and re-create the workspace");
   }
 
   void ensure_negotiated() {
@@ -846,12 +839,14 @@ class DockerBackend : public sdk::IsolationBackend {
     }
     if (agent_init) {
       t.agent = std::make_shared<AgentChannel>();
-      t.agent->socket_path = agent_socket_path(t.init_pid);
+      t.agent->init_pid = t.init_pid;
+      t.agent->container_id = t.container_id;
     }
     return t;
   }
 
-  //! The sandbox for id; adopts a labelled container created by an earlier run.
+  //! The sandbox for id; adopts a labelled container created by an earlier
+  //! run, connecting to its agent (once: a channel is never re-connected).
   std::shared_ptr<ExecTarget> find(const std::string& id) {
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -859,9 +854,19 @@ class DockerBackend : public sdk::IsolationBackend {
       if (it != sandboxes_.end()) return it->second;
     }
     auto t = std::make_shared<ExecTarget>(inspect_target(id));
+    if (t->agent && t->running) {
+      try {
+        connect_agent(*t->agent, std::chrono::milliseconds(config_.agent_start_timeout_ms));
+      } catch (const sdk::Error& e) {
+        // Its socket was replaced, or the agent does not answer: it cannot be
+        // trusted to end what runs there, so the container goes.
+        give_up_agent(*t->agent, e.what());
+        host_.warn("docker backend: adopting container " + short_id(id) + " failed: " + e.what() +
+                   "; container killed, workspace failed");
+      }
+    }
     std::lock_guard<std::mutex> lock(mu_);
-    sandboxes_[id] = t;
-    return t;
+    return sandboxes_.emplace(id, t).first->second;
   }
 
   //! Removes the container and its anonymous volumes. False when it did not exist.
