@@ -29,6 +29,7 @@
 #include "isolation-common/json_fields.hpp"
 #include "local_container.hpp"
 #include "mux_decoder.hpp"
+#include "seccomp_profile.hpp"
 #include "specs.hpp"
 
 namespace isb::docker {
@@ -87,7 +88,9 @@ class DockerBackend : public sdk::IsolationBackend {
       : host_(host),
         config_(parse_config(config_json)),
         engine_(config_.host, std::chrono::milliseconds(config_.request_timeout_ms)),
-        supervisor_path_(supervisor_next_to_plugin()) {
+        supervisor_path_(supervisor_next_to_plugin()),
+        seccomp_profile_(json::serialize(
+            parse_object(kContainerSeccompProfile, ISB_ERROR, "the embedded seccomp profile"))) {
     if (config_.warm_pool > 0) filler_ = std::thread([this] { fill_pool(); });
   }
 
@@ -145,22 +148,7 @@ class DockerBackend : public sdk::IsolationBackend {
     }
     json::object version = parse_object(version_doc, ISB_UNAVAILABLE, "the engine's /version answer");
 
-    std::set<std::string> secopts;
-    std::string seccomp_profile;
-    if (auto* so = info.if_contains("SecurityOptions"); so && so->is_array()) {
-      for (const auto& o : so->as_array()) {
-        if (!o.is_string()) continue;
-        std::string s(o.as_string());
-        // Entries look like "name=seccomp,profile=default".
-        std::string name = s.substr(0, s.find(','));
-        if (name.rfind("name=", 0) == 0) name = name.substr(5);
-        secopts.insert(name);
-        if (name == "seccomp") {
-          auto p = s.find("profile=");
-          seccomp_profile = p == std::string::npos ? "default" : s.substr(p + 8);
-        }
-      }
-    }
+    std::set<std::string> secopts = engine_security_options(info);
     auto flag = [&](const char* key) {
       auto* v = info.if_contains(key);
       return v && v->is_bool() && v->as_bool();
@@ -168,7 +156,9 @@ class DockerBackend : public sdk::IsolationBackend {
     std::string cgroup_version = string_at(info, "CgroupVersion");
     bool userns = secopts.count("userns") > 0;
     bool rootless = secopts.count("rootless") > 0;
-    bool seccomp = secopts.count("seccomp") > 0 && seccomp_profile != "unconfined";
+    // Every container gets the plugin's own profile, whatever the engine's
+    // default is (even "unconfined"), wherever the engine can apply one.
+    bool seccomp = secopts.count("seccomp") > 0;
 
     prot("user_namespace", userns,
          userns ? "the engine runs with userns-remap: container root is an unprivileged host uid"
@@ -184,7 +174,8 @@ class DockerBackend : public sdk::IsolationBackend {
          "the image's root filesystem read-only, the workspace bind-mounted read-write at /workspace, a "
          "size-capped tmpfs at /tmp; nothing else of the host is mounted");
     prot("seccomp", seccomp,
-         seccomp ? "the engine's " + seccomp_profile + " seccomp profile"
+         seccomp ? "the plugin's own profile (seccomp/container-profile.json): Docker's default allowlist "
+                   "without ptrace, process_vm_readv/writev and io_uring_*, native ABI only"
                  : "the engine reports no seccomp support: every system call is allowed");
     prot("no_new_privs", true, "SecurityOpt no-new-privileges: setuid binaries gain nothing");
     prot("capabilities_dropped", true, "CapDrop ALL: effective and bounding capability sets are empty");
@@ -413,11 +404,15 @@ class DockerBackend : public sdk::IsolationBackend {
     } else {
       for (const auto& a : config_.keepalive_command) cmd.emplace_back(a);
     }
+    json::array security_opt{"no-new-privileges"};
+    // Ours, not the engine's default: no ptrace (a command could freeze the
+    // agent, PID 1, and every call waiting on it), no io_uring.
+    if (engine_seccomp()) security_opt.emplace_back("seccomp=" + seccomp_profile_);
     json::object host_config{
         {"Binds", std::move(binds)},
         {"Init", false},  // PID 1 is the agent or keepalive_command, see Config
         {"CapDrop", json::array{"ALL"}},
-        {"SecurityOpt", json::array{"no-new-privileges"}},
+        {"SecurityOpt", std::move(security_opt)},
         {"ReadonlyRootfs", true},
         {"Tmpfs", std::move(tmpfs)},
         {"NetworkMode", network.empty() ? std::string("none") : network},
@@ -781,8 +776,37 @@ class DockerBackend : public sdk::IsolationBackend {
   void ensure_negotiated() {
     std::lock_guard<std::mutex> lock(negotiate_mu_);
     if (!version_doc_.empty()) return;
-    version_doc_ = engine_.negotiate(config_.api_version);
+    std::string version = engine_.negotiate(config_.api_version);
+    auto r = engine_.request("GET", engine_.path("/info"));
+    if (r.status != 200) {
+      throw sdk::Error(ISB_UNAVAILABLE,
+                       "GET /info answered " + std::to_string(r.status) + ": " + engine_message(r.body));
+    }
+    engine_seccomp_ =
+        engine_security_options(parse_object(r.body, ISB_UNAVAILABLE, "the engine's /info answer"))
+            .count("seccomp") > 0;
+    version_doc_ = version;
     host_.info("docker backend: engine at " + config_.host + ", API " + engine_.api_version());
+  }
+
+  //! The names in /info's SecurityOptions ("name=seccomp,profile=default" -> "seccomp").
+  static std::set<std::string> engine_security_options(const json::object& info) {
+    std::set<std::string> names;
+    if (auto* so = info.if_contains("SecurityOptions"); so && so->is_array()) {
+      for (const auto& o : so->as_array()) {
+        if (!o.is_string()) continue;
+        std::string s(o.as_string());
+        std::string name = s.substr(0, s.find(','));
+        if (name.rfind("name=", 0) == 0) name = name.substr(5);
+        names.insert(name);
+      }
+    }
+    return names;
+  }
+
+  bool engine_seccomp() {
+    std::lock_guard<std::mutex> lock(negotiate_mu_);
+    return engine_seccomp_;
   }
 
   //! The container's init PID tells whether its processes and cgroup are
@@ -938,8 +962,10 @@ class DockerBackend : public sdk::IsolationBackend {
   Config config_;
   EngineClient engine_;
   const std::string supervisor_path_;  // the agent program on this host; "" when unknown
+  const std::string seccomp_profile_;  // seccomp/container-profile.json, compact
   std::mutex negotiate_mu_;
-  std::string version_doc_;  // guarded by negotiate_mu_; empty until negotiated
+  std::string version_doc_;      // guarded by negotiate_mu_; empty until negotiated
+  bool engine_seccomp_ = false;  // the engine applies seccomp profiles; guarded by negotiate_mu_
   std::mutex mu_;
   std::map<std::string, std::shared_ptr<ExecTarget>> sandboxes_;  // guarded by mu_
   std::mutex pool_mu_;
