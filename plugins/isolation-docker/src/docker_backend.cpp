@@ -21,6 +21,7 @@
 #include <string>
 #include <thread>
 
+#include "agent_binary.hpp"
 #include "agent_exec.hpp"
 #include "archive_ops.hpp"
 #include "config.hpp"
@@ -89,6 +90,7 @@ class DockerBackend : public sdk::IsolationBackend {
         config_(parse_config(config_json)),
         engine_(config_.host, std::chrono::milliseconds(config_.request_timeout_ms)),
         supervisor_path_(supervisor_next_to_plugin()),
+        agent_binary_(supervisor_path_, config_.instance_id),
         seccomp_profile_(json::serialize(
             parse_object(kContainerSeccompProfile, ISB_ERROR, "the embedded seccomp profile"))) {
     if (config_.warm_pool > 0) filler_ = std::thread([this] { fill_pool(); });
@@ -218,6 +220,16 @@ class DockerBackend : public sdk::IsolationBackend {
                         {"userns_remap", userns},
                         {"local", local},
                         {"exec_path", agent ? "agent" : "exec_api"}};
+    // What a command can still learn of the host from /proc/self/mountinfo.
+    json::array mountinfo{
+        "the workspace's path within its host filesystem (the root field of /workspace: a bind mount "
+        "always shows its source's path there, and Docker can only bind a workspace)",
+        "the engine's own paths: its data root in the root overlay's options and in the sources of "
+        "/etc/hostname, /etc/hosts and /etc/resolv.conf"};
+    if (agent) {
+      if (std::string e = agent_binary_.exposure(); !e.empty()) mountinfo.emplace_back(e);
+    }
+    engine["mountinfo_shows"] = std::move(mountinfo);
     if (config_.warm_pool > 0) {
       std::lock_guard<std::mutex> lock(pool_mu_);
       engine["warm_pool"] = json::object{{"size", config_.warm_pool},
@@ -395,7 +407,7 @@ class DockerBackend : public sdk::IsolationBackend {
     json::object tmpfs{{"/tmp", "rw,nosuid,nodev,size=" + std::to_string(config_.tmp_size_mb) + "m"}};
     json::array cmd;
     if (agent) {
-      binds.emplace_back(supervisor_path_ + ":" + kAgentBinaryMount + ":ro");
+      binds.emplace_back(agent_binary_.source() + ":" + kAgentBinaryMount + ":ro");
       // The agent's socket lives on a small tmpfs of the container's own, not
       // in a host directory: a command can write there, and must not be able
       // to fill a host filesystem.
@@ -962,6 +974,7 @@ class DockerBackend : public sdk::IsolationBackend {
   Config config_;
   EngineClient engine_;
   const std::string supervisor_path_;  // the agent program on this host; "" when unknown
+  AgentBinary agent_binary_;           // the copy of it that containers bind
   const std::string seccomp_profile_;  // seccomp/container-profile.json, compact
   std::mutex negotiate_mu_;
   std::string version_doc_;      // guarded by negotiate_mu_; empty until negotiated
