@@ -231,7 +231,7 @@ TEST_F(DockerAgentTest, ListenerPlantedInTheContainerIsRefusedAndTheWorkspaceFai
   EXPECT_FALSE(r.overran);
   EXPECT_EQ(r.outcome.status, ISB_UNAVAILABLE) << r.outcome.out;
   EXPECT_NE(r.outcome.error.find("not the container's PID 1"), std::string::npos) << r.outcome.error;
-  EXPECT_FALSE(running(id));
+  EXPECT_TRUE(stops(id));
   plugin_.descriptor()->destroy(restarted);
 }
 
