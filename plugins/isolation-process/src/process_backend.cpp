@@ -432,6 +432,7 @@ class ProcessBackend : public sdk::IsolationBackend {
     RunResult r = run_in_jail(sb->jail.control, sb->send_mu, req, sink);
     if (r.supervisor_lost) {
       std::lock_guard<std::mutex> lock(sb->send_mu);
+      if (!sb->lost.empty()) throw failed_sandbox(sandbox_id, sb->lost);  // another call gave it up
       // A concurrent destroy closed the control socket and killed the jail:
       // the command ended with it, which the result says.
       if (sb->jail.control.get() >= 0) {
