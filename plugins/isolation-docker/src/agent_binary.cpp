@@ -3,7 +3,6 @@
 
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/mount.h>
@@ -14,8 +13,6 @@
 #include <cstdlib>
 #include <filesystem>
 #include <random>
-
-#include "fd.hpp"  // from the process backend (isb-jail-client)
 
 namespace isb::docker {
 namespace {
@@ -49,25 +46,18 @@ void remove_stale_staging() {
   ::closedir(d);
 }
 
-//! Copies from into to (created 0555); "" on success, else why not.
+//! Copies from into to (read-only, executable); "" on success, else why not.
 std::string copy_file(const std::string& from, const std::string& to) {
-  process::Fd in(::open(from.c_str(), O_RDONLY | O_CLOEXEC));
-  if (in.get() < 0) return "cannot open " + from + ": " + strerror(errno);
-  process::Fd out(::open(to.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0555));
-  if (out.get() < 0) return "cannot create " + to + ": " + strerror(errno);
-  char buf[65536];
-  for (;;) {
-    ssize_t n = ::read(in.get(), buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return "reading " + from + ": " + strerror(errno);
-    if (n == 0) return "";
-    for (ssize_t off = 0; off < n;) {
-      ssize_t w = ::write(out.get(), buf + off, static_cast<size_t>(n - off));
-      if (w < 0 && errno == EINTR) continue;
-      if (w < 0) return "writing " + to + ": " + strerror(errno);
-      off += w;
-    }
+  std::error_code ec;
+  std::filesystem::copy_file(from, to, ec);
+  if (!ec) {
+    using std::filesystem::perms;
+    std::filesystem::permissions(to,
+                                 perms::owner_read | perms::owner_exec | perms::group_read |
+                                     perms::group_exec | perms::others_read | perms::others_exec,
+                                 ec);
   }
+  return ec ? "copying " + from + " to " + to + ": " + ec.message() : "";
 }
 
 }  // namespace
