@@ -518,6 +518,95 @@ TEST_F(ProcessIsolation, ConcurrentExecs) {
   EXPECT_EQ(good.load(), 20);
 }
 
+//! Host pid of a sandbox's supervisor: this process's child running as the
+//! sandbox's host uid (jail root). -1 when there is none.
+pid_t supervisor_of(uint32_t host_uid) {
+  const std::string parent = "PPid:\t" + std::to_string(::getpid());
+  for (const auto& e : fs::directory_iterator("/proc")) {
+    std::string name = e.path().filename();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream st(e.path() / "status");
+    std::string line;
+    bool child = false;
+    while (std::getline(st, line)) {
+      if (line == parent) child = true;
+      if (child && line.rfind("Uid:", 0) == 0 && std::stoul(line.substr(4)) == host_uid)
+        return std::stoi(name);
+    }
+  }
+  return -1;
+}
+
+TEST_F(ProcessIsolation, ForkFailureAtThePidsLimitIsThatCommandsErrorAndTheSupervisorStays) {
+  create_sandbox("eagain", {{"max_processes", 8}});
+  fs::copy_file(ISB_CONTAINER_PROBE, ws_ / "probe");
+  fs::permissions(ws_ / "probe", fs::perms::owner_all | fs::perms::group_exec | fs::perms::others_exec);
+  // Sleepers fill the pids limit, and one of them takes each pid that frees up.
+  std::string fill = sh("eagain", "./probe fill_pids 5");
+  ASSERT_NE(fill.find("then EAGAIN"), std::string::npos) << fill;
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  Capture cap;
+  auto [s, r] = exec("eagain", {{"shell", "echo ran"}, {"timeout_ms", 10000}}, cap);
+  // The supervisor's failed fork is that command's error, not a lost supervisor.
+  ASSERT_EQ(s, ISB_OK) << error();
+  EXPECT_EQ(r.at("exit_code"), 127);
+  std::string message(r.at("error").as_string());
+  EXPECT_NE(message.find("fork failed: Resource temporarily unavailable"), std::string::npos) << message;
+  EXPECT_NE(message.find("max_processes"), std::string::npos) << message;
+  EXPECT_TRUE(r.at("signal").is_null());
+  // Once the sleepers are gone, the same supervisor runs commands again.
+  std::string out;
+  for (int i = 0; i < 40 && out != "ran\n"; ++i) {
+    Capture again;
+    auto [s2, r2] = exec("eagain", {{"shell", "echo ran"}}, again);
+    ASSERT_EQ(s2, ISB_OK) << error();
+    out = again.out;
+    if (out != "ran\n") std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+  EXPECT_EQ(out, "ran\n");
+}
+
+TEST_F(ProcessIsolation, FrozenSupervisorIsGivenUpWithinItsBoundAndTheSandboxFails) {
+  json::object created = create_sandbox("frozen");
+  const pid_t supervisor = supervisor_of(static_cast<uint32_t>(created.at("host_uid").as_int64()));
+  ASSERT_GT(supervisor, 1);
+  ASSERT_EQ(::kill(supervisor, SIGSTOP), 0);
+  // timeout 500 ms + kill_grace_ms 300 + the default reply_margin_ms 3000.
+  const int64_t bound = 500 + 300 + 3000;
+  isb_status status = ISB_OK;
+  std::string message;
+  std::atomic<bool> done{false};
+  const auto t0 = std::chrono::steady_clock::now();
+  std::thread call([&] {
+    Capture cap;
+    auto [s, r] = exec("frozen", {{"shell", "echo never"}, {"timeout_ms", 500}}, cap);
+    status = s;
+    message = error();
+    done = true;
+  });
+  while (!done && std::chrono::steady_clock::now() - t0 < std::chrono::milliseconds(bound + 8000))
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  auto ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
+  // A call that still waits has no bound: fail, and end it by killing the supervisor.
+  EXPECT_TRUE(done.load()) << "exec still waited on the frozen supervisor after " << ms << " ms";
+  if (!done) ::kill(supervisor, SIGKILL);
+  call.join();
+  EXPECT_LT(ms, bound + 1500);
+  EXPECT_EQ(status, ISB_UNAVAILABLE);
+  EXPECT_NE(
+      message.find("has failed: its supervisor was lost (it did not report the command's end within 3000 ms"),
+      std::string::npos)
+      << message;
+  // Its jail was killed; later calls fail at once, saying so.
+  EXPECT_TRUE(wait_dead(supervisor, 2000));
+  Capture later;
+  auto [s2, r2] = exec("frozen", {{"shell", "echo never"}}, later);
+  EXPECT_EQ(s2, ISB_UNAVAILABLE);
+  EXPECT_NE(error().find("has failed"), std::string::npos) << error();
+  EXPECT_EQ(api_->sandbox_destroy(inst_, "frozen"), ISB_OK) << error();
+}
+
 TEST_F(ProcessIsolation, ReconcileRemovesNothing) {
   auto [s, doc] =
       TestPlugin::call_json([&](const isb_json_out* o) { return api_->reconcile(inst_, "[\"x\"]", o); });

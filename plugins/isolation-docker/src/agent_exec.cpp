@@ -1,18 +1,16 @@
 // agent_exec.cpp: see agent_exec.hpp.
-#include "isolation-common/signals.hpp"
 #include "agent_exec.hpp"
 
-#include <errno.h>
+#include <poll.h>
 #include <signal.h>
-#include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <boost/json.hpp>
-#include <cstring>
 #include <thread>
 
+#include "agent_socket.hpp"
+#include "isolation-common/signals.hpp"
 #include "jail_client.hpp"  // from the process backend (isb-jail-client)
 
 namespace isb::docker {
@@ -21,66 +19,60 @@ namespace {
 namespace json = boost::json;
 using Clock = std::chrono::steady_clock;
 
-//! One connection attempt; -1 with errno set on failure.
-int try_connect(const std::string& path) {
-  struct sockaddr_un addr {};
-  addr.sun_family = AF_UNIX;
-  if (path.size() >= sizeof addr.sun_path) {
-    errno = ENAMETOOLONG;
-    return -1;
-  }
-  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
-  int fd = ::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-  if (fd < 0) return -1;
-  if (::connect(fd, reinterpret_cast<struct sockaddr*>(&addr), sizeof addr) != 0) {
-    int e = errno;
-    ::close(fd);
-    errno = e;
-    return -1;
-  }
-  // Keep it above 2 like every other fd the process client handles.
-  return process::raise_fd(fd, 3);
-}
-
-
 }  // namespace
-
-std::string agent_socket_path(pid_t init_pid) {
-  return "/proc/" + std::to_string(init_pid) + "/root" + kAgentRunDir + "/agent.sock";
-}
 
 void connect_agent(AgentChannel& ch, std::chrono::milliseconds wait) {
   std::lock_guard<std::mutex> lock(ch.send_mu);
+  const std::string what = "the in-container agent of container " + ch.container_id.substr(0, 12);
+  if (!ch.lost.empty()) throw sdk::Error(ISB_UNAVAILABLE, what + " was lost: " + ch.lost);
   if (ch.control.get() >= 0) return;
+  if (ch.init_pidfd.get() < 0) ch.init_pidfd = open_container_init(ch.init_pid, ch.container_id);
   const auto deadline = Clock::now() + wait;
   for (;;) {
-    int fd = try_connect(ch.socket_path);
-    if (fd >= 0) {
-      ch.control = process::Fd(fd);
+    AgentConnectAttempt a = connect_agent_socket(ch.init_pid, ch.init_pidfd.get());
+    if (a.socket.get() >= 0) {
+      ch.control = std::move(a.socket);
       return;
     }
-    int e = errno;
-    // ENOENT/ECONNREFUSED: the agent has not bound or listened yet, unless
-    // the container's init is gone altogether.
-    bool init_gone = ::access(ch.socket_path.substr(0, ch.socket_path.find("/root/")).c_str(), F_OK) != 0;
-    if ((e != ENOENT && e != ECONNREFUSED) || init_gone || Clock::now() >= deadline) {
-      throw sdk::Error(ISB_UNAVAILABLE,
-                       "cannot connect to the in-container agent at " + ch.socket_path + ": " + strerror(e));
+    // Not listening yet is normal right after the container started, unless
+    // its PID 1 is gone altogether.
+    if (!a.retry || !container_init_alive(ch.init_pidfd.get()) || Clock::now() >= deadline) {
+      throw sdk::Error(ISB_UNAVAILABLE, "cannot connect to " + what + ": " + a.error);
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }
 }
 
-std::string run_agent_exec(const ExecTarget& target, const ExecSpec& spec, const sdk::OutputSink& sink,
-                           int64_t kill_grace_ms, AgentFailure* failure, std::string* detail) {
-  *failure = AgentFailure::kNone;
+std::string agent_lost_reason(AgentChannel& ch) {
+  std::lock_guard<std::mutex> lock(ch.send_mu);
+  return ch.lost;
+}
+
+bool give_up_agent(AgentChannel& ch, const std::string& why) {
+  std::lock_guard<std::mutex> lock(ch.send_mu);
+  ch.control.reset();
+  if (!ch.lost.empty()) return true;  // another call gave it up (and killed it) first
+  ch.lost = why;
+  if (ch.init_pidfd.get() < 0) return false;
+  // An agent that ends (the engine stops the container) closes its sockets
+  // just before it becomes a zombie: a hang-up is followed by its exit at
+  // once, which the pidfd reports as readable.
+  pollfd exited{ch.init_pidfd.get(), POLLIN, 0};
+  if (::poll(&exited, 1, 200) == 1) return false;
+  // Through the pidfd: the very process that was verified as the
+  // container's PID 1, never a recycled PID.
+  return ::syscall(SYS_pidfd_send_signal, ch.init_pidfd.get(), SIGKILL, nullptr, 0) == 0;
+}
+
+std::optional<std::string> run_agent_exec(const ExecTarget& target, const ExecSpec& spec,
+                                          const sdk::OutputSink& sink, const AgentWaits& waits,
+                                          std::string* lost_detail) {
   AgentChannel& ch = *target.agent;
   {
     std::lock_guard<std::mutex> lock(ch.send_mu);
     if (ch.control.get() < 0) {
-      *failure = AgentFailure::kNotConnected;
-      *detail = "not connected to the in-container agent";
-      return "";
+      *lost_detail = ch.lost.empty() ? "not connected to the in-container agent" : ch.lost;
+      return std::nullopt;
     }
   }
 
@@ -98,7 +90,8 @@ std::string run_agent_exec(const ExecTarget& target, const ExecSpec& spec, const
   if (spec.cwd != ".") req.cwd += "/" + spec.cwd;
   req.timeout_ms = spec.timeout_ms;
   req.max_output_bytes = spec.max_output_bytes;
-  req.kill_grace_ms = kill_grace_ms;
+  req.kill_grace_ms = waits.kill_grace_ms;
+  req.reply_margin_ms = waits.reply_margin_ms;
   req.stdin_data = spec.stdin_data;
 
   // Usage is the container cgroup's, as on the exec API path, so both paths
@@ -114,20 +107,14 @@ std::string run_agent_exec(const ExecTarget& target, const ExecSpec& spec, const
   try {
     r = process::run_in_jail(ch.control, ch.send_mu, req, sink);
   } catch (const sdk::Error& e) {
-    if (e.status() != ISB_UNAVAILABLE) throw;
-    // The request never reached the agent: the connection is dead.
-    std::lock_guard<std::mutex> lock(ch.send_mu);
-    ch.control.reset();
-    *failure = AgentFailure::kLostBeforeStart;
-    *detail = e.what();
-    return "";
+    // Closed meanwhile: another call gave the agent up.
+    if (e.status() != ISB_NOT_FOUND) throw;
+    *lost_detail = agent_lost_reason(ch);
+    return std::nullopt;
   }
   if (r.supervisor_lost) {
-    std::lock_guard<std::mutex> lock(ch.send_mu);
-    ch.control.reset();
-    *failure = AgentFailure::kLostDuringRun;
-    *detail = r.error.value_or("the in-container agent went away while the command ran");
-    return "";
+    *lost_detail = *r.error;
+    return std::nullopt;
   }
   // The agent signalled the command's process group; a member that changed
   // its group but stayed in the session is ended from here.

@@ -25,6 +25,8 @@ const char* const kConfigSchema = R"schema({
     "request_timeout_ms": {"type": "integer", "minimum": 100, "maximum": 600000},
     "pull_timeout_ms": {"type": "integer", "minimum": 1000, "maximum": 3600000},
     "kill_grace_ms": {"type": "integer", "minimum": 0, "maximum": 60000},
+    "reply_margin_ms": {"type": "integer", "minimum": 100, "maximum": 600000,
+                        "description": "How long after SIGKILL the agent may take to report a stopped command's end; past timeout + kill_grace_ms + this margin the agent is lost: the container is killed and the workspace fails"},
     "tmp_size_mb": {"type": "integer", "minimum": 1, "maximum": 1048576},
     "keepalive_command": {"type": "array", "minItems": 1, "items": {"type": "string", "minLength": 1}},
     "exec_path": {"enum": ["auto", "agent", "exec_api"],
@@ -94,6 +96,8 @@ Config parse_config(const std::string& config_json) {
       c.pull_timeout_ms = bounded_int(v, key, 1000, 3600000);
     } else if (key == "kill_grace_ms") {
       c.kill_grace_ms = bounded_int(v, key, 0, 60000);
+    } else if (key == "reply_margin_ms") {
+      c.reply_margin_ms = bounded_int(v, key, 100, 600000);
     } else if (key == "tmp_size_mb") {
       c.tmp_size_mb = bounded_int(v, key, 1, 1048576);
     } else if (key == "keepalive_command") {
@@ -127,7 +131,8 @@ Config parse_config(const std::string& config_json) {
     } else {
       bad("docker config: unknown key '" + key +
           "' (known: host, instance_id, api_version, request_timeout_ms, pull_timeout_ms, kill_grace_ms, "
-          "tmp_size_mb, keepalive_command, exec_path, agent_start_timeout_ms, warm_pool, warm_image, "
+          "reply_margin_ms, tmp_size_mb, keepalive_command, exec_path, agent_start_timeout_ms, warm_pool, "
+          "warm_image, "
           "warm_resource_limits)");
     }
   }

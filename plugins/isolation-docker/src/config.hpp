@@ -25,6 +25,10 @@ struct Config {
   int64_t pull_timeout_ms = 300000;
   //! Time a stopped command's output stream may stay open before it is abandoned.
   int64_t kill_grace_ms = 2000;
+  //! Agent path: how long after SIGKILL the agent may take to report a stopped
+  //! command's end. Past timeout + kill_grace_ms + this margin the agent is
+  //! lost: its container is killed and the workspace fails (agent_exec.hpp).
+  int64_t reply_margin_ms = 3000;
   //! Size of the writable /tmp tmpfs in each container.
   int64_t tmp_size_mb = 256;
   //! How commands reach a container: "agent" (the static isb-supervisor as the

@@ -21,6 +21,7 @@
 #include <string>
 #include <thread>
 
+#include "agent_binary.hpp"
 #include "agent_exec.hpp"
 #include "archive_ops.hpp"
 #include "config.hpp"
@@ -29,6 +30,7 @@
 #include "isolation-common/json_fields.hpp"
 #include "local_container.hpp"
 #include "mux_decoder.hpp"
+#include "seccomp_profile.hpp"
 #include "specs.hpp"
 
 namespace isb::docker {
@@ -87,7 +89,10 @@ class DockerBackend : public sdk::IsolationBackend {
       : host_(host),
         config_(parse_config(config_json)),
         engine_(config_.host, std::chrono::milliseconds(config_.request_timeout_ms)),
-        supervisor_path_(supervisor_next_to_plugin()) {
+        supervisor_path_(supervisor_next_to_plugin()),
+        agent_binary_(supervisor_path_, config_.instance_id),
+        seccomp_profile_(json::serialize(
+            parse_object(kContainerSeccompProfile, ISB_ERROR, "the embedded seccomp profile"))) {
     if (config_.warm_pool > 0) filler_ = std::thread([this] { fill_pool(); });
   }
 
@@ -145,22 +150,7 @@ class DockerBackend : public sdk::IsolationBackend {
     }
     json::object version = parse_object(version_doc, ISB_UNAVAILABLE, "the engine's /version answer");
 
-    std::set<std::string> secopts;
-    std::string seccomp_profile;
-    if (auto* so = info.if_contains("SecurityOptions"); so && so->is_array()) {
-      for (const auto& o : so->as_array()) {
-        if (!o.is_string()) continue;
-        std::string s(o.as_string());
-        // Entries look like "name=seccomp,profile=default".
-        std::string name = s.substr(0, s.find(','));
-        if (name.rfind("name=", 0) == 0) name = name.substr(5);
-        secopts.insert(name);
-        if (name == "seccomp") {
-          auto p = s.find("profile=");
-          seccomp_profile = p == std::string::npos ? "default" : s.substr(p + 8);
-        }
-      }
-    }
+    std::set<std::string> secopts = engine_security_options(info);
     auto flag = [&](const char* key) {
       auto* v = info.if_contains(key);
       return v && v->is_bool() && v->as_bool();
@@ -168,7 +158,9 @@ class DockerBackend : public sdk::IsolationBackend {
     std::string cgroup_version = string_at(info, "CgroupVersion");
     bool userns = secopts.count("userns") > 0;
     bool rootless = secopts.count("rootless") > 0;
-    bool seccomp = secopts.count("seccomp") > 0 && seccomp_profile != "unconfined";
+    // Every container gets the plugin's own profile, whatever the engine's
+    // default is (even "unconfined"), wherever the engine can apply one.
+    bool seccomp = secopts.count("seccomp") > 0;
 
     prot("user_namespace", userns,
          userns ? "the engine runs with userns-remap: container root is an unprivileged host uid"
@@ -184,7 +176,8 @@ class DockerBackend : public sdk::IsolationBackend {
          "the image's root filesystem read-only, the workspace bind-mounted read-write at /workspace, a "
          "size-capped tmpfs at /tmp; nothing else of the host is mounted");
     prot("seccomp", seccomp,
-         seccomp ? "the engine's " + seccomp_profile + " seccomp profile"
+         seccomp ? "the plugin's own profile (seccomp/container-profile.json): Docker's default allowlist "
+                   "without ptrace, process_vm_readv/writev and io_uring_*, native ABI only"
                  : "the engine reports no seccomp support: every system call is allowed");
     prot("no_new_privs", true, "SecurityOpt no-new-privileges: setuid binaries gain nothing");
     prot("capabilities_dropped", true, "CapDrop ALL: effective and bounding capability sets are empty");
@@ -209,7 +202,11 @@ class DockerBackend : public sdk::IsolationBackend {
              ? "timeout and cancel SIGKILL the command's process group and session by host PID; what escaped "
                "them and still holds the output is ended by restarting the container"
              : "the engine is remote: timeout and cancel restart the container, ending every process in it");
-    prot("wall_clock_timeout", true, "timeout_ms per command, then the command's processes are killed");
+    prot("wall_clock_timeout", true,
+         agent ? "timeout_ms per command, then the command's processes are killed; no call waits longer than "
+                 "timeout + kill_grace_ms + reply_margin_ms for the agent: one that misses it is lost, its "
+                 "container killed"
+               : "timeout_ms per command, then the command's processes are killed");
 
     json::object engine{{"host", config_.host},
                         {"version", string_at(version, "Version")},
@@ -223,6 +220,16 @@ class DockerBackend : public sdk::IsolationBackend {
                         {"userns_remap", userns},
                         {"local", local},
                         {"exec_path", agent ? "agent" : "exec_api"}};
+    // What a command can still learn of the host from /proc/self/mountinfo.
+    json::array mountinfo{
+        "the workspace's path within its host filesystem (the root field of /workspace: a bind mount "
+        "always shows its source's path there, and Docker can only bind a workspace)",
+        "the engine's own paths: its data root in the root overlay's options and in the sources of "
+        "/etc/hostname, /etc/hosts and /etc/resolv.conf"};
+    if (agent) {
+      if (std::string e = agent_binary_.exposure(); !e.empty()) mountinfo.emplace_back(e);
+    }
+    engine["mountinfo_shows"] = std::move(mountinfo);
     if (config_.warm_pool > 0) {
       std::lock_guard<std::mutex> lock(pool_mu_);
       engine["warm_pool"] = json::object{{"size", config_.warm_pool},
@@ -277,35 +284,19 @@ class DockerBackend : public sdk::IsolationBackend {
     std::shared_ptr<ExecTarget> target = find(sandbox_id);
     if (!target->agent) return run_exec(engine_, *target, spec, sink, config_.kill_grace_ms);
 
-    // A dead connection is found out before the command starts; the agent is
-    // then reached again once if the container still runs (it may have been
-    // restarted, with a new init PID), else the container's fate is reported.
-    for (int attempt = 0;; ++attempt) {
-      AgentFailure failure = AgentFailure::kNone;
-      std::string detail;
-      try {
-        // Returns at once while connected.
-        connect_agent(*target->agent, std::chrono::milliseconds(config_.agent_start_timeout_ms));
-      } catch (const sdk::Error& e) {
-        failure = AgentFailure::kNotConnected;
-        detail = e.what();
-      }
-      if (failure == AgentFailure::kNone) {
-        std::string result = run_agent_exec(*target, spec, sink, config_.kill_grace_ms, &failure, &detail);
-        if (failure == AgentFailure::kNone) return result;
-      }
-      // Throws when the container is gone or stopped; else returns its fresh target.
-      std::shared_ptr<ExecTarget> fresh = recheck_after_agent_loss(sandbox_id, failure, detail);
-      if (failure == AgentFailure::kLostDuringRun || attempt > 0) {
-        throw sdk::Error(ISB_UNAVAILABLE,
-                         "the in-container agent of container " + short_id(sandbox_id) +
-                             (failure == AgentFailure::kLostDuringRun ? " went away while the command ran: "
-                                                                      : " cannot be reached: ") +
-                             detail +
-                             "; the container still runs, retry the command or re-create the workspace");
-      }
-      target = fresh;
+    if (!target->running) {
+      throw sdk::Error(ISB_UNAVAILABLE, "workspace sandbox is gone: container " + short_id(sandbox_id) +
+                                            " is no longer running (" + target->state +
+                                            "; did the engine restart? The server also kills a container "
+                                            "whose agent it lost); destroy and re-create the workspace");
     }
+    if (std::string lost = agent_lost_reason(*target->agent); !lost.empty()) {
+      throw failed_sandbox(sandbox_id, lost, false);
+    }
+    std::string detail;
+    AgentWaits waits{config_.kill_grace_ms, config_.reply_margin_ms};
+    if (auto result = run_agent_exec(*target, spec, sink, waits, &detail)) return *result;
+    agent_lost(sandbox_id, *target, detail);
   }
 
   void destroy_sandbox(const std::string& sandbox_id) override {
@@ -416,7 +407,7 @@ class DockerBackend : public sdk::IsolationBackend {
     json::object tmpfs{{"/tmp", "rw,nosuid,nodev,size=" + std::to_string(config_.tmp_size_mb) + "m"}};
     json::array cmd;
     if (agent) {
-      binds.emplace_back(supervisor_path_ + ":" + kAgentBinaryMount + ":ro");
+      binds.emplace_back(agent_binary_.source() + ":" + kAgentBinaryMount + ":ro");
       // The agent's socket lives on a small tmpfs of the container's own, not
       // in a host directory: a command can write there, and must not be able
       // to fill a host filesystem.
@@ -425,11 +416,15 @@ class DockerBackend : public sdk::IsolationBackend {
     } else {
       for (const auto& a : config_.keepalive_command) cmd.emplace_back(a);
     }
+    json::array security_opt{"no-new-privileges"};
+    // Ours, not the engine's default: no ptrace (a command could freeze the
+    // agent, PID 1, and every call waiting on it), no io_uring.
+    if (engine_seccomp()) security_opt.emplace_back("seccomp=" + seccomp_profile_);
     json::object host_config{
         {"Binds", std::move(binds)},
         {"Init", false},  // PID 1 is the agent or keepalive_command, see Config
         {"CapDrop", json::array{"ALL"}},
-        {"SecurityOpt", json::array{"no-new-privileges"}},
+        {"SecurityOpt", std::move(security_opt)},
         {"ReadonlyRootfs", true},
         {"Tmpfs", std::move(tmpfs)},
         {"NetworkMode", network.empty() ? std::string("none") : network},
@@ -751,45 +746,79 @@ class DockerBackend : public sdk::IsolationBackend {
     }
   }
 
-  //! After the agent connection failed: throws "workspace sandbox is gone"
-  //! when the container was removed or stopped, else returns a fresh target.
-  std::shared_ptr<ExecTarget> recheck_after_agent_loss(const std::string& id, AgentFailure failure,
-                                                       const std::string& detail) {
+  //! The error of a workspace whose agent was given up (give_up_agent).
+  sdk::Error failed_sandbox(const std::string& id, const std::string& why, bool just_now) const {
+    return sdk::Error(ISB_UNAVAILABLE,
+                      "workspace sandbox failed: the in-container agent of container " + short_id(id) +
+                          " was lost" + (just_now ? "" : " earlier") + " (" + why +
+                          "). The server killed the container, since nothing could end what runs there any "
+                          "more, and never reconnects to whatever listens on the agent's socket after that. "
+                          "Destroy and re-create the workspace (its files stay on the host until then)");
+  }
+
+  //! After the agent failed a command (lost_detail from run_agent_exec): gives
+  //! it up and throws. A container that stopped under the server (engine
+  //! restart, removed outside) is reported as gone, else as failed.
+  [[noreturn]] void agent_lost(const std::string& id, ExecTarget& target, const std::string& detail) {
+    if (give_up_agent(*target.agent, detail)) {
+      host_.warn("docker backend: the agent of container " + short_id(id) + " was lost (" + detail +
+                 "); container killed, workspace failed");
+      throw failed_sandbox(id, detail, true);
+    }
+    // PID 1 had exited already: the engine stopped or removed the container.
+    // The next call looks at it afresh.
     {
       std::lock_guard<std::mutex> lock(mu_);
       sandboxes_.erase(id);
     }
-    std::shared_ptr<ExecTarget> t;
+    ExecTarget t;
     try {
-      t = std::make_shared<ExecTarget>(inspect_target(id));
+      t = inspect_target(id);
     } catch (const sdk::Error& e) {
       std::string what = e.what();
       if (what.rfind("workspace sandbox is gone: ", 0) != 0) what = "workspace sandbox is gone: " + what;
-      throw sdk::Error(e.status(), what + (failure == AgentFailure::kLostDuringRun
-                                               ? " (the command ended with it: " + detail + ")"
-                                               : ""));
+      throw sdk::Error(e.status(), what + " (the command ended with it: " + detail + ")");
     }
-    if (!t->running) {
-      throw sdk::Error(ISB_UNAVAILABLE,
-                       "workspace sandbox is gone: container " + short_id(id) + " is no longer running (" +
-                           t->state +
-                           (failure == AgentFailure::kLostDuringRun ? ", the command ended with it" : "") +
-                           "; did the engine restart?); destroy and re-create the workspace");
-    }
-    if (!t->agent) {
-      throw sdk::Error(ISB_ERROR,
-                       "container " + short_id(id) + " no longer runs the agent as PID 1: " + detail);
-    }
-    std::lock_guard<std::mutex> lock(mu_);
-    sandboxes_[id] = t;
-    return t;
+    throw sdk::Error(ISB_UNAVAILABLE, "workspace sandbox is gone: container " + short_id(id) +
+                                          " stopped while the command ran (" + t.state +
+                                          ", the command ended with it; did the engine restart?); destroy "
+                                          "and re-create the workspace");
   }
 
   void ensure_negotiated() {
     std::lock_guard<std::mutex> lock(negotiate_mu_);
     if (!version_doc_.empty()) return;
-    version_doc_ = engine_.negotiate(config_.api_version);
+    std::string version = engine_.negotiate(config_.api_version);
+    auto r = engine_.request("GET", engine_.path("/info"));
+    if (r.status != 200) {
+      throw sdk::Error(ISB_UNAVAILABLE,
+                       "GET /info answered " + std::to_string(r.status) + ": " + engine_message(r.body));
+    }
+    engine_seccomp_ =
+        engine_security_options(parse_object(r.body, ISB_UNAVAILABLE, "the engine's /info answer"))
+            .count("seccomp") > 0;
+    version_doc_ = version;
     host_.info("docker backend: engine at " + config_.host + ", API " + engine_.api_version());
+  }
+
+  //! The names in /info's SecurityOptions ("name=seccomp,profile=default" -> "seccomp").
+  static std::set<std::string> engine_security_options(const json::object& info) {
+    std::set<std::string> names;
+    if (auto* so = info.if_contains("SecurityOptions"); so && so->is_array()) {
+      for (const auto& o : so->as_array()) {
+        if (!o.is_string()) continue;
+        std::string s(o.as_string());
+        std::string name = s.substr(0, s.find(','));
+        if (name.rfind("name=", 0) == 0) name = name.substr(5);
+        names.insert(name);
+      }
+    }
+    return names;
+  }
+
+  bool engine_seccomp() {
+    std::lock_guard<std::mutex> lock(negotiate_mu_);
+    return engine_seccomp_;
   }
 
   //! The container's init PID tells whether its processes and cgroup are
@@ -846,12 +875,14 @@ class DockerBackend : public sdk::IsolationBackend {
     }
     if (agent_init) {
       t.agent = std::make_shared<AgentChannel>();
-      t.agent->socket_path = agent_socket_path(t.init_pid);
+      t.agent->init_pid = t.init_pid;
+      t.agent->container_id = t.container_id;
     }
     return t;
   }
 
-  //! The sandbox for id; adopts a labelled container created by an earlier run.
+  //! The sandbox for id; adopts a labelled container created by an earlier
+  //! run, connecting to its agent (once: a channel is never re-connected).
   std::shared_ptr<ExecTarget> find(const std::string& id) {
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -859,9 +890,19 @@ class DockerBackend : public sdk::IsolationBackend {
       if (it != sandboxes_.end()) return it->second;
     }
     auto t = std::make_shared<ExecTarget>(inspect_target(id));
+    if (t->agent && t->running) {
+      try {
+        connect_agent(*t->agent, std::chrono::milliseconds(config_.agent_start_timeout_ms));
+      } catch (const sdk::Error& e) {
+        // Its socket was replaced, or the agent does not answer: it cannot be
+        // trusted to end what runs there, so the container goes.
+        give_up_agent(*t->agent, e.what());
+        host_.warn("docker backend: adopting container " + short_id(id) + " failed: " + e.what() +
+                   "; container killed, workspace failed");
+      }
+    }
     std::lock_guard<std::mutex> lock(mu_);
-    sandboxes_[id] = t;
-    return t;
+    return sandboxes_.emplace(id, t).first->second;
   }
 
   //! Removes the container and its anonymous volumes. False when it did not exist.
@@ -933,8 +974,11 @@ class DockerBackend : public sdk::IsolationBackend {
   Config config_;
   EngineClient engine_;
   const std::string supervisor_path_;  // the agent program on this host; "" when unknown
+  AgentBinary agent_binary_;           // the copy of it that containers bind
+  const std::string seccomp_profile_;  // seccomp/container-profile.json, compact
   std::mutex negotiate_mu_;
-  std::string version_doc_;  // guarded by negotiate_mu_; empty until negotiated
+  std::string version_doc_;      // guarded by negotiate_mu_; empty until negotiated
+  bool engine_seccomp_ = false;  // the engine applies seccomp profiles; guarded by negotiate_mu_
   std::mutex mu_;
   std::map<std::string, std::shared_ptr<ExecTarget>> sandboxes_;  // guarded by mu_
   std::mutex pool_mu_;

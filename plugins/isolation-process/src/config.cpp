@@ -18,6 +18,10 @@ const char* const kConfigSchema = R"({
       "type": "integer", "minimum": 0, "maximum": 600000, "default": 2000,
       "description": "Milliseconds between SIGTERM and SIGKILL to a command's process group on timeout or cancel."
     },
+    "reply_margin_ms": {
+      "type": "integer", "minimum": 100, "maximum": 600000, "default": 3000,
+      "description": "Milliseconds the workspace's supervisor may take, after SIGKILL was asked for, to report a stopped command's end. Past timeout + kill_grace_ms + this margin the supervisor is treated as lost: its jail is killed and the workspace fails."
+    },
     "sandbox_uid_base": {
       "type": "integer", "minimum": 1000, "maximum": 2000000000, "default": 200000,
       "description": "First unprivileged host uid given to sandboxes; each takes two consecutive uids (jail root, command user), 4096 sandboxes at most. Use a range no host account uses."
@@ -51,6 +55,12 @@ Config parse_config(const std::string& config_json) {
         bad("config key 'kill_grace_ms' must be an integer between 0 and 600000 (milliseconds)");
       }
       cfg.kill_grace_ms = *n;
+    } else if (key == "reply_margin_ms") {
+      auto n = as_int(value);
+      if (!n || *n < 100 || *n > 600000) {
+        bad("config key 'reply_margin_ms' must be an integer between 100 and 600000 (milliseconds)");
+      }
+      cfg.reply_margin_ms = *n;
     } else if (key == "sandbox_uid_base") {
       auto n = as_int(value);
       if (!n || *n < 1000 || *n > 2000000000) {
@@ -81,7 +91,8 @@ Config parse_config(const std::string& config_json) {
       }
     } else {
       bad("unknown config key '" + std::string(key) +
-          "' (the process backend knows: kill_grace_ms, sandbox_uid_base, cgroup_parent, disable)");
+          "' (the process backend knows: kill_grace_ms, reply_margin_ms, sandbox_uid_base, cgroup_parent, "
+          "disable)");
     }
   }
   return cfg;

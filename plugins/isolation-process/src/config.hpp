@@ -10,6 +10,9 @@ namespace isb::process {
 struct Config {
   //! Time between SIGTERM and SIGKILL when a command is stopped.
   int64_t kill_grace_ms = 2000;
+  //! How long after SIGKILL the supervisor may take to report a stopped
+  //! command's end before it is treated as lost (jail_client.hpp).
+  int64_t reply_margin_ms = 3000;
   //! First host uid handed to sandboxes; each sandbox takes two (jail root and
   //! the command user), from a pool of kMaxSandboxes slots.
   int64_t sandbox_uid_base = 200000;

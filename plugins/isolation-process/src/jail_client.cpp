@@ -2,6 +2,7 @@
 #include "jail_client.hpp"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -54,6 +55,36 @@ void send_signal(int sock, int sig) {
   ::send(sock, w.bytes().data(), w.bytes().size(), MSG_NOSIGNAL | MSG_DONTWAIT);
 }
 
+int64_t ms_between(Clock::time_point from, Clock::time_point to) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(to - from).count();
+}
+
+//! Sends mh on sock, waiting for room in the socket until `until` (a frozen
+//! supervisor stops reading, and its queue fills). "" once sent, else why not.
+std::string send_until(int sock, const struct msghdr& mh, Clock::time_point until) {
+  for (;;) {
+    if (::sendmsg(sock, &mh, MSG_NOSIGNAL | MSG_DONTWAIT) >= 0) return "";
+    if (errno == EINTR) continue;
+    if (errno != EAGAIN && errno != EWOULDBLOCK) return strerror(errno);
+    auto left = ms_between(Clock::now(), until);
+    if (left <= 0) return "it took no request within the command's bound";
+    pollfd p{sock, POLLOUT, 0};
+    ::poll(&p, 1, static_cast<int>(std::min<int64_t>(left, 1000)));
+  }
+}
+
+//! The message of a kExecFailed: what the supervisor could not do for the command.
+std::string exec_failure(const std::string& stage, int err, const std::string& argv0) {
+  if (stage == "exec") return "exec failed: " + std::string(strerror(err)) + " ('" + argv0 + "')";
+  std::string msg = stage + " failed: " + strerror(err);
+  if (stage == "fork" && err == EAGAIN) {
+    msg +=
+        " (the workspace's process limit, max_processes, is probably reached: wait for its background "
+        "processes to end or stop them, then retry)";
+  }
+  return msg;
+}
+
 }  // namespace
 
 RunResult run_in_jail(const Fd& control, std::mutex& send_mu, const JailRunRequest& req,
@@ -91,18 +122,29 @@ RunResult run_in_jail(const Fd& control, std::mutex& send_mu, const JailRunReque
   std::memcpy(CMSG_DATA(c), fds, sizeof fds);
   RunResult result;
   const Clock::time_point started = Clock::now();
+  const Clock::time_point deadline = started + std::chrono::milliseconds(req.timeout_ms);
+  const auto grace = std::chrono::milliseconds(req.kill_grace_ms);
+  const auto margin = std::chrono::milliseconds(req.reply_margin_ms);
+  auto lost = [&](const std::string& why) {
+    result.supervisor_lost = true;
+    result.error = why;
+    result.duration_ms = ms_between(started, Clock::now());
+    return result;
+  };
+  Fd ctl;
   {
     std::lock_guard<std::mutex> lock(send_mu);
     if (control.get() < 0) throw sdk::Error(ISB_NOT_FOUND, "the sandbox is being destroyed");
-    ssize_t n;
-    do {
-      n = ::sendmsg(control.get(), &mh, MSG_NOSIGNAL);
-    } while (n < 0 && errno == EINTR);
-    if (n < 0) {
-      throw sdk::Error(ISB_UNAVAILABLE, std::string("the workspace's supervisor is gone (") +
-                                            strerror(errno) + "); destroy and recreate the workspace");
-    }
+    int dup = ::fcntl(control.get(), F_DUPFD_CLOEXEC, 3);
+    if (dup < 0)
+      throw sdk::Error(ISB_ERROR, std::string("duplicating the control socket failed: ") + strerror(errno));
+    ctl = Fd(dup);
   }
+  // Sending waits outside send_mu, so one frozen supervisor holds up only
+  // this call, never the others on the same sandbox (or its destroy).
+  std::string send_error = send_until(ctl.get(), mh, deadline + grace + margin);
+  ctl.reset();
+  if (!send_error.empty()) return lost("the command could not be handed to it: " + send_error);
   cmd_theirs.reset();
   in_r.reset();
   out_w.reset();
@@ -118,9 +160,8 @@ RunResult run_in_jail(const Fd& control, std::mutex& send_mu, const JailRunReque
   else
     set_nonblocking(in_w.get());
 
-  const Clock::time_point deadline = started + std::chrono::milliseconds(req.timeout_ms);
-  bool terminating = false, sent_kill = false, exited = false;
-  Clock::time_point kill_at{};
+  bool terminating = false, sent_kill = false, exited = false, start_failed = false;
+  Clock::time_point kill_at{}, give_up_at{};
   int status = 0;
   while (!exited) {
     auto now = Clock::now();
@@ -130,15 +171,23 @@ RunResult run_in_jail(const Fd& control, std::mutex& send_mu, const JailRunReque
       send_signal(cmd.get(), SIGTERM);
       // SIGCONT too: a stopped group would never see the SIGTERM.
       send_signal(cmd.get(), SIGCONT);
-      kill_at = now + std::chrono::milliseconds(req.kill_grace_ms);
+      kill_at = now + grace;
     }
-    if (terminating && !sent_kill && Clock::now() >= kill_at) {
+    if (terminating && !sent_kill && now >= kill_at) {
       send_signal(cmd.get(), SIGKILL);
       sent_kill = true;
+      give_up_at = now + margin;
     }
-    auto until = terminating ? (sent_kill ? now + std::chrono::milliseconds(50) : kill_at) : deadline;
-    int wait_ms = static_cast<int>(std::clamp<int64_t>(
-        std::chrono::duration_cast<std::chrono::milliseconds>(until - Clock::now()).count(), 1, 50));
+    if (sent_kill && now >= give_up_at) {
+      // A healthy supervisor reports a killed command's end in milliseconds;
+      // this one is frozen, or lying: nothing it says can be waited for.
+      return lost("it did not report the command's end within " + std::to_string(req.reply_margin_ms) +
+                  " ms after SIGKILL (" +
+                  (result.cancelled ? "cancelled" : "timeout " + std::to_string(req.timeout_ms) + " ms") +
+                  ", kill grace " + std::to_string(req.kill_grace_ms) + " ms)");
+    }
+    auto until = terminating ? (sent_kill ? give_up_at : kill_at) : deadline;
+    int wait_ms = static_cast<int>(std::clamp<int64_t>(ms_between(Clock::now(), until), 1, 50));
 
     std::array<pollfd, 4> p{};
     nfds_t n = 0;
@@ -164,13 +213,16 @@ RunResult run_in_jail(const Fd& control, std::mutex& send_mu, const JailRunReque
     if (p[0].revents) {
       std::string msg(4096, '\0');
       ssize_t got = ::recv(cmd.get(), msg.data(), msg.size(), MSG_DONTWAIT);
-      if (got < 0 && (errno == EAGAIN || errno == EINTR)) continue;
+      // ECONNRESET comes first when the supervisor closed its end with our
+      // kSignal messages unread: its report may still be queued behind it.
+      if (got < 0 && (errno == EAGAIN || errno == EINTR || errno == ECONNRESET)) continue;
       if (got <= 0) {
-        // The supervisor died (workspace destroyed, or killed): so did the command.
-        result.error = "the workspace's supervisor ended while the command ran (workspace destroyed?)";
+        // After kExecFailed without a kExited the command never ran (fork
+        // failed): the supervisor closes its socket and lives on.
+        if (start_failed) break;
+        // Otherwise it died (workspace destroyed, or killed), and the command with it.
         result.signal = SIGKILL;
-        result.supervisor_lost = true;
-        break;
+        return lost("it hung up while the command ran");
       }
       wire::Reader rd(msg.data(), static_cast<size_t>(got));
       uint32_t type = rd.u32();
@@ -179,9 +231,8 @@ RunResult run_in_jail(const Fd& control, std::mutex& send_mu, const JailRunReque
       } else if (type == wire::kExecFailed) {
         std::string stage = rd.str();
         int e = static_cast<int>(rd.u32());
-        result.error = stage + " failed: " + strerror(e);
-        if (stage == "exec")
-          result.error = "exec failed: " + std::string(strerror(e)) + " ('" + req.argv[0] + "')";
+        result.error = exec_failure(stage, e, req.argv[0]);
+        start_failed = true;
       } else if (type == wire::kExited) {
         status = rd.i32();
         result.max_rss_kb = static_cast<int64_t>(rd.u64());
@@ -200,12 +251,14 @@ RunResult run_in_jail(const Fd& control, std::mutex& send_mu, const JailRunReque
       if (!pump(*s, req.max_output_bytes, sink, result.output_truncated)) break;
     }
   }
-  result.duration_ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count();
+  result.duration_ms = ms_between(started, Clock::now());
   if (exited) {
     if (WIFEXITED(status))
       result.exit_code = WEXITSTATUS(status);
     else if (WIFSIGNALED(status))
       result.signal = WTERMSIG(status);
+  } else {
+    result.exit_code = 127;  // never started, as a shell reports a command it cannot run
   }
   result.stdout_bytes = out.total;
   result.stderr_bytes = err.total;

@@ -13,6 +13,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -61,8 +62,8 @@ struct HostState {
   std::string idmap_detail;    // why not, when idmap is false
 };
 
-//! One sandbox. THREADING: mu guards destroyed and groups; send_mu guards
-//! jail.control (sends, and the close on destroy).
+//! One sandbox. THREADING: mu guards destroyed, groups and unreaped; send_mu
+//! guards jail.control (sends, and the close on destroy) and lost.
 struct Sandbox {
   SandboxSpec spec;
   int slot = -1;
@@ -73,6 +74,8 @@ struct Sandbox {
   std::mutex mu;
   bool destroyed = false;
   std::set<pid_t> groups;  // direct mode: running or left-behind process groups
+  std::set<pid_t> unreaped;  // direct mode: main processes SIGKILL did not end in time (runner.hpp)
+  std::string lost;          // why the supervisor was given up (its jail killed); "" while it serves
   std::string staging;     // world-traversable bind of the workspace the jail mounts from
   bool idmapped = false;   // the sandbox user owns the workspace through id mapping (else chown)
   bool overlay_mounted = false;  // this backend mounted spec.overlay at workspace_path
@@ -276,7 +279,10 @@ class ProcessBackend : public sdk::IsolationBackend {
                         : "each command runs in its own process group (setsid escapes it)"));
     p.push_back(protection("wall_clock_timeout", true,
                            "timeout_ms per command: SIGTERM to the group, SIGKILL after kill_grace_ms (" +
-                               std::to_string(config_.kill_grace_ms) + " ms)"));
+                               std::to_string(config_.kill_grace_ms) +
+                               " ms); no call waits longer than reply_margin_ms (" +
+                               std::to_string(config_.reply_margin_ms) +
+                               " ms) past that: a supervisor that misses it is lost, its jail killed"));
     json::object doc{{"backend", "process"},
                      {"available", true},
                      {"isolation", jail ? "jail" : "none"},
@@ -412,7 +418,12 @@ class ProcessBackend : public sdk::IsolationBackend {
     req.timeout_ms = spec.timeout_ms;
     req.max_output_bytes = spec.max_output_bytes;
     req.kill_grace_ms = config_.kill_grace_ms;
+    req.reply_margin_ms = config_.reply_margin_ms;
     req.stdin_data = spec.stdin_data;
+    {
+      std::lock_guard<std::mutex> lock(sb->send_mu);
+      if (!sb->lost.empty()) throw failed_sandbox(sandbox_id, sb->lost);
+    }
 
     CgroupCounters before;
     if (sb->cgroups) {
@@ -420,6 +431,21 @@ class ProcessBackend : public sdk::IsolationBackend {
       sb->cgroups->reset_peak();
     }
     RunResult r = run_in_jail(sb->jail.control, sb->send_mu, req, sink);
+    if (r.supervisor_lost) {
+      std::lock_guard<std::mutex> lock(sb->send_mu);
+      if (!sb->lost.empty()) throw failed_sandbox(sandbox_id, sb->lost);  // another call gave it up
+      // A concurrent destroy closed the control socket and killed the jail:
+      // the command ended with it, which the result says.
+      if (sb->jail.control.get() >= 0) {
+        // Otherwise the supervisor cannot be trusted to end what it started:
+        // the whole jail goes now, and the sandbox serves nothing more.
+        JailSpawner::kill(sb->jail);
+        sb->lost = *r.error;
+        host_.warn("process backend: the supervisor of sandbox '" + sandbox_id + "' was lost (" + sb->lost +
+                   "); its jail was killed");
+        throw failed_sandbox(sandbox_id, sb->lost);
+      }
+    }
     json::object doc = result_json(r);
     json::object& usage = doc["usage"].as_object();
     bool oom = false, pids_hit = false;
@@ -780,6 +806,7 @@ class ProcessBackend : public sdk::IsolationBackend {
     {
       std::lock_guard<std::mutex> lock(sb.mu);
       sb.destroyed = true;
+      reap_unreaped_locked(sb);
       for (pid_t pgid : sb.groups) {
         if (process_group_alive(pgid)) ::kill(-pgid, SIGKILL);
       }
@@ -837,6 +864,7 @@ class ProcessBackend : public sdk::IsolationBackend {
     req.timeout_ms = spec.timeout_ms;
     req.max_output_bytes = spec.max_output_bytes;
     req.kill_grace_ms = config_.kill_grace_ms;
+    req.reply_margin_ms = config_.reply_margin_ms;
     req.stdin_data = spec.stdin_data;
     RunResult r = run_command(req, sink, [&](pid_t pgid) {
       std::lock_guard<std::mutex> lock(sb.mu);
@@ -845,10 +873,12 @@ class ProcessBackend : public sdk::IsolationBackend {
     });
     {
       std::lock_guard<std::mutex> lock(sb.mu);
+      if (r.unreaped) sb.unreaped.insert(r.pgid);
+      reap_unreaped_locked(sb);
       if (sb.destroyed) {
         ::kill(-r.pgid, SIGKILL);
-        sb.groups.erase(r.pgid);
-      } else if (!r.group_still_alive) {
+        if (!r.unreaped) sb.groups.erase(r.pgid);
+      } else if (!r.group_still_alive && !r.unreaped) {
         sb.groups.erase(r.pgid);
       }
       for (auto it = sb.groups.begin(); it != sb.groups.end();) {
@@ -860,6 +890,28 @@ class ProcessBackend : public sdk::IsolationBackend {
     doc["usage"].as_object()["oom_killed"] = false;
     doc["killed_by"] = killed_by(r, false, false);
     return json::serialize(doc);
+  }
+
+  //! Direct mode: reaps the main processes that SIGKILL had not ended in time
+  //! once they have; until then they stay in groups, killed again on destroy.
+  //! Only pids in unreaped are waited for: they are still this process's
+  //! children, so no other component's child is ever reaped here.
+  static void reap_unreaped_locked(Sandbox& sb) {
+    for (auto it = sb.unreaped.begin(); it != sb.unreaped.end();) {
+      ::kill(-*it, SIGKILL);
+      if (::waitpid(*it, nullptr, WNOHANG) == *it) {
+        sb.groups.erase(*it);
+        it = sb.unreaped.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+
+  static sdk::Error failed_sandbox(const std::string& id, const std::string& why) {
+    return sdk::Error(ISB_UNAVAILABLE, "sandbox '" + id + "' has failed: its supervisor was lost (" + why +
+                                           "); its jail was killed, so nothing runs there any more. "
+                                           "Destroy and re-create the workspace");
   }
 
   static json::value killed_by(const RunResult& r, bool oom, bool pids_hit) {

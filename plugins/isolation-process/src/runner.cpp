@@ -257,10 +257,18 @@ RunResult run_command(const RunRequest& req, const sdk::OutputSink& sink,
   err_w.reset();
   ep_w.reset();
 
+  const Clock::time_point deadline = started + std::chrono::milliseconds(req.timeout_ms);
   // The error pipe reaches EOF at exec (close-on-exec) or when the child dies.
+  // A child stuck before exec (chdir or exec on a hung filesystem) is left to
+  // the loop below, which stops it at the deadline.
   int32_t failure[2] = {0, 0};
   size_t got = 0;
   while (got < sizeof failure) {
+    pollfd p{ep_r.get(), POLLIN, 0};
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+    int ready = left > 0 ? ::poll(&p, 1, static_cast<int>(std::min<int64_t>(left, INT_MAX))) : 0;
+    if (ready < 0 && errno == EINTR) continue;
+    if (ready <= 0) break;
     ssize_t n = ::read(ep_r.get(), reinterpret_cast<char*>(failure) + got, sizeof failure - got);
     if (n > 0) {
       got += static_cast<size_t>(n);
@@ -289,10 +297,9 @@ RunResult run_command(const RunRequest& req, const sdk::OutputSink& sink,
     set_nonblocking(in_w.get());
   }
 
-  const Clock::time_point deadline = started + std::chrono::milliseconds(req.timeout_ms);
   bool terminating = false;
   bool sent_kill = false;
-  Clock::time_point kill_at{};
+  Clock::time_point kill_at{}, give_up_at{};
   for (;;) {
     // Has the main process exited? WNOWAIT keeps it a zombie, so its pid (= the
     // group id) cannot be reused while the group is still signalled below.
@@ -317,10 +324,17 @@ RunResult run_command(const RunRequest& req, const sdk::OutputSink& sink,
     if (terminating && !sent_kill && Clock::now() >= kill_at) {
       ::kill(-pid, SIGKILL);
       sent_kill = true;
+      give_up_at = Clock::now() + std::chrono::milliseconds(req.reply_margin_ms);
+    }
+    if (sent_kill && Clock::now() >= give_up_at) {
+      // SIGKILL did not end it (uninterruptible sleep, e.g. on a hung
+      // filesystem): stop waiting; the caller reaps it later.
+      result.unreaped = true;
+      break;
     }
 
     int wait_ms = 50;
-    auto until = terminating ? (sent_kill ? now + std::chrono::milliseconds(50) : kill_at) : deadline;
+    auto until = terminating ? (sent_kill ? give_up_at : kill_at) : deadline;
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - Clock::now()).count();
     wait_ms = static_cast<int>(std::clamp<int64_t>(left, 1, 50));
 
@@ -354,8 +368,9 @@ RunResult run_command(const RunRequest& req, const sdk::OutputSink& sink,
     }
   }
 
-  // The main process has exited. On timeout or cancel, nothing of the group may
-  // survive; otherwise background processes are left running on purpose.
+  // The main process has exited (or would not die, unreaped). On timeout or
+  // cancel, nothing of the group may survive; otherwise background processes
+  // are left running on purpose.
   if (terminating) ::kill(-pid, SIGKILL);
   in_w.reset();
   // Take what is already in the pipes; do not wait for EOF, since background
@@ -369,11 +384,20 @@ RunResult run_command(const RunRequest& req, const sdk::OutputSink& sink,
     s->fd.reset();
   }
 
+  result.duration_ms = ms_since(started);
+  if (result.unreaped) {
+    result.error = "the command's process " + std::to_string(pid) + " did not end within " +
+                   std::to_string(req.reply_margin_ms) +
+                   " ms after SIGKILL (uninterruptible sleep?); it is killed again and reaped when the "
+                   "sandbox is used or destroyed next";
+    result.stdout_bytes = out.total;
+    result.stderr_bytes = err.total;
+    return result;
+  }
   int status = 0;
   struct rusage ru {};
   while (::wait4(pid, &status, 0, &ru) < 0 && errno == EINTR) {
   }
-  result.duration_ms = ms_since(started);
   if (WIFEXITED(status)) {
     result.exit_code = WEXITSTATUS(status);
   } else if (WIFSIGNALED(status)) {

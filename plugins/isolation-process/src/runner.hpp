@@ -25,6 +25,9 @@ struct RunRequest {
   int64_t timeout_ms = 300000;
   int64_t max_output_bytes = 1 << 20;
   int64_t kill_grace_ms = 2000;
+  //! How long after SIGKILL the main process may take to end before the run
+  //! stops waiting for it (RunResult::unreaped).
+  int64_t reply_margin_ms = 3000;
   std::optional<std::string> stdin_data;
 };
 
@@ -42,12 +45,18 @@ struct RunResult {
   std::optional<std::string> error;  // set when the child could not exec
   pid_t pgid = -1;
   bool group_still_alive = false;  // background members remain after the main process exited
-  bool supervisor_lost = false;    // jail mode: the supervisor died before reporting the exit
+  //! Jail mode: the supervisor hung up without reporting the command's end, or
+  //! did not report it within the bound (jail_client.hpp); `error` says which.
+  bool supervisor_lost = false;
+  //! Direct mode: the main process (pid == pgid) did not end within
+  //! reply_margin_ms after SIGKILL; it is still the caller's unreaped child.
+  bool unreaped = false;
 };
 
-//! Runs req and waits for its main process. on_started(pgid) is called right
-//! after fork, before any waiting, so the caller can kill the group from another
-//! thread. Throws Error(ISB_ERROR, ...) when the process cannot be started at all.
+//! Runs req and waits for its main process, at most timeout_ms + kill_grace_ms +
+//! reply_margin_ms. on_started(pgid) is called right after fork, before any
+//! waiting, so the caller can kill the group from another thread. Throws
+//! Error(ISB_ERROR, ...) when the process cannot be started at all.
 RunResult run_command(const RunRequest& req, const sdk::OutputSink& sink,
                       const std::function<void(pid_t)>& on_started);
 

@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -93,6 +94,15 @@ int listen_on(const std::string& path) {
 }  // namespace
 
 int run(const char* socket_dir) {
+  // Not dumpable: root in the container has no CAP_SYS_PTRACE, so it can
+  // neither ptrace PID 1 (and freeze every command the server waits for) nor
+  // read its memory, fds or environment through /proc. Children are dumpable
+  // again once they exec their command.
+  if (::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) {
+    std::fprintf(stderr, "isb-supervisor agent: prctl(PR_SET_DUMPABLE, 0) failed: %s\n",
+                 std::strerror(errno));
+    return 1;
+  }
   sigset_t handled;
   sigemptyset(&handled);
   sigaddset(&handled, SIGCHLD);

@@ -11,7 +11,8 @@
 // protocol.hpp (kRun with SCM_RIGHTS, then kStarted/kExecFailed/kExited and
 // kSignal on the command's own socket). A connection closing leaves the
 // workspace's background processes running; SIGTERM (`docker stop`) ends the
-// agent and with it the container.
+// agent and with it the container. It is not dumpable, so the container's
+// root (without CAP_SYS_PTRACE) can neither ptrace it nor read /proc/1.
 #pragma once
 
 namespace isb::process::agent {
