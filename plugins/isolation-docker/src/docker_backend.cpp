@@ -10,6 +10,7 @@
 
 #include <boost/json.hpp>
 #include <cmath>
+#include <cstdio>
 #include <condition_variable>
 #include <filesystem>
 #include <isb/sdk/plugin.hpp>
@@ -27,6 +28,7 @@
 #include "config.hpp"
 #include "engine_client.hpp"
 #include "exec_runner.hpp"
+#include "isolation-common/process_tree.hpp"
 #include "isolation-common/json_fields.hpp"
 #include "local_container.hpp"
 #include "mux_decoder.hpp"
@@ -313,6 +315,27 @@ class DockerBackend : public sdk::IsolationBackend {
     if (std::string network = string_at(labels, kNetworkLabel); !network.empty()) remove_network(network);
     release_slot(string_at(labels, kSlotLabel));
     host_.info("docker backend: removed container " + short_id(sandbox_id));
+  }
+
+  std::string sandbox_status(const std::string& sandbox_id) override {
+    std::shared_ptr<ExecTarget> t = find(sandbox_id);
+    if (!t->running) return json::serialize(json::object{{"processes", 0}});
+    int64_t processes = -1;
+    // Every process of the container is in its cgroup (exec API processes
+    // too, which are not PID 1's children); PID 1 itself does not count.
+    if (t->cgroup) {
+      if (std::FILE* f = std::fopen((t->cgroup->memory_dir + "/cgroup.procs").c_str(), "r")) {
+        processes = 0;
+        for (long pid = 0; std::fscanf(f, "%ld", &pid) == 1;) processes += pid != t->init_pid ? 1 : 0;
+        std::fclose(f);
+      }
+    }
+    if (processes < 0 && t->init_pid > 0) processes = isolation::count_children(t->init_pid);
+    if (processes < 0) {
+      throw sdk::Error(ISB_NOT_SUPPORTED, "cannot see the processes of container " + t->container_id +
+                                              " from here (a remote engine)");
+    }
+    return json::serialize(json::object{{"processes", processes}});
   }
 
   std::string reconcile(const std::string& known_ids_json) override {
