@@ -252,11 +252,12 @@ json::object merge_analyses(const std::vector<std::pair<std::string, json::objec
 
 namespace {
 
-std::string legacy_analyzer_warning(const AnalyzerPlugin& a) {
-  return "analyzer '" + a.info().id + "' was skipped: it was built against plugin ABI " +
-         std::to_string(a.info().abi_major) + "." + std::to_string(a.info().abi_minor) +
-         " and reads a tree by path, which code in the workspace could redirect to host files; "
-         "rebuild it against ABI 1.2 (analyze_tree) to use it";
+// Why an analyzer built against ABI 1.0/1.1 is never given a workspace tree.
+std::string legacy_analyzer_reason(const AnalyzerPlugin& a) {
+  return "it was built against plugin ABI " + std::to_string(a.info().abi_major) + "." +
+         std::to_string(a.info().abi_minor) +
+         " and reads a tree by path, which code in the workspace could redirect to host files; rebuild it "
+         "against ABI 1.2 (analyze_tree) to use it";
 }
 
 Result<workspaces::BeneathRoot> open_tree(const std::string& workspace_id, const std::string& path) {
@@ -281,8 +282,8 @@ AnalysisService::AnalysisService(Store& store, WorkspaceService& workspaces,
       cache_dir_(std::move(cache_dir)) {
   for (const auto& a : analyzers_) {
     if (!a.reads_tree_fd())
-      spdlog::warn("{} ({}): it will be skipped in every analysis", legacy_analyzer_warning(a),
-                   a.info().path);
+      spdlog::warn("analyzer '{}' ({}) will be skipped in every analysis: {}", a.info().id, a.info().path,
+                   legacy_analyzer_reason(a));
   }
 }
 
@@ -341,7 +342,8 @@ Result<json::object> AnalysisService::analyze(const std::string& workspace_id,
     if (a.reads_tree_fd())
       runnable.push_back(&a);
     else
-      skipped.push_back(json::string(legacy_analyzer_warning(a)));
+      skipped.push_back(
+          json::string("analyzer '" + a.info().id + "' was skipped: " + legacy_analyzer_reason(a)));
   }
   if (runnable.empty()) {
     return make_error(
