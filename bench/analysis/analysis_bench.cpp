@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include <boost/json.hpp>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -78,7 +79,7 @@ int run_plugin(const std::string& plugin_dir, const std::string& root, const cha
   host.abi_major = ISB_ABI_MAJOR;
   host.abi_minor = ISB_ABI_MINOR;
   host.log = [](void*, int32_t, const char*) {};
-  host.host_info_json = "{\"name\":\"bench\",\"version\":\"0\",\"abi\":\"1.0\"}";
+  host.host_info_json = "{\"name\":\"bench\",\"version\":\"0\",\"abi\":\"1.2\"}";
   isb_instance* inst = nullptr;
   // Counting every file, however large, keeps the comparison with cloc fair.
   if (desc->create(&host, "{\"max_file_bytes\":1073741824}", &inst) != ISB_OK)
@@ -87,7 +88,10 @@ int run_plugin(const std::string& plugin_dir, const std::string& root, const cha
   isb_json_out out{sizeof(isb_json_out), &doc,
                    [](void* u, const char* j, size_t n) { static_cast<std::string*>(u)->assign(j, n); }};
   auto* api = static_cast<const isb_analyzer_api*>(desc->kind_api);
-  if (api->analyze(inst, root.c_str(), "{}", &out) != ISB_OK)
+  // The root is opened as the server opens a workspace: once, as a directory fd.
+  const int root_fd = open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (root_fd < 0) return std::fprintf(stderr, "open %s: %s\n", root.c_str(), std::strerror(errno)), 2;
+  if (api->analyze_tree(inst, root_fd, "{}", &out) != ISB_OK)
     return std::fprintf(stderr, "analyze: %s\n", desc->last_error(inst)), 2;
   std::fwrite(doc.data(), 1, doc.size(), stdout);
   return 0;

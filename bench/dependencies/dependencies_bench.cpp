@@ -13,6 +13,7 @@
 // page cache is warmed by one untimed languages run first.
 #include "common/child_run.hpp"
 #include <dlfcn.h>
+#include <fcntl.h>
 #include <isb/plugin_abi.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -20,9 +21,11 @@
 
 #include <algorithm>
 #include <boost/json.hpp>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <string>
 
 namespace json = boost::json;
@@ -51,7 +54,7 @@ int run_analyzer(const std::string& id, const std::string& root) {
   host.abi_major = ISB_ABI_MAJOR;
   host.abi_minor = ISB_ABI_MINOR;
   host.log = [](void*, int32_t, const char*) {};
-  host.host_info_json = "{\"name\":\"bench\",\"version\":\"0\",\"abi\":\"1.0\"}";
+  host.host_info_json = "{\"name\":\"bench\",\"version\":\"0\",\"abi\":\"1.2\"}";
   isb_instance* inst = nullptr;
   if (desc->create(&host, "{}", &inst) != ISB_OK)
     return std::fprintf(stderr, "create %s: %s\n", id.c_str(), desc->last_error(nullptr)), 2;
@@ -60,10 +63,13 @@ int run_analyzer(const std::string& id, const std::string& root) {
                    [](void* u, const char* j, size_t n) { static_cast<std::string*>(u)->assign(j, n); }};
   auto* api = static_cast<const isb_analyzer_api*>(desc->kind_api);
   // Only the analyze call is timed: the server loads its plugins once, so
-  // fork, dlopen and relocations are not part of an analysis.
+  // fork, dlopen and relocations are not part of an analysis. The root is
+  // opened as the server opens a workspace: once, as a directory fd.
+  const int root_fd = open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (root_fd < 0) return std::fprintf(stderr, "open %s: %s\n", root.c_str(), std::strerror(errno)), 2;
   const double cpu0 = cpu_seconds();
   const auto t0 = std::chrono::steady_clock::now();
-  if (api->analyze(inst, root.c_str(), "{\"include_dependencies\":true}", &out) != ISB_OK)
+  if (api->analyze_tree(inst, root_fd, "{\"include_dependencies\":true}", &out) != ISB_OK)
     return std::fprintf(stderr, "analyze %s: %s\n", id.c_str(), desc->last_error(inst)), 2;
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   std::printf("%.6f %.6f\n", wall, cpu_seconds() - cpu0);

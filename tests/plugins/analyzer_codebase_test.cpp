@@ -490,22 +490,22 @@ TEST_F(CodebaseTest, ToolchainHintsPreferVersionFilesOverAsdfOverManifestRanges)
   EXPECT_EQ(project(doc, "go", "go").at("toolchain").as_object().size(), 1u);
 }
 
-TEST_F(CodebaseTest, MissingRootIsInvalidArgument) {
-  const std::string missing = "/nonexistent/isb-codebase-" + std::to_string(getpid());
-  auto [status, doc] = call(inst_, missing);
+TEST_F(CodebaseTest, RootFdThatIsNotAnOpenDirectoryIsInvalidArgument) {
+  auto [status, doc] = plugin_->analyze_fd(inst_, -1, "{}");
   EXPECT_EQ(status, ISB_INVALID_ARGUMENT);
   EXPECT_TRUE(doc.empty());
   std::string err = plugin_->descriptor()->last_error(inst_);
-  EXPECT_NE(err.find(missing), std::string::npos) << err;
+  EXPECT_NE(err.find("root_dirfd -1 is not an open directory"), std::string::npos) << err;
 
   TempTree t;
   t.write("file.txt", "x\n");
-  const std::string file = (t.root() / "file.txt").string();
-  auto [s2, d2] = call(inst_, file);
+  const int file = ::open((t.root() / "file.txt").c_str(), O_RDONLY | O_CLOEXEC);
+  ASSERT_GE(file, 0);
+  auto [s2, d2] = plugin_->analyze_fd(inst_, file, "{}");
+  ::close(file);
   EXPECT_EQ(s2, ISB_INVALID_ARGUMENT);
   err = plugin_->descriptor()->last_error(inst_);
-  EXPECT_NE(err.find(file), std::string::npos) << err;
-  EXPECT_NE(err.find("not a directory"), std::string::npos) << err;
+  EXPECT_NE(err.find("is not an open directory"), std::string::npos) << err;
 
   auto [s3, d3] = call(inst_, t.path(), "[1,2]");
   EXPECT_EQ(s3, ISB_INVALID_ARGUMENT);

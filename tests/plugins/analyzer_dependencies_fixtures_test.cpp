@@ -113,9 +113,7 @@ TEST_P(DependencyFixture, MatchesExpectedFactsAndValidatesAgainstTheSchema) {
   isb_instance* inst = plugin.create("{}");
   ASSERT_NE(inst, nullptr);
   const std::string root = (kFixtures / ("deps-" + name)).string();
-  auto [status, text] = TestPlugin::call_json([&](const isb_json_out* out) {
-    return plugin.api<isb_analyzer_api>()->analyze(inst, root.c_str(), "{\"include_dependencies\":true}", out);
-  });
+  auto [status, text] = plugin.analyze(inst, root, "{\"include_dependencies\":true}");
   ASSERT_EQ(status, ISB_OK) << plugin.descriptor()->last_error(inst);
   plugin.descriptor()->destroy(inst);
   const json::value doc_value = json::parse(text);

@@ -27,9 +27,7 @@ class DependenciesAnalyzer : public ::testing::Test {
  protected:
   json::object analyze(const TempTree& t, const std::string& options = R"({"include_dependencies":true})") {
     isb_instance* inst = plugin_.create("{}");
-    auto [status, text] = TestPlugin::call_json([&](const isb_json_out* out) {
-      return plugin_.api<isb_analyzer_api>()->analyze(inst, t.path().c_str(), options.c_str(), out);
-    });
+    auto [status, text] = plugin_.analyze(inst, t.path(), options);
     EXPECT_EQ(status, ISB_OK) << plugin_.descriptor()->last_error(inst);
     plugin_.descriptor()->destroy(inst);
     return status == ISB_OK ? json::parse(text).as_object() : json::object{};
@@ -63,13 +61,11 @@ TEST_F(DependenciesAnalyzer, DescribesItselfAsAThreadSafeAnalyzer) {
   EXPECT_TRUE(plugin_.descriptor()->capabilities & ISB_CAP_THREAD_SAFE);
 }
 
-TEST_F(DependenciesAnalyzer, RejectsARootThatDoesNotExist) {
+TEST_F(DependenciesAnalyzer, RejectsARootFdThatIsNotAnOpenDirectory) {
   isb_instance* inst = plugin_.create("{}");
-  auto [status, text] = TestPlugin::call_json([&](const isb_json_out* out) {
-    return plugin_.api<isb_analyzer_api>()->analyze(inst, "/nonexistent/isb-deps", "{}", out);
-  });
+  auto [status, text] = plugin_.analyze_fd(inst, -1, "{}");
   EXPECT_EQ(status, ISB_INVALID_ARGUMENT);
-  EXPECT_THAT(plugin_.descriptor()->last_error(inst), HasSubstr("/nonexistent/isb-deps"));
+  EXPECT_THAT(plugin_.descriptor()->last_error(inst), HasSubstr("root_dirfd -1 is not an open directory"));
   plugin_.descriptor()->destroy(inst);
 }
 

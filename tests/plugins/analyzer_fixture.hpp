@@ -1,7 +1,7 @@
 // analyzer_fixture.hpp: the GoogleTest fixture the analyzer plugin tests share:
 // one instance of the analyzer under test, created from "{}" before each test
 // and destroyed after it, and analyze() calls across the C ABI as the host
-// makes them.
+// makes them (analyze_tree with the tree's root as a directory fd).
 //
 //   class CiTest : public AnalyzerTest {
 //    protected:
@@ -36,12 +36,10 @@ class AnalyzerTest : public ::testing::Test {
     if (inst_) plugin_->descriptor()->destroy(inst_);
   }
 
-  //! The raw status and document of analyze(root, opts) on inst.
+  //! The raw status and document of analyze_tree(root opened as a directory fd, opts) on inst.
   std::pair<isb_status, std::string> call(isb_instance* inst, const std::string& root,
                                           const std::string& opts = "{}") {
-    auto* api = plugin_->api<isb_analyzer_api>();
-    return TestPlugin::call_json(
-        [&](const isb_json_out* out) { return api->analyze(inst, root.c_str(), opts.c_str(), out); });
+    return plugin_->analyze(inst, root, opts);
   }
 
   //! The facts document for root (on inst, else inst_); a failed call fails

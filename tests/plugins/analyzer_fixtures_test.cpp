@@ -29,10 +29,7 @@ json::value read_json(const fs::path& p) {
 
 json::object run(TestPlugin& plugin, const fs::path& root) {
   isb_instance* inst = plugin.create("{}");
-  auto* api = plugin.api<isb_analyzer_api>();
-  const std::string r = root.string();
-  auto [status, doc] = TestPlugin::call_json(
-      [&](const isb_json_out* out) { return api->analyze(inst, r.c_str(), "{}", out); });
+  auto [status, doc] = plugin.analyze(inst, root.string());
   EXPECT_EQ(status, ISB_OK) << plugin.descriptor()->last_error(inst);
   plugin.descriptor()->destroy(inst);
   return status == ISB_OK ? json::parse(doc).as_object() : json::object{};

@@ -4,17 +4,24 @@
 //   TestPlugin p("libisb-analyzer-codebase.so");
 //   auto* api = p.api<isb_analyzer_api>();
 //   isb_instance* inst = p.create("{}");
+//   auto [status, facts] = p.analyze(inst, "/tmp/tree", "{}");  // the tree as a directory fd
 #pragma once
 
 #include <dlfcn.h>
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <isb/plugin_abi.h>
+#include <unistd.h>
 
 #include <string>
 
 class TestPlugin {
  public:
-  explicit TestPlugin(const std::string& file_name) {
+  //! min_log_level: plugin log lines below it are dropped (a test that calls
+  //! a plugin thousands of times keeps its output readable).
+  explicit TestPlugin(const std::string& file_name, int32_t min_log_level = ISB_LOG_TRACE)
+      : min_log_level_(min_log_level) {
+    host_.host_ctx = this;
     std::string path = std::string(ISB_TEST_PLUGIN_DIR) + "/" + file_name;
     handle_ = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
     if (!handle_) throw std::runtime_error("dlopen " + path + ": " + dlerror());
@@ -47,6 +54,25 @@ class TestPlugin {
     return inst;
   }
 
+  //! analyze_tree on the directory fd root_fd (borrowed): status and document.
+  std::pair<isb_status, std::string> analyze_fd(isb_instance* inst, int root_fd,
+                                                const std::string& opts) const {
+    auto* a = api<isb_analyzer_api>();
+    return call_json(
+        [&](const isb_json_out* out) { return a->analyze_tree(inst, root_fd, opts.c_str(), out); });
+  }
+
+  //! analyze_tree on the directory at root, opened as the host opens a
+  //! workspace (O_PATH | O_DIRECTORY); when it cannot be opened the plugin gets
+  //! -1, which it must refuse.
+  std::pair<isb_status, std::string> analyze(isb_instance* inst, const std::string& root,
+                                             const std::string& opts = "{}") const {
+    const int fd = ::open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+    auto r = analyze_fd(inst, fd, opts);
+    if (fd >= 0) ::close(fd);
+    return r;
+  }
+
   //! Calls fn(out) with an isb_json_out that stores into the returned string.
   template <class Fn>
   static std::pair<isb_status, std::string> call_json(Fn&& fn) {
@@ -58,10 +84,21 @@ class TestPlugin {
   }
 
  private:
-  static void log(void*, int32_t level, const char* msg) { fprintf(stderr, "[plugin log %d] %s\n", level, msg); }
+  static void log(void* self, int32_t level, const char* msg) {
+    if (level >= static_cast<TestPlugin*>(self)->min_log_level_)
+      fprintf(stderr, "[plugin log %d] %s\n", level, msg);
+  }
+  int32_t min_log_level_;
   void* handle_ = nullptr;
   const isb_plugin_descriptor* desc_ = nullptr;
-  isb_host_api host_{sizeof(isb_host_api), ISB_ABI_MAJOR, ISB_ABI_MINOR, nullptr, &TestPlugin::log,
-                     nullptr, nullptr, "{\"name\":\"plugin-test\",\"version\":\"0\",\"abi\":\"1.1\"}",
-                     nullptr, nullptr};
+  isb_host_api host_{sizeof(isb_host_api),
+                     ISB_ABI_MAJOR,
+                     ISB_ABI_MINOR,
+                     nullptr,
+                     &TestPlugin::log,
+                     nullptr,
+                     nullptr,
+                     "{\"name\":\"plugin-test\",\"version\":\"0\",\"abi\":\"1.2\"}",
+                     nullptr,
+                     nullptr};
 };

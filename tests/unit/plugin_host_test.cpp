@@ -10,7 +10,9 @@
 #include <boost/json/parse.hpp>
 
 #include <dlfcn.h>
+#include <fcntl.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -47,6 +49,21 @@ class TempDir {
 
  private:
   std::string path_;
+};
+
+// A directory fd to hand analyzers, closed at the end of the test.
+class DirFd {
+ public:
+  explicit DirFd(const std::string& path) : fd_(::open(path.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC)) {
+    EXPECT_GE(fd_, 0) << path;
+  }
+  ~DirFd() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  int get() const { return fd_; }
+
+ private:
+  int fd_;
 };
 
 // Loads one case directory; expects exactly one refusal and returns its message.
@@ -179,19 +196,43 @@ TEST(PluginHostTest, BadPluginDoesNotStopOthers) {
   EXPECT_EQ(host.find("null-fn"), nullptr);
 }
 
-// ISB_ABI_MINOR is 1 since 1.1 appended fields; a plugin built against the
-// 1.0 header must keep loading and working on this host.
+// Later minors append fields; a plugin built against the 1.0 header (whose
+// analyzer table ends before analyze_tree) must keep loading and creating
+// instances on this host. Its path form is never called on a tree: analyzing
+// is refused with a message naming the plugin, its ABI and the fix
+// (fail-closed, since 1.2).
 TEST(PluginHostTest, PluginBuiltAgainstAnOlderMinorLoadsAndRuns) {
-  static_assert(ISB_ABI_MINOR >= 1, "this test needs a host newer than 1.0");
+  static_assert(ISB_ABI_MINOR >= 2, "this test needs a host with analyze_tree");
   PluginHost host;
   auto loaded = host.load_file(case_file("older-minor", "older-minor"));
   ASSERT_TRUE(loaded.ok()) << loaded.error().message;
   EXPECT_EQ(loaded->abi_minor, 0);
   auto inst = host.create("older-minor", ISB_KIND_ANALYZER, boost::json::object{});
   ASSERT_TRUE(inst.ok()) << inst.error().message;
-  auto r = AnalyzerPlugin(*inst).analyze("/tmp", boost::json::object{});
+  AnalyzerPlugin analyzer(*inst);
+  EXPECT_FALSE(analyzer.reads_tree_fd());
+  TempDir tree;
+  DirFd root(tree.path());
+  auto r = analyzer.analyze(root.get(), boost::json::object{});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, ErrorCode::kFailedPrecondition);
+  EXPECT_THAT(r.error().message, HasSubstr("analyzer 'older-minor'"));
+  EXPECT_THAT(r.error().message, HasSubstr("plugin ABI 1.0"));
+  EXPECT_THAT(r.error().message, HasSubstr("Rebuild it against ABI 1.2"));
+}
+
+TEST(PluginHostTest, AnalyzerGetsTheTreeAsADirectoryFd) {
+  PluginHost host;
+  ASSERT_TRUE(host.load_file(case_file("good", "good")).ok());
+  auto inst = host.create("good", ISB_KIND_ANALYZER, boost::json::parse(R"({"threshold":1})"));
+  ASSERT_TRUE(inst.ok()) << inst.error().message;
+  AnalyzerPlugin analyzer(*inst);
+  EXPECT_TRUE(analyzer.reads_tree_fd());
+  TempDir tree;
+  DirFd root(tree.path());
+  auto r = analyzer.analyze(root.get(), boost::json::object{});
   ASSERT_TRUE(r.ok()) << r.error().message;
-  EXPECT_EQ(r->at("id").as_string(), "older-minor");
+  EXPECT_TRUE(r->at("root_is_dir").as_bool());
 }
 
 TEST(PluginHostTest, ConfigValidatedAgainstPluginSchema) {
@@ -213,7 +254,9 @@ TEST(PluginHostTest, ConfigValidatedAgainstPluginSchema) {
 
   auto good = host.create("good", ISB_KIND_ANALYZER, boost::json::parse(R"({"threshold":3})"));
   ASSERT_TRUE(good.ok()) << good.error().message;
-  auto r = AnalyzerPlugin(*good).analyze("/tmp", boost::json::object{});
+  TempDir tree;
+  DirFd root(tree.path());
+  auto r = AnalyzerPlugin(*good).analyze(root.get(), boost::json::object{});
   ASSERT_TRUE(r.ok()) << r.error().message;
   EXPECT_TRUE(r->at("ok").as_bool());
   EXPECT_EQ(r->at("id").as_string(), "good");
@@ -249,7 +292,9 @@ TEST(PluginHostTest, InstanceKeepsLibraryLoaded) {
   EXPECT_EQ(live_instances_if_loaded(path), 1);
   AnalyzerPlugin analyzer(inst);
   EXPECT_EQ(analyzer.info().id, "good");
-  auto doc = analyzer.analyze("/tmp", boost::json::object{});
+  TempDir tree;
+  DirFd root(tree.path());
+  auto doc = analyzer.analyze(root.get(), boost::json::object{});
   ASSERT_TRUE(doc.ok()) << doc.error().message;
   EXPECT_TRUE(doc->at("ok").as_bool());
   EXPECT_EQ(doc->at("live").as_int64(), 1);

@@ -39,9 +39,10 @@ class ServerTest : public ::testing::Test {
   }
   void TearDown() override { fs::remove_all(root_); }
 
-  isb::Result<std::unique_ptr<isb::Server>> start() {
+  isb::Result<std::unique_ptr<isb::Server>> start(
+      std::vector<std::string> plugin_dirs = {ISB_TEST_PLUGIN_DIR, ISB_TEST_SCRIPTED_PLUGIN_DIR}) {
     isb::ServerOptions options;
-    options.extra_plugin_dirs = {ISB_TEST_PLUGIN_DIR, ISB_TEST_SCRIPTED_PLUGIN_DIR};
+    options.extra_plugin_dirs = std::move(plugin_dirs);
     options.only_extra_plugin_dirs = true;
     return isb::Server::create(config_, options);
   }
@@ -271,6 +272,43 @@ TEST_F(SecurityPolicyTest, WorkspaceCommandsGoToTheBackendItWasCreatedOn) {
   EXPECT_EQ(a.at("stdout").as_string(), "scripted\n");
   auto b = call(**s, "exec_command", {{"workspace_id", "on-process"}, {"command", "echo real"}});
   EXPECT_EQ(b.at("stdout").as_string(), "real\n");
+}
+
+// ---- analyzers built against ABI 1.0/1.1 (path form only): fail-closed ----
+
+class LegacyAnalyzerTest : public SecurityPolicyTest {
+ protected:
+  void SetUp() override {
+    SecurityPolicyTest::SetUp();
+    use_scripted(low_set());
+    std::ofstream(project_ + "/app.py") << "print('hi')\n";
+  }
+};
+
+TEST_F(LegacyAnalyzerTest, IsSkippedWithAWarningWhileTheOthersRun) {
+  auto s = start({ISB_TEST_PLUGIN_DIR, ISB_TEST_SCRIPTED_PLUGIN_DIR, ISB_TEST_OLDER_MINOR_PLUGIN_DIR});
+  ASSERT_TRUE(s.ok()) << s.error().message;
+  call(**s, "create_workspace", {{"source_path", project_}, {"workspace_id", "w"}});
+  auto a = call(**s, "analyze_codebase", {{"workspace_id", "w"}});
+  ASSERT_TRUE(a.is_object());
+  std::vector<std::string> ids;
+  for (const auto& x : a.at("analyzers").as_array()) ids.emplace_back(x.at("id").as_string());
+  EXPECT_THAT(ids, ::testing::Contains(std::string("languages")));
+  EXPECT_THAT(ids, ::testing::Not(::testing::Contains(std::string("older-minor"))));
+  std::string warnings = json::serialize(a.at("warnings"));
+  EXPECT_THAT(warnings, HasSubstr("analyzer 'older-minor' was skipped: it was built against plugin ABI 1.0"));
+  EXPECT_THAT(warnings, HasSubstr("rebuild it against ABI 1.2"));
+}
+
+TEST_F(LegacyAnalyzerTest, AnalysisFailsWhenNoAnalyzerTakesADirectoryFd) {
+  auto s = start({ISB_TEST_SCRIPTED_PLUGIN_DIR, ISB_TEST_OLDER_MINOR_PLUGIN_DIR});
+  ASSERT_TRUE(s.ok()) << s.error().message;
+  call(**s, "create_workspace", {{"source_path", project_}, {"workspace_id", "w"}});
+  auto r = try_call(**s, "analyze_codebase", {{"workspace_id", "w"}});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, isb::ErrorCode::kUnavailable);
+  EXPECT_THAT(r.error().message, HasSubstr("no loaded analyzer can read a workspace tree safely"));
+  EXPECT_THAT(r.error().message, HasSubstr("ABI 1.2"));
 }
 
 }  // namespace

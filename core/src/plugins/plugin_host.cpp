@@ -69,24 +69,34 @@ const char* kHostInfo = "{\"name\":\"intelligent-sandbox\",\"version\":\"" ISB_V
 // Smallest sizes a v1.0 plugin may report: everything up to the last v1.0 field.
 constexpr size_t kDescriptorV1Size = offsetof(isb_plugin_descriptor, kind_api) + sizeof(void*);
 
-size_t kind_api_v1_size(int32_t kind) {
+// The first minor whose analyzer table has analyze_tree.
+constexpr uint16_t kAnalyzeTreeMinor = 2;
+
+// The smallest kind table a plugin claiming ABI 1.<minor> may report.
+size_t kind_api_min_size(int32_t kind, uint16_t minor) {
   switch (kind) {
-    case ISB_KIND_ISOLATION: return sizeof(isb_isolation_api);
-    case ISB_KIND_ANALYZER: return sizeof(isb_analyzer_api);
+    case ISB_KIND_ISOLATION:  // sandbox_status (1.2) may be NULL, but a 1.2 table reaches it
+      return minor >= 2 ? sizeof(isb_isolation_api) : offsetof(isb_isolation_api, sandbox_status);
+    case ISB_KIND_ANALYZER:
+      return minor >= kAnalyzeTreeMinor ? sizeof(isb_analyzer_api) : offsetof(isb_analyzer_api, analyze_tree);
     case ISB_KIND_PLANNER: return sizeof(isb_planner_api);
     case ISB_KIND_TRANSPORT: return sizeof(isb_transport_api);
   }
   return 0;
 }
 
-// Every v1.0 function pointer of the kind table must be set.
-bool kind_api_complete(int32_t kind, const void* api) {
+// Every function pointer the plugin's ABI minor requires of the kind table must be set.
+bool kind_api_complete(int32_t kind, uint16_t minor, const void* api) {
   switch (kind) {
     case ISB_KIND_ISOLATION: {
       auto* a = static_cast<const isb_isolation_api*>(api);
       return a->probe && a->sandbox_create && a->sandbox_exec && a->sandbox_destroy && a->reconcile;
     }
-    case ISB_KIND_ANALYZER: return static_cast<const isb_analyzer_api*>(api)->analyze != nullptr;
+    case ISB_KIND_ANALYZER: {
+      // Since 1.2 the path form is deprecated and may be NULL; the fd form is required.
+      auto* a = static_cast<const isb_analyzer_api*>(api);
+      return minor >= kAnalyzeTreeMinor ? a->analyze_tree != nullptr : a->analyze != nullptr;
+    }
     case ISB_KIND_PLANNER: return static_cast<const isb_planner_api*>(api)->plan != nullptr;
     case ISB_KIND_TRANSPORT: {
       auto* a = static_cast<const isb_transport_api*>(api);
@@ -436,11 +446,26 @@ Result<boost::json::value> IsolationPlugin::sandbox_status(const std::string& sa
   }));
 }
 
-Result<boost::json::value> AnalyzerPlugin::analyze(const std::string& root, const boost::json::value& options) const {
+bool AnalyzerPlugin::reads_tree_fd() const {
+  // load_file checked that a plugin of this minor has a complete 1.2 table.
+  return info().abi_minor >= kAnalyzeTreeMinor;
+}
+
+Result<boost::json::value> AnalyzerPlugin::analyze(int root_dirfd, const boost::json::value& options) const {
+  if (!reads_tree_fd()) {
+    // Fail-closed: the path form would let sandboxed code redirect the analyzer's
+    // opens through symlinks it swaps in (see isb_analyzer_api).
+    return make_error(
+        ErrorCode::kFailedPrecondition,
+        "analyzer '" + info().id + "' (" + info().path + ") was built against plugin ABI " +
+            std::to_string(info().abi_major) + "." + std::to_string(info().abi_minor) +
+            ", which reads a tree by path; a workspace tree is only handed to analyzers of ABI 1.2 "
+            "or later, through a directory fd. Rebuild it against ABI 1.2 (analyze_tree)");
+  }
   auto api = static_cast<const isb_analyzer_api*>(p_->kind_api());
   std::string text = boost::json::serialize(options);
   return parse_doc(info(), "analyze", p_->call("analyze", [&](isb_instance* i, const isb_json_out* o) {
-    return api->analyze(i, root.c_str(), text.c_str(), o);
+    return api->analyze_tree(i, static_cast<int32_t>(root_dirfd), text.c_str(), o);
   }));
 }
 
@@ -559,7 +584,7 @@ Result<PluginInfo> PluginHost::load_file(const std::string& path) {
   if (!std::regex_match(d->id, kIdPattern)) {
     return make_error(ErrorCode::kInvalidConfig, who + ": id must match ^[a-z0-9][a-z0-9-]{0,62}$");
   }
-  size_t need = kind_api_v1_size(d->kind);
+  size_t need = kind_api_min_size(d->kind, d->abi_minor);
   if (need == 0) {
     return make_error(ErrorCode::kInvalidConfig, who + ": unknown plugin kind " + std::to_string(d->kind));
   }
@@ -569,7 +594,7 @@ Result<PluginInfo> PluginHost::load_file(const std::string& path) {
                                                      std::to_string(api_size) + " bytes, less than the " +
                                                      std::to_string(need) + " that ABI " + plugin_abi + " requires");
   }
-  if (!kind_api_complete(d->kind, d->kind_api)) {
+  if (!kind_api_complete(d->kind, d->abi_minor, d->kind_api)) {
     return make_error(ErrorCode::kInvalidConfig, who + ": its " + std::string(plugin_kind_name(d->kind)) +
                                                      " function table has NULL entries");
   }

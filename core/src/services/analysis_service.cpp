@@ -1,5 +1,7 @@
 // analysis_service.cpp: analyzer fan-out, the merge of their facts, and the
-// fingerprint cache.
+// fingerprint cache. The workspace tree is written by sandboxed code: it is
+// opened once, and the fingerprint walk and every analyzer work beneath that
+// directory fd, never on path strings into the tree.
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 
@@ -136,19 +138,24 @@ const char* depth_name(AnalysisDepth d) { return d == AnalysisDepth::kQuick ? "q
 
 }  // namespace
 
-Result<std::string> tree_fingerprint(const std::string& root) {
-  // By descriptor, never through a symlink: the tree is the sandbox's.
-  auto dir = workspaces::BeneathRoot::open(root);
-  if (!dir) return dir.error();
+Result<std::string> tree_fingerprint(int root_dirfd) {
   Fnv f;
-  auto walked = workspaces::walk_beneath(dir->fd(), "", [&](const workspaces::WalkEntry& e) {
+  // Sorted, parents before children, each directory opened from its parent's
+  // fd without following symlinks: a swapped-in symlink is hashed as a
+  // symlink, never entered.
+  auto walked = workspaces::walk_beneath(root_dirfd, "", [&f](const workspaces::WalkEntry& e) {
     f.add(e.rel);
     f.add(static_cast<uint64_t>(e.st.st_mode));
     f.add(static_cast<uint64_t>(e.st.st_size));
-    f.add(static_cast<uint64_t>(e.st.st_mtim.tv_sec) * 1000000000ull + static_cast<uint64_t>(e.st.st_mtim.tv_nsec));
-    return S_ISDIR(e.st.st_mode);
+    f.add(static_cast<uint64_t>(e.st.st_mtim.tv_sec) * 1000000000ull +
+          static_cast<uint64_t>(e.st.st_mtim.tv_nsec));
+    return true;
   });
-  if (!walked) return make_error(ErrorCode::kInternal, "cannot fingerprint " + root + ": " + walked.error().message);
+  if (!walked) {
+    return make_error(walked.error().code,
+                      "cannot fingerprint the workspace tree: " + walked.error().message +
+                          " (if the tree was changing, call analyze_codebase again)");
+  }
   char buf[17];
   std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(f.h));
   return std::string(buf);
@@ -243,12 +250,42 @@ json::object merge_analyses(const std::vector<std::pair<std::string, json::objec
   return out;
 }
 
+namespace {
+
+// Why an analyzer built against ABI 1.0/1.1 is never given a workspace tree.
+std::string legacy_analyzer_reason(const AnalyzerPlugin& a) {
+  return "it was built against plugin ABI " + std::to_string(a.info().abi_major) + "." +
+         std::to_string(a.info().abi_minor) +
+         " and reads a tree by path, which code in the workspace could redirect to host files; rebuild it "
+         "against ABI 1.2 (analyze_tree) to use it";
+}
+
+Result<workspaces::BeneathRoot> open_tree(const std::string& workspace_id, const std::string& path) {
+  // The one opening of the tree by path: the workspace root itself is the
+  // server's directory, out of the sandbox's reach; what lies beneath is not.
+  auto root = workspaces::BeneathRoot::open(path);
+  if (!root) {
+    return make_error(root.error().code, "cannot open workspace '" + workspace_id +
+                                             "' for analysis: " + root.error().message +
+                                             "; list_workspaces shows whether it still exists");
+  }
+  return root;
+}
+
+}  // namespace
+
 AnalysisService::AnalysisService(Store& store, WorkspaceService& workspaces,
                                  std::vector<AnalyzerPlugin> analyzers, std::string cache_dir)
     : store_(store),
       workspaces_(workspaces),
       analyzers_(std::move(analyzers)),
-      cache_dir_(std::move(cache_dir)) {}
+      cache_dir_(std::move(cache_dir)) {
+  for (const auto& a : analyzers_) {
+    if (!a.reads_tree_fd())
+      spdlog::warn("analyzer '{}' ({}) will be skipped in every analysis: {}", a.info().id, a.info().path,
+                   legacy_analyzer_reason(a));
+  }
+}
 
 Result<json::object> AnalysisService::analyze(const std::string& workspace_id,
                                               const AnalysisOptions& options) {
@@ -267,7 +304,9 @@ Result<json::object> AnalysisService::analyze(const std::string& workspace_id,
             .count());
   };
 
-  auto fingerprint = tree_fingerprint(w->path);
+  auto root = open_tree(workspace_id, w->path);
+  if (!root) return root.error();
+  auto fingerprint = tree_fingerprint(root->fd());
   if (!fingerprint) return fingerprint.error();
   // The key covers what else decides the result: options and analyzer versions.
   std::string key = std::string("depth=") + depth_name(options.depth) +
@@ -296,22 +335,48 @@ Result<json::object> AnalysisService::analyze(const std::string& workspace_id,
   }
 
   json::object opts{{"depth", depth_name(options.depth)}, {"include_dependencies", options.include_dependencies}};
+  // Fail-closed: an analyzer that can only take a path is never given one.
+  std::vector<const AnalyzerPlugin*> runnable;
+  json::array skipped;
+  for (const auto& a : analyzers_) {
+    if (a.reads_tree_fd())
+      runnable.push_back(&a);
+    else
+      skipped.push_back(
+          json::string("analyzer '" + a.info().id + "' was skipped: " + legacy_analyzer_reason(a)));
+  }
+  if (runnable.empty()) {
+    return make_error(
+        ErrorCode::kUnavailable,
+        "no loaded analyzer can read a workspace tree safely: every one was built against plugin ABI "
+        "1.0 or 1.1 and reads trees by path; install analyzers built against ABI 1.2 (check with "
+        "`intelligent-sandbox plugins`)");
+  }
   // Analyzers run concurrently: each is its own instance, and the slow one
-  // (line counting) should not wait for the others.
+  // (line counting) should not wait for the others. They share the root fd,
+  // which stays open until every one has returned.
+  const int root_fd = root->fd();
   std::vector<std::future<Result<json::value>>> running;
-  for (const auto& a : analyzers_)
-    running.push_back(std::async(std::launch::async, [&a, &w, &opts] { return a.analyze(w->path, opts); }));
+  for (const AnalyzerPlugin* a : runnable)
+    running.push_back(
+        std::async(std::launch::async, [a, root_fd, &opts] { return a->analyze(root_fd, opts); }));
+  std::vector<Result<json::value>> results;
+  for (auto& r : running) results.push_back(r.get());
   std::vector<std::pair<std::string, json::object>> facts;
-  for (size_t i = 0; i < analyzers_.size(); ++i) {
-    auto r = running[i].get();
+  for (size_t i = 0; i < runnable.size(); ++i) {
+    auto& r = results[i];
     if (!r) return r.error();
     if (!r->is_object()) {
-      return make_error(ErrorCode::kInternal, "analyzer '" + analyzers_[i].info().id +
+      return make_error(ErrorCode::kInternal, "analyzer '" + runnable[i]->info().id +
                                                   "' returned a document that is not an object");
     }
-    facts.emplace_back(analyzers_[i].info().id, r->as_object());
+    facts.emplace_back(runnable[i]->info().id, r->as_object());
   }
   json::object merged = merge_analyses(facts);
+  if (!skipped.empty()) {
+    json::array& warnings = merged["warnings"].as_array();
+    for (auto& s : skipped) warnings.push_back(std::move(s));
+  }
   merged["workspace_id"] = workspace_id;
   merged["analyzed_at"] = format_time(now_ms());
   merged["fingerprint"] = *fingerprint;
@@ -344,7 +409,9 @@ Result<json::object> AnalysisService::latest_or_analyze(const std::string& works
     boost::system::error_code ec;
     auto v = json::parse(**stored, ec);
     if (!ec && v.is_object()) {
-      auto fp = tree_fingerprint(w->path);
+      auto root = open_tree(workspace_id, w->path);
+      if (!root) return root.error();
+      auto fp = tree_fingerprint(root->fd());
       // An analysis of an older state of the tree would plan from stale facts.
       if (fp && as_str(v.as_object(), "fingerprint") == *fp) return v.as_object();
     }

@@ -31,8 +31,12 @@ extern "C" {
  * 1.0: the first stable version.
  * 1.1: appended isb_request_ctx.admitted, isb_host_api.admit and
  *      isb_host_api.security_policy_json (read them only with ISB_HAS_FIELD).
- * 1.2: appended isb_isolation_api.sandbox_status and isb_request_ctx.client_address
- *      (lockouts after failed authentications count per client address). */
+ * 1.2: appended isb_isolation_api.sandbox_status, isb_request_ctx.client_address
+ *      (lockouts after failed authentications count per client address) and
+ *      isb_analyzer_api.analyze_tree (the tree as a directory fd); analyzers
+ *      built against 1.2 must set it and may leave the path form analyze NULL.
+ *      Hosts never give an analyzer built against 1.0/1.1 a path to a
+ *      workspace tree: they skip it (see isb_analyzer_api). */
 #define ISB_ABI_MAJOR 1
 #define ISB_ABI_MINOR 2
 
@@ -242,13 +246,37 @@ typedef struct isb_isolation_api {
   isb_status (*sandbox_status)(isb_instance* self, const char* sandbox_id, const isb_json_out* out);
 } isb_isolation_api;
 
+/* The tree an analyzer reads is written by sandboxed code, which may swap any
+ * directory in it for a symlink to a host path while the analyzer runs. So a
+ * host gives analyzers the tree as a directory fd (analyze_tree), and an
+ * analyzer opens every file and directory beneath that fd with
+ * openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS),
+ * relative to the root fd or to a directory fd opened that way, never by
+ * joining names to a path string (sdk/include/isb/sdk/tree.hpp does this).
+ * An analyzer built against ABI 1.0 or 1.1 offers only the path form; a host
+ * does not call it on a workspace tree: it skips that analyzer, says so in the
+ * analysis' warnings and logs it (fail-closed). */
 typedef struct isb_analyzer_api {
   uint32_t struct_size;
-  /* Facts about the directory tree at root_path (see docs/schemas).
+  /* Until 1.1: facts about the directory tree at root_path (see docs/schemas).
+   * Deprecated since 1.2: hosts never call it on a tree that sandboxed code can
+   * change; an analyzer built against 1.2 may set it to NULL (the SDK does).
    * OWNERSHIP: arguments owned by the host, valid during the call; document
    * owned by the plugin, valid during out->set. */
   isb_status (*analyze)(isb_instance* self, const char* root_path, const char* options_json,
                         const isb_json_out* out);
+  /* Since 1.2; required from plugins built against 1.2 or later. Facts about
+   * the directory tree whose root is root_dirfd (see docs/schemas). Paths in the
+   * facts are relative to that root.
+   * root_dirfd: a directory fd, possibly O_PATH; the analyzer reads only beneath
+   * it (see above), may dup it, and never closes it. ISB_INVALID_ARGUMENT when
+   * it is not an open directory.
+   * OWNERSHIP: root_dirfd and options_json owned by the host, valid during the
+   * call; document owned by the plugin, valid during out->set.
+   * THREADING: as the descriptor's capabilities say; the fd may be shared by
+   * concurrent calls on other instances. */
+  isb_status (*analyze_tree)(isb_instance* self, int32_t root_dirfd, const char* options_json,
+                             const isb_json_out* out);
 } isb_analyzer_api;
 
 typedef struct isb_planner_api {

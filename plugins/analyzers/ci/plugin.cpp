@@ -48,10 +48,9 @@ class CiAnalyzer : public sdk::Analyzer {
   CiAnalyzer(sdk::Host host, const std::string& config_json)
       : host_(host), config_(parse_analyzer_config(config_json, kId)) {}
 
-  std::string analyze(const std::string& root_path, const std::string& options_json) override {
+  std::string analyze(const sdk::Tree& root, const std::string& options_json) override {
     const auto started = std::chrono::steady_clock::now();
     const AnalyzeOptions options = parse_analyze_options(options_json, config_);
-    check_root(root_path);
 
     WalkOptions wo;
     wo.max_file_bytes = options.max_file_bytes;
@@ -59,10 +58,9 @@ class CiAnalyzer : public sdk::Analyzer {
     wo.want_content = is_workflow;
     wo.keep_listing = false;                   // only the workflow files matter
     std::map<std::string, std::string> files;  // sorted: a stable order of commands
-    WalkResult walk =
-        walk_tree(root_path, wo, [&](unsigned, const std::string& rel, std::string_view content) {
-          files.emplace(rel, std::string(content));
-        });
+    WalkResult walk = walk_tree(root, wo, [&](unsigned, const std::string& rel, std::string_view content) {
+      files.emplace(rel, std::string(content));
+    });
     std::vector<std::string> warnings;
     std::vector<CiCommand> commands;
     for (const auto& [rel, text] : files) {
@@ -82,7 +80,7 @@ class CiAnalyzer : public sdk::Analyzer {
     json::object doc = facts_header(kId, kVersion, started);
     doc["ci"] = std::move(ci);
     doc["warnings"] = strings_json(warnings);
-    host_.debug("ci: " + std::to_string(commands.size()) + " commands under " + root_path);
+    host_.debug("ci: " + std::to_string(commands.size()) + " commands");
     return json::serialize(doc);
   }
 

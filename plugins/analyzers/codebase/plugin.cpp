@@ -40,10 +40,9 @@ class CodebaseAnalyzer : public sdk::Analyzer {
   CodebaseAnalyzer(sdk::Host host, const std::string& config_json)
       : host_(host), config_(parse_analyzer_config(config_json, kId)) {}
 
-  std::string analyze(const std::string& root_path, const std::string& options_json) override {
+  std::string analyze(const sdk::Tree& root, const std::string& options_json) override {
     const auto started = std::chrono::steady_clock::now();
     const AnalyzeOptions options = parse_analyze_options(options_json, config_);
-    check_root(root_path);
 
     WalkOptions wo;
     wo.max_file_bytes = options.max_file_bytes;
@@ -51,11 +50,10 @@ class CodebaseAnalyzer : public sdk::Analyzer {
     wo.want_content = [](const std::string& rel) { return is_manifest_name(base_name(rel)); };
     std::mutex mu;
     std::map<std::string, std::string> manifests;
-    WalkResult walk =
-        walk_tree(root_path, wo, [&](unsigned, const std::string& rel, std::string_view content) {
-          std::lock_guard lock(mu);
-          manifests.emplace(rel, std::string(content));
-        });
+    WalkResult walk = walk_tree(root, wo, [&](unsigned, const std::string& rel, std::string_view content) {
+      std::lock_guard lock(mu);
+      manifests.emplace(rel, std::string(content));
+    });
 
     std::vector<std::string> warnings = walk.warnings;
     TreeView tree{walk, manifests};
@@ -66,7 +64,7 @@ class CodebaseAnalyzer : public sdk::Analyzer {
     json::object doc = facts_header(kId, kVersion, started);
     doc["projects"] = std::move(projs);
     doc["warnings"] = strings_json(warnings);
-    host_.debug("codebase: " + std::to_string(projects.size()) + " projects under " + root_path);
+    host_.debug("codebase: " + std::to_string(projects.size()) + " projects");
     return json::serialize(doc);
   }
 

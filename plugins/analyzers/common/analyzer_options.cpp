@@ -2,14 +2,11 @@
 #include "common/analyzer_options.hpp"
 
 #include <boost/json.hpp>
-#include <filesystem>
 #include <isb/sdk/plugin.hpp>
-#include <system_error>
 
 namespace isb::analyzer {
 
 namespace json = boost::json;
-namespace fs = std::filesystem;
 
 const char* const kAnalyzerConfigSchema = R"({
   "$schema": "http://json-schema.org/draft-07/schema#",
@@ -86,15 +83,6 @@ AnalyzeOptions parse_analyze_options(const std::string& options_json, const Anal
     // Other keys belong to other analyzers: the host sends every analyzer the same options.
   }
   return o;
-}
-
-void check_root(const std::string& root_path) {
-  std::error_code ec;
-  const fs::path root(root_path);
-  if (root_path.empty() || !fs::exists(root, ec))
-    throw sdk::Error(ISB_INVALID_ARGUMENT, "root path \"" + root_path + "\" does not exist");
-  if (!fs::is_directory(root, ec))
-    throw sdk::Error(ISB_INVALID_ARGUMENT, "root path \"" + root_path + "\" is not a directory");
 }
 
 json::object facts_header(const char* id, const char* version,

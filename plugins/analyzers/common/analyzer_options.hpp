@@ -1,7 +1,7 @@
 // analyzer_options.hpp: what every analyzer plugin of this repository shares at
 // its boundary: the config schema and parser, the analyze options (depth,
-// include_dependencies, max_file_bytes), the root check, and the common parts
-// of a facts document (docs/schemas/analyzer-facts.schema.json).
+// include_dependencies, max_file_bytes), and the common parts of a facts
+// document (docs/schemas/analyzer-facts.schema.json).
 //
 //   AnalyzerConfig cfg = parse_analyzer_config(config_json, "languages");  // throws sdk::Error
 //   AnalyzeOptions o = parse_analyze_options(options_json, cfg);
@@ -38,9 +38,6 @@ struct AnalyzeOptions {
 
 //! Parses analyze options; bad ones throw sdk::Error(ISB_INVALID_ARGUMENT).
 AnalyzeOptions parse_analyze_options(const std::string& options_json, const AnalyzerConfig& config);
-
-//! Throws sdk::Error(ISB_INVALID_ARGUMENT) unless root_path is an existing directory.
-void check_root(const std::string& root_path);
 
 //! {"schema_version":1,"analyzer":{id,version},"duration_ms":<since started>}
 boost::json::object facts_header(const char* id, const char* version,

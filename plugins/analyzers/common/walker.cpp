@@ -1,13 +1,10 @@
 // walker.cpp: walk_tree: a sequential, sorted directory listing that applies
 // the name rules (vcs, vendored, git's ignore rules and linguist attributes)
 // and feeds a bounded queue, and workers that read each queued file once and
-// apply the content rules (size, binary, generated) before visiting it.
+// apply the content rules (size, binary, generated) before visiting it. Every
+// directory and file is opened beneath the tree's root fd (sdk::Tree), by its
+// path relative to the root, never through a path string of the host's.
 #include "common/walker.hpp"
-
-#include <dirent.h>
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -21,8 +18,6 @@
 #include "common/gitignore.hpp"
 
 namespace isb::analyzer {
-
-namespace fs = std::filesystem;
 
 namespace {
 
@@ -87,40 +82,25 @@ bool looks_generated(std::string_view content) {
 
 enum class Outcome : unsigned char { kAnalysed, kTooLarge, kBinary, kGenerated, kUnreadable };
 
-// Reads a whole regular file, refusing it when larger than max (too_large)
-// without reading it. errno-style failures come back as kUnreadable.
-Outcome read_file(const std::string& path, std::uint64_t max, std::string& out, std::string& error) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-  if (fd < 0) {
-    error = std::strerror(errno);
-    return Outcome::kUnreadable;
-  }
-  struct stat st {};
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    error = "not a regular file";
-    ::close(fd);
-    return Outcome::kUnreadable;
-  }
-  if (static_cast<std::uint64_t>(st.st_size) > max) {
-    ::close(fd);
-    return Outcome::kTooLarge;
-  }
-  out.resize(static_cast<size_t>(st.st_size));
-  size_t got = 0;
-  while (got < out.size()) {
-    ssize_t n = ::read(fd, out.data() + got, out.size() - got);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      error = std::strerror(errno);
-      ::close(fd);
+// Reads the whole regular file rel, refusing it when larger than max
+// (too_large) without reading it. Failures come back as kUnreadable with words
+// for the user in error.
+Outcome read_file(const sdk::Tree& tree, const std::string& rel, std::uint64_t max, std::string& out,
+                  std::string& error) {
+  int err = 0;
+  switch (tree.read_file(rel, max, out, &err)) {
+    case sdk::ReadStatus::kOk:
+      return Outcome::kAnalysed;
+    case sdk::ReadStatus::kTooLarge:
+      return Outcome::kTooLarge;
+    case sdk::ReadStatus::kNotRegular:
+      error = "not a regular file";
       return Outcome::kUnreadable;
-    }
-    if (n == 0) break;  // shrank since fstat
-    got += static_cast<size_t>(n);
+    case sdk::ReadStatus::kError:
+      break;
   }
-  out.resize(got);
-  ::close(fd);
-  return Outcome::kAnalysed;
+  error = sdk::describe_error(err);
+  return Outcome::kUnreadable;
 }
 
 // The smallest kMaxSamples paths seen: samples are the first skipped paths in
@@ -152,28 +132,25 @@ struct WorkerState {
   std::uint64_t analysed = 0;
   std::map<SkipReason, std::uint64_t> skipped;
   Samples samples;
-  std::string path, content, error;
+  std::string content, error;
 };
 
 // Reads a small control file (.gitignore, .gitattributes, info/exclude); nullopt when absent or unreadable.
-std::optional<std::string> read_control_file(const std::string& path) {
+std::optional<std::string> read_control_file(const sdk::Tree& tree, const std::string& rel) {
   std::string text, error;
-  if (read_file(path, 1u << 20, text, error) != Outcome::kAnalysed) return std::nullopt;
+  if (read_file(tree, rel, 1u << 20, text, error) != Outcome::kAnalysed) return std::nullopt;
   return text;
 }
 
 class Walker {
  public:
-  Walker(const fs::path& root, const WalkOptions& opts, const FileVisitor& visit)
-      : root_(root.string()), opts_(opts), visit_(visit), states_(walker_threads(opts)) {
-    while (root_.size() > 1 && root_.back() == '/') root_.pop_back();
-    // $GIT_DIR/info/exclude and info/attributes apply to the whole tree.
-    struct stat st {};
-    if (::lstat((root_ + "/.git").c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
-      if (auto text = read_control_file(root_ + "/.git/info/exclude")) exclude_.emplace(*text, "");
-      if (auto text = read_control_file(root_ + "/.git/info/attributes"))
-        info_attributes_.emplace(*text, "", warnings_, ".git/info/attributes");
-    }
+  Walker(const sdk::Tree& tree, const WalkOptions& opts, const FileVisitor& visit)
+      : tree_(tree), opts_(opts), visit_(visit), states_(walker_threads(opts)) {
+    // $GIT_DIR/info/exclude and info/attributes apply to the whole tree. A
+    // ".git" file (worktree link) or symlink makes these opens fail: no rules.
+    if (auto text = read_control_file(tree_, ".git/info/exclude")) exclude_.emplace(*text, "");
+    if (auto text = read_control_file(tree_, ".git/info/attributes"))
+      info_attributes_.emplace(*text, "", warnings_, ".git/info/attributes");
   }
 
   WalkResult run() {
@@ -241,43 +218,30 @@ class Walker {
   // un-vendors some paths; its files count as vendored unless un-vendored, and
   // nothing in it is listed for project detection.
   void list_dir(const std::string& rel, bool in_vendored) {
-    const std::string abs = rel.empty() ? root_ : root_ + "/" + rel;
     const std::string shown = rel.empty() ? "." : rel;
-    std::vector<std::pair<std::string, unsigned char>> entries;
-    if (DIR* d = ::opendir(abs.c_str())) {
-      while (dirent* e = ::readdir(d)) {
-        if (!std::strcmp(e->d_name, ".") || !std::strcmp(e->d_name, "..")) continue;
-        entries.emplace_back(e->d_name, e->d_type);
-      }
-      ::closedir(d);
-    } else {
-      warn("cannot list directory " + shown + ": " + std::strerror(errno) + " (skipped)");
+    std::vector<sdk::DirEntry> entries;
+    // Opened beneath the root by its relative path: a directory swapped for a
+    // symlink since its parent was listed fails here (ELOOP), never leads out.
+    if (int err = tree_.list(shown, entries)) {
+      warn("cannot list directory " + shown + ": " + sdk::describe_error(err) + " (skipped)");
       return;
     }
-    std::sort(entries.begin(), entries.end());
-    for (auto& [name, type] : entries) {
-      if (type == DT_UNKNOWN) {  // some file systems do not fill d_type
-        struct stat st {};
-        if (::lstat((abs + "/" + name).c_str(), &st) != 0) continue;
-        type = S_ISDIR(st.st_mode)   ? DT_DIR
-               : S_ISREG(st.st_mode) ? DT_REG
-               : S_ISLNK(st.st_mode) ? DT_LNK
-                                     : DT_UNKNOWN;
-      }
-    }
+    std::sort(entries.begin(), entries.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
 
     // This directory's own rules apply to its entries and everything below.
     auto has_regular = [&](const char* n) {
       return std::any_of(entries.begin(), entries.end(),
-                         [&](const auto& e) { return e.first == n && e.second == DT_REG; });
+                         [&](const auto& e) { return e.name == n && e.type == sdk::EntryType::kFile; });
     };
     const bool own_ignore = has_regular(".gitignore");
     const bool own_attributes = has_regular(".gitattributes");
-    if (own_ignore) ignores_.emplace_back(read_control_file(abs + "/.gitignore").value_or(""), rel);
+    const std::string ignore_file = rel.empty() ? ".gitignore" : rel + "/.gitignore";
+    const std::string attributes_file = rel.empty() ? ".gitattributes" : rel + "/.gitattributes";
+    if (own_ignore) ignores_.emplace_back(read_control_file(tree_, ignore_file).value_or(""), rel);
     if (own_attributes) {
       std::vector<std::string> problems;  // workers may be warning meanwhile: added under the lock
-      attributes_.emplace_back(read_control_file(abs + "/.gitattributes").value_or(""), rel, problems,
-                               rel.empty() ? ".gitattributes" : rel + "/.gitattributes");
+      attributes_.emplace_back(read_control_file(tree_, attributes_file).value_or(""), rel, problems,
+                               attributes_file);
       for (auto& p : problems) warn(std::move(p));
     }
     const bool have_attributes = !attributes_.empty() || info_attributes_;
@@ -285,7 +249,7 @@ class Walker {
     DirListing* listing = opts_.keep_listing && !in_vendored ? &result_.dirs[shown] : nullptr;
     for (const auto& [name, type] : entries) {
       const std::string child = rel.empty() ? name : rel + "/" + name;
-      if (type == DT_DIR) {
+      if (type == sdk::EntryType::kDirectory) {
         const bool vendored_name = vendored_dirs().count(name) > 0;
         if (vcs_dirs().count(name)) {
           skip(SkipReason::vcs, child + "/");
@@ -298,7 +262,7 @@ class Walker {
           if (listing && !vendored) listing->subdirs.insert(name);
           list_dir(child, vendored);
         }
-      } else if (type == DT_REG) {
+      } else if (type == sdk::EntryType::kFile) {
         if (listing) listing->files.insert(name);
         const LinguistAttributes::Values attrs =
             have_attributes ? attributes(child) : LinguistAttributes::Values{};
@@ -360,8 +324,7 @@ class Walker {
 
   void process(unsigned w, const Candidate& c) {
     WorkerState& s = states_[w];
-    s.path.assign(root_).append("/").append(c.rel);
-    Outcome o = read_file(s.path, opts_.max_file_bytes, s.content, s.error);
+    Outcome o = read_file(tree_, c.rel, opts_.max_file_bytes, s.content, s.error);
     if (o == Outcome::kAnalysed) {
       std::string_view view(s.content);
       const bool binary = std::memchr(view.data(), '\0', std::min(view.size(), kBinaryProbeBytes)) != nullptr;
@@ -396,7 +359,7 @@ class Walker {
     s.samples.add(c.rel);
   }
 
-  std::string root_;
+  const sdk::Tree tree_;
   const WalkOptions& opts_;
   const FileVisitor& visit_;
   WalkResult result_;
@@ -458,8 +421,8 @@ unsigned walker_threads(const WalkOptions& options) {
   return std::max(1u, std::thread::hardware_concurrency());
 }
 
-WalkResult walk_tree(const fs::path& root, const WalkOptions& options, const FileVisitor& visit) {
-  return Walker(root, options, visit).run();
+WalkResult walk_tree(const sdk::Tree& tree, const WalkOptions& options, const FileVisitor& visit) {
+  return Walker(tree, options, visit).run();
 }
 
 }  // namespace isb::analyzer

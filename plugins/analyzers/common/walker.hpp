@@ -3,7 +3,7 @@
 // content of each analysed file to a visitor from a small pool of threads.
 //
 //   WalkOptions o;                     // threads = 0: one per core
-//   WalkResult r = walk_tree(root, o, [&](unsigned worker, const std::string& rel, std::string_view text) {
+//   WalkResult r = walk_tree(tree, o, [&](unsigned worker, const std::string& rel, std::string_view text) {
 //     per_worker[worker].add(rel, text);  // no locking: each worker has its own slot
 //   });
 //
@@ -15,11 +15,17 @@
 // Ignore rules are git's: .gitignore files at every level, .git/info/exclude,
 // and the linguist-vendored / linguist-generated attributes of .gitattributes
 // files (common/gitignore.hpp).
+//
+// The tree is reached only through its root fd (isb::sdk::Tree): every
+// directory listed and every file read is opened beneath it with
+// openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS), so a
+// directory that sandboxed code swaps for a symlink mid-walk is refused (a
+// warning), never followed out of the tree.
 #pragma once
 
 #include <cstdint>
-#include <filesystem>
 #include <functional>
+#include <isb/sdk/tree.hpp>
 #include <map>
 #include <set>
 #include <string>
@@ -86,9 +92,9 @@ const char* skip_reason_name(SkipReason r);
 //! The number of workers walk_tree will use for these options.
 unsigned walker_threads(const WalkOptions& options);
 
-//! Walks root (an existing directory); symlinks are never followed, so loops
-//! and links leading outside the root are never entered. Non-UTF-8 names and
-//! contents are handled as bytes.
-WalkResult walk_tree(const std::filesystem::path& root, const WalkOptions& options, const FileVisitor& visit);
+//! Walks the tree; symlinks are never followed, so loops and links leading
+//! outside the tree are never entered. Non-UTF-8 names and contents are
+//! handled as bytes.
+WalkResult walk_tree(const sdk::Tree& tree, const WalkOptions& options, const FileVisitor& visit);
 
 }  // namespace isb::analyzer

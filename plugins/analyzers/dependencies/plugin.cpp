@@ -2,19 +2,14 @@
 // tree's manifests declare and its lockfiles resolve, and each project's
 // frameworks with evidence. The walk only lists directories; the few files
 // whose names are manifests or lockfiles (see projects.cpp) are read, never
-// the rest of the tree.
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
+// the rest of the tree, each beneath the tree's root fd (sdk::Tree).
 #include <algorithm>
 #include <boost/json.hpp>
-#include <cerrno>
 #include <chrono>
-#include <cstring>
 #include <isb/sdk/plugin.hpp>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "common/analyzer_options.hpp"
@@ -31,36 +26,26 @@ namespace {
 constexpr const char* kId = "dependencies";
 constexpr const char* kVersion = "0.1.0";
 
-// Reads one listed file (never through a symlink). An empty optional with
-// `why` set when it cannot or should not be read.
-std::optional<std::string> read_listed(const std::string& path, std::uint64_t max, std::string& why) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-  if (fd < 0) {
-    why = std::strerror(errno);
-    return std::nullopt;
+// Reads one listed file beneath the root (no symlink anywhere on its path).
+// An empty optional with `why` set when it cannot or should not be read.
+std::optional<std::string> read_listed(const sdk::Tree& root, const std::string& rel, std::uint64_t max,
+                                       std::string& why) {
+  std::string out;
+  int err = 0;
+  switch (root.read_file(rel, max, out, &err)) {
+    case sdk::ReadStatus::kOk:
+      return out;
+    case sdk::ReadStatus::kTooLarge:
+      why = "larger than max_file_bytes (" + std::to_string(max) + ")";
+      break;
+    case sdk::ReadStatus::kNotRegular:
+      why = "not a regular file";
+      break;
+    case sdk::ReadStatus::kError:
+      why = sdk::describe_error(err);
+      break;
   }
-  struct stat st {};
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    ::close(fd);
-    why = "not a regular file";
-    return std::nullopt;
-  }
-  if (static_cast<std::uint64_t>(st.st_size) > max) {
-    ::close(fd);
-    why = "larger than max_file_bytes (" + std::to_string(max) + ")";
-    return std::nullopt;
-  }
-  std::string out(static_cast<size_t>(st.st_size), '\0');
-  size_t got = 0;
-  while (got < out.size()) {
-    ssize_t n = ::read(fd, out.data() + got, out.size() - got);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    got += static_cast<size_t>(n);
-  }
-  ::close(fd);
-  out.resize(got);
-  return out;
+  return std::nullopt;
 }
 
 json::value str_or_null(const std::string& s) { return s.empty() ? json::value(nullptr) : json::value(s); }
@@ -122,10 +107,9 @@ class DependenciesAnalyzer : public sdk::Analyzer {
   DependenciesAnalyzer(sdk::Host host, const std::string& config_json)
       : host_(host), config_(parse_analyzer_config(config_json, kId)) {}
 
-  std::string analyze(const std::string& root_path, const std::string& options_json) override {
+  std::string analyze(const sdk::Tree& root, const std::string& options_json) override {
     const auto started = std::chrono::steady_clock::now();
     const AnalyzeOptions options = parse_analyze_options(options_json, config_);
-    check_root(root_path);
 
     // A listing-only walk: the skip rules (vendored, .gitignore, vcs) apply,
     // and no file is opened by the walker.
@@ -133,7 +117,7 @@ class DependenciesAnalyzer : public sdk::Analyzer {
     wo.max_file_bytes = options.max_file_bytes;
     wo.threads = 1;
     wo.want_content = [](const std::string&) { return false; };
-    WalkResult walk = walk_tree(root_path, wo, [](unsigned, const std::string&, std::string_view) {});
+    WalkResult walk = walk_tree(root, wo, [](unsigned, const std::string&, std::string_view) {});
     std::vector<std::string> warnings;
 
     std::map<std::string, std::unique_ptr<std::string>> texts;  // rel -> content (stable addresses)
@@ -145,7 +129,7 @@ class DependenciesAnalyzer : public sdk::Analyzer {
       if (auto it = texts.find(rel); it != texts.end()) return it->second.get();
       if (rel.starts_with("../") || !listed(rel)) return nullptr;
       std::string why;
-      auto text = read_listed(root_path + "/" + rel, options.max_file_bytes, why);
+      auto text = read_listed(root, rel, options.max_file_bytes, why);
       if (!text) {
         warnings.push_back("cannot read " + rel + ": " + why + " (its dependencies are left out)");
         texts.emplace(rel, nullptr);
@@ -190,7 +174,7 @@ class DependenciesAnalyzer : public sdk::Analyzer {
     doc["dependency_projects"] = std::move(projs);
     if (options.include_dependencies) doc["dependencies"] = std::move(all);
     doc["warnings"] = strings_json(warnings);
-    host_.debug("dependencies: " + std::to_string(parsed.size()) + " manifests and lockfiles under " + root_path);
+    host_.debug("dependencies: " + std::to_string(parsed.size()) + " manifests and lockfiles");
     return json::serialize(doc);
   }
 

@@ -6,11 +6,9 @@
 #include <algorithm>
 #include <boost/json.hpp>
 #include <chrono>
-#include <filesystem>
 #include <isb/sdk/plugin.hpp>
 #include <map>
 #include <string>
-#include <system_error>
 
 #include "common/analyzer_options.hpp"
 #include "common/walker.hpp"
@@ -19,7 +17,6 @@
 namespace isb::analyzer {
 
 namespace json = boost::json;
-namespace fs = std::filesystem;
 
 namespace {
 
@@ -49,10 +46,9 @@ class LanguagesAnalyzer : public sdk::Analyzer {
   LanguagesAnalyzer(sdk::Host host, const std::string& config_json)
       : host_(host), config_(parse_analyzer_config(config_json, kId)) {}
 
-  std::string analyze(const std::string& root_path, const std::string& options_json) override {
+  std::string analyze(const sdk::Tree& root, const std::string& options_json) override {
     const auto started = std::chrono::steady_clock::now();
     const AnalyzeOptions options = parse_analyze_options(options_json, config_);
-    check_root(root_path);
 
     WalkOptions wo;
     wo.max_file_bytes = options.max_file_bytes;
@@ -61,7 +57,7 @@ class LanguagesAnalyzer : public sdk::Analyzer {
     if (options.quick) wo.want_content = [](const std::string&) { return false; };
     std::vector<std::map<std::string, Totals>> per_worker(walker_threads(wo));
     WalkResult walk =
-        walk_tree(root_path, wo, [&](unsigned worker, const std::string& rel, std::string_view text) {
+        walk_tree(root, wo, [&](unsigned worker, const std::string& rel, std::string_view text) {
           const Language* lang = detect_language(rel, text);
           if (!lang) return;
           LineCounts c = count_lines(*lang, text);
@@ -98,8 +94,8 @@ class LanguagesAnalyzer : public sdk::Analyzer {
     doc["files"] = files_json(walk);
     doc["languages"] = std::move(langs);
     doc["warnings"] = strings_json(walk.warnings);
-    host_.debug("languages: analysed " + std::to_string(walk.analysed) + " files under " + root_path +
-                " on " + std::to_string(walk.workers) + " threads");
+    host_.debug("languages: analysed " + std::to_string(walk.analysed) + " files on " +
+                std::to_string(walk.workers) + " threads");
     return json::serialize(doc);
   }
 

@@ -6,7 +6,7 @@
  *   TEST_ABI_MINOR=<n>     descriptor claims a newer ABI minor
  *   TEST_SMALL_DESCRIPTOR  struct_size ends before kind_api (smaller than v1.0)
  *   TEST_SMALL_TABLE       analyzer table struct_size smaller than v1.0
- *   TEST_NULL_FN           analyzer table with analyze == NULL
+ *   TEST_NULL_FN           analyzer table with analyze_tree == NULL (required since 1.2)
  *   TEST_ID="<id>"         descriptor id (default "test-bad")
  */
 #include <isb/plugin_abi.h>
@@ -38,7 +38,8 @@
 static int g_instance;
 
 /* Unused in the TEST_NULL_FN build. */
-__attribute__((unused)) static isb_status bad_analyze(isb_instance* self, const char* root, const char* options, const isb_json_out* out) {
+__attribute__((unused)) static isb_status bad_analyze_tree(isb_instance* self, int32_t root_dirfd,
+                                                           const char* options, const isb_json_out* out) {
   static const char kDoc[] = "{\"ok\":true}";
   out->set(out->user, kDoc, sizeof kDoc - 1);
   return ISB_OK;
@@ -55,10 +56,11 @@ static const char* bad_last_error(isb_instance* self) { return ""; }
 
 static const isb_analyzer_api kApi = {
     (uint32_t)TABLE_SIZE,
+    NULL, /* the path form, deprecated since 1.2 */
 #ifdef TEST_NULL_FN
     NULL,
 #else
-    bad_analyze,
+    bad_analyze_tree,
 #endif
 };
 

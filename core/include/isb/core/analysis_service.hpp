@@ -40,9 +40,10 @@ struct AnalysisOptions {
 //! matches its ecosystem: what CI runs outranks manifest scripts and defaults.
 boost::json::object merge_analyses(const std::vector<std::pair<std::string, boost::json::object>>& facts);
 
-//! A 16-hex-digit hash of every entry under root (relative path, type, size,
-//! mtime), symlinks not followed. Any change to the tree changes it.
-Result<std::string> tree_fingerprint(const std::string& root);
+//! A 16-hex-digit hash of every entry beneath the directory fd root_dirfd
+//! (relative path, type, size, mtime), symlinks not followed. Any change to
+//! the tree changes it.
+Result<std::string> tree_fingerprint(int root_dirfd);
 
 class AnalysisService {
  public:

@@ -114,11 +114,20 @@ class IsolationPlugin {
   std::shared_ptr<PluginInstance> p_;
 };
 
+//! An analyzer instance. Thread-safe (via PluginInstance). It gets the tree
+//! as a directory fd only: analyzers built against ABI 1.0/1.1, which offer
+//! only the path form, load but never analyze (fail-closed, see analyze()).
 class AnalyzerPlugin {
  public:
   explicit AnalyzerPlugin(std::shared_ptr<PluginInstance> p) : p_(std::move(p)) {}
   const PluginInfo& info() const { return p_->info(); }
-  Result<boost::json::value> analyze(const std::string& root, const boost::json::value& options) const;
+  //! Whether the plugin offers analyze_tree (ABI 1.2 or later).
+  bool reads_tree_fd() const;
+  //! Facts about the tree whose root is root_dirfd (a directory fd, O_PATH
+  //! allowed, owned by the caller and open during the call). kFailedPrecondition,
+  //! naming the plugin and its ABI, when !reads_tree_fd(): its path form is
+  //! never called.
+  Result<boost::json::value> analyze(int root_dirfd, const boost::json::value& options) const;
 
  private:
   std::shared_ptr<PluginInstance> p_;

@@ -11,11 +11,17 @@
 //       return {"word-counter", "Word counter", "0.1.0", "Counts words", nullptr, 0};
 //     }
 //     WordCounter(isb::sdk::Host host, const std::string& config_json) {}
-//     std::string analyze(const std::string& root, const std::string& options) override {
+//     std::string analyze(const isb::sdk::Tree& tree, const std::string& options) override {
+//       std::string text;
+//       tree.read_file("README.md", 1 << 20, text);  // beneath the tree's fd, never through a symlink
 //       return R"({"words": 42})";
 //     }
 //   };
 //   ISB_PLUGIN(WordCounter)
+//
+// An analyzer gets the tree as a directory fd wrapped in an isb::sdk::Tree
+// (tree.hpp), never as a path: sandboxed code writes the tree and may swap its
+// directories for symlinks while the analyzer reads it.
 //
 // Documents (configs, specs, results) are JSON text; parse them with any library.
 // Throw isb::sdk::Error(status, message) to fail with a specific status; any other
@@ -23,6 +29,7 @@
 #pragma once
 
 #include <isb/plugin_abi.h>
+#include <isb/sdk/tree.hpp>
 
 #include <cstring>
 #include <functional>
@@ -214,7 +221,9 @@ class Analyzer {
  public:
   static constexpr int32_t kKind = ISB_KIND_ANALYZER;
   virtual ~Analyzer() = default;
-  virtual std::string analyze(const std::string& root_path, const std::string& options_json) = 0;
+  //! Facts about the tree (JSON). tree is valid only during the call; read it
+  //! only through Tree / open_beneath (tree.hpp).
+  virtual std::string analyze(const Tree& tree, const std::string& options_json) = 0;
 };
 
 class Planner {
@@ -382,16 +391,24 @@ struct IsolationApi {
                                               &reconcile, &status};
 };
 
+// The path form (analyze) stays NULL: a host of ABI 1.2 calls only
+// analyze_tree, and the plugin never holds a path into the tree.
 template <class T>
 struct AnalyzerApi {
-  static isb_status analyze(isb_instance* p, const char* root, const char* options, const isb_json_out* out) noexcept {
+  static isb_status analyze_tree(isb_instance* p, int32_t root_dirfd, const char* options,
+                                 const isb_json_out* out) noexcept {
     auto* inst = self<T>(p);
     return guarded(inst, [&] {
-      if (!root) throw Error(ISB_INVALID_ARGUMENT, "root path is NULL");
-      emit_json(out, inst->object->analyze(root, options ? options : "{}"));
+      if (!Tree::is_directory(root_dirfd)) {
+        throw Error(ISB_INVALID_ARGUMENT, "analyze_tree: root_dirfd " + std::to_string(root_dirfd) +
+                                              " is not an open directory; pass a directory fd (O_DIRECTORY, "
+                                              "O_PATH allowed) that stays open during the call");
+      }
+      const Tree tree(root_dirfd);
+      emit_json(out, inst->object->analyze(tree, options ? options : "{}"));
     });
   }
-  static constexpr isb_analyzer_api table = {sizeof(isb_analyzer_api), &analyze};
+  static constexpr isb_analyzer_api table = {sizeof(isb_analyzer_api), nullptr, &analyze_tree};
 };
 
 template <class T>
