@@ -7,6 +7,7 @@
 //
 // In stdio mode stdout carries protocol messages only: everything this program
 // says for humans goes to stderr.
+// host paths only: files the operator names on the command line; nothing here names a path inside a workspace.
 #include <isb/plugin_abi.h>
 #include <spdlog/spdlog.h>
 

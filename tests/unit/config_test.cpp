@@ -76,6 +76,9 @@ TEST(ConfigTest, ShippedSandboxYamlEqualsDefaults) {
   EXPECT_EQ(c.sandbox.cleanup_interval, d.sandbox.cleanup_interval);
   EXPECT_EQ(c.sandbox.allowed_source_roots, d.sandbox.allowed_source_roots);
   EXPECT_EQ(c.sandbox.state_dir, d.sandbox.state_dir);
+  EXPECT_EQ(c.sandbox.secret_paths, d.sandbox.secret_paths);
+  EXPECT_EQ(c.sandbox.disk_images, d.sandbox.disk_images);
+  EXPECT_EQ(c.sandbox.apply_targets, d.sandbox.apply_targets);
 
   EXPECT_EQ(c.isolation.backend, d.isolation.backend);
   EXPECT_EQ(c.isolation.backend_explicit, d.isolation.backend_explicit);

@@ -10,6 +10,7 @@
 // Order of precedence, lowest first: built-in defaults, the file, the seed's
 // named variables, the generic SANDBOX_<PATH> variables. Values are checked as
 // they are read, so every error can say the file line or the variable it came from.
+// host paths only: the operator's config files; nothing here names a path inside a workspace.
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>

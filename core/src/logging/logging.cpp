@@ -1,4 +1,5 @@
 // logging.cpp: the process-wide logger (stderr + optional rotating file).
+// host paths only: the server's log files; nothing here names a path inside a workspace.
 #include <isb/core/logging.hpp>
 
 #include <spdlog/sinks/rotating_file_sink.h>

@@ -1,5 +1,6 @@
 // plugin_host.cpp: plugin discovery and loading on Boost.DLL, ABI checks, and
 // the host API handed to each plugin instance.
+// host paths only: plugin directories the operator configures; nothing here names a path inside a workspace.
 #include <isb/core/plugin_host.hpp>
 #include <isb/core/security.hpp>
 

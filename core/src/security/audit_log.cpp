@@ -1,4 +1,5 @@
 // audit_log.cpp: JSONL lines appended with one write(2) each; size-based rotation.
+// host paths only: the server's audit log; nothing here names a path inside a workspace.
 #include "security/audit_log.hpp"
 
 #include <fcntl.h>

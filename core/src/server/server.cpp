@@ -1,4 +1,5 @@
 // server.cpp: assembly of the server and the serve loop.
+// host paths only: the server's state directories; nothing here names a path inside a workspace.
 #include <isb/core/server.hpp>
 
 #include <isb/core/analysis_service.hpp>

@@ -2,6 +2,7 @@
 // fingerprint cache. The workspace tree is written by sandboxed code: it is
 // opened once, and the fingerprint walk and every analyzer work beneath that
 // directory fd, never on path strings into the tree.
+// host paths only: the analysis cache under the server's cache directory; the workspace tree is read only through the fd opened beneath it.
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 

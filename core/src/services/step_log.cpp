@@ -1,4 +1,5 @@
 // step_log.cpp: capped log file plus in-memory tail.
+// host paths only: the step log files under the server's state directory; nothing here names a path inside a workspace.
 #include "services/step_log.hpp"
 
 #include <cerrno>

@@ -1,4 +1,5 @@
 // store.cpp: Store on SQLite (WAL mode, foreign keys on, numbered migrations).
+// host paths only: the server's database; nothing here names a path inside a workspace.
 #include <isb/core/store.hpp>
 
 #include "store/migrations.hpp"

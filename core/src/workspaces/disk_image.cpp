@@ -1,5 +1,6 @@
 // disk_image.cpp: mkfs.ext4 on a sparse file, attached to a loop device with
 // LOOP_CONFIGURE (autoclear) and mounted nodev,nosuid.
+// host paths only: the disk images in the server's state directory, their mount points and /dev/loop*; nothing here names a path inside a workspace.
 #include "workspaces/disk_image.hpp"
 
 #include "workspaces/overlay_mount.hpp"

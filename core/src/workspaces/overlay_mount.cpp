@@ -1,4 +1,5 @@
 // overlay_mount.cpp: mounting, unmounting and finding overlay workspaces.
+// host paths only: /proc/self/mountinfo and the roots of overlay layers the server made; entries inside them go through safe_path.
 #include "workspaces/overlay_mount.hpp"
 
 #include "workspaces/credentials.hpp"

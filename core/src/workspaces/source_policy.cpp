@@ -1,5 +1,6 @@
 // source_policy.cpp: which host directories may become workspaces, and the
 // workspace id rule.
+// host paths only: the source and target paths the client names (checked here, then opened by descriptor); nothing here names a path inside a workspace.
 #include <isb/core/workspace_service.hpp>
 
 #include <cstdlib>

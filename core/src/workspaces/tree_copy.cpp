@@ -9,6 +9,7 @@
 // that writing their contents does not disturb them. Entries named by the
 // source's .sandboxignore or by sandbox.copy_excludes are skipped (see
 // ignore_rules.hpp).
+// host paths only: the roots of the source (the operator's) and of the new copy (the server's, not yet seen by a sandbox); entries are walked by descriptor.
 #include <isb/core/workspace_service.hpp>
 
 #include "workspaces/credentials.hpp"

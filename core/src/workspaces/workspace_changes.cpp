@@ -79,7 +79,7 @@ Result<Manifest> scan(const std::string& root_path) {
 }
 
 Result<Manifest> load_manifest(const std::string& path) {
-  std::ifstream in(path);
+  std::ifstream in(path);  // host path: the manifest in the meta dir
   if (!in) {
     return make_error(ErrorCode::kFailedPrecondition,
                       "the creation manifest " + path +
@@ -169,14 +169,14 @@ Result<int64_t> record_manifest(const std::string& root, const std::string& mani
                                   json::value(e.size), json::value(e.mtime_ns), json::value(e.target)});
   }
   std::error_code ec;
-  fs::create_directories(fs::path(manifest_path).parent_path(), ec);
+  fs::create_directories(fs::path(manifest_path).parent_path(), ec);  // host path: the meta dir
   const std::string tmp = manifest_path + ".tmp";
   {
-    std::ofstream out(tmp, std::ios::trunc);
+    std::ofstream out(tmp, std::ios::trunc);  // host path: the manifest in the meta dir
     out << json::serialize(json::object{{"version", 1}, {"entries", std::move(entries)}});
     if (!out) return make_error(ErrorCode::kUnavailable, "cannot write the creation manifest " + tmp);
   }
-  fs::rename(tmp, manifest_path, ec);
+  fs::rename(tmp, manifest_path, ec);  // host path: the manifest in the meta dir
   if (ec) return make_error(ErrorCode::kUnavailable, "cannot write the creation manifest: " + ec.message());
   return static_cast<int64_t>(m->size());
 }
@@ -574,7 +574,7 @@ Result<json::object> export_archive(const ChangeSources& src, const std::string&
   auto root = BeneathRoot::open(src.workspace);
   if (!root) return root.error();
   std::error_code ec;
-  fs::create_directories(fs::path(out_path).parent_path(), ec);
+  fs::create_directories(fs::path(out_path).parent_path(), ec);  // host path: the exports dir
   const std::string partial = out_path + ".partial";
   int64_t entries = 0;
   json::array deleted;
@@ -623,10 +623,11 @@ Result<json::object> export_archive(const ChangeSources& src, const std::string&
     }
     if (archive_write_close(w.a) != ARCHIVE_OK) return w.fail("cannot finish " + partial);
   }
-  fs::rename(partial, out_path, ec);
+  fs::rename(partial, out_path, ec);  // host path: the exports dir
   if (ec) return make_error(ErrorCode::kUnavailable, "cannot move the archive into place: " + ec.message());
   return json::object{{"path", out_path},
                       {"format", format},
+                      // host path: the archive in the exports dir
                       {"size_bytes", static_cast<int64_t>(fs::file_size(out_path, ec))},
                       {"entries", entries},
                       {"changes_only", changes_only},

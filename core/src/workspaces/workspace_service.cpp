@@ -74,7 +74,7 @@ std::string join(const std::vector<std::string>& items, const char* sep) {
 }
 
 json::object read_json_file(const std::string& path) {
-  std::ifstream in(path);
+  std::ifstream in(path);  // host path: a meta dir file
   std::stringstream ss;
   ss << in.rdbuf();
   auto v = parse_or_empty(ss.str());
@@ -84,12 +84,12 @@ json::object read_json_file(const std::string& path) {
 Status write_json_file(const std::string& path, const json::object& o) {
   const std::string tmp = path + ".tmp";
   {
-    std::ofstream out(tmp, std::ios::trunc);
+    std::ofstream out(tmp, std::ios::trunc);  // host path: a meta dir file
     out << json::serialize(o);
     if (!out) return make_error(ErrorCode::kUnavailable, "cannot write " + tmp);
   }
   std::error_code ec;
-  fs::rename(tmp, path, ec);
+  fs::rename(tmp, path, ec);  // host path: a meta dir file
   if (ec) return make_error(ErrorCode::kUnavailable, "cannot write " + path + ": " + ec.message());
   return ok_status();
 }
@@ -124,15 +124,15 @@ std::string WorkspaceService::disk_image_path(const std::string& id) const { ret
 std::string WorkspaceService::layers_dir(const std::string& id) const {
   // An overlay's layers live on the workspace's disk image when it has one.
   std::error_code ec;
-  return fs::exists(disk_image_path(id), ec) ? meta_dir(id) + "/disk" : meta_dir(id);
+  return fs::exists(disk_image_path(id), ec) ? meta_dir(id) + "/disk" : meta_dir(id);  // host path: the meta dir
 }
 
 void WorkspaceService::drop_disk_image(const std::string& id) const {
   for (const auto& m : {meta_dir(id) + "/disk"}) {
     if (auto st = workspaces::unmount_if_mounted(m); !st) spdlog::warn("{}", st.error().message);
-    ::rmdir(m.c_str());
+    ::rmdir(m.c_str());  // host path: the meta dir
   }
-  ::unlink(disk_image_path(id).c_str());
+  ::unlink(disk_image_path(id).c_str());  // host path: the meta dir
 }
 
 std::string WorkspaceService::exports_dir() const { return (fs::path(config_.state_dir()) / "exports").string(); }
@@ -166,7 +166,7 @@ Result<json::object> WorkspaceService::apply_changes(const WorkspaceRecord& w, c
   std::string target = target_path;
   std::error_code ec;
   if (target.empty()) {
-    if (!fs::is_directory(w.source_path, ec)) {
+    if (!fs::is_directory(w.source_path, ec)) {  // host path: the operator's source
       return make_error(ErrorCode::kInvalidArgument,
                         "workspace '" + w.id + "' was made from " + w.source_path +
                             ", not a directory, so it has no default target; give target_path (a directory listed in "
@@ -177,10 +177,10 @@ Result<json::object> WorkspaceService::apply_changes(const WorkspaceRecord& w, c
   auto checked = policy_.check(target);
   if (!checked) return make_error(checked.error().code, "target_path refused: " + checked.error().message);
   const fs::path canonical(*checked);
-  bool listed = canonical == fs::weakly_canonical(w.source_path, ec);
+  bool listed = canonical == fs::weakly_canonical(w.source_path, ec);  // host path: the operator's source
   for (const auto& t : config_.sandbox.apply_targets) {
     if (listed) break;
-    const fs::path root = fs::weakly_canonical(t, ec);
+    const fs::path root = fs::weakly_canonical(t, ec);  // host path: an operator-configured target
     auto rel = canonical.lexically_relative(root);
     listed = !ec && !rel.empty() && *rel.begin() != "..";
   }
@@ -216,10 +216,11 @@ Result<WorkspaceService::DiskUsage> WorkspaceService::disk_usage(const Workspace
   if (disk_mb <= 0) return u;
   u.limit_bytes = disk_mb * 1024 * 1024;
   std::error_code ec;
-  if (fs::exists(disk_image_path(w.id), ec)) {
+  if (fs::exists(disk_image_path(w.id), ec)) {  // host path: the meta dir
     // The image's blocks in use: what the kernel counts against the limit.
     const std::string mount = mode_of(w) == "overlay" ? meta_dir(w.id) + "/disk" : w.path;
     struct statvfs sv {};
+    // host path: the workspace root (a mount point)
     if (workspaces::is_mount_point(mount) && ::statvfs(mount.c_str(), &sv) == 0) {
       // What is left to the sandbox is the free space: full means at the limit.
       u.kernel_enforced = true;
@@ -265,14 +266,15 @@ Result<std::vector<std::string>> WorkspaceService::prepare_overlay_layers(const 
   const std::string upper = layers_dir(id) + "/upper";
   std::error_code ec;
   for (const auto& d : {upper, layers_dir(id) + "/work", merged}) {
-    fs::create_directories(d, ec);
+    fs::create_directories(d, ec);  // host path: layer roots in the meta dir, the workspace root
     if (ec) return make_error(ErrorCode::kUnavailable, "cannot create " + d + ": " + ec.message());
   }
   // The merged root shows the upper root's owner and mode: make them the
   // source root's, whose owner is the one the sandbox user is mapped from.
   struct stat st {};
+  // host path: the source root and the upper layer root
   if (::stat(source.c_str(), &st) < 0 || ::chmod(upper.c_str(), st.st_mode & 07777) < 0 ||
-      (::geteuid() == 0 && ::chown(upper.c_str(), st.st_uid, st.st_gid) < 0)) {
+      (::geteuid() == 0 && ::chown(upper.c_str(), st.st_uid, st.st_gid) < 0)) {  // host path: the upper layer root
     return make_error(ErrorCode::kUnavailable,
                       "cannot give the overlay's upper layer " + upper + " the owner of " + source + ": " +
                           std::strerror(errno));
@@ -358,10 +360,12 @@ Result<json::object> WorkspaceService::create(const CreateRequest& req) {
   if (auto st = validate_workspace_id(id); !st) return st.error();
   // An archive source is checked like a directory source by its folder.
   std::error_code aec;
+  // host path: the client's archive path
   const bool archive = workspaces::is_archive_path(req.source_path) && fs::is_regular_file(req.source_path, aec);
   Result<std::string> source = archive ? policy_.check(fs::path(req.source_path).parent_path().string())
                                        : policy_.check(req.source_path);
   if (!source) return source.error();
+  // host path: the client's archive path
   if (archive) source = (fs::path(*source) / fs::canonical(req.source_path, aec).filename()).string();
 
   // Everything that can be refused is refused before anything is created.
@@ -412,7 +416,7 @@ Result<json::object> WorkspaceService::create(const CreateRequest& req) {
   const fs::path final_path = fs::path(config_.workspaces_dir()) / id;
   const fs::path staging = fs::path(config_.workspaces_dir()) / (".creating-" + id + "-" + random_hex(6));
   std::error_code ec;
-  if (fs::exists(final_path, ec)) {
+  if (fs::exists(final_path, ec)) {  // host path: the workspace root
     return make_error(ErrorCode::kAlreadyExists, "directory " + final_path.string() +
                                                      " already exists but no workspace owns it; remove it or choose "
                                                      "another workspace_id");
@@ -438,7 +442,7 @@ Result<json::object> WorkspaceService::create(const CreateRequest& req) {
   json::object archive_report;
   if (archive) {
     tree_source = meta + "/base";
-    fs::create_directories(tree_source, ec);
+    fs::create_directories(tree_source, ec);  // host path: the meta dir
     auto imported = workspaces::import_archive(*source, tree_source, workspaces::SecretPaths(config_.sandbox.secret_paths));
     if (!imported) {
       undo_dir(meta);
@@ -481,8 +485,8 @@ Result<json::object> WorkspaceService::create(const CreateRequest& req) {
       limits->disk_mb > 0 && config_.sandbox.disk_images && !workspaces::disk_images_unavailable();
   auto make_disk_image = [&](const std::string& mount_point, uid_t uid, gid_t gid, mode_t m) -> Status {
     std::error_code mec;
-    fs::create_directories(meta, mec);
-    fs::create_directories(mount_point, mec);
+    fs::create_directories(meta, mec);  // host path: the meta dir
+    fs::create_directories(mount_point, mec);  // host path: the image mount point
     if (mec) return make_error(ErrorCode::kUnavailable, "cannot create " + mount_point + ": " + mec.message());
     return workspaces::create_disk_image(disk_image_path(id), limits->disk_mb, mount_point, uid, gid, m);
   };
@@ -528,7 +532,7 @@ Result<json::object> WorkspaceService::create(const CreateRequest& req) {
     // Straight onto the image mounted at the workspace path: a crash
     // midway leaves a mount no workspace owns, which the next start removes.
     struct stat src_st {};
-    ::stat(tree_source.c_str(), &src_st);
+    ::stat(tree_source.c_str(), &src_st);  // host path: the source root
     auto st = make_disk_image(final_path.string(), src_st.st_uid, src_st.st_gid, src_st.st_mode);
     auto c = st ? copy_tree(tree_source, final_path.string(), config_.sandbox.copy_excludes,
                             config_.sandbox.secret_paths, /*into_existing=*/true)
@@ -557,14 +561,14 @@ Result<json::object> WorkspaceService::create(const CreateRequest& req) {
       undo_dir(meta);
       return m.error();
     }
-    fs::rename(staging, final_path, ec);
+    fs::rename(staging, final_path, ec);  // host path: the workspaces dir
     if (ec) {
       undo_dir(staging);
       undo_dir(meta);
       return make_error(ErrorCode::kUnavailable, "cannot move the workspace into place: " + ec.message());
     }
   }
-  fs::create_directories(meta, ec);
+  fs::create_directories(meta, ec);  // host path: the meta dir
   meta_doc["mode"] = mode;
   if (!sandbox) {
     auto made = backend->create_sandbox(sandbox_spec(id, final_path.string(), limits_doc, image, ""));
@@ -719,7 +723,7 @@ Result<json::object> WorkspaceService::destroy_locked(const std::string& workspa
   return json::object{{"workspace_id", workspace_id},
                       {"destroyed", true},
                       {"path", w->path},
-                      {"path_removed", !fs::exists(w->path, ec)},
+                      {"path_removed", !fs::exists(w->path, ec)},  // host path: the workspace root
                       {"warnings", warnings}};
 }
 
@@ -772,12 +776,14 @@ void WorkspaceService::restore_sandboxes() {
   std::error_code ec;
   // Never remove_all across a mount that is still there: it would delete
   // whatever that mount shows.
+  // host path: the workspaces dir
   for (const auto& entry : fs::directory_iterator(unmount_failed ? fs::path() : fs::path(ws_dir), ec)) {
     const std::string name = entry.path().filename().string();
     if (owned.count(name) || workspaces::is_mount_point(entry.path().string())) continue;
     spdlog::warn("removing orphaned workspace directory {}", entry.path().string());
     (void)workspaces::remove_directory_tree(entry.path().string());
   }
+  // host path: the meta dirs
   for (const auto& entry : fs::directory_iterator(fs::path(config_.state_dir()) / "workspace-meta", ec)) {
     if (owned.count(entry.path().filename().string())) continue;
     (void)workspaces::remove_directory_tree(entry.path().string());
@@ -794,7 +800,7 @@ void WorkspaceService::restore_sandboxes() {
   // Disk images first: a copy's files or an overlay's layers live on them.
   for (const auto& w : *rows) {
     std::error_code iec;
-    if (!fs::exists(disk_image_path(w.id), iec)) continue;
+    if (!fs::exists(disk_image_path(w.id), iec)) continue;  // host path: the meta dir
     const std::string at = mode_of(w) == "overlay" ? meta_dir(w.id) + "/disk" : w.path;
     if (auto st = workspaces::mount_disk_image(disk_image_path(w.id), at); !st) {
       spdlog::warn("workspace {}: cannot mount its disk image: {}", w.id, st.error().message);
@@ -824,7 +830,7 @@ void WorkspaceService::restore_sandboxes() {
   }
   for (auto w : *rows) {
     std::error_code ec;
-    if (!fs::is_directory(w.path, ec)) {
+    if (!fs::is_directory(w.path, ec)) {  // host path: the workspace root
       spdlog::warn("workspace {}: directory {} is gone; marking it destroyed", w.id, w.path);
       (void)store_.mark_workspace_destroyed(w.id, now_ms());
       continue;
