@@ -13,6 +13,9 @@
  *                                          accepts and never answers, for hold_s seconds */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +44,18 @@ int main(int argc, char** argv) {
       sleep_s(atoi(argv[2]));
       ptrace(PTRACE_DETACH, 1, NULL, NULL);
     }
+    return 0;
+  }
+  if (!strcmp(mode, "devices")) {
+    /* An overlay whiteout (0/0 character device), a block device, a fifo
+     * (allowed), and renameat2's whiteout flag. */
+    printf("mknod_whiteout %s\n", result(mknod("/tmp/wh", S_IFCHR | 0600, makedev(0, 0))));
+    printf("mknod_block %s\n", result(mknod("/tmp/blk", S_IFBLK | 0600, makedev(7, 0))));
+    printf("mkfifo %s\n", result(mkfifo("/tmp/fifo", 0600)));
+    int fd = open("/tmp/a", O_CREAT | O_WRONLY, 0600);
+    if (fd >= 0) close(fd);
+    printf("rename_whiteout %s\n", result(syscall(SYS_renameat2, AT_FDCWD, "/tmp/a", AT_FDCWD, "/tmp/b", 1 << 2)));
+    printf("rename %s\n", result(syscall(SYS_renameat2, AT_FDCWD, "/tmp/a", AT_FDCWD, "/tmp/b", 0)));
     return 0;
   }
   if (!strcmp(mode, "io_uring_setup")) {

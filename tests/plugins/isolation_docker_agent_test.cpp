@@ -274,6 +274,16 @@ TEST_F(DockerAgentTest, PtraceOfTheAgentIoUringAndTheAgentsProcFilesAreRefused) 
   }
 }
 
+// Issue 13, finding 9 for containers: our profile leaves no way to make a
+// device node (an overlay whiteout included); fifos and plain renames work.
+TEST_F(DockerAgentTest, NoDeviceNodeOrWhiteoutCanBeMadeInAContainer) {
+  std::string id = create();
+  ASSERT_FALSE(id.empty());
+  TimedOutcome r = bounded_sh(id, probe_in(ws_) + " devices", 10000, 20000);
+  ASSERT_EQ(r.outcome.status, ISB_OK) << r.outcome.error;
+  EXPECT_EQ(r.outcome.out, "mknod_whiteout EPERM\nmknod_block EPERM\nmkfifo ok\nrename_whiteout EPERM\nrename ok\n");
+}
+
 TEST_F(DockerAgentTest, FrozenAgentIsGivenUpWithinItsBoundAndTheWorkspaceFails) {
   std::string id = create();
   ASSERT_FALSE(id.empty());
