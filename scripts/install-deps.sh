@@ -13,7 +13,7 @@ debian_packages=(
   libyaml-cpp-dev libspdlog-dev libfmt-dev libarchive-dev libpugixml-dev
   libgtest-dev libgmock-dev libsqlite3-dev libseccomp-dev
   libtomlplusplus-dev libvalijson-dev
-  python3 cloc
+  python3 cloc e2fsprogs
   docker.io busybox-static curl
   clang bubblewrap
   git

@@ -10,6 +10,7 @@
 // store row, not just the file work.
 //
 //   isb-bench-workspaces [files=50000] [rounds=3] [dir=/tmp]
+#include <cstdlib>
 #include <isb/core/plugin_host.hpp>
 #include <isb/core/store.hpp>
 #include <isb/core/workspace_service.hpp>
@@ -104,8 +105,17 @@ int main(int argc, char** argv) {
   backends.add(isb::IsolationPlugin(*inst));
   backends.set_default("process", "");
   isb::WorkspaceService service(config, **store, backends);
+  // The same, with disk_mb held by a disk image per workspace (root only).
+  isb::Config image_config = config;
+  image_config.sandbox.disk_images = true;
+  config.sandbox.disk_images = false;
+  isb::WorkspaceService image_service(image_config, **store, backends);
+  double load[3] = {0, 0, 0};
+  getloadavg(load, 3);
+  std::printf("load average before: %.2f %.2f %.2f\n", load[0], load[1], load[2]);
 
-  std::vector<double> cp_times, copy_times, overlay_times;
+  std::vector<double> cp_times, copy_times, overlay_times, image_copy_times, image_overlay_times;
+  std::string image_note;
   std::string overlay_note;
   std::map<std::string, std::string> ownership;  // mode -> how the sandbox user owns the files
   for (int r = 0; r < rounds; ++r) {
@@ -136,6 +146,21 @@ int main(int argc, char** argv) {
       }
       (mode == "copy" ? copy_times : overlay_times).push_back(s);
       (void)service.destroy(id);
+
+      // Interleaved: the same mode on a disk image of disk_mb (5120 MB).
+      const std::string image_id = mode + "-image-" + std::to_string(r);
+      t = Clock::now();
+      auto wi = image_service.create({.source_path = src, .workspace_id = image_id, .mode = mode});
+      const double si = seconds_since(t);
+      if (!wi) {
+        std::fprintf(stderr, "%s: %s\n", image_id.c_str(), wi.error().message.c_str());
+        return 1;
+      }
+      if (image_note.empty()) {
+        image_note = std::string(wi->at("isolation").at("disk_limit").at("enforced_by").as_string());
+      }
+      (mode == "copy" ? image_copy_times : image_overlay_times).push_back(si);
+      (void)image_service.destroy(image_id);
     }
   }
   const double cp = median(cp_times), copy = median(copy_times), overlay = median(overlay_times);
@@ -143,9 +168,15 @@ int main(int argc, char** argv) {
   std::printf("  %-34s %10.1f ms   1.00x (reference)\n", "cp -a", cp * 1000);
   std::printf("  %-34s %10.1f ms   %.2fx of cp -a\n", "create_workspace mode=copy", copy * 1000, copy / cp);
   std::printf("  %-34s %10.1f ms   %.3fx of cp -a\n", "create_workspace mode=overlay", overlay * 1000, overlay / cp);
+  std::printf("  %-34s %10.1f ms   %.2fx of cp -a\n", "  the same on a disk image", median(image_copy_times) * 1000,
+              median(image_copy_times) / cp);
+  std::printf("  %-34s %10.1f ms   %.3fx of cp -a\n", "  the same on a disk image", median(image_overlay_times) * 1000,
+              median(image_overlay_times) / cp);
+  std::printf("  disk_mb on the second rows enforced by: %s\n", image_note.c_str());
   for (const auto& [m, how] : ownership) std::printf("  %s: workspace ownership %s\n", m.c_str(), how.c_str());
   if (!overlay_note.empty()) std::printf("  note: overlay fell back to copy: %s\n", overlay_note.c_str());
   service.release_sandboxes();
+  image_service.release_sandboxes();
   fs::remove_all(root);
   return 0;
 }

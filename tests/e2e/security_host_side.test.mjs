@@ -14,13 +14,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { startStdio } from './helpers/stdio_client.mjs';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const binary = process.env.ISB_BINARY ?? path.resolve(here, '../../build/bin/intelligent-sandbox');
-const text = (result) => result.content.filter((c) => c.type === 'text').map((c) => c.text).join('\n');
 
 // A root-only host directory with a marker the sandbox must never get back.
 function hostSecret(root) {
@@ -36,29 +31,7 @@ function hostSecret(root) {
   return { dir, marker };
 }
 
-async function start(root, env = {}) {
-  const transport = new StdioClientTransport({
-    command: binary,
-    args: ['serve'],
-    env: { ...process.env, SANDBOX_BASE_DIR: path.join(root, 'base'), SANDBOX_LOG_LEVEL: 'warning', ...env },
-    stderr: 'pipe',
-  });
-  let stderr = '';
-  transport.stderr?.on('data', (d) => { stderr += d; });
-  const client = new Client({ name: 'isb-e2e-security', version: '1.0.0' });
-  await client.connect(transport);
-  const call = async (name, args) => {
-    const r = await client.callTool({ name, arguments: args });
-    assert.equal(r.isError, false, `${name}: ${text(r)}\n${stderr}`);
-    return r.structuredContent;
-  };
-  const fail = async (name, args) => {
-    const r = await client.callTool({ name, arguments: args });
-    assert.equal(r.isError, true, `${name} must fail: ${JSON.stringify(r.structuredContent)}`);
-    return text(r);
-  };
-  return { client, transport, call, fail, stderr: () => stderr };
-}
+const start = (root, env) => startStdio(root, env, 'isb-e2e-security');
 
 function setUp(prefix) {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), prefix));

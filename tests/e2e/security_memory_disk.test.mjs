@@ -11,33 +11,11 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { startStdio } from './helpers/stdio_client.mjs';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const binary = process.env.ISB_BINARY ?? path.resolve(here, '../../build/bin/intelligent-sandbox');
-const text = (result) => result.content.filter((c) => c.type === 'text').map((c) => c.text).join('\n');
 const kib = (status, field) => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)?.[1] ?? NaN);
 
-async function start(root, env = {}) {
-  const transport = new StdioClientTransport({
-    command: binary,
-    args: ['serve'],
-    env: { ...process.env, SANDBOX_BASE_DIR: path.join(root, 'base'), SANDBOX_LOG_LEVEL: 'warning', ...env },
-    stderr: 'pipe',
-  });
-  let stderr = '';
-  transport.stderr?.on('data', (d) => { stderr += d; });
-  const client = new Client({ name: 'isb-e2e-memory', version: '1.0.0' });
-  await client.connect(transport);
-  const call = async (name, args) => {
-    const r = await client.callTool({ name, arguments: args }, undefined, { timeout: 600000 });
-    assert.equal(r.isError, false, `${name}: ${text(r)}\n${stderr.slice(-2000)}`);
-    return r.structuredContent;
-  };
-  return { client, transport, call };
-}
+const start = (root, env) => startStdio(root, env, 'isb-e2e-memory');
 
 test('file-sized operations keep the server under 128 MiB with a 4 GiB sparse and a 1 GiB real file', { timeout: 900000 }, async () => {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'isb-memory-'));

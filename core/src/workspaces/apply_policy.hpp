@@ -48,8 +48,4 @@ class ApplyPolicy {
   std::vector<std::string> include_;
 };
 
-//! True when the symlink at rel with this target resolves outside the tree
-//! it sits in (absolute, or more ".." than the depth allows), by its text.
-bool symlink_leaves_tree(const std::string& rel, const std::string& link_target);
-
 }  // namespace isb::workspaces

@@ -22,26 +22,6 @@ bool ends_with(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
-// Lexical check that target, relative to the entry's directory, stays inside.
-bool link_stays_inside(const std::string& entry, const std::string& target) {
-  if (target.empty() || target[0] == '/') return false;
-  int depth = 0;
-  for (char c : entry) depth += c == '/';
-  size_t i = 0;
-  while (i <= target.size()) {
-    size_t j = target.find('/', i);
-    if (j == std::string::npos) j = target.size();
-    const std::string part = target.substr(i, j - i);
-    if (part == "..") {
-      if (--depth < 0) return false;
-    } else if (!part.empty() && part != ".") {
-      ++depth;
-    }
-    i = j + 1;
-  }
-  return true;
-}
-
 struct Reader {
   struct archive* a = archive_read_new();
   ~Reader() { archive_read_free(a); }
@@ -148,7 +128,7 @@ Result<ArchiveImport> import_archive(const std::string& archive, const std::stri
     } else if (type == AE_IFLNK) {
       const char* t = archive_entry_symlink(e);
       const std::string target = t ? t : "";
-      if (!link_stays_inside(*norm, target)) {
+      if (!link_stays_beneath(*norm, target)) {
         skip("symlink pointing outside (" + target + ")");
         continue;
       }

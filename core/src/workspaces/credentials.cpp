@@ -1,31 +1,18 @@
 // credentials.cpp: the secret paths kept out of workspaces and targets.
 #include "workspaces/credentials.hpp"
 
+#include "workspaces/safe_path.hpp"
+
 #include <fnmatch.h>
 
 namespace isb::workspaces {
 
-namespace {
-
-std::vector<std::string> split(const std::string& path) {
-  std::vector<std::string> parts;
-  size_t start = 0;
-  while (start <= path.size()) {
-    size_t end = path.find('/', start);
-    if (end == std::string::npos) end = path.size();
-    if (end > start) parts.push_back(path.substr(start, end - start));
-    start = end + 1;
-  }
-  return parts;
-}
-
-}  // namespace
 
 SecretPaths::SecretPaths(std::vector<std::string> patterns) : patterns_(std::move(patterns)) {
   for (const auto& p : patterns_) {
     Pattern c;
     c.negated = !p.empty() && p[0] == '!';
-    c.parts = split(c.negated ? p.substr(1) : p);
+    c.parts = split_path(c.negated ? p.substr(1) : p);
     if (c.parts.empty()) continue;
     if (!c.negated) {
       const std::string& last = c.parts.back();
@@ -50,7 +37,7 @@ bool SecretPaths::could_match(const char* name) const {
 bool SecretPaths::matches(const std::string& rel) const {
   const auto slash = rel.rfind('/');
   if (!could_match(rel.c_str() + (slash == std::string::npos ? 0 : slash + 1))) return false;
-  const std::vector<std::string> parts = split(rel);
+  const std::vector<std::string> parts = split_path(rel);
   bool secret = false;
   for (const auto& p : compiled_) {
     if (p.parts.size() > parts.size()) continue;

@@ -48,7 +48,9 @@ int sys_openat2(int dirfd, const char* path, int flags, mode_t mode, Links links
   }
 }
 
-std::vector<std::string> split(const std::string& rel) {
+}  // namespace
+
+std::vector<std::string> split_path(const std::string& rel) {
   std::vector<std::string> parts;
   size_t i = 0;
   while (i <= rel.size()) {
@@ -60,7 +62,19 @@ std::vector<std::string> split(const std::string& rel) {
   return parts;
 }
 
-}  // namespace
+bool link_stays_beneath(const std::string& rel, const std::string& link_target) {
+  if (link_target.empty() || link_target[0] == '/') return false;
+  int64_t depth = 0;
+  for (char c : rel) depth += c == '/';
+  for (const auto& part : split_path(link_target)) {
+    if (part == "..") {
+      if (--depth < 0) return false;
+    } else if (part != ".") {
+      ++depth;
+    }
+  }
+  return true;
+}
 
 Error path_error(int err, const std::string& rel, const char* what) {
   const std::string p = "'" + rel + "'";
@@ -106,7 +120,7 @@ Result<std::string> normalize_relative(const std::string& path) {
                       "path '" + path + "' is absolute; paths are relative to the workspace root, e.g. 'src/main.c'");
   }
   std::string out;
-  for (const auto& part : split(path)) {
+  for (const auto& part : split_path(path)) {
     if (part == ".") continue;
     if (part == "..") {
       return make_error(ErrorCode::kPermissionDenied, "path '" + path +
@@ -191,7 +205,7 @@ Result<UniqueFd> BeneathRoot::open_at(const std::string& rel, int flags, mode_t 
 Result<std::pair<UniqueFd, std::string>> BeneathRoot::open_parent(const std::string& rel, bool create_parents) const {
   auto norm = normalize_relative(rel);
   if (!norm) return norm.error();
-  auto parts = split(*norm);
+  auto parts = split_path(*norm);
   if (parts.empty()) {
     return make_error(ErrorCode::kInvalidArgument, "path '" + rel + "' names the workspace root, not an entry in it");
   }

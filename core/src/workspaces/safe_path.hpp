@@ -26,6 +26,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace isb::workspaces {
 
@@ -129,6 +130,13 @@ Status remove_tree_at(int dir_fd, const std::string& name, const std::string& re
 //! wrote can be deleted even while something swaps its entries. The path
 //! itself is the server's (a workspace or state directory). Missing: ok.
 Status remove_directory_tree(const std::string& path);
+
+//! The non-empty "/"-separated components of a relative path.
+std::vector<std::string> split_path(const std::string& rel);
+
+//! Whether a symlink at rel with this target resolves inside the tree it
+//! sits in, by its text alone (not absolute, never more ".." than its depth).
+bool link_stays_beneath(const std::string& rel, const std::string& link_target);
 
 //! errno of a failed lookup as an Error naming the client's path.
 Error path_error(int err, const std::string& rel, const char* what);
