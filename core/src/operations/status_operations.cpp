@@ -29,6 +29,9 @@ Status register_status_operations(OperationRegistry& r, const Services& s) {
             "status":{"type":"string","description":"enforced, or degraded: <protections missing for the security level>"},
             "enforced":{"type":"array","items":{"type":"string"}},
             "missing_for_level":{"type":"array","items":{"type":"string"}},
+            "disk_limit":{"type":"object","required":["enforced_by","detail"],"properties":{
+              "enforced_by":{"type":"string","enum":["disk_image","watch"]},"detail":{"type":"string"}},
+              "description":"How resource_limits.disk_mb is held for new workspaces here"},
             "probe":{"type":"object"}}},
           "plugins":{"type":"array","items":{"type":"object","required":["id","kind","version","abi"],"properties":{
             "id":{"type":"string"},"kind":{"type":"string"},"version":{"type":"string"},"abi":{"type":"string"},

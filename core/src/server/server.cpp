@@ -86,6 +86,7 @@ struct Server::Impl {
       isolation["missing_for_level"] = a->summary.at("missing_for_level");
     }
     if (!backends.note().empty()) isolation["note"] = backends.note();
+    isolation["disk_limit"] = workspaces->disk_limit_enforcement();
     json::array required;
     for (const auto& r : required_protections(config.security.level)) required.push_back(json::value(r));
     auto active = store->count_active_workspaces();

@@ -597,20 +597,7 @@ Result<json::object> WorkspaceService::create(const CreateRequest& req) {
     isolation["workspace_mount"] = json_string(*sandbox, "workspace_mount");
   }
   if (backend->info().id != "process") isolation["image"] = image;
-  if (limits->disk_mb > 0) {
-    isolation["disk_limit"] =
-        disk_image ? json::object{{"enforced_by", "disk_image"},
-                                  {"detail", "the workspace's files are on an ext4 image of " +
-                                                 std::to_string(limits->disk_mb) +
-                                                 " MB: writes past it fail with ENOSPC, at any time"}}
-                   : json::object{{"enforced_by", "watch"},
-                                  {"detail", "usage is measured while commands or their background processes run, "
-                                             "and the sandbox is restarted when it goes over (no disk image: " +
-                                                 (config_.sandbox.disk_images
-                                                      ? *workspaces::disk_images_unavailable()
-                                                      : std::string("sandbox.disk_images is false")) +
-                                                 ")"}};
-  }
+  if (limits->disk_mb > 0) isolation["disk_limit"] = disk_limit_enforcement(limits->disk_mb, disk_image);
 
   WorkspaceRecord w;
   w.id = id;
@@ -932,6 +919,24 @@ std::vector<std::string> WorkspaceService::cleanup_idle(int64_t now) {
     destroyed.push_back(w.id);
   }
   return destroyed;
+}
+
+json::object WorkspaceService::disk_limit_enforcement(int64_t disk_mb, bool image) const {
+  if (image) {
+    return json::object{{"enforced_by", "disk_image"},
+                        {"detail", "the workspace's files are on an ext4 image of " + std::to_string(disk_mb) +
+                                       " MB: writes past it fail with ENOSPC, at any time"}};
+  }
+  const std::string why = config_.sandbox.disk_images ? workspaces::disk_images_unavailable().value_or("")
+                                                      : std::string("sandbox.disk_images is false");
+  return json::object{{"enforced_by", "watch"},
+                      {"detail", "usage is measured while commands or their background processes run, and the "
+                                 "sandbox is restarted when it goes over (no disk image: " + why + ")"}};
+}
+
+json::object WorkspaceService::disk_limit_enforcement() const {
+  const int64_t mb = config_.isolation.resource_limits.disk_mb;
+  return disk_limit_enforcement(mb, mb > 0 && config_.sandbox.disk_images && !workspaces::disk_images_unavailable());
 }
 
 Status WorkspaceService::restart_sandbox_locked(const WorkspaceRecord& w) {

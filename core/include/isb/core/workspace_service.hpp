@@ -176,6 +176,9 @@ class WorkspaceService {
   //! running in their sandbox (whose idle clock is restarted instead).
   //! Returns the ids destroyed.
   std::vector<std::string> cleanup_idle(int64_t now);
+  //! How disk_mb is held for new workspaces here: {"enforced_by":
+  //! "disk_image" | "watch", "detail"} (get_sandbox_status).
+  boost::json::object disk_limit_enforcement() const;
   //! After a command, where no disk image holds disk_mb: keeps measuring the
   //! workspace while processes it left run, and restarts its sandbox (which
   //! stops them) once it is over the limit. One watch per workspace.
@@ -211,6 +214,7 @@ class WorkspaceService {
   boost::json::object sandbox_spec(const std::string& id, const std::string& path, const boost::json::value& limits,
                                    const std::string& image, const std::string& overlay_lower) const;
   Result<boost::json::object> destroy_locked(const std::string& workspace_id);
+  boost::json::object disk_limit_enforcement(int64_t disk_mb, bool image) const;
   //! Destroys and recreates the workspace's sandbox (every process in it
   //! ends; the files stay). Caller holds create_mu_.
   Status restart_sandbox_locked(const WorkspaceRecord& w);
