@@ -170,6 +170,13 @@ test('finding 9: the extended credential list never enters a workspace', async (
       assert.doesNotMatch(r.stdout, /TOKEN|npmrc|pypirc|history|\.kube|\.azure|^\.env$/m, `${mode}: ${r.stdout}`);
       assert.match(r.stdout, /\.env\.example/, 'the committed template stays');
     }
+    // The rest of finding 9: the kernel's information files read empty, and
+    // no device node can be made, an overlay whiteout (0/0) included.
+    const k = await s.call('exec_command', { workspace_id: 'w-copy',
+      command: 'cat /proc/config.gz 2>/dev/null | wc -c; cat /proc/kallsyms 2>/dev/null | wc -c; '
+        + 'mknod wh c 0 0 2>/dev/null && echo whiteout-made || echo whiteout-denied; '
+        + 'mkfifo ff && echo fifo-made' });
+    assert.equal(k.stdout, '0\n0\nwhiteout-denied\nfifo-made\n');
   } finally {
     await s.client.close();
     fs.rmSync(root, { recursive: true, force: true });

@@ -48,6 +48,7 @@ test('file-sized operations keep the server under 128 MiB with a 4 GiB sparse an
       const t0 = Date.now();
       const r = await fn();
       seen[what] = { ms: Date.now() - t0, hwm_kib: kib(rss(), 'VmHWM') };
+      assert.ok(seen[what].hwm_kib < 128 * 1024, `after ${what} the peak RSS is ${seen[what].hwm_kib} KiB`);
       if (what === 'read') assert.equal(r.content, 'MIDDLE');
       if (what === 'export tar.gz') fs.rmSync(r.path);
       if (what === 'export zip (changes only)') fs.rmSync(r.path);
