@@ -43,16 +43,18 @@ boost::json::array OperationRegistry::list() const {
   boost::json::array ops;
   for (const auto& e : entries_) {
     const auto& a = e.spec.annotations;
-    ops.push_back(boost::json::object{
-        {"name", e.spec.name},
-        {"title", e.spec.title},
-        {"description", e.spec.description},
-        {"input_schema", e.input_schema},
-        {"output_schema", e.output_schema},
-        {"annotations", boost::json::object{{"read_only", a.read_only},
-                                            {"destructive", a.destructive},
-                                            {"idempotent", a.idempotent},
-                                            {"open_world", a.open_world}}}});
+    boost::json::object op{{"name", e.spec.name},
+                           {"title", e.spec.title},
+                           {"description", e.spec.description},
+                           {"input_schema", e.input_schema},
+                           {"output_schema", e.output_schema},
+                           {"annotations", boost::json::object{{"read_only", a.read_only},
+                                                               {"destructive", a.destructive},
+                                                               {"idempotent", a.idempotent},
+                                                               {"open_world", a.open_world}}}};
+    if (e.spec.long_running || e.spec.starts_execution) op["long_running"] = true;
+    if (e.spec.starts_execution) op["task_support"] = "optional";
+    ops.push_back(std::move(op));
   }
   return ops;
 }

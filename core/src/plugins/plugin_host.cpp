@@ -230,7 +230,11 @@ isb_status host_call_operation(void* ctx, const char* operation, const char* arg
     if (events && ISB_HAS_FIELD(events, isb_event_sink, is_cancelled) && events->is_cancelled) {
       cancelled = [events] { return events->is_cancelled(events->user) != 0; };
     }
-    CallContext call_ctx(std::move(info), std::move(on_event), std::move(cancelled));
+    CallContext::CancelledFn detached;  // 1.3 transports tell a client gone from a cancel
+    if (events && ISB_HAS_FIELD(events, isb_event_sink, is_detached) && events->is_detached) {
+      detached = [events] { return events->is_detached(events->user) != 0; };
+    }
+    CallContext call_ctx(std::move(info), std::move(on_event), std::move(cancelled), std::move(detached));
     auto r = hc->registry->call(operation, args, call_ctx);
     if (!r) {
       return audited(fail(status_from_code(r.error().code), r.error().code, r.error().message),

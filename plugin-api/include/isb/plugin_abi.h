@@ -36,9 +36,13 @@ extern "C" {
  *      isb_analyzer_api.analyze_tree (the tree as a directory fd); analyzers
  *      built against 1.2 must set it and may leave the path form analyze NULL.
  *      Hosts never give an analyzer built against 1.0/1.1 a path to a
- *      workspace tree: they skip it (see isb_analyzer_api). */
+ *      workspace tree: they skip it (see isb_analyzer_api).
+ * 1.3: appended isb_event_sink.is_detached (a request whose client is gone is
+ *      told apart from one the client cancelled: work the server owns goes on)
+ *      and the "long_running" and "task_support" members of the
+ *      list_operations catalogue. */
 #define ISB_ABI_MAJOR 1
-#define ISB_ABI_MINOR 2
+#define ISB_ABI_MINOR 3
 
 /* The name of the one symbol each plugin library exports. */
 #define ISB_PLUGIN_ENTRY_SYMBOL "isb_plugin_get"
@@ -128,7 +132,8 @@ typedef struct isb_request_ctx {
  *             {"type":"output","stream":"stdout"|"stderr","data":"..."}
  * OWNERSHIP: owned by the transport, valid for the whole call_operation call.
  * THREADING: on_event may be called from any thread, never concurrently for one
- * call; is_cancelled may be called from any thread at any time during the call. */
+ * call; is_cancelled and is_detached may be called from any thread at any time
+ * during the call. */
 typedef struct isb_event_sink {
   uint32_t struct_size;
   void* user;
@@ -136,6 +141,14 @@ typedef struct isb_event_sink {
   void (*on_event)(void* user, const char* event_json, size_t len);
   /* Returns 1 once the client has cancelled the request. May be NULL. */
   uint8_t (*is_cancelled)(void* user);
+  /* Since 1.3. Returns 1 once the request is abandoned: its client or session
+   * is gone, so nobody will read the result, but nobody asked to stop the
+   * work either. A transport sets is_cancelled as well (a 1.2 host then stops
+   * the work, as before), after is_detached, so a host that sees is_cancelled
+   * can ask is_detached which of the two it is. An operation that started
+   * work the server owns (a background execution) stops waiting for it and
+   * leaves it running; other operations treat it as cancelled. May be NULL. */
+  uint8_t (*is_detached)(void* user);
 } isb_event_sink;
 
 typedef struct isb_host_api {
@@ -163,7 +176,17 @@ typedef struct isb_host_api {
 
   /* Hands the operation catalogue to out->set as a JSON array of
    * {"name","title","description","input_schema","output_schema","annotations"}
-   * in a stable order. Transports only; NULL for other kinds.
+   * in a stable order. Since 1.3 an entry may also carry
+   *   "long_running": true   the call may block for long (it waits on work in
+   *                          a sandbox): schedule it apart from quick calls;
+   *   "task_support": "optional"  the operation starts an execution that the
+   *                          server runs in the background: it takes
+   *                          "wait": false to return at once, with either its
+   *                          final result or {"execution_id","status":"running",
+   *                          "since",...}; wait_execution(execution_id,
+   *                          timeout_s, since) waits for it and
+   *                          cancel_execution(execution_id) stops it.
+   * Transports only; NULL for other kinds.
    * OWNERSHIP: the document is owned by the host, valid only during out->set.
    * THREADING: thread-safe. */
   isb_status (*list_operations)(void* host_ctx, const isb_json_out* out);

@@ -36,13 +36,19 @@ struct RequestInfo {
 };
 
 //! Per-call context handed to handlers: events out, cancellation in.
+//! Threading: emit() must not be called concurrently for one call (callers
+//! serialize); cancelled() and detached() may be asked from any thread.
 class CallContext {
  public:
   using EventFn = std::function<void(const boost::json::object& event)>;
   using CancelledFn = std::function<bool()>;
 
-  CallContext(RequestInfo request, EventFn on_event = {}, CancelledFn cancelled = {})
-      : request_(std::move(request)), on_event_(std::move(on_event)), cancelled_(std::move(cancelled)) {}
+  CallContext(RequestInfo request, EventFn on_event = {}, CancelledFn cancelled = {},
+              CancelledFn detached = {})
+      : request_(std::move(request)),
+        on_event_(std::move(on_event)),
+        cancelled_(std::move(cancelled)),
+        detached_(std::move(detached)) {}
 
   const RequestInfo& request() const { return request_; }
   void emit(const boost::json::object& event) const {
@@ -52,12 +58,18 @@ class CallContext {
   void progress(double progress, double total, const std::string& message) const;
   //! Emits {"type":"output","stream":"stdout"|"stderr","data":...}.
   void output(int32_t stream, std::string_view data) const;
+  //! The client cancelled the request, or went away (then detached() too).
   bool cancelled() const { return cancelled_ && cancelled_(); }
+  //! The client went away without asking to stop anything: nobody reads the
+  //! result, but work the server owns (a background execution) goes on.
+  //! Transports set it before cancelled(), so ask it once cancelled() is true.
+  bool detached() const { return detached_ && detached_(); }
 
  private:
   RequestInfo request_;
   EventFn on_event_;
   CancelledFn cancelled_;
+  CancelledFn detached_;
 };
 
 struct OperationAnnotations {
@@ -77,6 +89,12 @@ struct OperationSpec {
   std::string output_schema;  // JSON Schema text, type object
   OperationAnnotations annotations;
   OperationHandler handler;
+  //! The call may block for long (it waits on work in a sandbox); transports
+  //! keep it apart from quick calls.
+  bool long_running = false;
+  //! The operation starts a background execution: it takes "wait" and, with
+  //! wait false, returns at once (transports can offer it as an MCP task).
+  bool starts_execution = false;
 };
 
 class OperationRegistry {
@@ -84,8 +102,9 @@ class OperationRegistry {
   //! Compiles the schemas; a bad schema or a duplicate name is a programming error.
   Status add(OperationSpec spec);
 
-  //! Catalogue as a JSON array in registration order:
-  //! [{"name","title","description","input_schema","output_schema","annotations":{...}}]
+  //! The catalogue (plugin_abi.h, list_operations) in registration order:
+  //! [{"name","title","description","input_schema","output_schema","annotations":{...}}],
+  //! plus "long_running": true and "task_support": "optional" where the spec says so.
   boost::json::array list() const;
   bool contains(const std::string& name) const { return index_.count(name) != 0; }
 

@@ -110,19 +110,23 @@ class Host {
            api_->list_operations;
   }
 
-  //! Runs an operation; on_event gets each event JSON, is_cancelled is polled.
+  //! Runs an operation; on_event gets each event JSON, is_cancelled and
+  //! is_detached are polled (isb_event_sink: when the client goes away, make
+  //! is_detached true before is_cancelled).
   CallResult call_operation(const std::string& name, const std::string& args_json,
                             const RequestContext& request,
                             std::function<void(std::string_view)> on_event = {},
-                            std::function<bool()> is_cancelled = {}) const {
+                            std::function<bool()> is_cancelled = {},
+                            std::function<bool()> is_detached = {}) const {
     if (!can_call_operations()) {
       throw Error(ISB_NOT_SUPPORTED, "this host does not let plugins call operations");
     }
     struct Callbacks {
       std::function<void(std::string_view)> on_event;
       std::function<bool()> is_cancelled;
+      std::function<bool()> is_detached;
       std::string result;
-    } cb{std::move(on_event), std::move(is_cancelled), {}};
+    } cb{std::move(on_event), std::move(is_cancelled), std::move(is_detached), {}};
     isb_request_ctx ctx{};
     ctx.struct_size = sizeof ctx;
     ctx.transport = request.transport.c_str();
@@ -149,6 +153,14 @@ class Host {
       auto* c = static_cast<Callbacks*>(u);
       try {
         return c->is_cancelled && c->is_cancelled() ? 1 : 0;
+      } catch (...) {
+        return 0;
+      }
+    };
+    sink.is_detached = [](void* u) -> uint8_t {
+      auto* c = static_cast<Callbacks*>(u);
+      try {
+        return c->is_detached && c->is_detached() ? 1 : 0;
       } catch (...) {
         return 0;
       }
