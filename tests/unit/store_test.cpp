@@ -110,14 +110,14 @@ class StoreTest : public ::testing::Test {
 
 TEST_F(StoreTest, FreshDatabaseIsAtLatestVersionInWalMode) {
   ASSERT_EQ(Store::latest_schema_version(), static_cast<int>(store_internal::kMigrations.size()));
-  ASSERT_EQ(Store::latest_schema_version(), 3);
+  ASSERT_EQ(Store::latest_schema_version(), 4);
   auto store = open_ok();
   ASSERT_TRUE(store);
-  EXPECT_EQ(store->schema_version(), 3);
+  EXPECT_EQ(store->schema_version(), 4);
   EXPECT_EQ(store->path(), db_path_);
   EXPECT_TRUE(fs::exists(db_path_));
   EXPECT_THAT(raw_query("PRAGMA journal_mode;"), ElementsAre("wal"));
-  EXPECT_THAT(raw_query("SELECT version FROM schema_migrations ORDER BY version;"), ElementsAre("1", "2", "3"));
+  EXPECT_THAT(raw_query("SELECT version FROM schema_migrations ORDER BY version;"), ElementsAre("1", "2", "3", "4"));
   EXPECT_THAT(raw_query("SELECT name FROM sqlite_master WHERE type='index' AND name='executions_by_workspace';"),
               ElementsAre("executions_by_workspace"));
 }
@@ -135,8 +135,8 @@ TEST_F(StoreTest, MigratesVersionOneDatabase) {
 
   auto store = open_ok();
   ASSERT_TRUE(store);
-  EXPECT_EQ(store->schema_version(), 3);
-  EXPECT_THAT(raw_query("SELECT version FROM schema_migrations ORDER BY version;"), ElementsAre("1", "2", "3"));
+  EXPECT_EQ(store->schema_version(), 4);
+  EXPECT_THAT(raw_query("SELECT version FROM schema_migrations ORDER BY version;"), ElementsAre("1", "2", "3", "4"));
   EXPECT_THAT(raw_query("SELECT name FROM sqlite_master WHERE type='index' AND name LIKE '%_by_workspace' "
                         "ORDER BY name;"),
               ElementsAre("analyses_by_workspace", "executions_by_workspace", "plans_by_workspace"));
@@ -166,7 +166,7 @@ TEST_F(StoreTest, RefusesNewerSchemaVersion) {
   EXPECT_EQ(r.error().code, ErrorCode::kFailedPrecondition);
   EXPECT_THAT(r.error().message, HasSubstr(db_path_));
   EXPECT_THAT(r.error().message, HasSubstr("schema version " + std::to_string(newer)));
-  EXPECT_THAT(r.error().message, HasSubstr("newer than this server supports (3)"));
+  EXPECT_THAT(r.error().message, HasSubstr("newer than this server supports (4)"));
   EXPECT_THAT(r.error().message, HasSubstr("upgrade the server"));
   // Nothing was applied on top of the newer schema.
   EXPECT_THAT(raw_query("SELECT version FROM schema_migrations;"), ElementsAre(std::to_string(newer)));
@@ -181,12 +181,12 @@ TEST_F(StoreTest, ReopenIsIdempotent) {
   for (int i = 0; i < 2; ++i) {
     auto store = open_ok();
     ASSERT_TRUE(store);
-    EXPECT_EQ(store->schema_version(), 3);
+    EXPECT_EQ(store->schema_version(), 4);
     auto n = store->count_active_workspaces();
     ASSERT_TRUE(n.ok());
     EXPECT_EQ(*n, 1);
   }
-  EXPECT_THAT(raw_query("SELECT version FROM schema_migrations ORDER BY version;"), ElementsAre("1", "2", "3"));
+  EXPECT_THAT(raw_query("SELECT version FROM schema_migrations ORDER BY version;"), ElementsAre("1", "2", "3", "4"));
 }
 
 TEST_F(StoreTest, RunningExecutionsBecomeInterruptedOnOpen) {
@@ -358,10 +358,14 @@ TEST_F(StoreTest, ExecutionsWithStepsNewestFirst) {
   ASSERT_EQ(by_plan->size(), 1u);
   EXPECT_EQ((*by_plan)[0].id, "e3");
 
-  ASSERT_TRUE(store->finish_execution("e2", "cancelled", std::nullopt, 250).ok());
+  ASSERT_TRUE(store->finish_execution("e2", "cancelled", std::nullopt, 250, "the execution was cancelled").ok());
   auto after = store->list_executions(query("w"));
   EXPECT_EQ((*after)[1].status, "cancelled");
   EXPECT_EQ((*after)[1].finished_at, 250);
+  EXPECT_EQ((*after)[1].reason, "the execution was cancelled");
+  auto one = store->get_execution("e2");
+  ASSERT_TRUE(one.ok() && one->has_value());
+  EXPECT_EQ((**one).reason, "the execution was cancelled");
 }
 
 TEST_F(StoreTest, PlanStatusUpdates) {

@@ -7,7 +7,7 @@
 
 namespace isb::store_internal {
 
-inline constexpr std::array<const char*, 3> kMigrations = {
+inline constexpr std::array<const char*, 4> kMigrations = {
     // 1: the initial schema.
     R"sql(
 CREATE TABLE workspaces (
@@ -83,6 +83,11 @@ ALTER TABLE plans ADD COLUMN updated_at INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE plans ADD COLUMN status_reason TEXT NOT NULL DEFAULT '';
 ALTER TABLE steps ADD COLUMN details_json TEXT NOT NULL DEFAULT '{}';
 CREATE INDEX executions_by_status ON executions(workspace_id, status, started_at);
+)sql",
+    // 4: why an execution did not succeed, so that its result can be given
+    // again long after it ended (wait_execution).
+    R"sql(
+ALTER TABLE executions ADD COLUMN reason TEXT NOT NULL DEFAULT '';
 )sql",
 };
 

@@ -138,8 +138,8 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& path) {
   }
   if (auto st = s->migrate(); !st) return st.error();
   // A server that died mid-execution leaves rows "running": nothing runs them now.
-  if (auto st = s->exec("UPDATE executions SET status='interrupted', finished_at=" + std::to_string(now_ms()) +
-                        " WHERE status='running';");
+  if (auto st = s->exec("UPDATE executions SET status='interrupted', reason='the server stopped while it ran', "
+                        "finished_at=" + std::to_string(now_ms()) + " WHERE status='running';");
       !st) {
     return st.error();
   }
@@ -374,10 +374,10 @@ Status Store::insert_execution(const ExecutionRecord& e) {
 }
 
 Status Store::finish_execution(const std::string& id, const std::string& status, std::optional<int64_t> exit_code,
-                               int64_t finished_at) {
+                               int64_t finished_at, const std::string& reason) {
   std::lock_guard<std::mutex> lock(mu_);
-  Stmt st(db_, "UPDATE executions SET status=?, exit_code=?, finished_at=? WHERE id=?;");
-  st.bind(1, status).bind(2, exit_code).bind(3, finished_at).bind(4, id);
+  Stmt st(db_, "UPDATE executions SET status=?, exit_code=?, finished_at=?, reason=? WHERE id=?;");
+  st.bind(1, status).bind(2, exit_code).bind(3, finished_at).bind(4, reason).bind(5, id);
   return run(db_, st, "finishing an execution");
 }
 
@@ -405,11 +405,12 @@ Status Store::update_step_details(const std::string& execution_id, const std::st
 namespace {
 
 constexpr const char* kExecutionColumns =
-    "id, workspace_id, COALESCE(plan_id, ''), kind, status, exit_code, started_at, finished_at, rowid";
+    "id, workspace_id, COALESCE(plan_id, ''), kind, status, exit_code, started_at, finished_at, rowid, reason";
 constexpr auto kExecutionFields =
     std::make_tuple(&ExecutionRecord::id, &ExecutionRecord::workspace_id, &ExecutionRecord::plan_id,
                     &ExecutionRecord::kind, &ExecutionRecord::status, &ExecutionRecord::exit_code,
-                    &ExecutionRecord::started_at, &ExecutionRecord::finished_at, &ExecutionRecord::rowid);
+                    &ExecutionRecord::started_at, &ExecutionRecord::finished_at, &ExecutionRecord::rowid,
+                    &ExecutionRecord::reason);
 
 constexpr const char* kStepColumns =
     "seq, step_id, title, command_json, cwd, status, exit_code, signal, timed_out, duration_ms, stdout, "

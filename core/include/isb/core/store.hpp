@@ -89,6 +89,7 @@ struct ExecutionRecord {
   int64_t started_at = 0;
   int64_t finished_at = 0;
   int64_t rowid = 0;              // insertion order; breaks ties of started_at in cursors
+  std::string reason;             // why it did not succeed (set when it ends)
   std::vector<StepRecord> steps;  // filled by list_executions and get_execution
 };
 
@@ -145,7 +146,7 @@ class Store {
 
   Status insert_execution(const ExecutionRecord& e);
   Status finish_execution(const std::string& id, const std::string& status, std::optional<int64_t> exit_code,
-                          int64_t finished_at);
+                          int64_t finished_at, const std::string& reason = "");
   Status insert_step(const StepRecord& s);
   //! Replaces the details of a recorded step (the executor adds the changed
   //! files once the window of overlapping steps it ran in has closed).
