@@ -150,6 +150,7 @@ const KeyDef kKeys[] = {
     ISB_KEY(performance.max_concurrent_operations, at_least(1)),
     ISB_KEY(performance.operation_timeout, at_least(1)),
     ISB_KEY(performance.max_output_bytes, at_least(1024)),
+    ISB_KEY(performance.execution_wait_s, at_least(0)),
 
     ISB_KEY(plugins.directories),
     ISB_KEY(plugins.required),

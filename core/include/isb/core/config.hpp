@@ -147,6 +147,10 @@ struct PerformanceConfig {
   int64_t max_concurrent_operations = 20;
   int64_t operation_timeout = 300;  // seconds, per command unless a step says otherwise
   int64_t max_output_bytes = 1048576;  // captured per stream per command
+  //! Seconds execute_task_plan and exec_command wait for the work before they
+  //! return it as running (it goes on in the background); their wait argument
+  //! overrides it. Below 60 s: clients time requests out after 60 s.
+  int64_t execution_wait_s = 25;
 };
 
 struct PluginsConfig {
