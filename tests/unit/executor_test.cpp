@@ -454,4 +454,205 @@ TEST_F(ExecutorTest, QuickStepLeavingTheWorkspaceOverItsDiskLimitFails) {
                                                  : "over its disk limit of 1.0 MB"));
 }
 
+
+// ---- background executions ----
+
+//! Events a request receives, with when they came.
+struct Recorded {
+  std::mutex mu;
+  std::vector<std::pair<std::chrono::steady_clock::time_point, json::object>> events;
+  isb::CallContext::EventFn fn() {
+    return [this](const json::object& e) {
+      std::lock_guard<std::mutex> lock(mu);
+      events.emplace_back(std::chrono::steady_clock::now(), e);
+    };
+  }
+};
+
+TEST_F(ExecutorTest, WaitFalseReturnsTheCommandRunningAndWaitExecutionGivesNewOutputThenTheResult) {
+  start();
+  workspace();
+  const auto started = std::chrono::steady_clock::now();
+  auto r = call("exec_command", {{"workspace_id", "w"}, {"command", "echo hi; sleep 600; echo bye"}, {"wait", false}});
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::milliseconds(500));
+  ASSERT_EQ(r.at("status"), "running") << json::serialize(r);
+  EXPECT_EQ(r.at("kind"), "command");
+  EXPECT_EQ(r.at("step_id"), "command");
+  const std::string id(r.at("execution_id").as_string());
+
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  auto mid = call("wait_execution", {{"execution_id", id}, {"timeout_s", 0}});
+  EXPECT_EQ(mid.at("status"), "running");
+  EXPECT_EQ(mid.at("stdout"), "hi\n");
+  EXPECT_EQ(mid.at("since"), json::parse(R"({"stdout_offset":3,"stderr_offset":0})"));
+  auto none = call("wait_execution", {{"execution_id", id}, {"timeout_s", 0}, {"since", mid.at("since")}});
+  EXPECT_EQ(none.at("stdout"), "");
+
+  auto done = call("wait_execution", {{"execution_id", id}, {"timeout_s", 10}, {"since", mid.at("since")}});
+  EXPECT_EQ(done.at("status"), "succeeded");
+  EXPECT_EQ(done.at("stdout"), "hi\nbye\n");
+  EXPECT_EQ(done.at("execution_id").as_string(), id);
+  // Long after: the same result, from the store.
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_EQ(call("wait_execution", {{"execution_id", id}}), done);
+
+  auto unknown = try_call("wait_execution", {{"execution_id", "exec-000000000000"}});
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_EQ(unknown.error().code, isb::ErrorCode::kNotFound);
+  EXPECT_THAT(unknown.error().message, HasSubstr("execution ids come from the execution_id of exec_command and "
+                                                 "execute_task_plan results, and get_execution_history lists them"));
+}
+
+TEST_F(ExecutorTest, AWaitingRequestHearsProgressEveryTwoSecondsWithTheStepAndItsLatestLine) {
+  start();
+  workspace();
+  Recorded got;
+  isb::CallContext ctx(isb::RequestInfo{"test", "", "", "", ""}, got.fn());
+  const auto from = std::chrono::steady_clock::now();
+  auto r = try_call("exec_command", {{"workspace_id", "w"}, {"command", "echo first line; sleep 5500; echo done"}}, &ctx);
+  const auto to = std::chrono::steady_clock::now();
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->at("status"), "succeeded");
+  std::lock_guard<std::mutex> lock(got.mu);
+  std::vector<std::chrono::steady_clock::time_point> progress;
+  double last = -1;
+  for (const auto& [at, e] : got.events) {
+    if (e.at("type") != "progress") continue;
+    progress.push_back(at);
+    EXPECT_THAT(std::string(e.at("message").as_string()),
+                ::testing::MatchesRegex("step 'command' running for [0-9]+ s: first line"));
+    EXPECT_GT(e.at("progress").to_number<double>(), last);
+    last = e.at("progress").to_number<double>();
+  }
+  ASSERT_GE(progress.size(), 2u);
+  auto prev = from;
+  for (auto at : progress) {
+    EXPECT_LE(at - prev, std::chrono::milliseconds(2600));
+    prev = at;
+  }
+  EXPECT_LE(to - prev, std::chrono::milliseconds(2600));
+  EXPECT_TRUE(std::any_of(got.events.begin(), got.events.end(), [](const auto& e) {
+    return e.second.at("type") == "output" && e.second.at("data") == "first line\n";
+  }));
+}
+
+TEST_F(ExecutorTest, ARequestWhoseClientWentAwayReturnsAndLeavesTheExecutionRunning) {
+  start();
+  workspace();
+  std::atomic<bool> gone{false};
+  isb::CallContext ctx(isb::RequestInfo{"test", "", "", "", ""}, {}, [&] { return gone.load(); },
+                       [&] { return gone.load(); });
+  auto later = std::async(std::launch::async, [&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    gone = true;
+  });
+  const auto from = std::chrono::steady_clock::now();
+  auto r = try_call("exec_command", {{"workspace_id", "w"}, {"command", "sleep 1500; echo finished"}}, &ctx);
+  EXPECT_LT(std::chrono::steady_clock::now() - from, std::chrono::milliseconds(1000));
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  ASSERT_EQ(r->at("status"), "running");
+  auto done = call("wait_execution", {{"execution_id", r->at("execution_id")}, {"timeout_s", 10}});
+  EXPECT_EQ(done.at("status"), "succeeded");
+  EXPECT_EQ(done.at("stdout"), "finished\n");
+}
+
+TEST_F(ExecutorTest, CancellingTheRequestThatWaitsCancelsItsExecution) {
+  start();
+  workspace();
+  std::atomic<bool> cancelled{false};
+  isb::CallContext ctx(isb::RequestInfo{"test", "", "", "", ""}, {}, [&] { return cancelled.load(); });
+  auto later = std::async(std::launch::async, [&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    cancelled = true;
+  });
+  auto r = try_call("exec_command", {{"workspace_id", "w"}, {"command", "hang"}}, &ctx);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->at("status"), "cancelled");
+  EXPECT_EQ(r->at("reason"), "cancelled on request");
+}
+
+TEST_F(ExecutorTest, ABackgroundExecutionKeepsItsWorkspaceFromIdleCleanup) {
+  // The scripted backend reports no processes (no sandbox_status), so only
+  // the execution's workspace activity keeps the workspace alive.
+  config_.sandbox.workspace_timeout = 1;
+  config_.sandbox.cleanup_interval = 1;
+  start();
+  workspace();
+  auto r = call("exec_command", {{"workspace_id", "w"}, {"command", "hang"}, {"wait", false}});
+  ASSERT_EQ(r.at("status"), "running");
+  std::this_thread::sleep_for(std::chrono::milliseconds(3500));
+  auto listed = call("list_workspaces", {});
+  ASSERT_EQ(listed.at("workspaces").as_array().size(), 1u) << "cleaned up while its execution ran";
+  call("cancel_execution", {{"execution_id", r.at("execution_id")}});
+  EXPECT_EQ(call("wait_execution", {{"execution_id", r.at("execution_id")}, {"timeout_s", 5}}).at("status"),
+            "cancelled");
+  bool gone = false;
+  for (int i = 0; i < 50 && !gone; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    gone = call("list_workspaces", {}).at("workspaces").as_array().empty();
+  }
+  EXPECT_TRUE(gone) << "idle cleanup never ran once the execution ended";
+}
+
+TEST_F(ExecutorTest, ExecutionsBeyondMaxConcurrentOperationsAreRefusedNamingTheKey) {
+  config_.performance.max_concurrent_operations = 1;
+  start();
+  workspace();
+  auto r = call("exec_command", {{"workspace_id", "w"}, {"command", "hang"}, {"wait", false}});
+  auto refused = try_call("exec_command", {{"workspace_id", "w"}, {"command", "echo no"}});
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, isb::ErrorCode::kResourceExhausted);
+  EXPECT_THAT(refused.error().message, HasSubstr("(performance.max_concurrent_operations); wait for one to end"));
+  // A plan refused this way stays approved: it never started.
+  auto plan = call("create_task_plan", {{"workspace_id", "w"}, {"steps", json::parse(R"([{"command": "echo p"}])")},
+                                        {"auto_approve", true}});
+  ASSERT_FALSE(try_call("execute_task_plan", {{"plan_id", plan.at("plan_id")}}).ok());
+  EXPECT_EQ(call("get_plan", {{"plan_id", plan.at("plan_id")}}).at("status"), "approved");
+  call("cancel_execution", {{"execution_id", r.at("execution_id")}});
+  call("wait_execution", {{"execution_id", r.at("execution_id")}, {"timeout_s", 5}});
+  EXPECT_EQ(call("exec_command", {{"workspace_id", "w"}, {"command", "echo yes"}}).at("stdout"), "yes\n");
+}
+
+TEST_F(ExecutorTest, APlanRunningInTheBackgroundListsItsStepsAndTakesOffsetsPerStep) {
+  config_.performance.execution_wait_s = 0;
+  start();
+  workspace();
+  auto plan = call("create_task_plan", {{"workspace_id", "w"},
+                                        {"steps", json::parse(R"([{"id": "a", "command": "echo A; sleep 400"},
+                                                                  {"id": "b", "command": "echo B", "depends_on": ["a"]}])")},
+                                        {"auto_approve", true}});
+  auto r = call("execute_task_plan", {{"plan_id", plan.at("plan_id")}});
+  ASSERT_EQ(r.at("status"), "running");
+  EXPECT_EQ(r.at("plan_id"), plan.at("plan_id"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(150));
+  auto mid = call("wait_execution", {{"execution_id", r.at("execution_id")}, {"timeout_s", 0}});
+  ASSERT_EQ(mid.at("steps").as_array().size(), 2u);
+  EXPECT_EQ(mid.at("steps").at(0).at("status"), "running");
+  EXPECT_EQ(mid.at("steps").at(0).at("stdout"), "A\n");
+  EXPECT_EQ(mid.at("steps").at(1).at("status"), "pending");
+  EXPECT_EQ(mid.at("since"), json::parse(R"({"steps":{"a":{"stdout_offset":2,"stderr_offset":0}}})"));
+  auto flat = try_call("wait_execution", {{"execution_id", r.at("execution_id")}, {"since", json::object{{"stdout_offset", 1}}}});
+  ASSERT_FALSE(flat.ok());
+  EXPECT_THAT(flat.error().message, HasSubstr("is a plan; give its offsets per step"));
+  auto done = call("wait_execution", {{"execution_id", r.at("execution_id")}, {"timeout_s", 10}, {"since", mid.at("since")}});
+  EXPECT_EQ(done.at("status"), "succeeded");
+  EXPECT_EQ(step(done.as_object(), "b").at("stdout_tail"), "B\n");
+}
+
+TEST_F(ExecutorTest, StoppingTheServerCancelsItsExecutionsAndRecordsWhy) {
+  start();
+  workspace();
+  auto r = call("exec_command", {{"workspace_id", "w"}, {"command", "echo before; hang"}, {"wait", false}});
+  const std::string id(r.at("execution_id").as_string());
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  const auto from = std::chrono::steady_clock::now();
+  server_.reset();
+  EXPECT_LT(std::chrono::steady_clock::now() - from, std::chrono::seconds(2));
+  start();
+  auto done = call("wait_execution", {{"execution_id", id}});
+  EXPECT_EQ(done.at("status"), "cancelled");
+  EXPECT_EQ(done.at("reason"), "the server stopped while the step ran");
+  EXPECT_EQ(done.at("stdout"), "before\n");
+}
+
 }  // namespace

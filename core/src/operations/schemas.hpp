@@ -135,4 +135,50 @@ inline const std::string kExecutedStep = R"({
     "stderr_tail":{"type":"string"}
   }})";
 
+//! The "wait" argument of the tools that start an execution.
+inline const std::string kWaitArgument =
+    R"~({"type":["boolean","integer"],"minimum":0,"description":"How long to wait for the work before returning it as running (it goes on in the background either way): true or absent: performance.execution_wait_s (25 s unless configured); false or 0: return at once; a number: that many seconds, at most 50 (or performance.execution_wait_s when larger)"})~";
+
+//! Offsets into a running execution's output (the "since" of a running
+//! result), so that wait_execution returns only what follows them.
+inline const std::string kSince = R"~({"type":"object","additionalProperties":false,
+  "description":"Return only output after these byte offsets: pass the since of the previous running result. A command: stdout_offset and stderr_offset; a plan: steps.<step_id>.stdout_offset and stderr_offset. Absent: from the start",
+  "properties":{
+    "stdout_offset":{"type":"integer","minimum":0},
+    "stderr_offset":{"type":"integer","minimum":0},
+    "steps":{"type":"object","maxProperties":200,"additionalProperties":{"type":"object","additionalProperties":false,
+      "properties":{"stdout_offset":{"type":"integer","minimum":0},"stderr_offset":{"type":"integer","minimum":0}}}}}})~";
+
+//! An execution that was still running when the call returned.
+inline const std::string kRunningExecution = R"~({
+  "type":"object",
+  "required":["execution_id","kind","workspace_id","plan_id","status","started_at","elapsed_ms","message","since","hint"],
+  "properties":{
+    "execution_id":{"type":"string"},
+    "kind":{"type":"string","enum":["command","plan"]},
+    "workspace_id":{"type":"string"},
+    "plan_id":{"type":["string","null"]},
+    "status":{"type":"string","enum":["running"],"description":"Still running in the background"},
+    "started_at":{"type":"string"},
+    "elapsed_ms":{"type":"integer"},
+    "message":{"type":"string","description":"What runs now and the latest line it printed"},
+    "step_id":{"type":"string","description":"A command: its one step"},
+    "stdout":{"type":"string","description":"A command: output after the since offset (the newest 16 KiB at most)"},
+    "stderr":{"type":"string"},
+    "stdout_offset":{"type":"integer","description":"Where the output shown ends: the next since"},
+    "stderr_offset":{"type":"integer"},
+    "stdout_skipped_bytes":{"type":"integer","description":"Output after the since offset that is not shown (get_execution_log reads it)"},
+    "stderr_skipped_bytes":{"type":"integer"},
+    "steps":{"type":"array","description":"A plan: every step, with output after its since offsets once it started",
+      "items":{"type":"object","required":["step_id","title","status"],"properties":{
+        "step_id":{"type":"string"},"title":{"type":"string"},
+        "status":{"type":"string","enum":["pending","running","succeeded","failed","timed_out","cancelled","skipped"]},
+        "exit_code":{"type":["integer","null"]},
+        "stdout":{"type":"string"},"stderr":{"type":"string"},
+        "stdout_offset":{"type":"integer"},"stderr_offset":{"type":"integer"},
+        "stdout_skipped_bytes":{"type":"integer"},"stderr_skipped_bytes":{"type":"integer"}}}},
+    "since":{"type":"object","description":"Pass as since to wait_execution to get only the output that follows"},
+    "hint":{"type":"string"}
+  }})~";
+
 }  // namespace isb::operations::schemas

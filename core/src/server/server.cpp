@@ -165,6 +165,8 @@ struct Server::Impl {
 Server::Server(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 Server::~Server() {
+  // Executions first: they run in the sandboxes released next.
+  if (impl_ && impl_->executions) impl_->executions->shutdown();
   if (impl_ && impl_->workspaces) impl_->workspaces->release_sandboxes();
 }
 
@@ -311,6 +313,9 @@ Status Server::serve(const std::string& transport_id) {
     std::lock_guard<std::mutex> lock(impl_->transport_mu);
     impl_->transport.reset();
   }
+  // Background executions end with the server (recorded as cancelled: the
+  // server stopped), before their sandboxes go.
+  impl_->executions->shutdown();
   impl_->workspaces->release_sandboxes();
   spdlog::info("transport {} ended", transport_id);
   return result;

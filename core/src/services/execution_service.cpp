@@ -3,6 +3,7 @@
 #include <isb/core/execution_service.hpp>
 
 #include "services/file_snapshot.hpp"
+#include "services/live_execution.hpp"
 #include "services/step_graph.hpp"
 #include "services/step_log.hpp"
 #include "services/test_results.hpp"
@@ -64,38 +65,6 @@ std::string get_str(const json::object& o, const char* key, const std::string& f
 // Keeps the last `limit` bytes: the end of a log says why a command failed.
 std::string tail(const std::string& s, size_t limit) {
   return s.size() <= limit ? s : s.substr(s.size() - limit);
-}
-
-// Output is stored as text; invalid UTF-8 bytes would make the JSON invalid.
-std::string sanitize_utf8(const std::string& in) {
-  std::string out;
-  out.reserve(in.size());
-  size_t i = 0;
-  while (i < in.size()) {
-    unsigned char c = static_cast<unsigned char>(in[i]);
-    size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
-    bool ok = len > 0 && i + len <= in.size();
-    for (size_t k = 1; ok && k < len; ++k) ok = (static_cast<unsigned char>(in[i + k]) >> 6) == 0x2;
-    if (ok) {
-      out.append(in, i, len);
-      i += len;
-    } else {
-      out += "\xEF\xBF\xBD";  // U+FFFD
-      ++i;
-    }
-  }
-  return out;
-}
-
-// Bytes at the end of buf that start a UTF-8 sequence the buffer cuts off.
-size_t incomplete_utf8_suffix(const std::string& buf) {
-  for (size_t back = 1; back <= 3 && back <= buf.size(); ++back) {
-    unsigned char c = static_cast<unsigned char>(buf[buf.size() - back]);
-    if ((c >> 6) == 0x2) continue;  // continuation byte: keep looking for the lead
-    size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 1;
-    return len > back ? back : 0;
-  }
-  return 0;
 }
 
 // "2026-11-26T12:00:00Z" or with milliseconds / an offset of Z only.
@@ -202,55 +171,19 @@ std::string megabytes(int64_t bytes) {
 
 }  // namespace
 
-// Serializes events from the step threads onto the caller's context and
-// keeps notifications/progress strictly increasing, as MCP requires.
-class ExecutionService::Events {
- public:
-  Events(CallContext& ctx, double total) : ctx_(ctx), total_(total) {}
-  void progress(const std::string& message) {
-    std::lock_guard<std::mutex> lock(mu_);
-    done_ += 1;
-    ctx_.progress(done_, total_, message);
-  }
-  void output(const std::string& step_id, int32_t stream, const std::string& data) {
-    std::lock_guard<std::mutex> lock(mu_);
-    ctx_.emit(json::object{{"type", "output"},
-                           {"stream", stream == ISB_STREAM_STDERR ? "stderr" : "stdout"},
-                           {"step_id", step_id},
-                           {"data", data}});
-  }
-  bool cancelled() const { return ctx_.cancelled(); }
-
- private:
-  CallContext& ctx_;
-  std::mutex mu_;
-  double done_ = 0;
-  double total_;
-};
-
 ExecutionService::ExecutionService(const Config& config, Store& store, WorkspaceService& workspaces, PlanService& plans)
     : config_(config), store_(store), workspaces_(workspaces), plans_(plans) {}
+
+ExecutionService::~ExecutionService() { shutdown(); }
 
 std::string ExecutionService::log_path(const std::string& execution_id, const std::string& step_id,
                                        const std::string& stream) const {
   return (fs::path(config_.state_dir()) / "logs" / execution_id / (step_id + "." + stream + ".log")).string();
 }
 
-std::shared_ptr<ExecutionService::RunControl> ExecutionService::start_run(const std::string& execution_id) {
-  auto run = std::make_shared<RunControl>();
-  std::lock_guard<std::mutex> lock(running_mu_);
-  running_[execution_id] = run;
-  return run;
-}
-
-void ExecutionService::end_run(const std::string& execution_id) {
-  std::lock_guard<std::mutex> lock(running_mu_);
-  running_.erase(execution_id);
-}
-
 ExecutionService::StepOutcome ExecutionService::run_step(const WorkspaceRecord& w, const std::string& execution_id,
-                                                         int64_t seq, const json::object& step, Events& events,
-                                                         const RunControl& run, int64_t deadline_ms,
+                                                         int64_t seq, const json::object& step,
+                                                         services::LiveExecution& live, int64_t deadline_ms,
                                                          bool snapshot_files) {
   StepOutcome out;
   StepRecord& r = out.record;
@@ -306,7 +239,7 @@ ExecutionService::StepOutcome ExecutionService::run_step(const WorkspaceRecord& 
   const std::vector<std::string> skip{kPrivateDir};
   std::optional<services::FileSnapshot> before;
   if (snapshot_files) before = services::FileSnapshot::take(w.path, skip);
-  auto stop_requested = [&] { return run.cancel.load() || events.cancelled(); };
+  auto stop_requested = [&] { return live.cancel_requested(); };
   // disk_mb: the step is stopped once the workspace grows past its limit
   // (on a disk image, once the image is full: measuring it is one statvfs).
   auto disk = workspaces_.disk_usage(w);
@@ -341,7 +274,7 @@ ExecutionService::StepOutcome ExecutionService::run_step(const WorkspaceRecord& 
     spec["timeout_ms"] = timeout_ms;
     auto on_output = [&](int32_t stream, const char* bytes, size_t len) {
       (stream == ISB_STREAM_STDERR ? err_log : out_log).append(bytes, len);
-      events.output(r.step_id, stream, sanitize_utf8(std::string(bytes, len)));
+      live.output(r.step_id, stream, services::sanitize_utf8(std::string(bytes, len)));
     };
     const int64_t attempt_start = now_ms();
     auto backend = workspaces_.isolation_for(w);
@@ -377,7 +310,7 @@ ExecutionService::StepOutcome ExecutionService::run_step(const WorkspaceRecord& 
         plan_timeout = true;
       } else {
         r.status = "cancelled";
-        reason = "cancelled on request";
+        reason = live.server_stopping() ? "the server stopped while the step ran" : "cancelled on request";
       }
     } else if (r.timed_out) {
       r.status = "timed_out";
@@ -421,8 +354,8 @@ ExecutionService::StepOutcome ExecutionService::run_step(const WorkspaceRecord& 
   const bool backend_truncated = get_bool(out.result, "output_truncated");
   out_log.finish(backend_truncated && out_log.total_bytes() >= cap);
   err_log.finish(backend_truncated && err_log.total_bytes() >= cap);
-  r.stdout_text = sanitize_utf8(out_log.tail());
-  r.stderr_text = sanitize_utf8(err_log.tail());
+  r.stdout_text = services::sanitize_utf8(out_log.tail());
+  r.stderr_text = services::sanitize_utf8(err_log.tail());
   if (!reason.empty() && r.status != "succeeded") {
     r.stderr_text += (r.stderr_text.empty() || r.stderr_text.back() == '\n' ? "" : "\n") + ("[sandbox] " + reason);
   }
@@ -532,7 +465,7 @@ json::object ExecutionService::describe_step(const StepRecord& s, bool full_outp
   return o;
 }
 
-Result<json::object> ExecutionService::execute_plan(const std::string& plan_id, CallContext& ctx) {
+Result<json::object> ExecutionService::execute_plan(const std::string& plan_id, int64_t wait_ms, CallContext& ctx) {
   auto existing = plans_.get(plan_id);
   if (!existing) return existing.error();
   auto activity = workspaces_.begin_activity(existing->workspace_id);  // idle cleanup waits for it
@@ -540,6 +473,9 @@ Result<json::object> ExecutionService::execute_plan(const std::string& plan_id, 
   auto w = workspaces_.get_active(existing->workspace_id);
   if (!w) return w.error();
   if (auto st = workspaces_.check_disk_quota(*w); !st) return st.error();
+  // Before the plan turns "executing": a refusal leaves it as it was.
+  auto slot = reserve_slot();
+  if (!slot) return slot.error();
   auto plan = plans_.begin_execution(plan_id);
   if (!plan) return plan.error();
 
@@ -552,8 +488,7 @@ Result<json::object> ExecutionService::execute_plan(const std::string& plan_id, 
                       "plan '" + plan_id + "' has invalid steps: " + normalized.error().message +
                           "; fix them with update_plan");
   }
-  const json::array steps = std::move(*normalized);
-  const size_t n = steps.size();
+  json::array steps = std::move(*normalized);
 
   ExecutionRecord e;
   e.id = new_execution_id();
@@ -567,7 +502,26 @@ Result<json::object> ExecutionService::execute_plan(const std::string& plan_id, 
     return st.error();
   }
   workspaces_.touch(w->id);
-  auto run = start_run(e.id);
+  std::vector<services::LiveExecution::Step> live_steps;
+  for (const auto& st : steps) {
+    const json::object& so = st.as_object();
+    live_steps.push_back({get_str(so, "id"), get_str(so, "title", get_str(so, "id"))});
+  }
+  auto live = std::make_shared<services::LiveExecution>(
+      services::LiveExecution::Header{e.id, "plan", w->id, plan_id, e.started_at}, std::move(live_steps),
+      static_cast<double>(2 * steps.size()));
+  // The work owns what it needs: the request may be gone long before it ends.
+  auto held = std::make_shared<WorkspaceService::Activity>(std::move(*activity));
+  start(std::move(*slot), live,
+        [this, live, held, w = *w, steps = std::move(steps), e]() { run_plan(*live, w, steps, e); });
+  return await(live, wait_ms, StreamOffsets{}, ctx, /*owner=*/true);
+}
+
+void ExecutionService::run_plan(services::LiveExecution& live, const WorkspaceRecord& workspace,
+                                const json::array& steps, ExecutionRecord e) {
+  const WorkspaceRecord* w = &workspace;
+  const std::string& plan_id = e.plan_id;
+  const size_t n = steps.size();
   const int64_t deadline = e.started_at + config_.performance.operation_timeout * 1000;
   const size_t max_parallel =
       static_cast<size_t>(std::max<int64_t>(1, config_.performance.max_concurrent_operations));
@@ -579,7 +533,6 @@ Result<json::object> ExecutionService::execute_plan(const std::string& plan_id, 
   std::vector<State> state(n, State::kPending);
   std::vector<StepRecord> records(n);
   std::vector<bool> ok_for_dependents(n, false);
-  Events events(ctx, static_cast<double>(2 * n));
 
   std::mutex mu;
   std::condition_variable cv;
@@ -645,15 +598,16 @@ Result<json::object> ExecutionService::execute_plan(const std::string& plan_id, 
     records[i] = std::move(s);
     state[i] = State::kDone;
     ++done;
-    events.progress("step '" + records[i].step_id + "' skipped: " + why);
-    events.progress("step '" + records[i].step_id + "' skipped");
+    live.step_finished(records[i].step_id, "skipped", std::nullopt);
+    live.progress("step '" + records[i].step_id + "' skipped: " + why);
+    live.progress("step '" + records[i].step_id + "' skipped");
   };
 
   std::unique_lock<std::mutex> lock(mu);
   while (done < n) {
-    if (!stop && (run->cancel.load() || ctx.cancelled())) {
+    if (!stop && live.cancel_requested()) {
       stop = true;
-      stop_reason = "the execution was cancelled";
+      stop_reason = live.server_stopping() ? "the server stopped while the plan ran" : "the execution was cancelled";
     }
     if (!stop && now_ms() >= deadline) {
       stop = true;
@@ -686,11 +640,12 @@ Result<json::object> ExecutionService::execute_plan(const std::string& plan_id, 
       }
       window.push_back(i);
       ++running;
-      events.progress("step '" + get_str(step, "id") + "' started: " + get_str(step, "title"));
+      live.step_started(get_str(step, "id"));
+      live.progress("step '" + get_str(step, "id") + "' started: " + get_str(step, "title"));
       threads.emplace_back([&, i] {
         StepOutcome outcome;
         try {
-          outcome = run_step(*w, e.id, static_cast<int64_t>(i), steps[i].as_object(), events, *run, deadline,
+          outcome = run_step(*w, e.id, static_cast<int64_t>(i), steps[i].as_object(), live, deadline,
                              /*snapshot_files=*/false);
         } catch (const std::exception& ex) {
           outcome.record.execution_id = e.id;
@@ -720,13 +675,15 @@ Result<json::object> ExecutionService::execute_plan(const std::string& plan_id, 
       if (auto st = store_.insert_step(rec); !st) spdlog::error("recording a step: {}", st.error().message);
       const bool coe = get_bool(steps[i].as_object(), "continue_on_error");
       ok_for_dependents[i] = rec.status == "succeeded" || (coe && rec.status == "failed");
-      events.progress("step '" + rec.step_id + "' " + rec.status + " in " + std::to_string(rec.duration_ms) + " ms");
+      live.step_finished(rec.step_id, rec.status, rec.exit_code);
+      live.progress("step '" + rec.step_id + "' " + rec.status + " in " + std::to_string(rec.duration_ms) + " ms");
       if (rec.status != "succeeded" && !ok_for_dependents[i] && !stop) {
         stop = true;
         if (!first_failure) first_failure = i;
-        stop_reason = rec.status == "cancelled" ? "the execution was cancelled"
-                                                : "an earlier step did not succeed: step '" + rec.step_id + "' " +
-                                                      rec.status;
+        stop_reason = rec.status != "cancelled" ? "an earlier step did not succeed: step '" + rec.step_id + "' " +
+                                                      rec.status
+                      : live.server_stopping()  ? "the server stopped while the plan ran"
+                                                : "the execution was cancelled";
       }
       records[i] = std::move(rec);
       if (running == 0) close_window();
@@ -734,40 +691,37 @@ Result<json::object> ExecutionService::execute_plan(const std::string& plan_id, 
   }
   lock.unlock();
   for (auto& t : threads) t.join();
-  end_run(e.id);
 
-  const bool cancelled = run->cancel.load() || ctx.cancelled();
+  const bool cancelled = live.cancel_requested();
   std::string status = "succeeded";
   std::optional<int64_t> exit_code = 0;
   if (cancelled) {
     status = "cancelled";
     exit_code.reset();
+    if (stop_reason.empty()) {
+      stop_reason = live.server_stopping() ? "the server stopped while the plan ran" : "the execution was cancelled";
+    }
   } else if (first_failure) {
     status = "failed";
     exit_code = records[*first_failure].exit_code;
   }
-  json::array step_results;
-  for (const auto& r : records) step_results.push_back(describe_step(r, false));
-  const int64_t finished_at = now_ms();
-  if (auto st = store_.finish_execution(e.id, status, exit_code, finished_at); !st) return st.error();
+  e.status = status;
+  e.exit_code = exit_code;
+  e.finished_at = now_ms();
+  e.reason = status == "succeeded" ? "" : stop_reason;
+  e.steps = std::move(records);
+  if (auto st = store_.finish_execution(e.id, status, exit_code, e.finished_at, e.reason); !st) {
+    spdlog::error("recording the end of execution {}: {}", e.id, st.error().message);
+  }
   const std::string plan_status = status == "succeeded" ? "completed" : status;
-  (void)plans_.set_status(plan_id, plan_status, status == "succeeded" ? "" : stop_reason);
+  (void)plans_.set_status(plan_id, plan_status, e.reason);
   spdlog::info("execution {} of plan {}: {}", e.id, plan_id, status);
   workspaces_.watch_disk_while_running(*w);  // what the steps left running
-  return json::object{{"execution_id", e.id},
-                      {"plan_id", plan_id},
-                      {"workspace_id", w->id},
-                      {"status", status},
-                      {"reason", status == "succeeded" ? "" : stop_reason},
-                      {"exit_code", opt(exit_code)},
-                      {"started_at", format_time(e.started_at)},
-                      {"finished_at", format_time(finished_at)},
-                      {"duration_ms", finished_at - e.started_at},
-                      {"steps", step_results}};
+  live.finish(final_result(e));
 }
 
 Result<json::object> ExecutionService::exec_command(const std::string& workspace_id, const std::string& command,
-                                                    int64_t timeout_s, CallContext& ctx) {
+                                                    int64_t timeout_s, int64_t wait_ms, CallContext& ctx) {
   if (command.find_first_not_of(" \t\r\n") == std::string::npos) {
     return make_error(ErrorCode::kInvalidArgument, "command is empty; give a shell command line such as \"ls -la\"");
   }
@@ -776,6 +730,8 @@ Result<json::object> ExecutionService::exec_command(const std::string& workspace
   auto w = workspaces_.get_active(workspace_id);
   if (!w) return w.error();
   if (auto st = workspaces_.check_disk_quota(*w); !st) return st.error();
+  auto slot = reserve_slot();
+  if (!slot) return slot.error();
   workspaces_.touch(workspace_id);
   ExecutionRecord e;
   e.id = new_execution_id();
@@ -788,35 +744,83 @@ Result<json::object> ExecutionService::exec_command(const std::string& workspace
   std::string title = command.size() > 120 ? command.substr(0, 117) + "..." : command;
   json::object step{{"id", "command"}, {"title", title}, {"shell", command}, {"cwd", "."}, {"phase", "custom"}};
   if (timeout_s > 0) step["timeout_s"] = timeout_s;
-  auto run = start_run(e.id);
-  Events events(ctx, 0);
-  auto outcome = run_step(*w, e.id, 0, step, events, *run, 0, /*snapshot_files=*/true);
-  end_run(e.id);
+  auto live = std::make_shared<services::LiveExecution>(
+      services::LiveExecution::Header{e.id, "command", workspace_id, "", e.started_at},
+      std::vector<services::LiveExecution::Step>{{"command", title}}, 0.0);
+  auto held = std::make_shared<WorkspaceService::Activity>(std::move(*activity));
+  start(std::move(*slot), live,
+        [this, live, held, w = *w, step = std::move(step), e]() { run_command(*live, w, step, e); });
+  return await(live, wait_ms, StreamOffsets{}, ctx, /*owner=*/true);
+}
+
+void ExecutionService::run_command(services::LiveExecution& live, const WorkspaceRecord& w, const json::object& step,
+                                   ExecutionRecord e) {
+  live.step_started("command");
+  auto outcome = run_step(w, e.id, 0, step, live, 0, /*snapshot_files=*/true);
   if (auto st = store_.insert_step(outcome.record); !st) spdlog::error("recording a step: {}", st.error().message);
   const StepRecord& r = outcome.record;
-  std::string status = r.status == "succeeded" ? "succeeded" : r.status == "cancelled" ? "cancelled" : "failed";
-  if (auto st = store_.finish_execution(e.id, status, r.exit_code, r.finished_at); !st) return st.error();
-  workspaces_.watch_disk_while_running(*w);  // what the command left running
-  json::object out = describe_step(r, true);
-  out["execution_id"] = e.id;
-  out["workspace_id"] = workspace_id;
-  return out;
+  live.step_finished("command", r.status, r.exit_code);
+  e.status = r.status == "succeeded" ? "succeeded" : r.status == "cancelled" ? "cancelled" : "failed";
+  e.exit_code = r.exit_code;
+  e.finished_at = r.finished_at;
+  if (auto st = store_.finish_execution(e.id, e.status, r.exit_code, r.finished_at); !st) {
+    spdlog::error("recording the end of execution {}: {}", e.id, st.error().message);
+  }
+  workspaces_.watch_disk_while_running(w);  // what the command left running
+  e.steps.push_back(std::move(outcome.record));
+  live.finish(final_result(e));
+}
+
+Result<json::object> ExecutionService::final_result(const ExecutionRecord& e) const {
+  if (e.status == "running") {
+    return make_error(ErrorCode::kFailedPrecondition,
+                      "execution '" + e.id + "' is recorded as running, but this server does not run it; another "
+                      "server process sharing the state directory may; get_execution_history shows its steps");
+  }
+  if (e.kind == "command") {
+    if (e.steps.empty()) {
+      return make_error(ErrorCode::kFailedPrecondition,
+                        "execution '" + e.id + "' ended " + e.status +
+                            (e.reason.empty() ? std::string() : " (" + e.reason + ")") +
+                            " before its command was recorded; get_execution_history shows what is known");
+    }
+    json::object out = describe_step(e.steps.front(), true);
+    out["execution_id"] = e.id;
+    out["workspace_id"] = e.workspace_id;
+    return out;
+  }
+  if (e.status == "interrupted") {
+    return make_error(ErrorCode::kFailedPrecondition,
+                      "execution '" + e.id + "' of plan '" + e.plan_id + "' was interrupted: " +
+                          (e.reason.empty() ? std::string("the server stopped while it ran") : e.reason) +
+                          "; get_execution_history shows the steps that ended before");
+  }
+  json::array step_results;
+  for (const auto& r : e.steps) step_results.push_back(describe_step(r, false));
+  return json::object{{"execution_id", e.id},
+                      {"plan_id", e.plan_id},
+                      {"workspace_id", e.workspace_id},
+                      {"status", e.status},
+                      {"reason", e.reason},
+                      {"exit_code", opt(e.exit_code)},
+                      {"started_at", format_time(e.started_at)},
+                      {"finished_at", format_time(e.finished_at)},
+                      {"duration_ms", e.finished_at - e.started_at},
+                      {"steps", step_results}};
 }
 
 Result<json::object> ExecutionService::cancel(const std::string& execution_id) {
-  {
-    std::lock_guard<std::mutex> lock(running_mu_);
-    if (auto it = running_.find(execution_id); it != running_.end()) {
-      it->second->cancel = true;
-      spdlog::info("execution {}: cancellation requested", execution_id);
-      return json::object{{"execution_id", execution_id}, {"status", "cancelling"}};
-    }
+  if (auto live = find_live(execution_id); live && !live->ended()) {
+    live->request_cancel();
+    spdlog::info("execution {}: cancellation requested", execution_id);
+    return json::object{{"execution_id", execution_id}, {"status", "cancelling"}};
   }
   auto e = store_.get_execution(execution_id);
   if (!e) return e.error();
   if (!*e) {
     return make_error(ErrorCode::kNotFound, "execution '" + execution_id +
-                                                "' not found; get_execution_history lists execution ids");
+                                                "' not found; execution ids come from exec_command and "
+                                                "execute_task_plan, and get_execution_history lists them");
   }
   return make_error(ErrorCode::kFailedPrecondition,
                     "execution '" + execution_id + "' is not running (it is " + (*e)->status + "); nothing to cancel");
@@ -930,13 +934,7 @@ Result<json::object> ExecutionService::log(const std::string& execution_id, cons
                                                 "' was skipped and has no output");
   }
   // Opened beneath the logs directory without following any symlink.
-  auto file = [&]() -> Result<workspaces::UniqueFd> {
-    auto logs = workspaces::BeneathRoot::open((fs::path(config_.state_dir()) / "logs").string());
-    if (!logs) return logs.error();
-    auto dir = logs->sub(execution_id, false);
-    if (!dir) return dir.error();
-    return dir->open_at(step_id + "." + stream + ".log", O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
-  }();
+  auto file = services::open_step_log((fs::path(config_.state_dir()) / "logs").string(), execution_id, step_id, stream);
   if (!file) {
     return make_error(ErrorCode::kNotFound, "the " + stream + " log of step '" + step_id + "' of execution '" +
                                                 execution_id + "' is not there (not started yet, or removed)");
@@ -959,7 +957,9 @@ Result<json::object> ExecutionService::log(const std::string& execution_id, cons
     data.resize(got);
   }
   // Never cut a UTF-8 character in two: the next slice starts with it whole.
-  if (offset + static_cast<int64_t>(data.size()) < size) data.resize(data.size() - incomplete_utf8_suffix(data));
+  if (offset + static_cast<int64_t>(data.size()) < size) {
+    data.resize(data.size() - services::incomplete_utf8_suffix(data));
+  }
   const int64_t next = offset + static_cast<int64_t>(data.size());
   return json::object{{"execution_id", execution_id},
                       {"step_id", step_id},
@@ -970,7 +970,7 @@ Result<json::object> ExecutionService::log(const std::string& execution_id, cons
                       {"size", size},
                       {"complete", !running},
                       {"eof", next >= size},
-                      {"data", sanitize_utf8(data)}};
+                      {"data", services::sanitize_utf8(data)}};
 }
 
 }  // namespace isb

@@ -1,20 +1,50 @@
 // step_log.hpp: one stream of one step: the full output in a log file under
 // the state dir (capped, with a note saying so) and the last bytes in memory
 // for the history row and the tool result. Memory stays bounded however much
-// a command prints.
+// a command prints. The file is written as output comes, so that readers
+// (wait_execution, get_execution_log) see it while the step runs.
 //
 //   StepLog log(state_dir + "/logs/exec-1/test.stdout.log", 1 << 20, 64 << 10);
 //   log.append(bytes, n);   // while the command runs
 //   log.finish();           // appends the truncation note when it was capped
 //
-// Threading: one writer; not thread-safe.
+//   auto fd = open_step_log(state_dir + "/logs", "exec-1", "test", "stdout");
+//   auto slice = read_log_since(fd->get(), offset, 16 << 10);  // new output
+//
+// Threading: a StepLog has one writer and is not thread-safe; the functions
+// below may run on any thread, also while the log is written.
 #pragma once
+
+#include <isb/core/result.hpp>
+
+#include "workspaces/safe_path.hpp"
 
 #include <cstdint>
 #include <cstdio>
 #include <string>
 
 namespace isb::services {
+
+//! The log file of one stream of one step, opened beneath logs_dir without
+//! following any symlink. step_id must be a valid step id (never a path);
+//! kNotFound when the step has written no log (yet).
+Result<workspaces::UniqueFd> open_step_log(const std::string& logs_dir, const std::string& execution_id,
+                                           const std::string& step_id, const std::string& stream);
+
+//! New output of a log: the bytes from offset to the end of what is written
+//! now, at most cap of them (the newest), never cutting a UTF-8 character.
+struct LogSince {
+  std::string text;         //!< valid UTF-8
+  int64_t next_offset = 0;  //!< where the next read starts
+  int64_t skipped = 0;      //!< bytes after offset left out to stay within cap
+};
+//! An offset past the end (a retried step starts its log over) reads from 0.
+LogSince read_log_since(int fd, int64_t offset, size_t cap);
+
+//! Replaces invalid UTF-8 sequences by U+FFFD: output is stored and sent as text.
+std::string sanitize_utf8(const std::string& in);
+//! Bytes at the end of buf that start a UTF-8 sequence the buffer cuts off.
+size_t incomplete_utf8_suffix(const std::string& buf);
 
 class StepLog {
  public:
