@@ -77,7 +77,7 @@ test('initialize over POST returns JSON and a random visible-ASCII Mcp-Session-I
   assert.match(a.headers['content-type'], /^application\/json/);
   assert.equal(a.json.id, 1);
   assert.equal(a.json.result.protocolVersion, '2025-11-25');
-  assert.deepEqual(Object.keys(a.json.result.capabilities).sort(), ['logging', 'resources', 'tools']);
+  assert.deepEqual(Object.keys(a.json.result.capabilities).sort(), ['logging', 'resources', 'tasks', 'tools']);
   assert.match(a.headers['mcp-session-id'], /^[0-9a-f]{32}$/);
   assert.notEqual(a.headers['mcp-session-id'], b.headers['mcp-session-id']);
 }));
@@ -157,9 +157,15 @@ test('tools/call answers on an SSE stream when accepted, and several POST stream
     const took = Date.now() - started;
     replies.forEach((r, i) => {
       const msgs = sseMessages(r.text);
-      assert.deepEqual(msgs.map((m) => m.id), [100 + i]);
-      assert.equal(msgs[0].result.isError, false);
-      assert.match(JSON.stringify(msgs[0].result.structuredContent), new RegExp(`call${i}`));
+      const responses = msgs.filter((m) => 'id' in m);
+      assert.deepEqual(responses.map((m) => m.id), [100 + i]);
+      assert.equal(responses[0].result.isError, false);
+      assert.match(JSON.stringify(responses[0].result.structuredContent), new RegExp(`call${i}`));
+      // Besides it, only the call's own output (log messages at level info by default).
+      for (const m of msgs.filter((x) => !('id' in x))) {
+        assert.equal(m.method, 'notifications/message');
+        assert.equal(m.params.data.text, `call${i}\n`);
+      }
     });
     assert.ok(took < 2900, `three 1 s calls ran concurrently (took ${took} ms)`);
   } finally {

@@ -181,7 +181,7 @@ const opts = { timeout: TEST_TIMEOUT };
 
 // ----------------------------------------------------------------- tests ---
 
-test('initialize negotiates the protocol version and advertises only tools, logging and resources', opts, withServer(async (s) => {
+test('initialize negotiates the protocol version and advertises only tools, logging, resources (and tasks for 2025-11-25)', opts, withServer(async (s) => {
   const cases = [
     ['2025-06-18', '2025-06-18'],
     ['2025-11-25', '2025-11-25'],
@@ -198,7 +198,8 @@ test('initialize negotiates the protocol version and advertises only tools, logg
     assert.equal(typeof r.result.serverInfo.version, 'string');
     assert.match(r.result.serverInfo.version, /^\d+\.\d+\.\d+/);
     assert.equal(typeof r.result.capabilities.tools, 'object');
-    assert.deepEqual(Object.keys(r.result.capabilities).sort(), ['logging', 'resources', 'tools']);
+    const expectedCapabilities = expected >= '2025-11-25' ? ['logging', 'resources', 'tasks', 'tools'] : ['logging', 'resources', 'tools'];
+    assert.deepEqual(Object.keys(r.result.capabilities).sort(), expectedCapabilities);
     assert.deepEqual(r.result.capabilities.resources, { subscribe: false, listChanged: false });
   }
 }));
@@ -343,7 +344,10 @@ test('stdout carries only JSON-RPC lines, even when sandboxed commands print a l
   assert.deepEqual(s.badLines, [], 'every stdout line is a JSON object');
   for (const line of s.raw) {
     assert.equal(JSON.parse(line).jsonrpc, '2.0');
-    if (line.includes('LEAK-')) assert.ok('result' in JSON.parse(line), 'output only inside results');
+    if (line.includes('LEAK-')) {
+      const m = JSON.parse(line);
+      assert.ok('result' in m || m.method === 'notifications/message', 'output only inside results and log messages');
+    }
   }
   assert.ok(!s.raw.some((l) => l.startsWith('LEAK')));
 }));
@@ -534,19 +538,23 @@ test('logging/setLevel filters command output sent as notifications/message', op
   await s.init();
   const ws = await s.workspace();
   const cmd = 'echo to-stdout; echo to-stderr >&2';
-  // Before any setLevel: no log messages at all.
-  assert.equal((await s.call(1, 'exec_command', { workspace_id: ws, command: cmd })).result.isError, false);
-  await sleep(100);
-  assert.equal(s.messages.filter((m) => m.method === 'notifications/message').length, 0);
-  // info: both streams, stdout as info and stderr as warning, before the result.
+  // Before any setLevel the level is info (most clients never set one): both
+  // streams, stdout as info and stderr as warning, before the result.
+  const r1 = await s.call(1, 'exec_command', { workspace_id: ws, command: cmd });
+  assert.equal(r1.result.isError, false);
+  const first = s.messages.filter((m) => m.method === 'notifications/message');
+  assert.ok(first.length > 0 && s.messages.indexOf(first.at(-1)) < s.messages.indexOf(r1), 'log messages come before the result');
+  // setLevel info changes nothing.
   assert.deepEqual((await s.request(2, 'logging/setLevel', { level: 'info' })).result, {});
+  const mark = s.messages.length;
   const r3 = await s.call(3, 'exec_command', { workspace_id: ws, command: cmd });
-  const logs = s.messages.filter((m) => m.method === 'notifications/message');
+  const logs = s.messages.slice(mark).filter((m) => m.method === 'notifications/message');
   assert.ok(s.messages.indexOf(logs.at(-1)) < s.messages.indexOf(r3), 'log messages come before the result');
   const text = (level) => logs.filter((m) => m.params.level === level).map((m) => m.params.data.text).join('');
   assert.equal(text('info'), 'to-stdout\n');
   assert.equal(text('warning'), 'to-stderr\n');
-  for (const m of logs) assert.equal(m.params.logger, 'execution');
+  for (const m of [...first, ...logs]) assert.equal(m.params.logger, 'execution');
+  assert.deepEqual(first.map((m) => [m.params.level, m.params.data.text]).sort(), [['info', 'to-stdout\n'], ['warning', 'to-stderr\n']]);
   // warning: stderr only.
   assert.deepEqual((await s.request(4, 'logging/setLevel', { level: 'warning' })).result, {});
   const before = s.messages.length;

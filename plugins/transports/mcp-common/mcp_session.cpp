@@ -8,7 +8,9 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
+#include "event_forwarder.hpp"
 #include "json_rpc.hpp"
+#include "tool_result.hpp"
 
 namespace json = boost::json;
 
@@ -27,6 +29,9 @@ constexpr int kResourceNotFound = -32002;
 
 // Revisions that know content items of type resource_link.
 bool knows_resource_links(std::string_view version) { return version >= "2025-06-18"; }
+
+// Revisions that know tasks (experimental in 2025-11-25).
+bool knows_tasks(std::string_view version) { return version >= "2025-11-25"; }
 
 }  // namespace
 
@@ -50,7 +55,13 @@ McpSession::McpSession(isb::sdk::Host host, std::string transport_id, Writer wri
       transport_id_(std::move(transport_id)),
       client_id_(client_id.empty() ? transport_id_ : std::move(client_id)),
       writer_(std::move(writer)),
-      options_(std::move(options)) {
+      options_(std::move(options)),
+      tasks_(SessionTasks::Hooks{
+          .host = host,
+          .notify = [this](json::object n) { send(n, Origin{}, false); },
+          .min_log_rank = &min_log_rank_,
+          .resource_links = [this] { return links_supported_.load(); },
+      }) {
   if (options_.tools_page_size == 0) options_.tools_page_size = 1;
   if (!options_.pool) options_.pool = std::make_shared<CallPool>(CallPool::Options{});
   if (!options_.catalog) options_.catalog = std::make_shared<ToolCatalog>();
@@ -88,8 +99,17 @@ void McpSession::send(const json::object& message, const Origin& origin, bool is
 
 void McpSession::shutdown() {
   shutting_down_ = true;
+  {
+    // The client is gone, which is not a request to stop the work it started:
+    // detached first, so that a host seeing cancelled can tell (plugin_abi.h).
+    std::lock_guard<std::mutex> lock(calls_mu_);
+    for (auto& [_, call] : calls_) {
+      call->detached = true;
+      call->cancelled = true;
+    }
+  }
+  tasks_.shutdown();
   std::unique_lock<std::mutex> lock(calls_mu_);
-  for (auto& [_, call] : calls_) call->cancelled = true;
   calls_done_.wait(lock, [this] { return running_ == 0; });
 }
 
@@ -192,6 +212,13 @@ json::object McpSession::initialize(const json::object& params) {
   if (catalog && catalog->resources_available) {
     capabilities["resources"] = json::object{{"subscribe", false}, {"listChanged", false}};
   }
+  // Tasks for tool calls that start executions, for clients that know them.
+  tasks_enabled_ = catalog && catalog->tasks_available && knows_tasks(chosen);
+  if (tasks_enabled_) {
+    capabilities["tasks"] = json::object{{"list", json::object{}},
+                                         {"cancel", json::object{}},
+                                         {"requests", json::object{{"tools", json::object{{"call", json::object{}}}}}}};
+  }
   return json::object{
       {"protocolVersion", chosen},
       {"capabilities", std::move(capabilities)},
@@ -201,7 +228,9 @@ json::object McpSession::initialize(const json::object& params) {
        "Isolated, codebase-aware workspaces. Typical flow: create_workspace(source_path) -> analyze_codebase "
        "-> "
        "create_task_plan(task_description) -> approve_plan -> execute_task_plan -> get_execution_history -> "
-       "destroy_workspace. exec_command runs a single shell command. Full step logs and workspace files are "
+       "destroy_workspace. exec_command runs a single shell command. Long work runs in the background: when "
+       "exec_command or execute_task_plan returns status \"running\", call wait_execution(execution_id, since) "
+       "until it returns the result. Full step logs and workspace files are "
        "resources: sandbox://executions/{execution_id}/steps/{step_id}/{stdout|stderr} and "
        "sandbox://workspaces/{workspace_id}/files/{path}."}};
 }
@@ -226,11 +255,22 @@ void McpSession::handle_request(json::value id, const std::string& method, json:
     start_resource_request(std::move(id), Job::kReadResource, std::move(params), origin);
   } else if (method == "logging/setLevel") {
     set_log_level(id, params, origin);
+  } else if (tasks_enabled_ && method == "tasks/get") {
+    start_task_request(std::move(id), TaskMethod::kGet, std::move(params), origin);
+  } else if (tasks_enabled_ && method == "tasks/result") {
+    start_task_request(std::move(id), TaskMethod::kResult, std::move(params), origin);
+  } else if (tasks_enabled_ && method == "tasks/cancel") {
+    start_task_request(std::move(id), TaskMethod::kCancel, std::move(params), origin);
+  } else if (tasks_enabled_ && method == "tasks/list") {
+    start_task_request(std::move(id), TaskMethod::kList, std::move(params), origin);
   } else {
     send(make_error(id, kMethodNotFound,
                     "Method not found: " + method +
                         " (this server implements initialize, ping, tools/list, tools/call, resources/list, "
-                        "resources/templates/list, resources/read, logging/setLevel)"),
+                        "resources/templates/list, resources/read, logging/setLevel" +
+                        (tasks_enabled_ ? ", tasks/get, tasks/result, tasks/cancel, tasks/list"
+                                        : "; tasks/* with protocol revision 2025-11-25") +
+                        ")"),
          origin, true);
   }
 }
@@ -241,7 +281,7 @@ void McpSession::list_tools(const json::value& id, const json::object& params, c
     send(make_error(id, kInternalError, "Internal error: the server could not list its tools"), origin, true);
     return;
   }
-  const json::array* t = &catalog->list;
+  const json::array* t = tasks_enabled_ ? &catalog->list_with_tasks : &catalog->list;
   size_t offset = 0;
   if (auto* c = params.if_contains("cursor"); c && !c->is_null()) {
     bool ok = c->is_string() && c->as_string().size() > kCursorPrefix.size() &&
@@ -352,6 +392,43 @@ void McpSession::start_tool_call(json::value id, json::object params, const Orig
       token = *t;
   }
   json::object a = args && args->is_object() ? std::move(args->as_object()) : json::object{};
+  // A task-augmented call. Without negotiated tasks the field is ignored, as
+  // the tasks spec requires of a receiver that did not declare them.
+  if (const json::value* task = params.if_contains("task"); task && tasks_enabled_) {
+    if (!task->is_object()) {
+      send(make_error(id, kInvalidParams, "Invalid params: \"task\" must be an object ({\"ttl\": ms} or {})"),
+           origin, true);
+      return;
+    }
+    if (!catalog->task_tools.count(tool)) {
+      send(make_error(id, kMethodNotFound,
+                      "Method not found: tool " + tool +
+                          " cannot run as a task (its execution.taskSupport is forbidden); call it without "
+                          "\"task\""),
+           origin, true);
+      return;
+    }
+    std::optional<int64_t> ttl;
+    if (auto* v = task->as_object().if_contains("ttl"); v && v->is_number()) {
+      ttl = static_cast<int64_t>(v->to_number<double>());
+    }
+    enqueue(
+        id, CallPool::Lane::kLong,
+        [this, id, tool = std::move(tool), a = std::move(a), token = std::move(token), ttl,
+         origin](std::shared_ptr<Call> call) {
+          if (call->cancelled) {
+            send(make_error(id, kInternalError, "Request cancelled before it started"), origin, true);
+          } else {
+            auto reply = tasks_.create(tool, a, token, ttl, request_context(id, origin),
+                                       [call] { return call->cancelled.load(); },
+                                       [call] { return call->detached.load(); });
+            send_task_reply(id, reply, origin);
+          }
+          finish_call(id);
+        },
+        origin);
+    return;
+  }
   enqueue(
       id, lane,
       [this, id, tool = std::move(tool), a = std::move(a), token = std::move(token),
@@ -374,29 +451,6 @@ isb::sdk::RequestContext McpSession::request_context(const json::value& id, cons
   return ctx;
 }
 
-void McpSession::append_resource_links(std::string& content, std::string_view result_json) const {
-  // Only results that offer links pay for parsing them.
-  if (!links_supported_ || result_json.find("\"resource_links\"") == std::string_view::npos) return;
-  boost::system::error_code ec;
-  json::value doc = json::parse(result_json, ec);
-  if (ec || !doc.is_object()) return;
-  auto* links = doc.as_object().if_contains("resource_links");
-  if (!links || !links->is_array()) return;
-  for (const auto& l : links->as_array()) {
-    if (!l.is_object()) continue;
-    const json::object& lo = l.as_object();
-    auto* uri = lo.if_contains("uri");
-    auto* name = lo.if_contains("name");
-    if (!uri || !uri->is_string() || !name || !name->is_string()) continue;
-    json::object item{{"type", "resource_link"}, {"uri", *uri}, {"name", *name}};
-    for (const char* k : {"title", "description", "mimeType", "size"}) {
-      if (auto* v = lo.if_contains(k)) item[k] = *v;
-    }
-    content.push_back(',');
-    content += json::serialize(item);
-  }
-}
-
 void McpSession::run_tool_call(const json::value& id, const std::string& name, const json::object& args,
                                const std::optional<json::value>& progress_token, const Call& call,
                                const Origin& origin) {
@@ -405,82 +459,77 @@ void McpSession::run_tool_call(const json::value& id, const std::string& name, c
     send(make_error(id, kInternalError, "Request cancelled before it started"), origin, true);
     return;
   }
-  double last_progress = -1;
+  EventForwarder forward(min_log_rank_, progress_token, "",
+                         [&](json::object n) { send(n, origin, false); });
   auto on_event = [&](std::string_view event_text) {
-    if (call.cancelled) return;
-    boost::system::error_code ec;
-    json::value e = json::parse(event_text, ec);
-    if (ec || !e.is_object()) return;
-    const json::object& ev = e.as_object();
-    auto* type = ev.if_contains("type");
-    if (!type || !type->is_string()) return;
-    if (type->as_string() == "output") {
-      // Command output as log messages: stdout is info, stderr a warning.
-      auto* stream = ev.if_contains("stream");
-      auto* data = ev.if_contains("data");
-      if (!data || !data->is_string()) return;
-      bool is_stderr = stream && stream->is_string() && stream->as_string() == "stderr";
-      int rank = log_level_rank(is_stderr ? "warning" : "info");
-      if (rank < min_log_rank_.load()) return;
-      send(make_notification("notifications/message",
-                             json::object{{"level", is_stderr ? "warning" : "info"},
-                                          {"logger", "execution"},
-                                          {"data", json::object{{"stream", is_stderr ? "stderr" : "stdout"},
-                                                                {"text", *data}}}}),
-           origin, false);
-      return;
-    }
-    if (!progress_token || type->as_string() != "progress") return;
-    double p =
-        ev.contains("progress") && ev.at("progress").is_number() ? ev.at("progress").to_number<double>() : 0;
-    // Progress must increase with every notification.
-    if (p <= last_progress) p = last_progress + 0.001;
-    last_progress = p;
-    json::object n{{"progressToken", *progress_token}, {"progress", p}};
-    if (auto* t = ev.if_contains("total"); t && t->is_number()) n["total"] = *t;
-    if (auto* m = ev.if_contains("message"); m && m->is_string()) n["message"] = *m;
-    send(make_notification("notifications/progress", std::move(n)), origin, false);
+    if (!call.cancelled) forward(event_text);
   };
   try {
     auto r = host_.call_operation(name, json::serialize(args), request_context(id, origin), on_event,
-                                  [&call] { return call.cancelled.load(); });
-    if (r.status == ISB_OK) {
-      // The host hands over a serialized, schema-checked document: it goes out
-      // as structuredContent and, escaped, as the text block without being
-      // parsed and serialized again (the hot path of every call).
-      std::string text;
-      text.reserve(2 * r.json.size() + 128);
-      text += R"({"jsonrpc":"2.0","id":)";
-      text += json::serialize(id);
-      text += R"(,"result":{"content":[{"type":"text","text":)";
-      text += json::serialize(json::string_view(r.json));
-      text.push_back('}');
-      append_resource_links(text, r.json);
-      text += R"(],"structuredContent":)";
-      text += r.json;
-      text += R"(,"isError":false}})";
-      send_text(std::move(text), origin, true);
-      return;
-    }
-    boost::system::error_code ec;
-    json::value doc = json::parse(r.json, ec);
-    std::string message = "the operation failed";
-    std::string code = "error";
-    if (!ec && doc.is_object()) {
-      if (auto* err = doc.as_object().if_contains("error"); err && err->is_object()) {
-        const json::object& eo = err->as_object();
-        if (auto* m = eo.if_contains("message"); m && m->is_string()) message = std::string(m->as_string());
-        if (auto* c = eo.if_contains("code"); c && c->is_string()) code = std::string(c->as_string());
-      }
-    }
-    // Tool failures are results with isError, so the model sees the message.
-    send(make_result(id, json::object{{"content", json::array{json::object{{"type", "text"},
-                                                                           {"text", code + ": " + message}}}},
-                                      {"isError", true}}),
-         origin, true);
+                                  [&call] { return call.cancelled.load(); },
+                                  [&call] { return call.detached.load(); });
+    // The result goes out as built, without parsing the document again (the
+    // hot path of every call).
+    std::string text;
+    std::string result = tool_result_json(r, links_supported_.load());
+    text.reserve(result.size() + 48);
+    text += R"({"jsonrpc":"2.0","id":)";
+    text += json::serialize(id);
+    text += R"(,"result":)";
+    text += result;
+    text.push_back('}');
+    send_text(std::move(text), origin, true);
   } catch (const std::exception& e) {
     send(make_error(id, kInternalError, std::string("Internal error: ") + e.what()), origin, true);
   }
+}
+
+void McpSession::start_task_request(json::value id, TaskMethod method, json::object params,
+                                    const Origin& origin) {
+  json::value task_id;
+  if (method != TaskMethod::kList) {
+    auto* t = params.if_contains("taskId");
+    if (!t || !t->is_string()) {
+      send(make_error(id, kInvalidParams, "Invalid params: this method needs \"taskId\" (a string)"), origin, true);
+      return;
+    }
+    task_id = *t;
+  }
+  // tasks/result may block until the task ends: it waits on the long lane,
+  // where cancelling it (notifications/cancelled) ends the wait.
+  const CallPool::Lane lane = method == TaskMethod::kResult ? CallPool::Lane::kLong : CallPool::Lane::kQuick;
+  enqueue(
+      id, lane,
+      [this, id, method, task_id, params = std::move(params), origin](std::shared_ptr<Call> call) {
+        const std::string tid = task_id.is_string() ? std::string(task_id.as_string()) : "";
+        SessionTasks::Reply reply;
+        switch (method) {
+          case TaskMethod::kGet: reply = tasks_.get(tid); break;
+          case TaskMethod::kResult:
+            reply = tasks_.result(tid, request_context(id, origin), [call] { return call->cancelled.load(); });
+            break;
+          case TaskMethod::kCancel: reply = tasks_.cancel(tid, request_context(id, origin)); break;
+          case TaskMethod::kList: reply = tasks_.list(params.if_contains("cursor")); break;
+        }
+        send_task_reply(id, reply, origin);
+        finish_call(id);
+      },
+      origin);
+}
+
+void McpSession::send_task_reply(const json::value& id, const SessionTasks::Reply& reply, const Origin& origin) {
+  if (reply.error_code != 0) {
+    send(make_error(id, reply.error_code, reply.error_message), origin, true);
+    return;
+  }
+  std::string text;
+  text.reserve(reply.result_json.size() + 48);
+  text += R"({"jsonrpc":"2.0","id":)";
+  text += json::serialize(id);
+  text += R"(,"result":)";
+  text += reply.result_json;
+  text.push_back('}');
+  send_text(std::move(text), origin, true);
 }
 
 void McpSession::start_resource_request(json::value id, Job job, json::object params, const Origin& origin) {

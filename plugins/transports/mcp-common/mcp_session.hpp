@@ -2,16 +2,18 @@
 // complete JSON-RPC messages and says where replies go; the session answers
 // initialize, ping, tools/list (paginated), tools/call (run on a CallPool so
 // that several calls are in flight at once), resources/list (paginated),
-// resources/templates/list, resources/read and logging/setLevel, honours
-// notifications/cancelled, and turns operation events into
-// notifications/progress (when the request carries a progress token) and
-// notifications/message (command output, subject to logging/setLevel).
+// resources/templates/list, resources/read, logging/setLevel and, for
+// revision 2025-11-25, tasks/get, tasks/result, tasks/cancel and tasks/list
+// (session_tasks.hpp), honours notifications/cancelled, and turns operation
+// events into notifications/progress (when the request carries a progress
+// token) and notifications/message (command output, from level info until
+// logging/setLevel says otherwise).
 //
 //   McpSession session(host, "mcp-stdio", [&](Outgoing m) { return write_line(m.text); });
 //   session.handle_text(line);               // replies go to the session writer
 //   session.handle_text(body, {.writer = w}); // HTTP: replies go to this POST's stream
 //   ...
-//   session.shutdown();  // cancels in-flight calls and waits for them
+//   session.shutdown();  // detaches in-flight calls and waits for them
 //
 // Where messages go: a reply and the notifications about its request go to
 // the writer of the request's Origin. When that writer reports its stream gone
@@ -37,6 +39,7 @@
 #include <unordered_map>
 
 #include "call_pool.hpp"
+#include "session_tasks.hpp"
 #include "tool_catalog.hpp"
 
 namespace isb::mcp {
@@ -93,7 +96,9 @@ class McpSession {
   //! response may be written later, from another thread.
   int handle_text(std::string_view text, const Origin& origin = {});
 
-  //! Cancels every call in flight and waits until they have all answered.
+  //! The client is gone: every call in flight is detached (isb_event_sink:
+  //! work the server owns, such as a background execution, goes on) and
+  //! cancelled, task watchers stop, and this waits until all have answered.
   void shutdown();
 
   //! Number of tools/call and resources/* requests queued or running.
@@ -105,9 +110,12 @@ class McpSession {
  private:
   struct Call {
     std::atomic<bool> cancelled{false};
+    std::atomic<bool> detached{false};  // set before cancelled when the client is gone
   };
   // What a pooled request does once a worker picks it up.
   enum class Job { kToolCall, kListResources, kListTemplates, kReadResource };
+  //! The task methods (tasks/*).
+  enum class TaskMethod { kGet, kResult, kCancel, kList };
 
   void handle_request(boost::json::value id, const std::string& method, boost::json::object params,
                       const Origin& origin);
@@ -119,6 +127,10 @@ class McpSession {
   void list_tools(const boost::json::value& id, const boost::json::object& params, const Origin& origin);
   void set_log_level(const boost::json::value& id, const boost::json::object& params, const Origin& origin);
   void start_tool_call(boost::json::value id, boost::json::object params, const Origin& origin);
+  void start_task_request(boost::json::value id, TaskMethod method, boost::json::object params,
+                          const Origin& origin);
+  //! Sends a task reply (SessionTasks::Reply) as the response to id.
+  void send_task_reply(const boost::json::value& id, const SessionTasks::Reply& reply, const Origin& origin);
   void start_resource_request(boost::json::value id, Job job, boost::json::object params,
                               const Origin& origin);
   //! Registers the call under its id and queues work; answers itself on refusal.
@@ -130,9 +142,6 @@ class McpSession {
   void run_resource_request(const boost::json::value& id, Job job, const boost::json::object& params,
                             const Call& call, const Origin& origin);
   isb::sdk::RequestContext request_context(const boost::json::value& id, const Origin& origin) const;
-  //! Content items of type resource_link for the result's "resource_links"
-  //! (revisions 2025-06-18 and later; older clients find the URIs in the JSON).
-  void append_resource_links(std::string& content, std::string_view result_json) const;
   void finish_call(const boost::json::value& id);
   void send(const boost::json::object& message, const Origin& origin, bool is_response);
   void send_text(std::string text, const Origin& origin, bool is_response);
@@ -146,8 +155,10 @@ class McpSession {
   mutable std::mutex state_mu_;
   std::string protocol_version_;
   std::atomic<bool> links_supported_{true};  // resource_link content items allowed
-  // Lowest severity sent as notifications/message; none until logging/setLevel.
-  std::atomic<int> min_log_rank_{1000};
+  std::atomic<bool> tasks_enabled_{false};   // tasks negotiated (2025-11-25 and a core that offers them)
+  // Lowest severity sent as notifications/message: info until logging/setLevel
+  // (clients that never call it still see command output).
+  std::atomic<int> min_log_rank_{1};
 
   mutable std::mutex calls_mu_;
   std::condition_variable calls_done_;
@@ -155,6 +166,8 @@ class McpSession {
   size_t running_ = 0;
   std::atomic<bool> shutting_down_{false};
   std::atomic<bool> initialized_{false};
+
+  SessionTasks tasks_;  // last: its watchers use the members above
 };
 
 }  // namespace isb::mcp

@@ -19,21 +19,34 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 
 namespace isb::mcp {
 
 //! The core operations that serve MCP resources (resources/list, resources/read).
 inline constexpr const char* kListResourcesOp = "list_resources";
 inline constexpr const char* kReadResourceOp = "read_resource";
+//! The core operations a task follows its execution with (plugin_abi.h,
+//! list_operations: "task_support").
+inline constexpr const char* kWaitExecutionOp = "wait_execution";
+inline constexpr const char* kCancelExecutionOp = "cancel_execution";
 
 class ToolCatalog {
  public:
   struct Tools {
     boost::json::array list;  //!< tools/list entries, in the host's stable order
-    //! Tool name -> read-only and idempotent (the quick lane of the CallPool).
+    //! The same with execution.taskSupport on the tools that offer tasks, for
+    //! sessions of revision 2025-11-25 or later.
+    boost::json::array list_with_tasks;
+    //! Tool name -> read-only, idempotent and not long running (the quick
+    //! lane of the CallPool).
     std::unordered_map<std::string, bool> quick;
+    //! Tools that may be called as a task (their operation starts an execution).
+    std::unordered_set<std::string> task_tools;
     //! The host offers list_resources and read_resource.
     bool resources_available = false;
+    //! The host offers tasks: task tools, wait_execution and cancel_execution.
+    bool tasks_available = false;
   };
 
   //! The catalogue, built from host on first use; nullptr when the host could
