@@ -122,14 +122,20 @@ void ExecutionService::start(std::unique_ptr<Slot> slot, std::shared_ptr<LiveExe
   if (stopping_) live->request_cancel(/*server_stopping=*/true);
   try {
     std::thread thread([this, live, done, work = std::move(work)] {
+      // Never leave an execution "running" that nothing runs.
+      auto failed = [&](const std::string& what) {
+        const std::string why = "the executor failed: " + what;
+        spdlog::error("execution {}: {}", live->header().id, why);
+        (void)store_.finish_execution(live->header().id, "failed", std::nullopt, now_ms(), why);
+        if (!live->header().plan_id.empty()) (void)plans_.set_status(live->header().plan_id, "failed", why);
+        live->finish(make_error(ErrorCode::kInternal, "execution '" + live->header().id + "': " + why));
+      };
       try {
         work();
       } catch (const std::exception& ex) {
-        // Never leave an execution "running" that nothing runs.
-        const std::string why = std::string("the executor failed: ") + ex.what();
-        spdlog::error("execution {}: {}", live->header().id, why);
-        (void)store_.finish_execution(live->header().id, "failed", std::nullopt, now_ms(), why);
-        live->finish(make_error(ErrorCode::kInternal, "execution '" + live->header().id + "': " + why));
+        failed(ex.what());
+      } catch (...) {
+        failed("an unknown exception");
       }
       done->store(true);
     });
@@ -139,6 +145,7 @@ void ExecutionService::start(std::unique_ptr<Slot> slot, std::shared_ptr<LiveExe
     const std::string why = std::string("no thread could be started for it: ") + ex.what();
     spdlog::error("execution {}: {}", id, why);
     (void)store_.finish_execution(id, "failed", std::nullopt, now_ms(), why);
+    if (!live->header().plan_id.empty()) (void)plans_.set_status(live->header().plan_id, "failed", why);
     live->finish(make_error(ErrorCode::kResourceExhausted, "execution '" + id + "' could not start: " + why));
   }
 }
