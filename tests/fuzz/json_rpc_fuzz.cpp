@@ -1,8 +1,10 @@
 // json_rpc_fuzz.cpp: libFuzzer harness for the JSON-RPC/MCP layer shared by
 // every MCP transport (McpSession::handle_text), against an in-process host
 // whose operations answer at once (echo, fail, and list_resources /
-// read_resource, so the resources/* methods are reached too). Any input must be answered or ignored
-// without a crash, a sanitizer report or a hang.
+// read_resource, so the resources/* methods are reached too; start with
+// wait_execution and cancel_execution, so that 2025-11-25 sessions offer
+// tasks and the tasks/* methods are reached). Any input must be answered or
+// ignored without a crash, a sanitizer report or a hang.
 //
 //   tests/fuzz/run_fuzz.sh BUILD_DIR SECONDS   (builds with Debian clang, runs)
 #include <isb/plugin_abi.h>
@@ -32,6 +34,15 @@ const char kCatalogue[] =
     R"("idempotent":true,"open_world":false}},)"
     R"({"name":"read_resource","title":"R","description":"r","input_schema":{"type":"object"},)"
     R"("output_schema":{"type":"object"},"annotations":{"read_only":true,"destructive":false,)"
+    R"("idempotent":true,"open_world":false}},)"
+    R"({"name":"start","title":"S","description":"s","input_schema":{"type":"object"},)"
+    R"("output_schema":{"type":"object"},"annotations":{"read_only":false,"destructive":false,)"
+    R"("idempotent":false,"open_world":false},"long_running":true,"task_support":"optional"},)"
+    R"({"name":"wait_execution","title":"W","description":"w","input_schema":{"type":"object"},)"
+    R"("output_schema":{"type":"object"},"annotations":{"read_only":true,"destructive":false,)"
+    R"("idempotent":true,"open_world":false},"long_running":true},)"
+    R"({"name":"cancel_execution","title":"C","description":"c","input_schema":{"type":"object"},)"
+    R"("output_schema":{"type":"object"},"annotations":{"read_only":false,"destructive":false,)"
     R"("idempotent":true,"open_world":false}}])";
 
 isb_status list_ops(void*, const isb_json_out* out) {

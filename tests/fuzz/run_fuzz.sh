@@ -17,9 +17,8 @@ if [[ -z $clang ]]; then
   exit 1
 fi
 bin="$out/json_rpc_fuzz"
-sources=("$here/json_rpc_fuzz.cpp" "$repo/plugins/transports/mcp-common/mcp_session.cpp"
-         "$repo/plugins/transports/mcp-common/json_rpc.cpp" "$repo/plugins/transports/mcp-common/call_pool.cpp"
-         "$repo/plugins/transports/mcp-common/tool_catalog.cpp")
+# Every file of the MCP session library, as its CMakeLists.txt builds it.
+sources=("$here/json_rpc_fuzz.cpp" "$repo"/plugins/transports/mcp-common/*.cpp)
 if [[ ! -x $bin ]] || [[ -n $(find "${sources[@]}" "$repo/plugins/transports/mcp-common" -newer "$bin" -print -quit) ]]; then
   "$clang" -std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
     -I "$repo/plugins/transports/mcp-common" -I "$repo/plugin-api/include" -I "$repo/sdk/include" \

@@ -127,7 +127,7 @@ Status register_execution_operations(OperationRegistry& r, const Services& s) {
           .input_schema = R"({"type":"object","additionalProperties":false,"required":["execution_id"],
             "properties":{"execution_id":{"type":"string","minLength":1,"maxLength":64,
                 "description":"The execution_id of an exec_command or execute_task_plan result; get_execution_history lists them"},
-              "timeout_s":{"type":"integer","minimum":0,"description":"Seconds to wait at most; default performance.execution_wait_s (25); more than 50 waits 50"},
+              "timeout_s":{"type":"integer","minimum":0,"maximum":86400,"description":"Seconds to wait at most; default performance.execution_wait_s (25); more than 50 waits 50"},
               "since":)" + schemas::kSince + R"(}})",
           .output_schema = R"({"type":"object","anyOf":[)" + command_result_schema() + "," + plan_result_schema() +
                            "," + schemas::kRunningExecution + "]}",

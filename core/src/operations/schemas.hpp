@@ -137,7 +137,7 @@ inline const std::string kExecutedStep = R"({
 
 //! The "wait" argument of the tools that start an execution.
 inline const std::string kWaitArgument =
-    R"~({"type":["boolean","integer"],"minimum":0,"description":"How long to wait for the work before returning it as running (it goes on in the background either way): true or absent: performance.execution_wait_s (25 s unless configured); false or 0: return at once; a number: that many seconds, at most 50 (or performance.execution_wait_s when larger)"})~";
+    R"~({"type":["boolean","integer"],"minimum":0,"maximum":86400,"description":"How long to wait for the work before returning it as running (it goes on in the background either way): true or absent: performance.execution_wait_s (25 s unless configured); false or 0: return at once; a number: that many seconds, at most 50 (or performance.execution_wait_s when larger)"})~";
 
 //! Offsets into a running execution's output (the "since" of a running
 //! result), so that wait_execution returns only what follows them.

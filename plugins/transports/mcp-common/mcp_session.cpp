@@ -410,7 +410,9 @@ void McpSession::start_tool_call(json::value id, json::object params, const Orig
     }
     std::optional<int64_t> ttl;
     if (auto* v = task->as_object().if_contains("ttl"); v && v->is_number()) {
-      ttl = static_cast<int64_t>(v->to_number<double>());
+      // Clamped as a double first: a huge number does not fit an int64.
+      const double max = static_cast<double>(SessionTasks::kMaxTtlMs);
+      ttl = static_cast<int64_t>(std::clamp(v->to_number<double>(), 0.0, max));
     }
     enqueue(
         id, CallPool::Lane::kLong,
