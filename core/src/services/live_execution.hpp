@@ -47,6 +47,7 @@ class LiveExecution {
     int64_t started_at = 0;  // ms since the epoch
   };
   struct Step {
+    Step(std::string step_id, std::string step_title) : id(std::move(step_id)), title(std::move(step_title)) {}
     std::string id;
     std::string title;
     std::string status =

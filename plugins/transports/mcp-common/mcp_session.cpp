@@ -281,7 +281,7 @@ void McpSession::list_tools(const json::value& id, const json::object& params, c
     send(make_error(id, kInternalError, "Internal error: the server could not list its tools"), origin, true);
     return;
   }
-  const json::array* t = tasks_enabled_ ? &catalog->list_with_tasks : &catalog->list;
+  const json::array* t = &catalog->list;
   size_t offset = 0;
   if (auto* c = params.if_contains("cursor"); c && !c->is_null()) {
     bool ok = c->is_string() && c->as_string().size() > kCursorPrefix.size() &&
@@ -303,7 +303,14 @@ void McpSession::list_tools(const json::value& id, const json::object& params, c
   }
   json::array page;
   size_t end = std::min(t->size(), offset + options_.tools_page_size);
-  for (size_t i = offset; i < end; ++i) page.push_back((*t)[i]);
+  const bool tasks = tasks_enabled_;
+  for (size_t i = offset; i < end; ++i) {
+    page.push_back((*t)[i]);
+    json::object& tool = page.back().as_object();
+    if (tasks && catalog->task_tools.count(std::string(tool.at("name").as_string()))) {
+      tool["execution"] = json::object{{"taskSupport", "optional"}};
+    }
+  }
   json::object result{{"tools", std::move(page)}};
   if (end < t->size()) result["nextCursor"] = std::string(kCursorPrefix) + std::to_string(end);
   send(make_result(id, std::move(result)), origin, true);

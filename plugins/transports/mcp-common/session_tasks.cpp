@@ -39,7 +39,7 @@ std::string iso_time(int64_t ms) {
   std::time_t s = static_cast<std::time_t>(ms / 1000);
   std::tm tm{};
   gmtime_r(&s, &tm);
-  char buf[40];
+  char buf[64];
   std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
                 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms % 1000));
   return buf;
@@ -222,7 +222,7 @@ SessionTasks::Reply SessionTasks::create(const std::string& tool, json::object a
   }
   json::object result{{"task", std::move(created)},
                       {"_meta", json::object{{kImmediateResponseMeta, immediate}}}};
-  return Reply{json::serialize(result)};
+  return Reply::ok(json::serialize(result));
 }
 
 void SessionTasks::watch(std::shared_ptr<Task> task, json::object since, std::optional<json::value> token,
@@ -323,12 +323,12 @@ SessionTasks::Reply SessionTasks::result(const std::string& task_id, const isb::
     execution_id = t->execution_id;
     failure = t->failure_json;
   }
-  if (!failure.empty()) return Reply{failure};
+  if (!failure.empty()) return Reply::ok(failure);
   // What the tools/call would have returned: the ended execution's result.
   json::object args{{"execution_id", execution_id}, {"timeout_s", 0}};
   auto r = hooks_.host.call_operation(kWaitExecutionOp, json::serialize(args), ctx);
-  return Reply{
-      tool_result_json(r, hooks_.resource_links && hooks_.resource_links(), related_task_meta(task_id))};
+  return Reply::ok(
+      tool_result_json(r, hooks_.resource_links && hooks_.resource_links(), related_task_meta(task_id)));
 }
 
 SessionTasks::Reply SessionTasks::cancel(const std::string& task_id, const isb::sdk::RequestContext& ctx) {

@@ -71,6 +71,7 @@ class SessionTasks {
     std::string result_json;  //!< set on success
     int error_code = 0;       //!< set on failure
     std::string error_message;
+    static Reply ok(std::string result_json) { return Reply{std::move(result_json), 0, ""}; }
     static Reply error(int code, std::string message) { return Reply{"", code, std::move(message)}; }
   };
 

@@ -40,20 +40,15 @@ const ToolCatalog::Tools* ToolCatalog::get(const isb::sdk::Host& host) {
     };
     const std::string name(o.at("name").as_string());
     tools.quick[name] = is_true(a, "read_only") && is_true(a, "idempotent") && !is_true(o, "long_running");
-    tools.list.push_back(tool);
     if (auto* t = o.if_contains("task_support"); t && t->is_string() && t->as_string() == "optional") {
       tools.task_tools.insert(name);
-      tool["execution"] = json::object{{"taskSupport", "optional"}};
     }
-    tools.list_with_tasks.push_back(std::move(tool));
+    tools.list.push_back(std::move(tool));
   }
   tools.resources_available = tools.quick.count(kListResourcesOp) && tools.quick.count(kReadResourceOp);
   tools.tasks_available =
       !tools.task_tools.empty() && tools.quick.count(kWaitExecutionOp) && tools.quick.count(kCancelExecutionOp);
-  if (!tools.tasks_available) {
-    tools.task_tools.clear();
-    tools.list_with_tasks = tools.list;
-  }
+  if (!tools.tasks_available) tools.task_tools.clear();
   tools_ = std::move(tools);
   return &*tools_;
 }

@@ -34,10 +34,9 @@ inline constexpr const char* kCancelExecutionOp = "cancel_execution";
 class ToolCatalog {
  public:
   struct Tools {
-    boost::json::array list;  //!< tools/list entries, in the host's stable order
-    //! The same with execution.taskSupport on the tools that offer tasks, for
-    //! sessions of revision 2025-11-25 or later.
-    boost::json::array list_with_tasks;
+    //! tools/list entries, in the host's stable order (sessions that
+    //! negotiated tasks add execution.taskSupport to the task_tools).
+    boost::json::array list;
     //! Tool name -> read-only, idempotent and not long running (the quick
     //! lane of the CallPool).
     std::unordered_map<std::string, bool> quick;
