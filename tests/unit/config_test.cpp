@@ -714,6 +714,8 @@ TEST(ConfigLayout, OtherUsersGetTheirXdgDirectories) {
   auto none = parse_config("", "test.yaml", Env{}, 424242);
   EXPECT_THAT(error_of(none), HasSubstr("no place for the server's state"));
   EXPECT_THAT(error_of(none), HasSubstr("SANDBOX_BASE_DIR"));
+  // With a base dir there is no need for a home.
+  EXPECT_TRUE(parse_config("", "test.yaml", Env{{"SANDBOX_BASE_DIR", "/srv/isb"}}, 424242).ok());
 }
 
 TEST(ConfigLayout, BaseDirOrStateDirKeepsEverythingUnderIt) {

@@ -725,7 +725,7 @@ Status Loader::resolve_layout(const std::map<std::string, std::string>& env, uid
     host_state = path_join("/var/lib", kAppDir);
     host_cache = path_join("/var/cache", kAppDir);
     host_logs = path_join("/var/log", kAppDir);
-  } else if (!operator_root || cfg.cache.cache_dir.empty()) {
+  } else if (!operator_root) {
     std::string state = xdg_dir(env, uid, "XDG_STATE_HOME", ".local/state");
     std::string cache = xdg_dir(env, uid, "XDG_CACHE_HOME", ".cache");
     if (state.empty() || cache.empty()) {

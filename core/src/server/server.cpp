@@ -43,11 +43,11 @@ struct Server::Impl {
   std::unique_ptr<Store> store;
   std::string requested_backend;
   IsolationBackends backends;
+  std::unique_ptr<FileCache> cache;  // before the services that use it, so it outlives them
   std::unique_ptr<WorkspaceService> workspaces;
   std::unique_ptr<AnalysisService> analysis;
   std::unique_ptr<PlanService> plans;
   std::unique_ptr<ExecutionService> executions;
-  std::unique_ptr<FileCache> cache;
   std::unique_ptr<metrics::MetricsRegistry> metrics;  // null unless performance.monitoring_enabled
   std::atomic<bool> stop_requested{false};
   std::shared_ptr<TransportPlugin> transport;
