@@ -198,15 +198,14 @@ int cmd_serve(const std::vector<std::string>& args) {
                 << "required\n";
     }
   }
-  // No stdio client can send a key, so with keys configured every call would
-  // be refused: say so now rather than serve nothing.
+  // API keys guard network front doors. A stdio server's one client is the
+  // process that started it (trusted: docs/security.md), and no stdio client
+  // can send a key; the seed's .env sets SANDBOX_API_KEY for its HTTP
+  // deployment, so the same environment must still serve over stdio.
   if (transport_id == "mcp-stdio" && !config->security.api_keys.empty()) {
-    std::cerr
-        << "intelligent-sandbox: API keys are configured (SANDBOX_API_KEY, security.api_keys or "
-           "authentication.api_keys) but the transport is stdio, which carries no key: every call would be "
-           "refused. Unset the keys for a stdio server (its client is the process that starts it), serve "
-           "HTTP (--transport http), or add --dev\n";
-    return kExitUsage;
+    std::cerr << "intelligent-sandbox: API keys are configured; they apply to HTTP (--transport http). This "
+                 "stdio server serves the process that started it, without a key\n";
+    config->security.api_keys.clear();
   }
   // Before the gate opens the audit log in one of them.
   if (auto st = isb::Server::prepare_directories(*config); !st) {
