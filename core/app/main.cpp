@@ -10,6 +10,7 @@
 // host paths only: files the operator names on the command line; nothing here names a path inside a workspace.
 #include <isb/plugin_abi.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <boost/asio/ip/address.hpp>
@@ -21,9 +22,11 @@
 #include <iostream>
 #include <isb/core/config.hpp>
 #include <isb/core/logging.hpp>
+#include <isb/core/mcp_config.hpp>
 #include <isb/core/plugin_host.hpp>
 #include <isb/core/security.hpp>
 #include <isb/core/server.hpp>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -59,10 +62,10 @@ struct CommonOptions {
 };
 
 void add_common(po::options_description& desc, CommonOptions& common) {
-  desc.add_options()("help,h", "show this help")("config", po::value(&common.config_file),
-                                                 "config file (default: ./config/sandbox.yaml, then "
-                                                 "/etc/intelligent-sandbox/sandbox.yaml, then built-in "
-                                                 "defaults)")(
+  desc.add_options()("help,h", "show this help")(
+      "config", po::value(&common.config_file),
+      "config file (default: $SANDBOX_CONFIG, then ~/.config/intelligent-sandbox/sandbox.yaml when not root, "
+      "then /etc/intelligent-sandbox/sandbox.yaml, then built-in defaults; never the working directory)")(
       "plugin-dir", po::value(&common.plugin_dirs)->composing(),
       "extra plugin directory, searched first (repeatable)");
 }
@@ -105,107 +108,6 @@ struct ServeSettings {
   bool port_set = false;
 };
 
-// Applies an mcp_config.json (config/mcp_config.json documents the format):
-// {"server":{"name","version"},"transport":{"type","host","port"},
-//  "authentication":{"enabled","api_keys":[...]},
-//  "rate_limiting":{"enabled","requests_per_minute","burst"}}
-isb::Status apply_mcp_config(const std::string& path, ServeSettings& serve, isb::Config& config) {
-  std::ifstream in(path);
-  if (!in) return isb::make_error(isb::ErrorCode::kInvalidConfig, path + ": cannot read the file");
-  std::stringstream text;
-  text << in.rdbuf();
-  boost::system::error_code ec;
-  boost::json::value doc = boost::json::parse(text.str(), ec);
-  auto bad = [&](const std::string& what) {
-    return isb::make_error(isb::ErrorCode::kInvalidConfig, path + ": " + what);
-  };
-  if (ec) return bad("not valid JSON: " + ec.message());
-  if (!doc.is_object()) return bad("the top level must be an object");
-  auto check_keys = [&](const boost::json::object& o, const std::string& where,
-                        std::initializer_list<const char*> allowed) -> std::string {
-    for (const auto& kv : o) {
-      bool known = std::any_of(allowed.begin(), allowed.end(), [&](const char* a) { return kv.key() == a; });
-      if (!known) return "unknown key " + where + std::string(kv.key());
-    }
-    return "";
-  };
-  const boost::json::object& root = doc.as_object();
-  if (auto e = check_keys(root, "", {"server", "transport", "authentication", "rate_limiting"}); !e.empty()) {
-    return bad(e + " (known: server, transport, authentication, rate_limiting)");
-  }
-  auto section = [&](const char* name) -> const boost::json::object* {
-    auto* v = root.if_contains(name);
-    return v && v->is_object() ? &v->as_object() : nullptr;
-  };
-  for (const char* name : {"server", "transport", "authentication", "rate_limiting"}) {
-    if (root.contains(name) && !section(name)) return bad(std::string(name) + " must be an object");
-  }
-  if (auto* srv = section("server")) {
-    if (auto e = check_keys(*srv, "server.", {"name", "version"}); !e.empty()) return bad(e);
-  }
-  if (auto* t = section("transport")) {
-    if (auto e = check_keys(*t, "transport.", {"type", "host", "port"}); !e.empty()) return bad(e);
-    if (auto* v = t->if_contains("type")) {
-      if (!v->is_string() || (v->as_string() != "stdio" && v->as_string() != "http")) {
-        return bad("transport.type must be \"stdio\" or \"http\"");
-      }
-      serve.transport = std::string(v->as_string());
-    }
-    if (auto* v = t->if_contains("host")) {
-      if (!v->is_string() || v->as_string().empty()) return bad("transport.host must be a non-empty string");
-      serve.host = std::string(v->as_string());
-    }
-    if (auto* v = t->if_contains("port")) {
-      if (!v->is_int64() || v->as_int64() < 0 || v->as_int64() > 65535) {
-        return bad("transport.port must be an integer from 0 to 65535");
-      }
-      serve.port = v->as_int64();
-    }
-  }
-  if (auto* a = section("authentication")) {
-    if (auto e = check_keys(*a, "authentication.", {"enabled", "api_keys"}); !e.empty()) return bad(e);
-    bool enabled = true;
-    if (auto* v = a->if_contains("enabled")) {
-      if (!v->is_bool()) return bad("authentication.enabled must be true or false");
-      enabled = v->as_bool();
-    }
-    if (auto* v = a->if_contains("api_keys")) {
-      if (!v->is_array())
-        return bad("authentication.api_keys must be a list of \"sha256:<hex>\" hashes or keys");
-      for (const auto& k : v->as_array()) {
-        if (!k.is_string()) return bad("authentication.api_keys entries must be strings");
-        if (enabled) config.security.api_keys.emplace_back(k.as_string());
-      }
-    }
-    // Turning authentication off here never drops keys configured elsewhere:
-    // only --dev on a loopback address does.
-    if (enabled && config.security.api_keys.empty()) {
-      return bad(
-          "authentication.enabled is true but no key is configured: add authentication.api_keys, "
-          "security.api_keys or SANDBOX_API_KEY");
-    }
-  }
-  if (auto* r = section("rate_limiting")) {
-    if (auto e = check_keys(*r, "rate_limiting.", {"enabled", "requests_per_minute", "burst"}); !e.empty())
-      return bad(e);
-    for (const char* k : {"requests_per_minute", "burst"}) {
-      if (auto* v = r->if_contains(k)) {
-        if (!v->is_int64() || v->as_int64() < 1)
-          return bad(std::string("rate_limiting.") + k + " must be an integer >= 1");
-      }
-    }
-    if (auto* v = r->if_contains("requests_per_minute"))
-      config.security.rate_limit.requests_per_minute = v->as_int64();
-    if (auto* v = r->if_contains("burst")) config.security.rate_limit.burst = v->as_int64();
-    if (auto* v = r->if_contains("enabled")) {
-      if (!v->is_bool()) return bad("rate_limiting.enabled must be true or false");
-      auto& exempt = config.security.rate_limit.exempt_transports;
-      if (!v->as_bool()) exempt.insert(exempt.end(), {"mcp-stdio", "mcp-http"});
-    }
-  }
-  return isb::ok_status();
-}
-
 int cmd_serve(const std::vector<std::string>& args) {
   CommonOptions common;
   ServeSettings serve;
@@ -220,8 +122,8 @@ int cmd_serve(const std::vector<std::string>& args) {
       "http: address to listen on (default 127.0.0.1; any other requires API keys)")(
       "port", po::value<int64_t>(), "http: TCP port (default 8080; 0 picks a free one, logged at start)")(
       "mcp-config", po::value(&mcp_config),
-      "MCP settings file: transport, authentication, rate_limiting "
-      "(format: config/mcp_config.json)")(
+      "MCP settings file in the seed's format: server, transport, tools, authentication, rate_limiting "
+      "(format: config/mcp_config.json, docs/mcp.md)")(
       "dev", "development: debug logging, and no API key needed while listening on a loopback address");
   po::variables_map vm;
   if (int rc = parse_or_usage(args, desc, vm, "Usage: intelligent-sandbox serve [options]"); rc >= 0)
@@ -232,11 +134,17 @@ int cmd_serve(const std::vector<std::string>& args) {
     std::cerr << "intelligent-sandbox: invalid configuration: " << config.error().message << "\n";
     return kExitUsage;
   }
+  std::optional<isb::McpConfig> mcp;
   if (!mcp_config.empty()) {
-    if (auto st = apply_mcp_config(mcp_config, serve, *config); !st) {
-      std::cerr << "intelligent-sandbox: invalid MCP configuration: " << st.error().message << "\n";
+    auto m = isb::load_mcp_config(mcp_config, geteuid());
+    if (!m) {
+      std::cerr << "intelligent-sandbox: invalid MCP configuration: " << m.error().message << "\n";
       return kExitUsage;
     }
+    mcp = std::move(*m);
+    if (mcp->transport) serve.transport = *mcp->transport;
+    if (mcp->host) serve.host = *mcp->host;
+    if (mcp->port) serve.port = *mcp->port;
   }
   if (vm.count("transport")) serve.transport = vm["transport"].as<std::string>();
   if (vm.count("host")) serve.host = vm["host"].as<std::string>(), serve.host_set = true;
@@ -248,6 +156,22 @@ int cmd_serve(const std::vector<std::string>& args) {
   std::string transport_id = serve.transport == "stdio"  ? "mcp-stdio"
                              : serve.transport == "http" ? "mcp-http"
                                                          : serve.transport;
+  isb::ServerOptions options;
+  if (mcp) {
+    auto notes = isb::apply_mcp_config(*mcp, *config, transport_id);
+    if (!notes) {
+      std::cerr << "intelligent-sandbox: invalid MCP configuration: " << notes.error().message << "\n";
+      return kExitUsage;
+    }
+    for (const auto& n : *notes) std::cerr << "intelligent-sandbox: note: " << n << "\n";
+    if (mcp->server_version && *mcp->server_version != ISB_VERSION) {
+      std::cerr << "intelligent-sandbox: note: " << mcp_config << ": server.version is "
+                << *mcp->server_version << ", this server is " << ISB_VERSION << "; clients are told "
+                << ISB_VERSION << "\n";
+    }
+    options.exposed_tools = mcp->tools;
+    options.exposed_tools_source = mcp_config;
+  }
   if (transport_id == "mcp-http") {
     boost::json::object settings;
     auto it = config->plugins.settings_json.find("mcp-http");
@@ -274,13 +198,26 @@ int cmd_serve(const std::vector<std::string>& args) {
                 << "required\n";
     }
   }
+  // API keys guard network front doors. A stdio server's one client is the
+  // process that started it (trusted: docs/security.md), and no stdio client
+  // can send a key; the seed's .env sets SANDBOX_API_KEY for its HTTP
+  // deployment, so the same environment must still serve over stdio.
+  if (transport_id == "mcp-stdio" && !config->security.api_keys.empty()) {
+    std::cerr << "intelligent-sandbox: API keys are configured; they apply to HTTP (--transport http). This "
+                 "stdio server serves the process that started it, without a key\n";
+    config->security.api_keys.clear();
+  }
+  // Before the gate opens the audit log in one of them.
+  if (auto st = isb::Server::prepare_directories(*config); !st) {
+    std::cerr << "intelligent-sandbox: cannot start: " << st.error().message << "\n";
+    return kExitFailure;
+  }
   auto gate = isb::SecurityGate::create(isb::SecurityGate::options_from(*config));
   if (!gate) {
     std::cerr << "intelligent-sandbox: invalid configuration: " << gate.error().message << "\n";
     return kExitUsage;
   }
   isb::SecurityGate::install(*gate);
-  isb::ServerOptions options;
   options.extra_plugin_dirs = common.plugin_dirs;
   auto server = isb::Server::create(std::move(*config), options);
   if (!server) {
@@ -309,6 +246,7 @@ int cmd_plugins(const std::vector<std::string>& args) {
   }
   isb::LoggingConfig quiet = config->logging;
   quiet.level = "error";  // refusals are printed below, not logged twice
+  quiet.file_path.clear();  // a listing writes no log file
   (void)isb::logging::init(quiet);
   isb::PluginHost host;
   std::vector<std::string> dirs = common.plugin_dirs;
@@ -322,6 +260,8 @@ int cmd_plugins(const std::vector<std::string>& args) {
                 p.version.c_str(), p.abi_major, p.abi_minor, p.path.c_str());
   }
   for (const auto& r : report.refused) std::printf("refused: %s\n", r.c_str());
+  for (const auto& r : report.untrusted) std::printf("refused: %s\n", r.c_str());
+  if (!report.untrusted.empty()) return kExitFailure;
   if (report.loaded.empty()) {
     std::string searched;
     for (const auto& d : dirs) searched += (searched.empty() ? "" : ", ") + d;

@@ -22,8 +22,22 @@ TEST_F(DockerBackendTest, ProbeReportsEngineAndWhatItEnforces) {
   EXPECT_EQ(p.at("backend").as_string(), "docker");
   EXPECT_TRUE(p.at("available").as_bool());
   const json::object& engine = p.at("engine").as_object();
-  EXPECT_EQ(engine.at("api_version").as_string(), "1.41");  // Debian 12's docker.io speaks 1.41
-  EXPECT_FALSE(engine.at("version").as_string().empty());
+  // The version the engine's own /version (read with curl) implies: the
+  // newest both sides speak, the backend speaking 1.41 to 1.54 (1.41 against
+  // Debian 12's docker.io 20.10).
+  json::value v = engine_get("/version");
+  ASSERT_TRUE(v.is_object());
+  const std::string engine_api(v.at("ApiVersion").as_string());
+  const int newest = std::stoi(engine_api.substr(2));
+  const std::string expected = "1." + std::to_string(std::min(newest, 54));
+  EXPECT_EQ(engine.at("api_version").as_string(), expected) << "the engine speaks up to " << engine_api;
+  EXPECT_EQ(engine.at("api_version_source").as_string(), "negotiated");
+  EXPECT_EQ(engine.at("version").as_string(), v.at("Version").as_string());
+  EXPECT_EQ(engine.at("engine_api_version").as_string(), engine_api);
+  if (v.as_object().contains("MinAPIVersion")) {
+    EXPECT_EQ(engine.at("engine_min_api_version").as_string(), v.at("MinAPIVersion").as_string());
+    EXPECT_GE(std::min(newest, 54), std::stoi(std::string(v.at("MinAPIVersion").as_string()).substr(2)));
+  }
   EXPECT_EQ(engine.at("exec_path").as_string(), "agent");
   std::map<std::string, bool> enforced;
   for (const auto& e : p.at("protections").as_array()) {
@@ -38,6 +52,34 @@ TEST_F(DockerBackendTest, ProbeReportsEngineAndWhatItEnforces) {
   EXPECT_TRUE(enforced.at("network_namespace"));
   // dockerd here runs without userns-remap: container root is host uid 0.
   EXPECT_FALSE(enforced.at("user_namespace"));
+}
+
+TEST_F(DockerBackendTest, ConfiguredApiVersionTheEngineDoesNotSpeakIsRefusedNamingItsRange) {
+  json::value v = engine_get("/version");
+  ASSERT_TRUE(v.is_object());
+  const std::string engine_api(v.at("ApiVersion").as_string());
+  const int newest = std::stoi(engine_api.substr(2));
+  if (newest >= 54) {
+    // An engine that speaks every version the backend knows takes the newest.
+    isb_instance* other = plugin_.create(R"({"api_version":"1.54"})");
+    ASSERT_NE(other, nullptr);
+    auto [s, doc] = TestPlugin::call_json([&](const isb_json_out* o) { return api_->probe(other, o); });
+    EXPECT_EQ(json::parse(doc).at("engine").at("api_version").as_string(), "1.54") << doc;
+    plugin_.descriptor()->destroy(other);
+    return;
+  }
+  const std::string above = "1." + std::to_string(newest + 1);
+  isb_instance* other = plugin_.create(R"({"api_version":")" + above + R"("})");
+  ASSERT_NE(other, nullptr);
+  auto [s, doc] = TestPlugin::call_json([&](const isb_json_out* o) { return api_->probe(other, o); });
+  ASSERT_EQ(s, ISB_OK);
+  json::object p = json::parse(doc).as_object();
+  EXPECT_FALSE(p.at("available").as_bool());
+  std::string error(p.at("error").as_string());
+  EXPECT_NE(error.find("api_version " + above + " is refused"), std::string::npos) << error;
+  EXPECT_NE(error.find(" to " + engine_api), std::string::npos) << error;
+  EXPECT_EQ(p.at("engine").at("engine_api_version").as_string(), engine_api);
+  plugin_.descriptor()->destroy(other);
 }
 
 TEST_F(DockerBackendTest, ProbeSaysUnavailableWhenTheSocketIsAbsent) {

@@ -1,13 +1,24 @@
 // config_test.cpp: tests of the sandbox.yaml loader (core/src/config).
 //
 // Most tests parse YAML text given inline so that the line numbers the errors
-// must name are visible next to the assertion. The environment is always
-// passed explicitly, so the tests do not depend on the caller's SANDBOX_*.
+// must name are visible next to the assertion. The environment and the user
+// (root unless a test says otherwise) are always passed explicitly, so the
+// tests do not depend on the caller's SANDBOX_*, HOME or uid.
 #include <gmock/gmock.h>
+#include <grp.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <filesystem>
+#include <fstream>
 #include <isb/core/config.hpp>
+#include <isb/core/mcp_config.hpp>
+#include <sstream>
 #include <string>
+
+#include "config/log_format.hpp"
+#include "config/path_trust.hpp"
 
 namespace isb {
 namespace {
@@ -17,9 +28,10 @@ using ::testing::HasSubstr;
 
 const std::string kFixtures = ISB_TEST_FIXTURES_DIR "/config";
 const std::string kShippedConfig = ISB_TEST_FIXTURES_DIR "/../../config/sandbox.yaml";
+const std::string kSeedDir = ISB_TEST_FIXTURES_DIR "/seed";
 
 Result<Config> parse(const std::string& yaml, const Env& env = {}) {
-  return parse_config(yaml, "test.yaml", env);
+  return parse_config(yaml, "test.yaml", env, /*uid=*/0);
 }
 
 // The error message of a load that must fail (empty, with a test failure, if it did not).
@@ -37,36 +49,44 @@ Config parse_ok(const std::string& yaml, const Env& env = {}) {
 }
 
 TEST(ConfigTest, DefaultsWithoutFile) {
-  auto r = load_config(ConfigSource{.explicit_file = std::nullopt,
-                                    .search_paths = {kFixtures + "/does-not-exist.yaml"},
-                                    .environment = Env{}});
+  auto r =
+      load_config(ConfigSource{.explicit_file = std::nullopt,
+                               .search_paths = std::vector<std::string>{kFixtures + "/does-not-exist.yaml"},
+                               .environment = Env{},
+                               .uid = 0});
   ASSERT_TRUE(r.ok()) << r.error().message;
   EXPECT_EQ(r->source, "built-in defaults");
-  EXPECT_EQ(r->sandbox.base_dir, "/tmp/intelligent_sandbox");
+  EXPECT_EQ(r->source_origin, "");
   EXPECT_EQ(r->sandbox.max_workspaces, 10);
   EXPECT_EQ(r->isolation.backend, "process");
   EXPECT_FALSE(r->isolation.backend_explicit);
   EXPECT_EQ(r->security.level, SecurityLevel::kMedium);
   EXPECT_EQ(r->logging.level, "info");
-  EXPECT_EQ(r->state_dir(), "/tmp/intelligent_sandbox/state");
-  EXPECT_EQ(r->workspaces_dir(), "/tmp/intelligent_sandbox/workspaces");
-  EXPECT_EQ(r->audit_log_path(), "/tmp/intelligent_sandbox/state/audit.log");
-  EXPECT_EQ(r->cache_dir(), "/tmp/intelligent_sandbox/state/cache");
+  // The seed's system layout, for root; nothing under /tmp.
+  EXPECT_EQ(r->sandbox.base_dir, "/var/lib/intelligent-sandbox");
+  EXPECT_EQ(r->state_dir(), "/var/lib/intelligent-sandbox");
+  EXPECT_EQ(r->workspaces_dir(), "/var/lib/intelligent-sandbox/workspaces");
+  EXPECT_EQ(r->audit_log_path(), "/var/log/intelligent-sandbox/audit.log");
+  EXPECT_EQ(r->logging.file_path, "/var/log/intelligent-sandbox/sandbox.log");
+  EXPECT_EQ(r->log_dir, "/var/log/intelligent-sandbox");
+  EXPECT_EQ(r->cache_dir(), "/var/cache/intelligent-sandbox");
 }
 
 TEST(ConfigTest, EmptyAndCommentOnlyFilesAreDefaults) {
   EXPECT_EQ(parse_ok("").sandbox.max_workspaces, 10);
   EXPECT_EQ(parse_ok("# nothing here\n\n   # still nothing\n").performance.operation_timeout, 300);
   // A section whose keys are all commented out is empty, not an error.
-  EXPECT_EQ(parse_ok("sandbox:\n  # base_dir: /x\n").sandbox.base_dir, "/tmp/intelligent_sandbox");
+  EXPECT_EQ(parse_ok("sandbox:\n  # base_dir: /x\n").sandbox.base_dir, "/var/lib/intelligent-sandbox");
 }
 
 TEST(ConfigTest, ShippedSandboxYamlEqualsDefaults) {
-  auto r = load_config(ConfigSource{.explicit_file = kShippedConfig, .environment = Env{}});
+  auto r = load_config(ConfigSource{.explicit_file = kShippedConfig, .environment = Env{}, .uid = 0});
   ASSERT_TRUE(r.ok()) << r.error().message;
   const Config& c = *r;
-  const Config d;
+  const Config d = parse_ok("");  // the built-in defaults, their paths resolved the same way
   EXPECT_EQ(c.source, kShippedConfig);
+  EXPECT_EQ(c.source_origin, "--config");
+  EXPECT_EQ(c.log_dir, d.log_dir);
 
   EXPECT_EQ(c.sandbox.base_dir, d.sandbox.base_dir);
   EXPECT_EQ(c.sandbox.max_workspaces, d.sandbox.max_workspaces);
@@ -182,7 +202,7 @@ TEST(ConfigTest, WrongTypeNamesKeyAndLine) {
 
 TEST(ConfigTest, NullValueKeepsDefault) {
   Config c = parse_ok("sandbox:\n  base_dir:\n  max_workspaces: ~\nisolation:\n  backend: null\n");
-  EXPECT_EQ(c.sandbox.base_dir, "/tmp/intelligent_sandbox");
+  EXPECT_EQ(c.sandbox.base_dir, "/var/lib/intelligent-sandbox");
   EXPECT_EQ(c.sandbox.max_workspaces, 10);
   EXPECT_FALSE(c.isolation.backend_explicit);
 }
@@ -272,7 +292,8 @@ TEST(ConfigTest, EnvOverridesGenericKey) {
   EXPECT_FALSE(c.cache.enabled);
   EXPECT_EQ(c.plugins.required, (std::vector<std::string>{"isolation-process", "planner-rules"}));
   EXPECT_EQ(c.logging.level, "error");
-  EXPECT_EQ(c.logging.file_path, "");
+  // An empty variable counts as unset: the layout's file under the base dir.
+  EXPECT_EQ(c.logging.file_path, "/from/env/state/sandbox.log");
 }
 
 TEST(ConfigTest, EnvOverridesNestedKey) {
@@ -294,7 +315,9 @@ TEST(ConfigTest, NamedSeedVariables) {
   EXPECT_EQ(c.isolation.use_docker, std::optional<bool>(true));
   EXPECT_EQ(c.isolation.backend, "docker");
   EXPECT_EQ(c.sandbox.max_workspaces, 7);
-  EXPECT_EQ(c.performance.operation_timeout, 120);
+  // The seed's environment reference: SANDBOX_TIMEOUT is the workspace timeout.
+  EXPECT_EQ(c.sandbox.workspace_timeout, 120);
+  EXPECT_EQ(c.performance.operation_timeout, 300);
   EXPECT_EQ(c.security.api_keys, (std::vector<std::string>{"from-file", "from-env"}));
   EXPECT_EQ(c.logging.level, "warning");
 
@@ -370,15 +393,17 @@ TEST(ConfigTest, ExplicitFileMissingIsError) {
 TEST(ConfigTest, SearchPathsFirstExistingWins) {
   const std::string first = kFixtures + "/search_first.yaml";
   const std::string second = kFixtures + "/search_second.yaml";
-  auto r = load_config(ConfigSource{.explicit_file = std::nullopt,
-                                    .search_paths = {kFixtures + "/absent.yaml", first, second},
-                                    .environment = Env{}});
+  auto r = load_config(
+      ConfigSource{.explicit_file = std::nullopt,
+                   .search_paths = std::vector<std::string>{kFixtures + "/absent.yaml", first, second},
+                   .environment = Env{}});
   ASSERT_TRUE(r.ok()) << r.error().message;
   EXPECT_EQ(r->source, first);
   EXPECT_EQ(r->sandbox.max_workspaces, 3);
 
-  auto s = load_config(
-      ConfigSource{.explicit_file = std::nullopt, .search_paths = {second, first}, .environment = Env{}});
+  auto s = load_config(ConfigSource{.explicit_file = std::nullopt,
+                                    .search_paths = std::vector<std::string>{second, first},
+                                    .environment = Env{}});
   ASSERT_TRUE(s.ok()) << s.error().message;
   EXPECT_EQ(s->source, second);
   EXPECT_EQ(s->sandbox.max_workspaces, 4);
@@ -479,7 +504,7 @@ TEST(ConfigTest, FrontDoorFloodKeysHaveDefaultsTheShippedFileAndEnvironmentAndRa
   EXPECT_EQ(d.security.audit_rotation.max_size_mb, 100);
   EXPECT_EQ(d.security.audit_rotation.backup_count, 5);
 
-  auto shipped = load_config(ConfigSource{.explicit_file = kShippedConfig, .environment = Env{}});
+  auto shipped = load_config(ConfigSource{.explicit_file = kShippedConfig, .environment = Env{}, .uid = 0});
   ASSERT_TRUE(shipped.ok()) << shipped.error().message;
   EXPECT_EQ(shipped->security.auth_failures.threshold, d.security.auth_failures.threshold);
   EXPECT_EQ(shipped->security.auth_failures.backoff_max_s, d.security.auth_failures.backoff_max_s);
@@ -508,6 +533,406 @@ TEST(ConfigTest, FrontDoorFloodKeysHaveDefaultsTheShippedFileAndEnvironmentAndRa
       "environment variable SANDBOX_SECURITY_AUDIT_ROTATION_BACKUP_COUNT: expected an integer >= 0, got -1");
   EXPECT_THAT(error_of(parse("security:\n  auth_failures:\n    treshold: 3\n")),
               HasSubstr("did you mean threshold?"));
+}
+
+// ---------------------------------------------------------------------------
+// Issue 14: where the file comes from, who may write it, where state goes.
+
+namespace fs = std::filesystem;
+
+// A private temporary directory, removed afterwards.
+class TempDir {
+ public:
+  TempDir() {
+    char tmpl[] = "/tmp/isb-config-test-XXXXXX";
+    path_ = mkdtemp(tmpl);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  const std::string& path() const { return path_; }
+  std::string write(const std::string& rel, const std::string& text, mode_t mode = 0644) const {
+    std::string p = path_ + "/" + rel;
+    fs::create_directories(fs::path(p).parent_path());
+    std::ofstream(p) << text;
+    chmod(p.c_str(), mode);
+    return p;
+  }
+
+ private:
+  std::string path_;
+};
+
+// The working directory of whoever starts the server is the project an agent
+// works on; a config/sandbox.yaml there must not be read.
+TEST(ConfigLookup, NeverReadsTheWorkingDirectory) {
+  if (fs::exists("/etc/intelligent-sandbox/sandbox.yaml")) GTEST_SKIP() << "this host has a system config";
+  TempDir project;
+  project.write("config/sandbox.yaml", "security:\n  level: low\nplugins:\n  directories: [/tmp/evil]\n");
+  TempDir home;
+  const fs::path before = fs::current_path();
+  fs::current_path(project.path());
+  auto r = load_config(ConfigSource{.environment = Env{{"HOME", home.path()}}, .uid = 1000});
+  fs::current_path(before);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->source, "built-in defaults");
+  EXPECT_EQ(r->security.level, SecurityLevel::kMedium);
+  EXPECT_TRUE(r->plugins.directories.empty());
+}
+
+TEST(ConfigLookup, StandardPathsAreTheUsersXdgConfigThenEtc) {
+  EXPECT_EQ(standard_config_paths(Env{{"HOME", "/home/a"}}, 1000),
+            (std::vector<std::string>{"/home/a/.config/intelligent-sandbox/sandbox.yaml",
+                                      "/etc/intelligent-sandbox/sandbox.yaml"}));
+  EXPECT_EQ(standard_config_paths(Env{{"HOME", "/home/a"}, {"XDG_CONFIG_HOME", "/cfg"}}, 1000),
+            (std::vector<std::string>{"/cfg/intelligent-sandbox/sandbox.yaml",
+                                      "/etc/intelligent-sandbox/sandbox.yaml"}));
+  // The XDG spec: a relative value is ignored.
+  EXPECT_EQ(standard_config_paths(Env{{"HOME", "/home/a"}, {"XDG_CONFIG_HOME", "rel"}}, 1000).front(),
+            "/home/a/.config/intelligent-sandbox/sandbox.yaml");
+  // A system service reads /etc only, never root's home.
+  EXPECT_EQ(standard_config_paths(Env{{"HOME", "/root"}}, 0),
+            (std::vector<std::string>{"/etc/intelligent-sandbox/sandbox.yaml"}));
+}
+
+TEST(ConfigLookup, ConfigFlagThenSandboxConfigThenUserConfig) {
+  TempDir t;
+  const std::string flag = t.write("flag.yaml", "sandbox:\n  max_workspaces: 2\n");
+  const std::string named = t.write("named.yaml", "sandbox:\n  max_workspaces: 3\n");
+  t.write("xdg/intelligent-sandbox/sandbox.yaml", "sandbox:\n  max_workspaces: 4\n");
+  const Env env{{"HOME", t.path()}, {"XDG_CONFIG_HOME", t.path() + "/xdg"}, {"SANDBOX_CONFIG", named}};
+
+  auto a = load_config(ConfigSource{.explicit_file = flag, .environment = env, .uid = 1000});
+  ASSERT_TRUE(a.ok()) << a.error().message;
+  EXPECT_EQ(a->sandbox.max_workspaces, 2);
+  EXPECT_EQ(a->source_origin, "--config");
+
+  auto b = load_config(ConfigSource{.environment = env, .uid = 1000});
+  ASSERT_TRUE(b.ok()) << b.error().message;
+  EXPECT_EQ(b->sandbox.max_workspaces, 3);
+  EXPECT_EQ(b->source, named);
+  EXPECT_EQ(b->source_origin, "$SANDBOX_CONFIG");
+
+  Env no_named = env;
+  no_named.erase("SANDBOX_CONFIG");
+  auto c = load_config(ConfigSource{.environment = no_named, .uid = 1000});
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(c->sandbox.max_workspaces, 4);
+  EXPECT_EQ(c->source, t.path() + "/xdg/intelligent-sandbox/sandbox.yaml");
+  EXPECT_EQ(c->source_origin, "user config");
+
+  // Named but missing is an error, not a silent fall back to defaults.
+  auto d =
+      load_config(ConfigSource{.environment = Env{{"SANDBOX_CONFIG", t.path() + "/nope.yaml"}}, .uid = 0});
+  EXPECT_THAT(error_of(d),
+              HasSubstr("nope.yaml' does not exist; check the SANDBOX_CONFIG environment variable"));
+}
+
+TEST(ConfigTrust, RefusesAConfigFileOthersCanWrite) {
+  TempDir t;
+  const std::string file = t.write("sandbox.yaml", "security:\n  level: low\n", 0666);
+  std::string msg =
+      error_of(load_config(ConfigSource{.explicit_file = file, .environment = Env{}, .uid = 0}));
+  EXPECT_THAT(msg,
+              HasSubstr("config file " + file + ": refused: " + file + " is writable by others (mode 0666"));
+  EXPECT_THAT(msg, HasSubstr("Fix: chmod o-w " + file));
+
+  chmod(file.c_str(), 0644);
+  EXPECT_TRUE(load_config(ConfigSource{.explicit_file = file, .environment = Env{}, .uid = 0}).ok());
+}
+
+TEST(ConfigTrust, RefusesAConfigFileInADirectoryOthersCanWrite) {
+  TempDir t;
+  const std::string file = t.write("open/sandbox.yaml", "");
+  const std::string dir = t.path() + "/open";
+  chmod(dir.c_str(), 0777);
+  std::string msg =
+      error_of(load_config(ConfigSource{.explicit_file = file, .environment = Env{}, .uid = 0}));
+  EXPECT_THAT(msg, HasSubstr(dir + " (a directory above it) is writable by others (mode 0777"));
+  // With the sticky bit (as /tmp has), others cannot rename or remove the file.
+  chmod(dir.c_str(), 01777);
+  EXPECT_TRUE(load_config(ConfigSource{.explicit_file = file, .environment = Env{}, .uid = 0}).ok());
+}
+
+TEST(ConfigTrust, RefusesAConfigFileOfAnotherUser) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to chown";
+  TempDir t;
+  const std::string file = t.write("sandbox.yaml", "");
+  ASSERT_EQ(chown(file.c_str(), 4242, static_cast<gid_t>(-1)), 0);
+  std::string msg =
+      error_of(load_config(ConfigSource{.explicit_file = file, .environment = Env{}, .uid = 0}));
+  EXPECT_THAT(msg, HasSubstr(file + " is owned by uid 4242"));
+  // The server's own user may own it, and so may root.
+  EXPECT_TRUE(
+      load_config(ConfigSource{.explicit_file = file, .environment = Env{{"HOME", "/h"}}, .uid = 4242}).ok());
+}
+
+TEST(ConfigTrust, GroupWritableOnlyWhenTheGroupIsTheOwnersOwn) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to chgrp";
+  TempDir t;
+  const std::string file = t.write("sandbox.yaml", "", 0664);
+  // root:root, root's private group (no other members listed on common hosts).
+  group* root_group = getgrgid(0);
+  if (root_group && root_group->gr_mem && *root_group->gr_mem)
+    GTEST_SKIP() << "the root group has members here";
+  EXPECT_TRUE(config_internal::check_trusted(file, config_internal::PathKind::kFile, "config file", 0).ok());
+  group* other = getgrnam("daemon");
+  if (!other) GTEST_SKIP() << "no daemon group";
+  ASSERT_EQ(chown(file.c_str(), 0, other->gr_gid), 0);
+  auto st = config_internal::check_trusted(file, config_internal::PathKind::kFile, "config file", 0);
+  ASSERT_FALSE(st.ok());
+  EXPECT_THAT(st.error().message, HasSubstr("is writable by its group daemon (mode 0664"));
+}
+
+TEST(ConfigLayout, RootGetsTheSeedsSystemDirectories) {
+  Config c = parse_ok("");
+  EXPECT_EQ(c.state_dir(), "/var/lib/intelligent-sandbox");
+  EXPECT_EQ(c.workspaces_dir(), "/var/lib/intelligent-sandbox/workspaces");
+  EXPECT_EQ(c.cache_dir(), "/var/cache/intelligent-sandbox");
+  EXPECT_EQ(c.audit_log_path(), "/var/log/intelligent-sandbox/audit.log");
+  EXPECT_EQ(c.logging.file_path, "/var/log/intelligent-sandbox/sandbox.log");
+}
+
+TEST(ConfigLayout, OtherUsersGetTheirXdgDirectories) {
+  auto c = parse_config("", "test.yaml", Env{{"HOME", "/home/ann"}}, 1000);
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(c->state_dir(), "/home/ann/.local/state/intelligent-sandbox");
+  EXPECT_EQ(c->workspaces_dir(), "/home/ann/.local/state/intelligent-sandbox/workspaces");
+  EXPECT_EQ(c->cache_dir(), "/home/ann/.cache/intelligent-sandbox");
+  EXPECT_EQ(c->audit_log_path(), "/home/ann/.local/state/intelligent-sandbox/audit.log");
+  EXPECT_EQ(c->logging.file_path, "/home/ann/.local/state/intelligent-sandbox/sandbox.log");
+
+  auto x =
+      parse_config("", "test.yaml",
+                   Env{{"HOME", "/home/ann"}, {"XDG_STATE_HOME", "/st"}, {"XDG_CACHE_HOME", "/ca"}}, 1000);
+  ASSERT_TRUE(x.ok()) << x.error().message;
+  EXPECT_EQ(x->state_dir(), "/st/intelligent-sandbox");
+  EXPECT_EQ(x->cache_dir(), "/ca/intelligent-sandbox");
+
+  // Nowhere to put it: an error saying what to set, not /tmp.
+  auto none = parse_config("", "test.yaml", Env{}, 424242);
+  EXPECT_THAT(error_of(none), HasSubstr("no place for the server's state"));
+  EXPECT_THAT(error_of(none), HasSubstr("SANDBOX_BASE_DIR"));
+  // With a base dir there is no need for a home.
+  EXPECT_TRUE(parse_config("", "test.yaml", Env{{"SANDBOX_BASE_DIR", "/srv/isb"}}, 424242).ok());
+}
+
+TEST(ConfigLayout, BaseDirOrStateDirKeepsEverythingUnderIt) {
+  auto b = parse_config("", "test.yaml", Env{{"SANDBOX_BASE_DIR", "/srv/isb"}, {"HOME", "/home/ann"}}, 1000);
+  ASSERT_TRUE(b.ok()) << b.error().message;
+  EXPECT_EQ(b->state_dir(), "/srv/isb/state");
+  EXPECT_EQ(b->workspaces_dir(), "/srv/isb/workspaces");
+  EXPECT_EQ(b->cache_dir(), "/srv/isb/state/cache");
+  EXPECT_EQ(b->audit_log_path(), "/srv/isb/state/audit.log");
+  EXPECT_EQ(b->logging.file_path, "/srv/isb/state/sandbox.log");
+
+  Config s = parse_ok("sandbox:\n  state_dir: /data/isb\n");
+  EXPECT_EQ(s.workspaces_dir(), "/data/isb/workspaces") << "workspaces under the state dir";
+  EXPECT_EQ(s.cache_dir(), "/data/isb/cache");
+
+  // "" on purpose: stderr only, and no log directory to make.
+  Config quiet = parse_ok("logging:\n  file_path: \"\"\nsecurity:\n  audit_log_path: /var/log/a.log\n");
+  EXPECT_EQ(quiet.logging.file_path, "");
+  EXPECT_EQ(quiet.log_dir, "");
+}
+
+TEST(ConfigLayout, StateDirectoryOfAnotherUserIsAClearError) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to chown";
+  TempDir t;
+  const std::string state = t.path() + "/state";
+  ASSERT_TRUE(config_internal::ensure_owned_directory(state, "state directory", "sandbox.state_dir", 0).ok());
+  struct stat st {};
+  ASSERT_EQ(stat(state.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0700u) << "made private";
+  ASSERT_EQ(chown(state.c_str(), 4242, 4242), 0);
+  auto r = config_internal::ensure_owned_directory(state, "state directory", "sandbox.state_dir", 0);
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(r.error().message, HasSubstr("state directory " + state + " belongs to uid 4242 (uid 4242)"));
+  EXPECT_THAT(r.error().message, HasSubstr("sudo chown -R root " + state));
+  EXPECT_THAT(r.error().message, HasSubstr("or set sandbox.state_dir"));
+
+  ASSERT_EQ(chown(state.c_str(), 0, 0), 0);
+  chmod(state.c_str(), 0777);
+  r = config_internal::ensure_owned_directory(state, "state directory", "sandbox.state_dir", 0);
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(r.error().message, HasSubstr("is writable by others (mode 0777)"));
+}
+
+// ---------------------------------------------------------------------------
+// Keys that parse but cannot be honoured are refused where they are written.
+
+TEST(ConfigRefusals, ProfilingAndOpenNetworkAreRefusedWithTheLine) {
+  EXPECT_THAT(
+      error_of(parse("performance:\n  metrics_interval: 5\n  profiling_enabled: true\n")),
+      HasSubstr("test.yaml:3: performance.profiling_enabled: true is not supported: this server has no "
+                "profiler"));
+  EXPECT_FALSE(parse_ok("performance:\n  profiling_enabled: false\n").performance.profiling_enabled);
+  EXPECT_THAT(error_of(parse("", Env{{"SANDBOX_PERFORMANCE_PROFILING_ENABLED", "1"}})),
+              HasSubstr("environment variable SANDBOX_PERFORMANCE_PROFILING_ENABLED: true is not supported"));
+  EXPECT_THAT(error_of(parse("security:\n  network_isolation: false\n")),
+              HasSubstr("test.yaml:2: security.network_isolation: false is not supported"));
+}
+
+TEST(ConfigRefusals, PythonLogFormatIsTranslatedOrRefused) {
+  using config_internal::spdlog_pattern;
+  EXPECT_EQ(*spdlog_pattern("%(asctime)s - %(name)s - %(levelname)s - %(message)s"),
+            "%Y-%m-%d %H:%M:%S,%e - %n - %Q - %v");
+  EXPECT_EQ(*spdlog_pattern("%(levelname)-8s %(process)d/%(thread)d %(levelno)s 100%% %(message)s"),
+            "%-8Q %P/%t %N 100%% %v");
+  EXPECT_EQ(*spdlog_pattern("[%l] %v"), "[%l] %v") << "an spdlog pattern stays as it is";
+  EXPECT_EQ(*spdlog_pattern(""), "");
+
+  Config c = parse_ok("logging:\n  format: '%(asctime)s %(levelname)s %(message)s'\n");
+  EXPECT_EQ(c.logging.format, "%(asctime)s %(levelname)s %(message)s")
+      << "kept as written; translated at start";
+
+  EXPECT_THAT(
+      error_of(parse("logging:\n  level: info\n  format: '%(asctime)s %(funcName)s %(message)s'\n")),
+      HasSubstr("test.yaml:3: logging.format: %(funcName) has no value in this server's log records in "
+                "'%(asctime)s %(funcName)s %(message)s'; a Python logging format may use asctime, created, "
+                "msecs, name, levelname, levelno, message, process, thread"));
+  EXPECT_THAT(error_of(parse("logging:\n  format: '%(asctime)s %(bogus)s %(message)s'\n")),
+              HasSubstr("%(bogus) is not a Python LogRecord field"));
+  EXPECT_THAT(error_of(parse("logging:\n  format: '%(asctime)s'\n")), HasSubstr("there is no %(message)s"));
+  EXPECT_THAT(error_of(parse("logging:\n  format: '%(message).5s'\n")),
+              HasSubstr("a precision on %(message)"));
+  EXPECT_THAT(error_of(parse("logging:\n  format: '%(message)d'\n")),
+              HasSubstr("the conversion 'd' of %(message)"));
+  EXPECT_THAT(error_of(parse("logging:\n  format: '%(asctime)-30s %(message)s'\n")),
+              HasSubstr("a width on %(asctime)"));
+  EXPECT_THAT(error_of(parse("logging:\n  format: '%(message)s %d'\n")), HasSubstr("'%d' at offset 12"));
+  EXPECT_THAT(error_of(parse("logging:\n  format: '[%l] %n'\n")), HasSubstr("has no %v (the message)"));
+  EXPECT_THAT(error_of(parse("", Env{{"SANDBOX_LOGGING_FORMAT", "%(lineno)d %(message)s"}})),
+              HasSubstr("environment variable SANDBOX_LOGGING_FORMAT: %(lineno) has no value"));
+}
+
+// ---------------------------------------------------------------------------
+// The seed guide's files, as printed (tests/fixtures/seed/README.md).
+
+std::string read_text(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+TEST(SeedFiles, SandboxYamlLoadsAsPrintedAndEveryKeyTakesEffect) {
+  auto r = load_config(ConfigSource{
+      .explicit_file = kSeedDir + "/sandbox.yaml", .environment = Env{{"HOME", "/home/ann"}}, .uid = 1000});
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  const Config& c = *r;
+  EXPECT_EQ(c.sandbox.base_dir, "/tmp/intelligent_sandbox");
+  EXPECT_EQ(c.sandbox.max_workspaces, 10);
+  EXPECT_EQ(c.sandbox.workspace_timeout, 3600);
+  EXPECT_TRUE(c.sandbox.auto_cleanup);
+  EXPECT_EQ(c.sandbox.cleanup_interval, 300);
+  EXPECT_EQ(c.isolation.backend, "docker") << "use_docker: true";
+  EXPECT_EQ(c.isolation.container_image, "ubuntu:22.04");
+  EXPECT_TRUE(c.isolation.fallback_isolation);
+  EXPECT_EQ(c.isolation.resource_limits.memory_mb, 2048);
+  EXPECT_EQ(c.isolation.resource_limits.max_open_files, 1000);
+  EXPECT_EQ(c.security.level, SecurityLevel::kMedium);
+  EXPECT_TRUE(c.security.network_isolation);
+  EXPECT_EQ(c.security.allowed_endpoints,
+            (std::vector<std::string>{"pypi.org", "npmjs.org", "github.com", "docker.io"}));
+  EXPECT_EQ(c.audit_log_path(), "/var/log/intelligent_sandbox/audit.log");
+  EXPECT_EQ(c.logging.level, "info");
+  EXPECT_EQ(*config_internal::spdlog_pattern(c.logging.format), "%Y-%m-%d %H:%M:%S,%e - %n - %Q - %v");
+  EXPECT_EQ(c.logging.file_path, "/var/log/intelligent_sandbox/sandbox.log");
+  EXPECT_EQ(c.logging.max_size_mb, 100);
+  EXPECT_EQ(c.logging.backup_count, 5);
+  EXPECT_TRUE(c.cache.enabled);
+  EXPECT_EQ(c.cache_dir(), "/var/cache/intelligent_sandbox");
+  EXPECT_EQ(c.cache.max_size_mb, 1000);
+  EXPECT_EQ(c.cache.ttl, 3600);
+  EXPECT_EQ(c.cache.cleanup_interval, 600);
+  EXPECT_TRUE(c.performance.monitoring_enabled);
+  EXPECT_EQ(c.performance.metrics_interval, 60);
+  EXPECT_FALSE(c.performance.profiling_enabled);
+  EXPECT_EQ(c.performance.max_concurrent_operations, 20);
+  EXPECT_EQ(c.performance.operation_timeout, 300);
+  // The file names its own log paths, so there is no layout log directory to make.
+  EXPECT_EQ(c.log_dir, "");
+}
+
+TEST(SeedFiles, McpConfigLoadsAsPrintedAndApplies) {
+  auto m = parse_mcp_config(read_text(kSeedDir + "/mcp_config.json"), "mcp_config.json");
+  ASSERT_TRUE(m.ok()) << m.error().message;
+  EXPECT_EQ(m->server_name, "intelligent-sandbox");
+  EXPECT_EQ(m->server_description, "Intelligent Sandbox MCP Server");
+  EXPECT_EQ(m->protocol_version, "1.0");
+  EXPECT_EQ(m->transport, "stdio");
+  ASSERT_TRUE(m->tools.has_value());
+  std::vector<std::string> names;
+  for (const auto& t : *m->tools) names.push_back(t.name);
+  EXPECT_EQ(names, (std::vector<std::string>{"create_workspace", "analyze_codebase", "create_task_plan",
+                                             "execute_task_plan", "get_execution_history",
+                                             "destroy_workspace", "get_sandbox_status"}));
+  EXPECT_EQ(m->tools->at(2).parameters, (std::vector<std::pair<std::string, std::string>>{
+                                            {"workspace_id", "string"}, {"task_description", "string"}}));
+  EXPECT_EQ(m->authentication_enabled, true);
+  EXPECT_EQ(m->api_key_header, "X-API-Key");
+  EXPECT_EQ(m->burst, 10) << "burst_size is the seed's spelling of burst";
+  EXPECT_EQ(m->requests_per_minute, 60);
+
+  // On stdio, authentication has no key to check: accepted, and said so.
+  Config c = parse_ok("");
+  auto notes = apply_mcp_config(*m, c, "mcp-stdio");
+  ASSERT_TRUE(notes.ok()) << notes.error().message;
+  ASSERT_EQ(notes->size(), 1u);
+  EXPECT_THAT(notes->front(), HasSubstr("on stdio the client is the process that started this server"));
+  EXPECT_EQ(c.security.rate_limit.burst, 10);
+  EXPECT_THAT(c.plugins.settings_json.at("mcp-http"), HasSubstr(R"("api_key_header":"X-API-Key")"));
+  EXPECT_THAT(c.plugins.settings_json.at("mcp-stdio"),
+              HasSubstr(R"("server_description":"Intelligent Sandbox MCP Server")"));
+
+  // Over HTTP a key must exist somewhere.
+  Config h = parse_ok("");
+  EXPECT_THAT(apply_mcp_config(*m, h, "mcp-http").error().message,
+              HasSubstr("authentication.enabled is true but no key is configured"));
+  Config k = parse_ok("", Env{{"SANDBOX_API_KEY", "0123456789abcdef0123"}});
+  EXPECT_TRUE(apply_mcp_config(*m, k, "mcp-http").ok());
+}
+
+TEST(McpConfig, RefusesWhatItCannotHonourWithTheReason) {
+  auto error = [](const std::string& json) {
+    auto m = parse_mcp_config(json, "m.json");
+    EXPECT_FALSE(m.ok()) << json;
+    return m.ok() ? std::string() : m.error().message;
+  };
+  EXPECT_THAT(
+      error(R"({"transport":{"encoding":"latin-1"}})"),
+      HasSubstr("m.json: transport.encoding: 'latin-1' is not supported: MCP messages are JSON-RPC, which "
+                "is UTF-8"));
+  EXPECT_TRUE(parse_mcp_config(R"({"transport":{"encoding":"UTF-8"}})", "m.json").ok());
+  EXPECT_THAT(error(R"({"server":{"protocol_version":"2025-06-18"}})"),
+              HasSubstr("server.protocol_version: '2025-06-18' cannot be set: MCP client and server agree"));
+  EXPECT_THAT(error(R"({"authentication":{"type":"oauth"}})"), HasSubstr("'oauth' is not supported"));
+  EXPECT_THAT(error(R"({"authentication":{"header":"X API Key"}})"), HasSubstr("is not an HTTP header name"));
+  EXPECT_THAT(error(R"({"rate_limiting":{"burst":5,"burst_size":5}})"), HasSubstr("give one of the two"));
+  EXPECT_THAT(error(R"({"tools":[]})"), HasSubstr("an empty list would offer no tool at all"));
+  EXPECT_THAT(error(R"({"tools":[{"name":"a"},{"name":"a"}]})"),
+              HasSubstr("tools[1]: lists 'a' a second time"));
+  EXPECT_THAT(error(R"({"tools":[{"name":"a","parameters":{"x":"text"}}]})"),
+              HasSubstr("tools[0].parameters.x: must be a JSON Schema type"));
+  EXPECT_THAT(error(R"({"tools":[{"name":"a","args":{}}]})"),
+              HasSubstr("m.json: unknown key tools[0].args; valid keys in 'tools[0]' are: name, description, "
+                        "parameters"));
+  EXPECT_THAT(error(R"({"server":{"nmae":"x"}})"), HasSubstr("unknown key server.nmae"));
+  EXPECT_THAT(error(R"({"extra":{}})"),
+              HasSubstr("unknown key extra; valid keys are: server, transport, tools"));
+}
+
+TEST(McpConfig, FileOthersCanWriteIsRefused) {
+  TempDir t;
+  const std::string file = t.write("mcp.json", "{}", 0602);
+  auto m = load_mcp_config(file, 0);
+  ASSERT_FALSE(m.ok());
+  EXPECT_THAT(m.error().message, HasSubstr("MCP config file " + file + ": refused: " + file +
+                                           " is writable by others (mode 0602"));
+  chmod(file.c_str(), 0600);
+  EXPECT_TRUE(load_mcp_config(file, 0).ok());
 }
 
 }  // namespace

@@ -10,6 +10,8 @@
 #include <boost/json/serialize.hpp>
 
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace isb {
 namespace {
@@ -182,6 +184,66 @@ TEST(OperationRegistryTest, DuplicateNameRefused) {
   ASSERT_FALSE(bs.ok());
   EXPECT_THAT(bs.error().message, HasSubstr("'bad-schema': input schema is not JSON"));
   EXPECT_FALSE(reg.contains("bad-schema"));
+}
+
+// mcp_config.json "tools": what is listed is all that is offered, to every
+// front door, since they all read the registry.
+TEST(OperationRegistryTest, ExposeOnlyRestrictsListAndCall) {
+  OperationRegistry reg;
+  ASSERT_TRUE(reg.add(ping("a")).ok());
+  ASSERT_TRUE(reg.add(ping("b")).ok());
+  ASSERT_TRUE(reg.add(ping("c")).ok());
+  ASSERT_TRUE(
+      reg.expose_only({{"c", "Operator's words", {{"workspace_id", "string"}}}, {"a", std::nullopt, {}}},
+                      "mcp.json")
+          .ok());
+  json::array listed = reg.list();
+  ASSERT_EQ(listed.size(), 2u);
+  EXPECT_EQ(listed[0].at("name").as_string(), "a") << "registration order stays";
+  EXPECT_EQ(listed[1].at("description").as_string(), "Operator's words");
+  EXPECT_EQ(listed[0].at("description").as_string(), "Answers with the workspace id");
+  EXPECT_FALSE(reg.contains("b"));
+  auto c = ctx();
+  auto hidden = reg.call("b", json::object{{"workspace_id", "w"}}, c);
+  ASSERT_FALSE(hidden.ok());
+  EXPECT_EQ(hidden.error().code, ErrorCode::kNotFound);
+  EXPECT_THAT(hidden.error().message, HasSubstr("operation 'b' is not exposed (mcp.json lists the tools"));
+  EXPECT_THAT(hidden.error().message, HasSubstr("available: a, c"));
+  EXPECT_TRUE(reg.call("a", json::object{{"workspace_id", "w"}}, c).ok());
+}
+
+TEST(OperationRegistryTest, ExposeOnlyChecksNamesAndParametersAgainstTheOperations) {
+  OperationRegistry reg;
+  ASSERT_TRUE(reg.add(ping("a")).ok());
+  auto unknown = reg.expose_only({{"a", std::nullopt, {}}, {"nope", std::nullopt, {}}}, "m.json");
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_EQ(unknown.error().message,
+            "m.json: tools[1] (nope): this server has no tool of that name; its tools are: a");
+  auto param = reg.expose_only({{"a", std::nullopt, {{"plan_id", "string"}}}}, "m.json");
+  ASSERT_FALSE(param.ok());
+  EXPECT_THAT(
+      param.error().message,
+      HasSubstr("m.json: tools[0] (a): 'plan_id' is not an argument of a (its arguments: workspace_id, "
+                "timeout_s)"));
+  auto type = reg.expose_only({{"a", std::nullopt, {{"timeout_s", "string"}}}}, "m.json");
+  ASSERT_FALSE(type.ok());
+  EXPECT_THAT(type.error().message, HasSubstr("argument 'timeout_s' of a is \"integer\", not \"string\""));
+  EXPECT_TRUE(reg.contains("a")) << "a failed restriction restricts nothing";
+}
+
+TEST(OperationRegistryTest, ObserverSeesEveryCallOfAKnownOperation) {
+  OperationRegistry reg;
+  ASSERT_TRUE(reg.add(ping("a")).ok());
+  std::vector<std::pair<std::string, bool>> seen;
+  reg.set_observer([&](const std::string& name, std::chrono::nanoseconds took, const Error* error) {
+    EXPECT_GE(took.count(), 0);
+    seen.emplace_back(name, error == nullptr);
+  });
+  auto c = ctx();
+  (void)reg.call("a", json::object{{"workspace_id", "w"}}, c);
+  (void)reg.call("a", json::object{}, c);        // bad arguments: an error
+  (void)reg.call("made-up", json::object{}, c);  // not an operation: not observed
+  EXPECT_EQ(seen, (std::vector<std::pair<std::string, bool>>{{"a", true}, {"a", false}}));
 }
 
 }  // namespace

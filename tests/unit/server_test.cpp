@@ -6,12 +6,15 @@
 #include <boost/json.hpp>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdlib>
 #include <isb/core/isolation_backends.hpp>
+#include <isb/core/security.hpp>
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 namespace fs = std::filesystem;
 namespace json = boost::json;
@@ -309,6 +312,145 @@ TEST_F(LegacyAnalyzerTest, AnalysisFailsWhenNoAnalyzerTakesADirectoryFd) {
   EXPECT_EQ(r.error().code, isb::ErrorCode::kUnavailable);
   EXPECT_THAT(r.error().message, HasSubstr("no loaded analyzer can read a workspace tree safely"));
   EXPECT_THAT(r.error().message, HasSubstr("ABI 1.2"));
+}
+
+// ---------------------------------------------------------------------------
+// Issue 14: the status names what the server uses; the cache, the metrics and
+// the tools list of mcp_config.json are real; untrusted places are refused.
+
+TEST_F(ServerTest, StatusNamesConfigPathsCacheAndMetrics) {
+  auto s = start();
+  ASSERT_TRUE(s.ok()) << s.error().message;
+  (void)call(**s, "get_sandbox_status", {});
+  auto status = call(**s, "get_sandbox_status", {});
+  EXPECT_EQ(status.at("config_source").as_string(), "built-in defaults");
+  EXPECT_EQ(status.at("paths").at("state_dir").as_string(), root_ + "/base/state");
+  EXPECT_EQ(status.at("paths").at("workspaces_dir").as_string(), root_ + "/base/workspaces");
+  EXPECT_EQ(status.at("cache").at("dir").as_string(), root_ + "/base/state/cache");
+  const auto& metrics = status.at("metrics").as_object();
+  EXPECT_TRUE(metrics.at("enabled").as_bool());
+  EXPECT_GE(metrics.at("operations").at("get_sandbox_status").at("calls").as_uint64(), 1u);
+  EXPECT_EQ(metrics.at("gauges").at("workspaces_active").as_double(), 0.0);
+  EXPECT_GT(metrics.at("gauges").at("process_rss_bytes").as_double(), 0.0);
+  EXPECT_TRUE(metrics.at("gauges").as_object().contains("executions_running"));
+}
+
+TEST_F(ServerTest, MonitoringOffCollectsNothing) {
+  config_.performance.monitoring_enabled = false;
+  auto s = start();
+  ASSERT_TRUE(s.ok()) << s.error().message;
+  auto status = call(**s, "get_sandbox_status", {});
+  EXPECT_FALSE(status.at("metrics").at("enabled").as_bool());
+  EXPECT_FALSE(status.at("metrics").as_object().contains("operations"));
+}
+
+TEST_F(ServerTest, AnalysisIsCachedUntilTheTtlPasses) {
+  config_.cache.ttl = 1;
+  auto s = start();
+  ASSERT_TRUE(s.ok()) << s.error().message;
+  call(**s, "create_workspace", {{"source_path", project_}, {"workspace_id", "cached"}});
+  EXPECT_FALSE(call(**s, "analyze_codebase", {{"workspace_id", "cached"}}).at("cached").as_bool());
+  EXPECT_TRUE(call(**s, "analyze_codebase", {{"workspace_id", "cached"}}).at("cached").as_bool());
+  EXPECT_EQ(call(**s, "get_sandbox_status", {}).at("cache").at("entries").as_uint64(), 1u);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  EXPECT_FALSE(call(**s, "analyze_codebase", {{"workspace_id", "cached"}}).at("cached").as_bool())
+      << "older than cache.ttl";
+  EXPECT_EQ(call(**s, "get_sandbox_status", {}).at("cache").at("expired").as_uint64(), 1u);
+}
+
+TEST_F(ServerTest, CacheSweepRunsEveryCleanupInterval) {
+  config_.cache.ttl = 1;
+  config_.cache.cleanup_interval = 1;
+  auto s = start();
+  ASSERT_TRUE(s.ok()) << s.error().message;
+  call(**s, "create_workspace", {{"source_path", project_}, {"workspace_id", "swept"}});
+  call(**s, "analyze_codebase", {{"workspace_id", "swept"}});
+  EXPECT_EQ(call(**s, "get_sandbox_status", {}).at("cache").at("entries").as_uint64(), 1u);
+  uint64_t entries = 1;
+  for (int i = 0; i < 40 && entries > 0; ++i) {  // the ttl passes, then the next sweep removes it
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    entries = call(**s, "get_sandbox_status", {}).at("cache").at("entries").as_uint64();
+  }
+  EXPECT_EQ(entries, 0u) << "removed by the sweep, without another analyze_codebase";
+  EXPECT_FALSE(fs::exists(root_ + "/base/state/cache/analysis/swept"));
+}
+
+TEST_F(ServerTest, DefaultWorkspaceModeComesFromTheConfig) {
+  config_.sandbox.workspace_mode = "overlay";
+  auto s = start();
+  ASSERT_TRUE(s.ok()) << s.error().message;
+  auto ws = call(**s, "create_workspace", {{"source_path", project_}, {"workspace_id", "ov"}});
+  // Overlay where it can be mounted, else a copy that says overlay was asked for.
+  const json::object& w = ws.as_object();
+  const bool overlay = w.at("mode").as_string() == "overlay";
+  EXPECT_TRUE(overlay || std::string(w.at("mode_note").as_string()).find("overlay") != std::string::npos)
+      << json::serialize(ws);
+}
+
+TEST_F(ServerTest, PluginKeysOfTheConfigDecideWhatLoads) {
+  config_.plugins.directories = {ISB_TEST_SCRIPTED_PLUGIN_DIR};
+  auto s = start({ISB_TEST_PLUGIN_DIR});
+  ASSERT_TRUE(s.ok()) << s.error().message;
+  EXPECT_NE((*s)->plugins().find("scripted"), nullptr) << "found through plugins.directories";
+
+  config_.plugins.planners = {"no-such-planner"};
+  auto p = start({ISB_TEST_PLUGIN_DIR});
+  ASSERT_FALSE(p.ok());
+  EXPECT_THAT(p.error().message, HasSubstr("plugins.planners"));
+}
+
+TEST_F(ServerTest, AuditLoggingOffWritesNoAuditLog) {
+  config_.security.audit_log_path = root_ + "/audit.log";
+  config_.security.audit_logging = false;
+  auto gate = isb::SecurityGate::create(isb::SecurityGate::options_from(config_));
+  ASSERT_TRUE(gate.ok()) << gate.error().message;
+  EXPECT_THAT((*gate)->policy_json(), HasSubstr(R"("audit_logging":false)"));
+  EXPECT_FALSE(fs::exists(root_ + "/audit.log"));
+  config_.security.audit_logging = true;
+  auto on = isb::SecurityGate::create(isb::SecurityGate::options_from(config_));
+  ASSERT_TRUE(on.ok()) << on.error().message;
+  EXPECT_TRUE(fs::exists(root_ + "/audit.log"));
+}
+
+TEST_F(ServerTest, ExposedToolsAreAllTheRegistryOffers) {
+  isb::ServerOptions options;
+  options.extra_plugin_dirs = {ISB_TEST_PLUGIN_DIR};
+  options.only_extra_plugin_dirs = true;
+  options.exposed_tools =
+      std::vector<isb::ToolExposure>{{"get_sandbox_status", std::nullopt, {}},
+                                     {"create_workspace", std::nullopt, {{"source_path", "string"}}}};
+  options.exposed_tools_source = "mcp.json";
+  auto s = isb::Server::create(config_, options);
+  ASSERT_TRUE(s.ok()) << s.error().message;
+  std::vector<std::string> names;
+  for (const auto& op : (*s)->operations().list()) names.emplace_back(op.at("name").as_string());
+  EXPECT_EQ(names, (std::vector<std::string>{"create_workspace", "get_sandbox_status"}));
+
+  options.exposed_tools->push_back({"run_anything", std::nullopt, {}});
+  auto bad = isb::Server::create(config_, options);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_THAT(bad.error().message,
+              HasSubstr("mcp.json: tools[2] (run_anything): this server has no tool of that name"));
+}
+
+TEST_F(ServerTest, PluginDirectoryOthersCanWriteRefusesToStart) {
+  const std::string dir = root_ + "/open-plugins";
+  fs::create_directories(dir);
+  fs::permissions(dir, fs::perms::all);
+  auto s = start({dir, ISB_TEST_PLUGIN_DIR});
+  ASSERT_FALSE(s.ok());
+  EXPECT_THAT(s.error().message, HasSubstr("plugin directory " + dir + ": refused: " + dir +
+                                           " is writable by others (mode 0777"));
+}
+
+TEST_F(ServerTest, StateDirectoryOfAnotherUserIsRefusedNamingTheOwner) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to chown";
+  const std::string state = root_ + "/base/state";
+  fs::create_directories(state);
+  ASSERT_EQ(chown(state.c_str(), 4242, 4242), 0);
+  auto s = start();
+  ASSERT_FALSE(s.ok());
+  EXPECT_THAT(s.error().message, HasSubstr("state directory " + state + " belongs to uid 4242"));
 }
 
 }  // namespace

@@ -11,6 +11,8 @@
 // named variables, the generic SANDBOX_<PATH> variables. Values are checked as
 // they are read, so every error can say the file line or the variable it came from.
 // host paths only: the operator's config files; nothing here names a path inside a workspace.
+#include <pwd.h>
+#include <unistd.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -28,6 +30,8 @@
 #include <system_error>
 #include <variant>
 
+#include "log_format.hpp"
+#include "path_trust.hpp"
 #include "yaml_to_json.hpp"
 
 extern char** environ;  // POSIX; the process environment when none is given
@@ -48,6 +52,10 @@ struct Rule {
   bool min_exclusive = false;                             // numbers: min itself not allowed
   std::span<const std::string_view> choices;              // strings: allowed, any case, stored lower
   bool id = false;                                        // strings: must match kIdPattern
+  //! A value of the right type this server still cannot honour: what is wrong
+  //! with it, or nothing. Checked where the value is read, so the error names
+  //! the file line or the variable.
+  std::optional<std::string> (*refuse)(const Config&) = nullptr;
 };
 
 Rule at_least(double min) {
@@ -69,6 +77,30 @@ Rule id_syntax() {
   Rule r;
   r.id = true;
   return r;
+}
+Rule refused_when(std::optional<std::string> (*refuse)(const Config&)) {
+  Rule r;
+  r.refuse = refuse;
+  return r;
+}
+
+// The values that parse but that no part of this server can carry out. Each
+// is refused at startup rather than read and then ignored.
+std::optional<std::string> refuse_profiling(const Config& c) {
+  if (!c.performance.profiling_enabled) return std::nullopt;
+  return "true is not supported: this server has no profiler. Per-operation call counts, errors and latency "
+         "percentiles come from performance.monitoring_enabled (get_sandbox_status, and a log line every "
+         "metrics_interval); for CPU profiles run the server under perf. Set it to false";
+}
+std::optional<std::string> refuse_open_network(const Config& c) {
+  if (c.security.network_isolation) return std::nullopt;
+  return "false is not supported: workspaces never get a network here (every backend gives them loopback "
+         "only), so this server cannot turn network isolation off. Set it to true";
+}
+std::optional<std::string> refuse_bad_log_format(const Config& c) {
+  auto pattern = config_internal::spdlog_pattern(c.logging.format);
+  if (pattern) return std::nullopt;
+  return pattern.error().message;
 }
 
 struct KeyDef {
@@ -116,7 +148,7 @@ const KeyDef kKeys[] = {
 
     ISB_KEY(security.level),
     ISB_KEY(security.allow_degraded),
-    ISB_KEY(security.network_isolation),
+    ISB_KEY(security.network_isolation, refused_when(refuse_open_network)),
     ISB_KEY(security.allowed_endpoints),
     ISB_KEY(security.audit_logging),
     ISB_KEY(security.audit_log_path),
@@ -133,7 +165,7 @@ const KeyDef kKeys[] = {
     ISB_KEY(security.audit_rotation.backup_count, at_least(0)),
 
     ISB_KEY(logging.level, one_of(kLogLevels)),
-    ISB_KEY(logging.format),
+    ISB_KEY(logging.format, refused_when(refuse_bad_log_format)),
     ISB_KEY(logging.file_path),
     ISB_KEY(logging.max_size_mb, at_least(0)),
     ISB_KEY(logging.backup_count, at_least(0)),
@@ -146,7 +178,7 @@ const KeyDef kKeys[] = {
 
     ISB_KEY(performance.monitoring_enabled),
     ISB_KEY(performance.metrics_interval, at_least(1)),
-    ISB_KEY(performance.profiling_enabled),
+    ISB_KEY(performance.profiling_enabled, refused_when(refuse_profiling)),
     ISB_KEY(performance.max_concurrent_operations, at_least(1)),
     ISB_KEY(performance.operation_timeout, at_least(1)),
     ISB_KEY(performance.max_output_bytes, at_least(1024)),
@@ -172,7 +204,8 @@ constexpr SeedVariable kSeedVariables[] = {
     {"SANDBOX_LOG_LEVEL", "logging.level"},
     {"SANDBOX_USE_DOCKER", "isolation.use_docker"},
     {"SANDBOX_MAX_WORKSPACES", "sandbox.max_workspaces"},
-    {"SANDBOX_TIMEOUT", "performance.operation_timeout"},
+    // The seed's environment reference: "Workspace timeout in seconds".
+    {"SANDBOX_TIMEOUT", "sandbox.workspace_timeout"},
 };
 
 const KeyDef* find_key(std::string_view path) {
@@ -391,6 +424,48 @@ std::optional<std::string> set_scalar(const KeyDef& key, const Field& field, std
 }
 
 // ---------------------------------------------------------------------------
+// Paths.
+
+std::string path_join(const std::string& dir, std::string_view leaf) {
+  std::string out = dir;
+  while (out.size() > 1 && out.back() == '/') out.pop_back();
+  if (out != "/") out += '/';
+  out += leaf;
+  return out;
+}
+
+// An environment variable, "" when unset.
+std::string env_value(const std::map<std::string, std::string>& env, const char* name) {
+  auto it = env.find(name);
+  return it == env.end() ? std::string() : std::string(trim(it->second));
+}
+
+// The home directory of uid: $HOME, else the password database; "" when neither has one.
+std::string home_dir(const std::map<std::string, std::string>& env, uid_t uid) {
+  std::string home = env_value(env, "HOME");
+  if (!home.empty() && home.front() == '/') return home;
+  std::vector<char> buf(16384);
+  passwd pw{};
+  passwd* found = nullptr;
+  if (getpwuid_r(uid, &pw, buf.data(), buf.size(), &found) == 0 && found && pw.pw_dir && pw.pw_dir[0] == '/')
+    return pw.pw_dir;
+  return "";
+}
+
+// An XDG base directory: $<variable> when absolute (the spec ignores relative
+// ones), else ~/<fallback>; "" when there is no home to put it in.
+std::string xdg_dir(const std::map<std::string, std::string>& env, uid_t uid, const char* variable,
+                    std::string_view fallback) {
+  std::string v = env_value(env, variable);
+  if (!v.empty() && v.front() == '/') return v;
+  std::string home = home_dir(env, uid);
+  return home.empty() ? "" : path_join(home, fallback);
+}
+
+constexpr std::string_view kAppDir = "intelligent-sandbox";
+constexpr std::string_view kSystemConfig = "/etc/intelligent-sandbox/sandbox.yaml";
+
+// ---------------------------------------------------------------------------
 // The file.
 
 // Per-load state: where we are reading, the config being built, and which keys
@@ -457,6 +532,9 @@ struct Loader {
       }
       if (auto what = set_scalar(key, field, value.Scalar(), kYamlSyntax))
         return error_at(value, key.path, *what);
+      if (key.rule.refuse) {
+        if (auto why = key.rule.refuse(cfg)) return error_at(value, key.path, *why);
+      }
     }
     set_keys.insert(key.path);
     return ok_status();
@@ -544,6 +622,8 @@ struct Loader {
       **list = std::move(items);
     } else if (auto what = set_scalar(key, field, text, kEnvSyntax)) {
       return env_error(variable, *what);
+    } else if (key.rule.refuse) {
+      if (auto why = key.rule.refuse(cfg)) return env_error(variable, *why);
     }
     set_keys.insert(key.path);
     return ok_status();
@@ -598,6 +678,13 @@ struct Loader {
       cfg.isolation.backend = cfg.isolation.use_docker.value_or(false) ? "docker" : "process";
     }
   }
+
+  // Fills in where state, caches and logs go, for the keys left unset. When
+  // the operator chose sandbox.base_dir or sandbox.state_dir, everything stays
+  // under that (as it always did: tests and services that want one root).
+  // Otherwise the host's layout: the seed's /var directories for root, the XDG
+  // base directories for anyone else. Never /tmp, which is neither durable nor private.
+  Status resolve_layout(const std::map<std::string, std::string>& env, uid_t uid);
 };
 
 std::map<std::string, std::string> process_environment() {
@@ -611,32 +698,70 @@ std::map<std::string, std::string> process_environment() {
   return env;
 }
 
-Result<std::string> read_file(const std::string& path, bool explicit_file) {
-  const std::string hint = explicit_file ? "; check the --config option" : "";
+// hint: how the file was named, for the message ("--config", "$SANDBOX_CONFIG"); empty when found by search.
+Result<std::string> read_file(const std::string& path, const std::string& hint) {
+  const std::string check = hint.empty() ? "" : "; check " + hint;
   std::error_code ec;
   if (!std::filesystem::exists(path, ec)) {
-    return make_error(ErrorCode::kInvalidConfig, "config file '" + path + "' does not exist" + hint);
+    return make_error(ErrorCode::kInvalidConfig, "config file '" + path + "' does not exist" + check);
   }
   if (std::filesystem::is_directory(path, ec)) {
     return make_error(ErrorCode::kInvalidConfig,
-                      "config file '" + path + "' is a directory, not a file" + hint);
+                      "config file '" + path + "' is a directory, not a file" + check);
   }
   std::ifstream in(path, std::ios::binary);
   std::ostringstream text;
   if (in) text << in.rdbuf();
   if (!in || in.bad()) {
     return make_error(ErrorCode::kInvalidConfig,
-                      "config file '" + path + "' cannot be read (check its permissions)" + hint);
+                      "config file '" + path + "' cannot be read (check its permissions)" + check);
   }
   return text.str();
 }
 
-std::string path_join(const std::string& dir, std::string_view leaf) {
-  std::string out = dir;
-  while (out.size() > 1 && out.back() == '/') out.pop_back();
-  if (out != "/") out += '/';
-  out += leaf;
-  return out;
+Status Loader::resolve_layout(const std::map<std::string, std::string>& env, uid_t uid) {
+  const bool operator_root = !cfg.sandbox.base_dir.empty() || !cfg.sandbox.state_dir.empty();
+  std::string host_state, host_cache, host_logs;
+  if (uid == 0) {
+    host_state = path_join("/var/lib", kAppDir);
+    host_cache = path_join("/var/cache", kAppDir);
+    host_logs = path_join("/var/log", kAppDir);
+  } else if (!operator_root) {
+    std::string state = xdg_dir(env, uid, "XDG_STATE_HOME", ".local/state");
+    std::string cache = xdg_dir(env, uid, "XDG_CACHE_HOME", ".cache");
+    if (state.empty() || cache.empty()) {
+      return make_error(ErrorCode::kInvalidConfig,
+                        "no place for the server's state: uid " + std::to_string(uid) +
+                            " has no home directory ($HOME is unset and the password database has none), so "
+                            "there is no $XDG_STATE_HOME default; set XDG_STATE_HOME and XDG_CACHE_HOME, or "
+                            "sandbox.state_dir (SANDBOX_SANDBOX_STATE_DIR) or SANDBOX_BASE_DIR");
+    }
+    host_state = path_join(state, kAppDir);
+    host_cache = path_join(cache, kAppDir);
+    host_logs = host_state;
+  }
+  if (cfg.sandbox.state_dir.empty()) {
+    cfg.sandbox.state_dir =
+        !cfg.sandbox.base_dir.empty() ? path_join(cfg.sandbox.base_dir, "state") : host_state;
+  }
+  // Workspaces under the state directory unless base_dir says otherwise.
+  if (cfg.sandbox.base_dir.empty()) cfg.sandbox.base_dir = cfg.sandbox.state_dir;
+  if (cfg.cache.cache_dir.empty()) {
+    cfg.cache.cache_dir = operator_root ? path_join(cfg.sandbox.state_dir, "cache") : host_cache;
+  }
+  const std::string log_dir = operator_root ? cfg.sandbox.state_dir : host_logs;
+  bool uses_log_dir = false;
+  if (cfg.security.audit_log_path.empty()) {
+    cfg.security.audit_log_path = path_join(log_dir, "audit.log");
+    uses_log_dir = true;
+  }
+  // "" given on purpose means stderr only; unset means the layout's file.
+  if (!set_keys.contains("logging.file_path")) {
+    cfg.logging.file_path = path_join(log_dir, "sandbox.log");
+    uses_log_dir = true;
+  }
+  cfg.log_dir = uses_log_dir ? log_dir : "";
+  return ok_status();
 }
 
 }  // namespace
@@ -660,31 +785,63 @@ std::string Config::cache_dir() const {
 }
 
 Result<Config> parse_config(const std::string& yaml_text, const std::string& file_name,
-                            const std::map<std::string, std::string>& environment) {
+                            const std::map<std::string, std::string>& environment, std::optional<uid_t> uid) {
   Loader loader{.file_name = file_name, .cfg = {}, .set_keys = {}};
   if (Status st = loader.read_text(yaml_text); !st) return st.error();
   if (Status st = loader.apply_environment(environment); !st) return st.error();
   loader.resolve_backend();
+  if (Status st = loader.resolve_layout(environment, uid.value_or(geteuid())); !st) return st.error();
   loader.cfg.source = file_name;
   return std::move(loader.cfg);
 }
 
+std::vector<std::string> standard_config_paths(const std::map<std::string, std::string>& environment,
+                                               uid_t uid) {
+  std::vector<std::string> paths;
+  if (uid != 0) {
+    std::string dir = xdg_dir(environment, uid, "XDG_CONFIG_HOME", ".config");
+    if (!dir.empty()) paths.push_back(path_join(path_join(dir, kAppDir), "sandbox.yaml"));
+  }
+  paths.emplace_back(kSystemConfig);
+  return paths;
+}
+
 Result<Config> load_config(const ConfigSource& source) {
   std::map<std::string, std::string> env = source.environment ? *source.environment : process_environment();
-  std::optional<std::string> file = source.explicit_file;
-  if (!file) {
-    for (const std::string& candidate : source.search_paths) {
+  const uid_t uid = source.uid.value_or(geteuid());
+  // Never the working directory: a desktop client starts the server in the
+  // project it works on, and the project must not choose the server's config.
+  std::optional<std::string> file;
+  std::string origin;
+  if (source.explicit_file) {
+    file = *source.explicit_file;
+    origin = "--config";
+  } else if (std::string named = env_value(env, "SANDBOX_CONFIG"); !named.empty()) {
+    file = named;
+    origin = "$SANDBOX_CONFIG";
+  } else {
+    for (const std::string& candidate :
+         source.search_paths ? *source.search_paths : standard_config_paths(env, uid)) {
       std::error_code ec;
       if (std::filesystem::exists(candidate, ec)) {
         file = candidate;
+        origin = candidate == kSystemConfig ? "system config" : "user config";
         break;
       }
     }
   }
-  if (!file) return parse_config("", Config{}.source, env);
-  auto text = read_file(*file, source.explicit_file.has_value());
+  if (!file) return parse_config("", Config{}.source, env, uid);
+  auto text = read_file(*file, origin == "--config"          ? "the --config option"
+                               : origin == "$SANDBOX_CONFIG" ? "the SANDBOX_CONFIG environment variable"
+                                                             : "");
   if (!text) return text.error();
-  return parse_config(*text, *file, env);
+  // The file chooses the security level and where plugin code comes from.
+  if (Status st = config_internal::check_trusted(*file, config_internal::PathKind::kFile, "config file", uid);
+      !st)
+    return st.error();
+  auto cfg = parse_config(*text, *file, env, uid);
+  if (cfg) cfg->source_origin = origin;
+  return cfg;
 }
 
 }  // namespace isb

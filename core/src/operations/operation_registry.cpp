@@ -39,9 +39,70 @@ Status OperationRegistry::add(OperationSpec spec) {
   return ok_status();
 }
 
+Status OperationRegistry::expose_only(const std::vector<ToolExposure>& tools, const std::string& source) {
+  auto all_names = [&] {
+    std::string names;
+    for (const auto& e : entries_) names += (names.empty() ? "" : ", ") + e.spec.name;
+    return names;
+  };
+  std::vector<bool> keep(entries_.size(), false);
+  std::map<std::string, std::string> descriptions;
+  for (size_t i = 0; i < tools.size(); ++i) {
+    const ToolExposure& t = tools[i];
+    const std::string where = source + ": tools[" + std::to_string(i) + "] (" + t.name + ")";
+    auto it = index_.find(t.name);
+    if (it == index_.end()) {
+      return make_error(ErrorCode::kInvalidConfig,
+                        where + ": this server has no tool of that name; its tools are: " + all_names());
+    }
+    const Entry& e = entries_[it->second];
+    const boost::json::object* props = nullptr;
+    if (e.input_schema.is_object()) {
+      if (auto* p = e.input_schema.as_object().if_contains("properties"); p && p->is_object())
+        props = &p->as_object();
+    }
+    for (const auto& [param, type] : t.parameters) {
+      const boost::json::value* prop = props ? props->if_contains(param) : nullptr;
+      if (!prop) {
+        std::string args;
+        if (props) {
+          for (const auto& kv : *props) args += (args.empty() ? "" : ", ") + std::string(kv.key());
+        }
+        return make_error(ErrorCode::kInvalidConfig,
+                          where + ": '" + param + "' is not an argument of " + t.name + " (its arguments: " +
+                              (args.empty() ? "none" : args) + "); remove it or fix its name");
+      }
+      const boost::json::value* declared =
+          prop->is_object() ? prop->as_object().if_contains("type") : nullptr;
+      bool matches = !declared;  // an argument of several shapes (oneOf) takes any listed type
+      if (declared && declared->is_string()) matches = declared->as_string() == type;
+      if (declared && declared->is_array()) {
+        for (const auto& d : declared->as_array())
+          matches = matches || (d.is_string() && d.as_string() == type);
+      }
+      if (!matches) {
+        return make_error(ErrorCode::kInvalidConfig, where + ": argument '" + param + "' of " + t.name +
+                                                         " is " + boost::json::serialize(*declared) +
+                                                         ", not \"" + type +
+                                                         "\"; fix the type or remove the parameter");
+      }
+    }
+    keep[it->second] = true;
+    if (t.description) descriptions[t.name] = *t.description;
+  }
+  for (size_t i = 0; i < entries_.size(); ++i) {
+    entries_[i].hidden = !keep[i];
+    if (auto d = descriptions.find(entries_[i].spec.name); d != descriptions.end())
+      entries_[i].spec.description = d->second;
+  }
+  hidden_by_ = source;
+  return ok_status();
+}
+
 boost::json::array OperationRegistry::list() const {
   boost::json::array ops;
   for (const auto& e : entries_) {
+    if (e.hidden) continue;
     const auto& a = e.spec.annotations;
     boost::json::object op{{"name", e.spec.name},
                            {"title", e.spec.title},
@@ -61,11 +122,28 @@ boost::json::array OperationRegistry::list() const {
 
 Result<boost::json::value> OperationRegistry::call(const std::string& name, const boost::json::value& args,
                                                    CallContext& ctx) const {
+  // Only operations that exist are observed: names a client makes up must not
+  // grow the observer's tables.
+  if (!observer_ || !contains(name)) return call_unobserved(name, args, ctx);
+  const auto started = std::chrono::steady_clock::now();
+  auto result = call_unobserved(name, args, ctx);
+  observer_(name, std::chrono::steady_clock::now() - started, result ? nullptr : &result.error());
+  return result;
+}
+
+Result<boost::json::value> OperationRegistry::call_unobserved(const std::string& name,
+                                                              const boost::json::value& args,
+                                                              CallContext& ctx) const {
   auto it = index_.find(name);
-  if (it == index_.end()) {
+  if (it == index_.end() || entries_[it->second].hidden) {
     std::string names;
-    for (const auto& e : entries_) names += (names.empty() ? "" : ", ") + e.spec.name;
-    return make_error(ErrorCode::kNotFound, "unknown operation '" + name + "'; available: " + names);
+    for (const auto& e : entries_) {
+      if (!e.hidden) names += (names.empty() ? "" : ", ") + e.spec.name;
+    }
+    std::string why = it == index_.end() ? "unknown operation '" + name + "'"
+                                         : "operation '" + name + "' is not exposed (" + hidden_by_ +
+                                               " lists the tools this server offers)";
+    return make_error(ErrorCode::kNotFound, why + "; available: " + names);
   }
   const Entry& e = entries_[it->second];
   boost::json::value effective = args.is_null() ? boost::json::value(boost::json::object{}) : args;

@@ -8,16 +8,28 @@ Status register_status_operations(OperationRegistry& r, const Services& s) {
   return r.add({
       .name = "get_sandbox_status",
       .title = "Sandbox status",
-      .description = "Server version, configuration source, loaded plugins, the isolation backend and what it "
-                     "enforces on this host, and workspace counts.",
+      .description =
+          "Server version, the configuration file used and where state, caches and logs go, loaded "
+          "plugins, the isolation backend and what it enforces on this host, workspace counts, the "
+          "cache, and operation metrics (calls, errors, latency percentiles) when monitoring is on.",
       .input_schema = R"({"type":"object","additionalProperties":false,"properties":{}})",
       .output_schema = R"({"type":"object",
         "required":["server","config_source","state_dir","security","isolation","plugins","workspaces","store"],
         "properties":{
           "server":{"type":"object","required":["name","version","uptime_s"],"properties":{
             "name":{"type":"string"},"version":{"type":"string"},"uptime_s":{"type":"integer"}}},
-          "config_source":{"type":"string"},
+          "config_source":{"type":"string","description":"The config file used, or built-in defaults"},
+          "config_origin":{"type":"string","description":"How that file was chosen: --config, $SANDBOX_CONFIG, user config, system config; empty for built-in defaults"},
           "state_dir":{"type":"string"},
+          "paths":{"type":"object","properties":{"state_dir":{"type":"string"},"workspaces_dir":{"type":"string"},
+            "cache_dir":{"type":"string"},"log_file":{"type":"string","description":"Empty: stderr only"},"audit_log":{"type":"string"}}},
+          "cache":{"type":"object","required":["enabled","entries","size_bytes","max_bytes","ttl_s"],
+            "description":"The server's cache, cache.*: entries, size against its bound, hits, misses, expired and evicted entries since start"},
+          "metrics":{"type":"object","required":["enabled"],
+            "description":"performance.monitoring_enabled: per operation calls, errors and latency percentiles in ms since start, and gauges: workspaces, executions, process RSS",
+            "properties":{"enabled":{"type":"boolean"},"since":{"type":"string"},
+              "operations":{"type":"object","additionalProperties":{"type":"object","required":["calls","errors","latency_ms"]}},
+              "gauges":{"type":"object","additionalProperties":{"type":"number"}}}},
           "security":{"type":"object","required":["level","allow_degraded","required_protections"],"properties":{
             "level":{"type":"string","enum":["low","medium","high"]},"allow_degraded":{"type":"boolean"},
             "required_protections":{"type":"array","items":{"type":"string"}}}},

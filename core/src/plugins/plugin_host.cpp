@@ -9,6 +9,7 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -18,6 +19,8 @@
 #include <memory>
 #include <mutex>
 #include <regex>
+
+#include "config/path_trust.hpp"
 
 #ifndef ISB_VERSION
 #define ISB_VERSION "0.0.0"
@@ -519,10 +522,20 @@ std::vector<std::string> PluginHost::default_directories() {
 
 PluginLoadReport PluginHost::load_directories(const std::vector<std::string>& dirs) {
   PluginLoadReport report;
+  const uid_t uid = geteuid();
   for (const auto& dir : dirs) {
     std::error_code ec;
     if (!fs::is_directory(dir, ec)) {
       spdlog::debug("plugin directory {} does not exist; skipped", dir);
+      continue;
+    }
+    // Code loaded from here runs as the server: nobody else may be able to
+    // put it there (the StrictModes rule, config/path_trust.hpp).
+    if (Status st = config_internal::check_trusted(dir, config_internal::PathKind::kDirectory,
+                                                   "plugin directory", uid);
+        !st) {
+      spdlog::error("{}", st.error().message);
+      report.untrusted.push_back(st.error().message);
       continue;
     }
     std::vector<fs::path> files;
@@ -532,6 +545,13 @@ PluginLoadReport PluginHost::load_directories(const std::vector<std::string>& di
     }
     std::sort(files.begin(), files.end());  // deterministic: first by name wins a duplicate id
     for (const auto& f : files) {
+      if (Status st =
+              config_internal::check_trusted(f.string(), config_internal::PathKind::kFile, "plugin", uid);
+          !st) {
+        spdlog::error("{}", st.error().message);
+        report.untrusted.push_back(st.error().message);
+        continue;
+      }
       auto r = load_file(f.string());
       if (r) {
         report.loaded.push_back(*r);

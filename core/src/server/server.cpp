@@ -4,6 +4,7 @@
 
 #include <isb/core/analysis_service.hpp>
 #include <isb/core/execution_service.hpp>
+#include <isb/core/file_cache.hpp>
 #include <isb/core/isolation_backends.hpp>
 #include <isb/core/logging.hpp>
 #include <isb/core/plan_service.hpp>
@@ -11,10 +12,14 @@
 #include <isb/core/store.hpp>
 #include <isb/core/workspace_service.hpp>
 
+#include "config/path_trust.hpp"
+#include "metrics/metrics_registry.hpp"
 #include "operations/operations.hpp"
+#include "server/periodic_task.hpp"
 
 #include <boost/json/parse.hpp>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <csignal>
 #include <filesystem>
@@ -38,13 +43,18 @@ struct Server::Impl {
   std::unique_ptr<Store> store;
   std::string requested_backend;
   IsolationBackends backends;
+  std::unique_ptr<FileCache> cache;  // before the services that use it, so it outlives them
   std::unique_ptr<WorkspaceService> workspaces;
   std::unique_ptr<AnalysisService> analysis;
   std::unique_ptr<PlanService> plans;
   std::unique_ptr<ExecutionService> executions;
+  std::unique_ptr<metrics::MetricsRegistry> metrics;  // null unless performance.monitoring_enabled
   std::atomic<bool> stop_requested{false};
   std::shared_ptr<TransportPlugin> transport;
   std::mutex transport_mu;
+  // Last, so that they stop before anything they use is destroyed.
+  std::unique_ptr<PeriodicTask> cache_sweep;
+  std::unique_ptr<PeriodicTask> metrics_log;
 
   json::value plugin_settings(const std::string& id) const {
     auto it = config.plugins.settings_json.find(id);
@@ -90,19 +100,76 @@ struct Server::Impl {
     json::array required;
     for (const auto& r : required_protections(config.security.level)) required.push_back(json::value(r));
     auto active = store->count_active_workspaces();
-    return json::object{{"server", json::object{{"name", "intelligent-sandbox"},
-                                                {"version", ISB_VERSION},
-                                                {"uptime_s", (now_ms() - started_at) / 1000}}},
-                        {"config_source", config.source},
-                        {"state_dir", config.state_dir()},
-                        {"security", json::object{{"level", security_level_name(config.security.level)},
-                                                  {"allow_degraded", config.security.allow_degraded},
-                                                  {"required_protections", required}}},
-                        {"isolation", isolation},
-                        {"plugins", plugins},
-                        {"workspaces", json::object{{"active", active ? *active : 0},
-                                                    {"max", config.sandbox.max_workspaces}}},
-                        {"store", json::object{{"path", store->path()}, {"schema_version", store->schema_version()}}}};
+    json::object metrics_doc = metrics ? metrics->to_json() : json::object{};
+    metrics_doc["enabled"] = metrics != nullptr;
+    return json::object{
+        {"server", json::object{{"name", "intelligent-sandbox"},
+                                {"version", ISB_VERSION},
+                                {"uptime_s", (now_ms() - started_at) / 1000}}},
+        {"config_source", config.source},
+        {"config_origin", config.source_origin},
+        {"state_dir", config.state_dir()},
+        {"paths", json::object{{"state_dir", config.state_dir()},
+                               {"workspaces_dir", config.workspaces_dir()},
+                               {"cache_dir", config.cache_dir()},
+                               {"log_file", config.logging.file_path},
+                               {"audit_log", config.audit_log_path()}}},
+        {"cache", cache->status()},
+        {"metrics", std::move(metrics_doc)},
+        {"security", json::object{{"level", security_level_name(config.security.level)},
+                                  {"allow_degraded", config.security.allow_degraded},
+                                  {"required_protections", required}}},
+        {"isolation", isolation},
+        {"plugins", plugins},
+        {"workspaces",
+         json::object{{"active", active ? *active : 0}, {"max", config.sandbox.max_workspaces}}},
+        {"store", json::object{{"path", store->path()}, {"schema_version", store->schema_version()}}}};
+  }
+
+  // The cache sweep, and with performance.monitoring_enabled the metrics:
+  // every operation call observed, gauges, a summary line per metrics_interval.
+  void start_background_tasks() {
+    if (config.cache.enabled) {
+      FileCache::SweepReport first = cache->sweep();  // what a previous run left past its ttl or size
+      if (first.expired + first.evicted > 0)
+        spdlog::info("cache: removed {} expired and {} least recently used entries", first.expired,
+                     first.evicted);
+      cache_sweep =
+          std::make_unique<PeriodicTask>(std::chrono::seconds(config.cache.cleanup_interval), [this] {
+            FileCache::SweepReport r = cache->sweep();
+            if (r.expired + r.evicted > 0)
+              spdlog::info("cache: removed {} expired and {} least recently used entries ({} bytes)",
+                           r.expired, r.evicted, r.bytes_freed);
+          });
+    }
+    if (!config.performance.monitoring_enabled) return;
+    metrics = std::make_unique<metrics::MetricsRegistry>();
+    metrics::MetricsRegistry* m = metrics.get();
+    registry.set_observer([m](const std::string& name, std::chrono::nanoseconds took, const Error* error) {
+      m->observe_operation(name, took, error);
+    });
+    Store* db = store.get();
+    m->add_gauge("workspaces_active", [db] {
+      auto n = db->count_active_workspaces();
+      return n ? static_cast<double>(*n) : 0.0;
+    });
+    auto executions_with = [db](bool running) {
+      return [db, running] {
+        auto counts = db->count_executions_by_status();
+        double total = 0;
+        if (counts) {
+          for (const auto& [status, n] : *counts) {
+            if (!running || status == "running") total += static_cast<double>(n);
+          }
+        }
+        return total;
+      };
+    };
+    m->add_gauge("executions_running", executions_with(true));
+    m->add_gauge("executions_total", executions_with(false));
+    m->add_gauge("process_rss_bytes", &metrics::process_rss_bytes);
+    metrics_log = std::make_unique<PeriodicTask>(std::chrono::seconds(config.performance.metrics_interval),
+                                                 [m] { spdlog::info("{}", m->summary_line()); });
   }
 
   static bool probe_available(const IsolationPlugin& b, std::string* why) {
@@ -162,6 +229,36 @@ struct Server::Impl {
   }
 };
 
+Status Server::prepare_directories(const Config& cfg) {
+  const uid_t uid = geteuid();
+  // base_dir may be a shared place the operator chose (it may be the state
+  // directory itself, made private below); only what the server keeps in it
+  // must be its own.
+  if (cfg.sandbox.base_dir != cfg.state_dir()) {
+    std::error_code ec;
+    fs::create_directories(cfg.sandbox.base_dir, ec);  // host path: the operator's base_dir
+    if (ec) {
+      return make_error(ErrorCode::kUnavailable, "cannot create sandbox.base_dir " + cfg.sandbox.base_dir +
+                                                     ": " + ec.message() +
+                                                     "; set it (SANDBOX_BASE_DIR) to a writable place");
+    }
+  }
+  struct Dir {
+    std::string path;
+    const char* what;
+    const char* key;
+  };
+  std::vector<Dir> dirs = {{cfg.state_dir(), "state directory", "sandbox.state_dir"},
+                           {cfg.workspaces_dir(), "workspaces directory", "sandbox.base_dir"}};
+  if (cfg.cache.enabled) dirs.push_back({cfg.cache_dir(), "cache directory", "cache.cache_dir"});
+  if (!cfg.log_dir.empty())
+    dirs.push_back({cfg.log_dir, "log directory", "logging.file_path and security.audit_log_path"});
+  for (const Dir& d : dirs) {
+    if (Status st = config_internal::ensure_owned_directory(d.path, d.what, d.key, uid); !st) return st;
+  }
+  return ok_status();
+}
+
 Server::Server(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 Server::~Server() {
@@ -191,15 +288,28 @@ Result<std::unique_ptr<Server>> Server::create(Config config, ServerOptions opti
   auto impl = std::make_unique<Impl>();
   impl->config = std::move(config);
   const Config& cfg = impl->config;
+  if (cfg.sandbox.base_dir.empty()) {
+    return make_error(
+        ErrorCode::kInvalidConfig,
+        "sandbox.base_dir is empty: a Config must come from load_config (which fills in the state "
+        "layout) or set base_dir itself");
+  }
+  // The server's own directories, before the log file opens in one of them.
+  // Each must belong to this user alone: a directory another user made (an
+  // earlier run with sudo) gets an error saying whose it is and what to do.
+  if (Status st = prepare_directories(cfg); !st) return st.error();
   if (auto st = logging::init(cfg.logging); !st) return st.error();
-
-  for (const auto& dir : {cfg.sandbox.base_dir, cfg.workspaces_dir(), cfg.state_dir()}) {
-    std::error_code ec;
-    fs::create_directories(dir, ec);
-    if (ec) {
-      return make_error(ErrorCode::kUnavailable, "cannot create directory " + dir + ": " + ec.message() +
-                                                     "; set sandbox.base_dir (SANDBOX_BASE_DIR) to a writable place");
-    }
+  spdlog::info("configuration: {}{}", cfg.source,
+               cfg.source_origin.empty() ? "" : " (" + cfg.source_origin + ")");
+  spdlog::info("state: {}; workspaces: {}; cache: {}; log: {}; audit log: {}", cfg.state_dir(),
+               cfg.workspaces_dir(), cfg.cache_dir(),
+               cfg.logging.file_path.empty() ? "stderr only" : cfg.logging.file_path, cfg.audit_log_path());
+  if (!cfg.security.allowed_endpoints.empty()) {
+    // Fail-closed, and said: the seed's list must load, but nothing reaches it.
+    spdlog::warn(
+        "security.allowed_endpoints lists {} endpoints, but workspaces have no network at all here (loopback "
+        "only): nothing on the list is reachable from a workspace",
+        cfg.security.allowed_endpoints.size());
   }
   auto store = Store::open((fs::path(cfg.state_dir()) / "sandbox.db").string());
   if (!store) return store.error();
@@ -213,6 +323,11 @@ Result<std::unique_ptr<Server>> Server::create(Config config, ServerOptions opti
     dirs.insert(dirs.end(), builtin.begin(), builtin.end());
   }
   auto report = impl->host->load_directories(dirs);
+  if (!report.untrusted.empty()) {
+    std::string all;
+    for (const auto& m : report.untrusted) all += (all.empty() ? "" : "; ") + m;
+    return make_error(ErrorCode::kInvalidConfig, all);
+  }
   spdlog::info("loaded {} plugins ({} refused) from {} directories", report.loaded.size(), report.refused.size(),
                dirs.size());
   for (const auto& id : cfg.plugins.required) {
@@ -244,9 +359,13 @@ Result<std::unique_ptr<Server>> Server::create(Config config, ServerOptions opti
     planners.emplace_back(*inst);
   }
 
+  impl->cache = std::make_unique<FileCache>(FileCacheOptions{.dir = cfg.cache_dir(),
+                                                             .enabled = cfg.cache.enabled,
+                                                             .max_bytes = cfg.cache.max_size_mb * 1024 * 1024,
+                                                             .ttl = std::chrono::seconds(cfg.cache.ttl)});
   impl->workspaces = std::make_unique<WorkspaceService>(cfg, *impl->store, impl->backends);
-  impl->analysis =
-      std::make_unique<AnalysisService>(*impl->store, *impl->workspaces, std::move(analyzers), cfg.cache_dir());
+  impl->analysis = std::make_unique<AnalysisService>(*impl->store, *impl->workspaces, std::move(analyzers),
+                                                     impl->cache.get());
   impl->plans = std::make_unique<PlanService>(*impl->store, *impl->workspaces, *impl->analysis, std::move(planners));
   impl->executions = std::make_unique<ExecutionService>(cfg, *impl->store, *impl->workspaces, *impl->plans);
 
@@ -258,6 +377,13 @@ Result<std::unique_ptr<Server>> Server::create(Config config, ServerOptions opti
   Impl* raw = impl.get();
   services.status = [raw] { return raw->status(); };
   if (auto st = operations::register_all(impl->registry, services); !st) return st.error();
+  if (options.exposed_tools) {
+    if (auto st = impl->registry.expose_only(*options.exposed_tools, options.exposed_tools_source); !st)
+      return st.error();
+    spdlog::info("tools: only the {} listed in {}", options.exposed_tools->size(),
+                 options.exposed_tools_source);
+  }
+  impl->start_background_tasks();
 
   impl->workspaces->restore_sandboxes();
   return std::unique_ptr<Server>(new Server(std::move(impl)));

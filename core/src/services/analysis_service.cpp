@@ -2,7 +2,7 @@
 // fingerprint cache. The workspace tree is written by sandboxed code: it is
 // opened once, and the fingerprint walk and every analyzer work beneath that
 // directory fd, never on path strings into the tree.
-// host paths only: the analysis cache under the server's cache directory; the workspace tree is read only through the fd opened beneath it.
+// The workspace tree is read only through the fd opened beneath it; the cache is the FileCache's.
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 
@@ -12,8 +12,6 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <filesystem>
-#include <fstream>
 #include <future>
 #include <isb/core/analysis_service.hpp>
 #include <map>
@@ -23,7 +21,6 @@
 #include "workspaces/safe_path.hpp"
 
 namespace json = boost::json;
-namespace fs = std::filesystem;
 
 namespace isb {
 
@@ -276,11 +273,8 @@ Result<workspaces::BeneathRoot> open_tree(const std::string& workspace_id, const
 }  // namespace
 
 AnalysisService::AnalysisService(Store& store, WorkspaceService& workspaces,
-                                 std::vector<AnalyzerPlugin> analyzers, std::string cache_dir)
-    : store_(store),
-      workspaces_(workspaces),
-      analyzers_(std::move(analyzers)),
-      cache_dir_(std::move(cache_dir)) {
+                                 std::vector<AnalyzerPlugin> analyzers, FileCache* cache)
+    : store_(store), workspaces_(workspaces), analyzers_(std::move(analyzers)), cache_(cache) {
   for (const auto& a : analyzers_) {
     if (!a.reads_tree_fd())
       spdlog::warn("analyzer '{}' ({}) will be skipped in every analysis: {}", a.info().id, a.info().path,
@@ -313,15 +307,10 @@ Result<json::object> AnalysisService::analyze(const std::string& workspace_id,
   std::string key = std::string("depth=") + depth_name(options.depth) +
                     ";deps=" + (options.include_dependencies ? "full" : "summary");
   for (const auto& a : analyzers_) key += ";" + a.info().id + "@" + a.info().version;
-  const fs::path cache_file =
-      cache_dir_.empty() ? fs::path() : fs::path(cache_dir_) / "analysis" / (workspace_id + ".json");
-
-  if (!cache_file.empty()) {
-    std::ifstream in(cache_file, std::ios::binary);
-    std::stringstream text;
-    text << in.rdbuf();
+  constexpr std::string_view kSpace = "analysis";
+  if (auto text = cache_ ? cache_->get(kSpace, workspace_id) : std::nullopt) {
     boost::system::error_code ec;
-    json::value cached = in ? json::parse(text.str(), ec) : json::value();
+    json::value cached = json::parse(*text, ec);
     if (!ec && cached.is_object() && as_str(cached.as_object(), "fingerprint") == *fingerprint &&
         as_str(cached.as_object(), "key") == key) {
       if (auto* r = cached.as_object().if_contains("result"); r && r->is_object()) {
@@ -386,17 +375,10 @@ Result<json::object> AnalysisService::analyze(const std::string& workspace_id,
   merged["duration_ms"] = elapsed_ms();
   if (auto st = store_.put_analysis(workspace_id, json::serialize(merged), now_ms()); !st) return st.error();
 
-  if (!cache_file.empty()) {
-    std::error_code ec;
-    fs::create_directories(cache_file.parent_path(), ec);
-    const fs::path tmp = cache_file.string() + ".tmp";
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out << json::serialize(json::object{{"fingerprint", *fingerprint}, {"key", key}, {"result", merged}});
-    out.close();
-    // A failed cache write costs the next call its speed, not its correctness.
-    if (!out || (fs::rename(tmp, cache_file, ec), ec))
-      spdlog::warn("analysis cache: cannot write {}: {}", cache_file.string(),
-                   ec ? ec.message() : "write failed");
+  if (cache_) {
+    cache_->put(
+        kSpace, workspace_id,
+        json::serialize(json::object{{"fingerprint", *fingerprint}, {"key", key}, {"result", merged}}));
   }
   return merged;
 }

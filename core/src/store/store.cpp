@@ -246,6 +246,17 @@ Result<int64_t> Store::count_active_workspaces() const {
   return st.integer(0);
 }
 
+Result<std::map<std::string, int64_t>> Store::count_executions_by_status() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  Stmt st(db_, "SELECT status, COUNT(*) FROM executions GROUP BY status;");
+  if (!st.ok()) return db_error("counting executions", db_);
+  std::map<std::string, int64_t> counts;
+  int rc;
+  while ((rc = st.step()) == SQLITE_ROW) counts[st.text(0)] = st.integer(1);
+  if (rc != SQLITE_DONE) return db_error("counting executions", db_);
+  return counts;
+}
+
 Status Store::mark_workspace_destroyed(const std::string& id, int64_t at) {
   std::lock_guard<std::mutex> lock(mu_);
   Stmt st(db_, "UPDATE workspaces SET status='destroyed', destroyed_at=? WHERE id=?;");

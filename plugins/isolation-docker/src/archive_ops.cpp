@@ -18,7 +18,6 @@ namespace {
 
 namespace json = boost::json;
 
-
 // Beyond this a file belongs in the workspace directory, not in a request.
 constexpr size_t kMaxPutBytes = 32u << 20;
 
@@ -209,7 +208,7 @@ json::array list_tar(const std::string& tar) {
 
 std::string run_archive_op(const EngineClient& engine, const std::string& container_id, const ArchiveOp& op,
                            const sdk::OutputSink& sink) {
-  std::string target = engine.path("/containers/" + container_id + "/archive?path=" + url_encode(op.path));
+  std::string target = "/containers/" + container_id + "/archive?path=" + url_encode(op.path);
   if (op.op == "copy_out") {
     auto r = engine.request("GET", target);
     if (r.status != 200) archive_failed(container_id, op, r);

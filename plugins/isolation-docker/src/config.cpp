@@ -20,8 +20,8 @@ const char* const kConfigSchema = R"schema({
              "description": "Engine address, unix:///var/run/docker.sock or tcp://host:port; default $DOCKER_HOST, else the standard socket"},
     "instance_id": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$",
                     "description": "Label value identifying this server's containers; reconcile removes only these"},
-    "api_version": {"type": "string", "pattern": "^1\\.[0-9]+$",
-                    "description": "Engine API version to use instead of negotiating it from /version (at least 1.41)"},
+    "api_version": {"type": "string", "pattern": "^1\\.(4[1-9]|5[0-4])$",
+                    "description": "Engine API version to use instead of negotiating it from /version (1.41 to 1.54, and within the engine's range)"},
     "request_timeout_ms": {"type": "integer", "minimum": 100, "maximum": 600000},
     "pull_timeout_ms": {"type": "integer", "minimum": 1000, "maximum": 3600000},
     "kill_grace_ms": {"type": "integer", "minimum": 0, "maximum": 60000},
@@ -83,13 +83,18 @@ Config parse_config(const std::string& config_json) {
       c.instance_id = std::string(v.as_string());
     } else if (key == "api_version") {
       std::string s = v.is_string() ? std::string(v.as_string()) : "";
-      if (s.size() < 3 || s.rfind("1.", 0) != 0 ||
-          s.find_first_not_of("0123456789", 2) != std::string::npos) {
-        bad("docker config: api_version must look like \"1.41\"");
+      auto version = ApiVersion::parse(s);
+      if (!version || version->major != 1) bad("docker config: api_version must look like \"1.44\"");
+      if (*version < kOldestApi) {
+        bad("docker config: api_version " + s + " is older than " + kOldestApi.str() +
+            ", the oldest this backend speaks (" + supported_api_range() + "); remove it to negotiate");
       }
-      if (std::stoi(s.substr(2)) < 41)
-        bad("docker config: api_version " + s + " is older than 1.41, the oldest supported");
-      c.api_version = s;
+      if (*version > kNewestApi) {
+        bad("docker config: api_version " + s + " is newer than " + kNewestApi.str() +
+            ", the newest this backend speaks (" + supported_api_range() +
+            "); requests of a version it does not know could be wrong, so remove it to negotiate");
+      }
+      c.api_version = version;
     } else if (key == "request_timeout_ms") {
       c.request_timeout_ms = bounded_int(v, key, 100, 600000);
     } else if (key == "pull_timeout_ms") {

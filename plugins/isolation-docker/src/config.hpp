@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "api_version.hpp"
 #include "specs.hpp"
 
 namespace isb::docker {
@@ -17,8 +18,9 @@ struct Config {
   //! Value of the instance label on every container this server creates;
   //! reconcile only ever touches containers carrying it.
   std::string instance_id = "default";
-  //! Engine API version to use instead of negotiating it ("1.41"); empty: negotiate.
-  std::string api_version;
+  //! Engine API version to use instead of negotiating it (within kOldestApi
+  //! to kNewestApi); nullopt: negotiate the newest both sides speak.
+  std::optional<ApiVersion> api_version;
   //! Bound on every ordinary engine request (not on command runs).
   int64_t request_timeout_ms = 30000;
   //! Bound on pulling a missing image.

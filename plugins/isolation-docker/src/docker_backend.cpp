@@ -10,8 +10,8 @@
 
 #include <boost/json.hpp>
 #include <cmath>
-#include <cstdio>
 #include <condition_variable>
+#include <cstdio>
 #include <filesystem>
 #include <isb/sdk/plugin.hpp>
 #include <map>
@@ -28,8 +28,8 @@
 #include "config.hpp"
 #include "engine_client.hpp"
 #include "exec_runner.hpp"
-#include "isolation-common/process_tree.hpp"
 #include "isolation-common/json_fields.hpp"
+#include "isolation-common/process_tree.hpp"
 #include "local_container.hpp"
 #include "mux_decoder.hpp"
 #include "seccomp_profile.hpp"
@@ -90,7 +90,7 @@ class DockerBackend : public sdk::IsolationBackend {
   DockerBackend(sdk::Host host, const std::string& config_json)
       : host_(host),
         config_(parse_config(config_json)),
-        engine_(config_.host, std::chrono::milliseconds(config_.request_timeout_ms)),
+        engine_(config_.host, std::chrono::milliseconds(config_.request_timeout_ms), config_.api_version),
         supervisor_path_(supervisor_next_to_plugin()),
         agent_binary_(supervisor_path_, config_.instance_id),
         seccomp_profile_(json::serialize(
@@ -131,26 +131,33 @@ class DockerBackend : public sdk::IsolationBackend {
                                  "no_new_privs",       "capabilities_dropped", "cgroup_memory",
                                  "cgroup_pids",        "cgroup_cpu",           "rlimits",
                                  "process_group_kill", "wall_clock_timeout"};
-    std::string version_doc;
     json::object info;
+    EngineClient::Negotiated negotiated;
     try {
       ensure_negotiated();
-      version_doc = version_doc_;
-      auto r = engine_.request("GET", engine_.path("/info"));
+      auto r = engine_.request("GET", "/info");
       if (r.status != 200) {
         throw sdk::Error(ISB_UNAVAILABLE,
                          "GET /info answered " + std::to_string(r.status) + ": " + engine_message(r.body));
       }
       info = parse_object(r.body, ISB_UNAVAILABLE, "the engine's /info answer");
+      auto n = engine_.negotiated();
+      if (!n)
+        throw sdk::Error(ISB_UNAVAILABLE,
+                         "the Docker engine at " + config_.host + " changed during the probe");
+      negotiated = *n;
     } catch (const sdk::Error& e) {
       for (const char* name : kAll) prot(name, false, "the Docker engine is not available");
+      // What the engine offers, when it answered /version at all: the
+      // message then says why no API version fits.
+      json::object engine{{"host", config_.host}, {"supported_api_versions", supported_api_versions()}};
+      if (auto ev = engine_.last_engine_version()) add_engine_versions(engine, *ev);
       return json::serialize(json::object{{"backend", "docker"},
                                           {"available", false},
-                                          {"engine", json::object{{"host", config_.host}}},
+                                          {"engine", std::move(engine)},
                                           {"error", e.what()},
                                           {"protections", std::move(protections)}});
     }
-    json::object version = parse_object(version_doc, ISB_UNAVAILABLE, "the engine's /version answer");
 
     std::set<std::string> secopts = engine_security_options(info);
     auto flag = [&](const char* key) {
@@ -210,18 +217,20 @@ class DockerBackend : public sdk::IsolationBackend {
                  "container killed"
                : "timeout_ms per command, then the command's processes are killed");
 
-    json::object engine{{"host", config_.host},
-                        {"version", string_at(version, "Version")},
-                        {"api_version", engine_.api_version()},
-                        {"engine_api_version", string_at(version, "ApiVersion")},
-                        {"os", string_at(info, "OperatingSystem")},
-                        {"kernel", string_at(info, "KernelVersion")},
-                        {"cgroup_version", cgroup_version},
-                        {"cgroup_driver", string_at(info, "CgroupDriver")},
-                        {"rootless", rootless},
-                        {"userns_remap", userns},
-                        {"local", local},
-                        {"exec_path", agent ? "agent" : "exec_api"}};
+    json::object engine{
+        {"host", config_.host},
+        {"api_version", negotiated.api.str()},
+        {"api_version_source", engine_.api_forced() ? "configured (api_version)" : "negotiated"},
+        {"supported_api_versions", supported_api_versions()},
+        {"os", string_at(info, "OperatingSystem")},
+        {"kernel", string_at(info, "KernelVersion")},
+        {"cgroup_version", cgroup_version},
+        {"cgroup_driver", string_at(info, "CgroupDriver")},
+        {"rootless", rootless},
+        {"userns_remap", userns},
+        {"local", local},
+        {"exec_path", agent ? "agent" : "exec_api"}};
+    add_engine_versions(engine, negotiated.engine);
     // What a command can still learn of the host from /proc/self/mountinfo.
     json::array mountinfo{
         "the workspace's path within its host filesystem (the root field of /workspace: a bind mount "
@@ -475,10 +484,10 @@ class DockerBackend : public sdk::IsolationBackend {
         {"HostConfig", std::move(host_config)}};
     std::string body_text = json::serialize(body);
 
-    auto r = engine_.request("POST", engine_.path("/containers/create"), body_text);
+    auto r = engine_.request("POST", "/containers/create", body_text);
     if (r.status == 404) {
       pull_image(spec.image, engine_message(r.body));
-      r = engine_.request("POST", engine_.path("/containers/create"), body_text);
+      r = engine_.request("POST", "/containers/create", body_text);
     }
     if (r.status != 201) {
       throw sdk::Error(r.status == 400 ? ISB_INVALID_ARGUMENT : ISB_ERROR,
@@ -490,7 +499,7 @@ class DockerBackend : public sdk::IsolationBackend {
     if (id.empty()) throw sdk::Error(ISB_ERROR, "the engine's create answer has no Id: " + r.body);
 
     try {
-      auto s = engine_.request("POST", engine_.path("/containers/" + id + "/start"));
+      auto s = engine_.request("POST", "/containers/" + id + "/start");
       if (s.status != 204 && s.status != 304) {
         std::string msg = "the Docker engine could not start the container for workspace '" +
                           spec.workspace_id + "' (image '" + spec.image + "'): " + engine_message(s.body);
@@ -539,12 +548,14 @@ class DockerBackend : public sdk::IsolationBackend {
     std::string name = "isb-" + config_.instance_id + "-" + random_hex(6);
     json::object body{
         {"Name", name},
-        {"CheckDuplicate", true},
         {"Driver", "bridge"},
         {"Internal", false},
         {"Labels", json::object{{kInstanceLabel, config_.instance_id}, {kWorkspaceLabel, workspace_id}}},
         {"Options", json::object{{"com.docker.network.bridge.enable_icc", "false"}}}};
-    auto r = engine_.request("POST", engine_.path("/networks/create"), json::serialize(body));
+    // Before 1.44 a duplicate name is refused only on request; from 1.44 always,
+    // and the field is deprecated.
+    if (network_create_takes_check_duplicate(engine_.negotiate().api)) body["CheckDuplicate"] = true;
+    auto r = engine_.request("POST", "/networks/create", json::serialize(body));
     if (r.status != 201) {
       throw sdk::Error(ISB_NOT_SUPPORTED,
                        "network \"egress\" refused for workspace '" + workspace_id +
@@ -558,7 +569,7 @@ class DockerBackend : public sdk::IsolationBackend {
 
   void remove_network(const std::string& name) {
     try {
-      auto r = engine_.request("DELETE", engine_.path("/networks/" + url_encode(name)));
+      auto r = engine_.request("DELETE", "/networks/" + url_encode(name));
       if (r.status != 204 && r.status != 404 && r.status != 403) {
         host_.warn("docker backend: removing network " + name + " failed: " + engine_message(r.body));
       }
@@ -570,7 +581,7 @@ class DockerBackend : public sdk::IsolationBackend {
   std::vector<std::string> labelled_networks() {
     std::string filters = json::serialize(
         json::object{{"label", json::array{std::string(kInstanceLabel) + "=" + config_.instance_id}}});
-    auto r = engine_.request("GET", engine_.path("/networks?filters=" + url_encode(filters)));
+    auto r = engine_.request("GET", "/networks?filters=" + url_encode(filters));
     std::vector<std::string> names;
     boost::system::error_code ec;
     json::value v = json::parse(r.body, ec);
@@ -583,7 +594,7 @@ class DockerBackend : public sdk::IsolationBackend {
 
   //! The container's labels; empty when it does not exist.
   json::object container_labels(const std::string& id) {
-    auto r = engine_.request("GET", engine_.path("/containers/" + id + "/json"));
+    auto r = engine_.request("GET", "/containers/" + id + "/json");
     if (r.status != 200) return {};
     boost::system::error_code ec;
     json::value v = json::parse(r.body, ec);
@@ -712,8 +723,8 @@ class DockerBackend : public sdk::IsolationBackend {
         update["NanoCpus"] = static_cast<int64_t>(std::llround(*spec.limits.cpu_cores * 1e9));
       if (spec.limits.max_processes) update["PidsLimit"] = *spec.limits.max_processes;
       if (!update.empty()) {
-        auto r = engine_.request("POST", engine_.path("/containers/" + c.container_id + "/update"),
-                                 json::serialize(update));
+        auto r =
+            engine_.request("POST", "/containers/" + c.container_id + "/update", json::serialize(update));
         if (r.status != 200) throw sdk::Error(ISB_ERROR, "updating its limits: " + engine_message(r.body));
       }
     } catch (const sdk::Error& e) {
@@ -755,8 +766,7 @@ class DockerBackend : public sdk::IsolationBackend {
   //! The last lines the container wrote (the agent says there why it stopped).
   std::string container_log_tail(const std::string& id) {
     try {
-      auto r =
-          engine_.request("GET", engine_.path("/containers/" + id + "/logs?stdout=true&stderr=true&tail=5"));
+      auto r = engine_.request("GET", "/containers/" + id + "/logs?stdout=true&stderr=true&tail=5");
       if (r.status != 200) return "unavailable";
       // Multiplexed frames; keep only the payload text.
       std::string text;
@@ -808,11 +818,13 @@ class DockerBackend : public sdk::IsolationBackend {
                                           "and re-create the workspace");
   }
 
+  //! Negotiates the API version (engine_client.hpp) and reads, once per
+  //! negotiation, what the containers' create depends on in /info.
   void ensure_negotiated() {
+    EngineClient::Negotiated n = engine_.negotiate();
     std::lock_guard<std::mutex> lock(negotiate_mu_);
-    if (!version_doc_.empty()) return;
-    std::string version = engine_.negotiate(config_.api_version);
-    auto r = engine_.request("GET", engine_.path("/info"));
+    if (info_generation_ == n.generation) return;
+    auto r = engine_.request("GET", "/info");
     if (r.status != 200) {
       throw sdk::Error(ISB_UNAVAILABLE,
                        "GET /info answered " + std::to_string(r.status) + ": " + engine_message(r.body));
@@ -820,8 +832,22 @@ class DockerBackend : public sdk::IsolationBackend {
     engine_seccomp_ =
         engine_security_options(parse_object(r.body, ISB_UNAVAILABLE, "the engine's /info answer"))
             .count("seccomp") > 0;
-    version_doc_ = version;
-    host_.info("docker backend: engine at " + config_.host + ", API " + engine_.api_version());
+    info_generation_ = n.generation;
+    host_.info("docker backend: engine at " + config_.host + " is Docker " + n.engine.version + " (" +
+               (n.engine.min_api ? "API " + n.engine.min_api->str() + " to " : std::string("API up to ")) +
+               n.engine.api.str() + "); speaking API " + n.api.str() +
+               (engine_.api_forced() ? " (configured)" : ", the newest both sides speak"));
+  }
+
+  static json::object supported_api_versions() {
+    return json::object{{"oldest", kOldestApi.str()}, {"newest", kNewestApi.str()}};
+  }
+
+  //! The engine's release and API range, as its /version said.
+  static void add_engine_versions(json::object& engine, const EngineVersion& ev) {
+    engine["version"] = ev.version;
+    engine["engine_api_version"] = ev.api.str();
+    if (ev.min_api) engine["engine_min_api_version"] = ev.min_api->str();
   }
 
   //! The names in /info's SecurityOptions ("name=seccomp,profile=default" -> "seccomp").
@@ -847,7 +873,7 @@ class DockerBackend : public sdk::IsolationBackend {
   //! The container's init PID tells whether its processes and cgroup are
   //! visible from here (a local engine in the same PID namespace).
   ExecTarget inspect_target(const std::string& id) {
-    auto r = engine_.request("GET", engine_.path("/containers/" + id + "/json"));
+    auto r = engine_.request("GET", "/containers/" + id + "/json");
     if (r.status == 404) {
       throw sdk::Error(ISB_NOT_FOUND, "workspace sandbox is gone: container " + short_id(id) +
                                           " no longer exists; it was removed outside the server: destroy and "
@@ -930,7 +956,7 @@ class DockerBackend : public sdk::IsolationBackend {
 
   //! Removes the container and its anonymous volumes. False when it did not exist.
   bool remove_container(const std::string& id) {
-    auto r = engine_.request("DELETE", engine_.path("/containers/" + id + "?force=true&v=true"));
+    auto r = engine_.request("DELETE", "/containers/" + id + "?force=true&v=true");
     if (r.status == 204) return true;
     if (r.status == 404) return false;
     throw sdk::Error(ISB_ERROR, "removing container " + short_id(id) + " failed: " + engine_message(r.body));
@@ -939,7 +965,7 @@ class DockerBackend : public sdk::IsolationBackend {
   std::vector<std::string> labelled_containers() {
     std::string filters = json::serialize(
         json::object{{"label", json::array{std::string(kInstanceLabel) + "=" + config_.instance_id}}});
-    auto r = engine_.request("GET", engine_.path("/containers/json?all=true&filters=" + url_encode(filters)));
+    auto r = engine_.request("GET", "/containers/json?all=true&filters=" + url_encode(filters));
     if (r.status != 200) {
       throw sdk::Error(ISB_ERROR, "listing this server's containers failed: " + engine_message(r.body));
     }
@@ -956,7 +982,7 @@ class DockerBackend : public sdk::IsolationBackend {
   //! Pulls a missing image; progress goes to the log. Throws naming the image.
   void pull_image(const std::string& image, const std::string& create_message) {
     auto [from, tag] = split_image_ref(image);
-    std::string target = engine_.path("/images/create?fromImage=" + url_encode(from));
+    std::string target = "/images/create?fromImage=" + url_encode(from);
     if (!tag.empty()) target += "&tag=" + url_encode(tag);
     host_.info("docker backend: image '" + image + "' is not on the engine; pulling it");
     std::string failure;
@@ -965,7 +991,9 @@ class DockerBackend : public sdk::IsolationBackend {
       if (r.status != 200) {
         failure = engine_message(r.body);
       } else {
-        // The answer is a stream of JSON progress lines; an error ends it with {"error": ...}.
+        // The answer is a stream of JSON progress lines; an error ends it with
+        // {"errorDetail": {"message": ...}}, and with "error" beside it, which
+        // API 1.48 deprecated and later engines may leave out.
         size_t pos = 0;
         while (pos < r.body.size()) {
           size_t nl = r.body.find('\n', pos);
@@ -974,7 +1002,10 @@ class DockerBackend : public sdk::IsolationBackend {
           boost::system::error_code ec;
           json::value v = json::parse(line, ec);
           if (ec || !v.is_object()) continue;
-          std::string err = string_at(v.as_object(), "error");
+          std::string err;
+          if (auto* d = v.as_object().if_contains("errorDetail"); d && d->is_object())
+            err = string_at(d->as_object(), "message");
+          if (err.empty()) err = string_at(v.as_object(), "error");
           if (!err.empty()) failure = err;
           std::string status = string_at(v.as_object(), "status");
           if (!status.empty()) host_.debug("docker backend: pull " + image + ": " + status);
@@ -1000,8 +1031,8 @@ class DockerBackend : public sdk::IsolationBackend {
   AgentBinary agent_binary_;           // the copy of it that containers bind
   const std::string seccomp_profile_;  // seccomp/container-profile.json, compact
   std::mutex negotiate_mu_;
-  std::string version_doc_;      // guarded by negotiate_mu_; empty until negotiated
-  bool engine_seccomp_ = false;  // the engine applies seccomp profiles; guarded by negotiate_mu_
+  uint64_t info_generation_ = 0;  // the negotiation /info was read for; guarded by negotiate_mu_
+  bool engine_seccomp_ = false;   // the engine applies seccomp profiles; guarded by negotiate_mu_
   std::mutex mu_;
   std::map<std::string, std::shared_ptr<ExecTarget>> sandboxes_;  // guarded by mu_
   std::mutex pool_mu_;

@@ -141,8 +141,9 @@ std::string engine_message(const std::string& body) {
   return trimmed.empty() ? "(empty response)" : trimmed;
 }
 
-EngineClient::EngineClient(std::string host, std::chrono::milliseconds default_timeout)
-    : host_(std::move(host)), default_timeout_(default_timeout) {
+EngineClient::EngineClient(std::string host, std::chrono::milliseconds default_timeout,
+                           std::optional<ApiVersion> forced_api)
+    : host_(std::move(host)), default_timeout_(default_timeout), forced_api_(forced_api) {
   if (host_.rfind("unix://", 0) == 0) {
     unix_path_ = host_.substr(7);
     if (unix_path_.empty() || unix_path_[0] != '/') {
@@ -220,9 +221,19 @@ http::request<http::string_body> make_request(const std::string& method, const s
 
 }  // namespace
 
-EngineClient::Response EngineClient::request(const std::string& method, const std::string& target,
+EngineClient::Response EngineClient::request(const std::string& method, const std::string& path,
                                              const std::string& body, std::chrono::milliseconds timeout,
                                              const std::string& content_type) const {
+  uint64_t generation = 0;
+  std::string target = versioned(path, &generation);
+  Response r = exchange(method, target, body, timeout, content_type);
+  check_version_refusal(r, method, target, generation);
+  return r;
+}
+
+EngineClient::Response EngineClient::exchange(const std::string& method, const std::string& target,
+                                              const std::string& body, std::chrono::milliseconds timeout,
+                                              const std::string& content_type) const {
   auto deadline = Clock::now() + (timeout.count() > 0 ? timeout : default_timeout_);
   asio::io_context io;
   auto sock = connect(io, is_unix_, unix_path_, tcp_host_, tcp_port_, host_, deadline);
@@ -262,8 +273,10 @@ EngineClient::Response EngineClient::request(const std::string& method, const st
   return r;
 }
 
-std::unique_ptr<RawStream> EngineClient::hijack(const std::string& target, const std::string& json_body,
+std::unique_ptr<RawStream> EngineClient::hijack(const std::string& path, const std::string& json_body,
                                                 Response* error_response) const {
+  uint64_t generation = 0;
+  const std::string target = versioned(path, &generation);
   auto deadline = Clock::now() + default_timeout_;
   auto io = std::make_unique<asio::io_context>();
   auto sock = connect(*io, is_unix_, unix_path_, tcp_host_, tcp_port_, host_, deadline);
@@ -302,10 +315,9 @@ std::unique_ptr<RawStream> EngineClient::hijack(const std::string& target, const
       done = true;
     });
     run_until(*io, *sock, done, deadline);
-    if (error_response) {
-      error_response->status = status;
-      error_response->body = parser.get().body();
-    }
+    Response r{status, parser.get().body()};
+    check_version_refusal(r, "POST", target, generation);
+    if (error_response) *error_response = std::move(r);
     return nullptr;
   }
   // Whatever the header read pulled in beyond the header is the start of the stream.
@@ -313,33 +325,63 @@ std::unique_ptr<RawStream> EngineClient::hijack(const std::string& target, const
   return std::make_unique<BeastRawStream>(std::move(io), std::move(sock), std::move(initial));
 }
 
-std::string EngineClient::negotiate(const std::string& forced) {
-  Response r = request("GET", "/version");
+EngineClient::Negotiated EngineClient::negotiate() const {
+  std::lock_guard<std::mutex> one_at_a_time(negotiate_mu_);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (negotiated_) return *negotiated_;
+  }
+  // Unversioned: every engine answers /version whatever versions it accepts.
+  Response r = exchange("GET", "/version", "", std::chrono::milliseconds(0), "application/json");
   if (r.status != 200) {
     unavailable("the Docker engine at " + host_ + " answered GET /version with " + std::to_string(r.status) +
-                ": " + engine_message(r.body));
+                ": " + engine_message(r.body) + "; is " + host_ + " a Docker engine?");
   }
-  boost::system::error_code ec;
-  boost::json::value v = boost::json::parse(r.body, ec);
-  if (ec || !v.is_object())
-    unavailable("the Docker engine at " + host_ + " sent an unreadable /version document");
-  std::string engine_api = string_at(v.as_object(), "ApiVersion");
-  int minor = -1;
-  if (engine_api.rfind("1.", 0) == 0) minor = std::atoi(engine_api.c_str() + 2);
-  if (minor < kMinApiMinor) {
-    unavailable("the Docker engine at " + host_ + " speaks API " + (engine_api.empty() ? "?" : engine_api) +
-                ", older than 1.41 (Docker 20.10), the oldest this backend supports; upgrade the engine");
+  EngineVersion engine = parse_engine_version(r.body, host_);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    last_engine_ = engine;
   }
-  if (!forced.empty()) {
-    if (std::atoi(forced.c_str() + 2) > minor) {
-      unavailable("plugins.settings.docker.api_version " + forced + " is newer than the engine's API " +
-                  engine_api);
+  ApiVersion api = select_api_version(engine, forced_api_, host_);
+  std::lock_guard<std::mutex> lock(mu_);
+  negotiated_ = Negotiated{std::move(engine), api, ++generations_};
+  return *negotiated_;
+}
+
+std::optional<EngineClient::Negotiated> EngineClient::negotiated() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return negotiated_;
+}
+
+std::optional<EngineVersion> EngineClient::last_engine_version() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return last_engine_;
+}
+
+std::string EngineClient::versioned(const std::string& path, uint64_t* generation) const {
+  Negotiated n = negotiate();
+  *generation = n.generation;
+  return "/v" + n.api.str() + path;
+}
+
+void EngineClient::check_version_refusal(const Response& r, const std::string& method,
+                                         const std::string& target, uint64_t generation) const {
+  if (r.status != 400) return;
+  std::string message = engine_message(r.body);
+  if (!is_api_version_refusal(message)) return;
+  std::string was;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (negotiated_ && negotiated_->generation == generation) {
+      was = "Docker " + negotiated_->engine.version + ", API up to " + negotiated_->engine.api.str();
+      negotiated_.reset();  // the next request asks /version again
     }
-    api_version_ = forced;
-  } else {
-    api_version_ = "1." + std::to_string(std::min(minor, kMaxApiMinor));
   }
-  return r.body;
+  unavailable("the Docker engine at " + host_ + " refused " + method + " " + target + ": \"" + message +
+              "\". It is not the engine the API version was negotiated with" +
+              (was.empty() ? std::string() : " (" + was + ")") +
+              ": it was upgraded or restarted with another DOCKER_MIN_API_VERSION. The next call negotiates "
+              "the version again; retry it");
 }
 
 }  // namespace isb::docker

@@ -1,28 +1,33 @@
 // engine_client.hpp: HTTP/1.1 to the Docker Engine API over a Unix socket or
 // TCP, with Boost.Beast. Never the docker CLI.
 //
-//   EngineClient engine("unix:///var/run/docker.sock", std::chrono::seconds(30));
-//   engine.negotiate("");                       // picks the API version from /version
-//   auto r = engine.request("GET", engine.path("/info"));
+//   EngineClient engine("unix:///var/run/docker.sock", std::chrono::seconds(30), std::nullopt);
+//   auto r = engine.request("GET", "/info");     // sent as GET /v1.52/info to Docker 29.0
 //   if (r.status != 200) throw ...(engine_message(r.body));
 //
+// Every request goes to the API version negotiated from the engine's
+// unversioned GET /version (api_version.hpp): the first request negotiates,
+// and callers pass unversioned paths, so no request can carry another version.
+// An engine that refuses that version later (it was replaced by one of
+// another range under the running server) fails that request with a message
+// saying so, and the next request negotiates again.
 // Every call opens its own connection and is bounded by a deadline, so a hung
 // engine costs a timeout, never a hung server thread.
-// THREADING: request() and hijack() may be called from several threads at once;
-// negotiate() must have returned before they are. A RawStream belongs to the
+// THREADING: every member function may be called from several threads at
+// once (the negotiation is guarded by a mutex). A RawStream belongs to the
 // thread that uses it.
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
 
-namespace isb::docker {
+#include "api_version.hpp"
 
-//! The oldest Engine API version this backend speaks (Docker 20.10).
-constexpr int kMinApiMinor = 41;
-//! The newest version it asks for; newer engines answer it unchanged.
-constexpr int kMaxApiMinor = 43;
+namespace isb::docker {
 
 //! A hijacked connection (exec start): raw bytes both ways after the HTTP
 //! response header. Not thread-safe.
@@ -46,42 +51,77 @@ class EngineClient {
     std::string body;
   };
 
-  //! host: unix:///path or tcp://host:port. Throws Error(ISB_INVALID_CONFIG) when malformed.
-  EngineClient(std::string host, std::chrono::milliseconds default_timeout);
+  //! The outcome of one negotiation.
+  struct Negotiated {
+    EngineVersion engine;     //!< what the engine's /version said
+    ApiVersion api;           //!< the version every request carries
+    uint64_t generation = 0;  //!< 1 for the first negotiation, then counts re-negotiations
+  };
+
+  //! host: unix:///path or tcp://host:port; forced_api: the configured
+  //! api_version (plugins.settings.docker), nullopt to negotiate the newest
+  //! both sides speak. Throws Error(ISB_INVALID_CONFIG) when host is malformed.
+  EngineClient(std::string host, std::chrono::milliseconds default_timeout,
+               std::optional<ApiVersion> forced_api);
   ~EngineClient();
 
-  //! Reads /version and fixes the API version: `forced` if not empty, else the
-  //! engine's own capped at kMaxApiMinor. Throws Error(ISB_UNAVAILABLE) when the
-  //! engine does not answer or is older than 1.41. Returns the /version document.
-  std::string negotiate(const std::string& forced);
+  //! Negotiates unless that is done: GET /version (unversioned), then
+  //! select_api_version(). Returns the negotiation in force. Throws
+  //! Error(ISB_UNAVAILABLE) when the engine does not answer or no version
+  //! fits both sides (the message says what each side speaks).
+  Negotiated negotiate() const;
+  //! The negotiation in force; nullopt before the first one and after the
+  //! engine refused the negotiated version.
+  std::optional<Negotiated> negotiated() const;
+  //! What the last /version answer said, also when no version fitted (for the probe).
+  std::optional<EngineVersion> last_engine_version() const;
 
-  //! "/v1.41" + p once negotiated.
-  std::string path(const std::string& p) const { return "/v" + api_version_ + p; }
-  const std::string& api_version() const { return api_version_; }
   const std::string& host() const { return host_; }
   bool is_local() const { return is_unix_; }
+  bool api_forced() const { return forced_api_.has_value(); }
 
-  //! One request with an optional body (JSON unless content_type says
-  //! otherwise). timeout 0: the default. Throws Error(ISB_UNAVAILABLE) when the
-  //! engine cannot be reached or the deadline passes.
-  Response request(const std::string& method, const std::string& target, const std::string& body = "",
+  //! One request to the Engine API with an optional body (JSON unless
+  //! content_type says otherwise). path is unversioned ("/containers/json?all=1");
+  //! it is sent as "/v<negotiated>" + path, negotiating first when needed.
+  //! timeout 0: the default. Throws Error(ISB_UNAVAILABLE) when the engine
+  //! cannot be reached, the deadline passes, no version fits, or the engine
+  //! refuses the negotiated version (then the next request negotiates again).
+  Response request(const std::string& method, const std::string& path, const std::string& body = "",
                    std::chrono::milliseconds timeout = std::chrono::milliseconds(0),
                    const std::string& content_type = "application/json") const;
 
-  //! POSTs json_body to target asking for a connection upgrade and returns the
-  //! raw stream, or sets *error_response (and returns nullptr) when the engine
-  //! answered with an error status.
-  std::unique_ptr<RawStream> hijack(const std::string& target, const std::string& json_body,
+  //! POSTs json_body to the unversioned path (versioned as request() does)
+  //! asking for a connection upgrade and returns the raw stream, or sets
+  //! *error_response (and returns nullptr) when the engine answered with an
+  //! error status. Throws as request() does.
+  std::unique_ptr<RawStream> hijack(const std::string& path, const std::string& json_body,
                                     Response* error_response) const;
 
  private:
+  //! One HTTP exchange with the target as given (no version prefix).
+  Response exchange(const std::string& method, const std::string& target, const std::string& body,
+                    std::chrono::milliseconds timeout, const std::string& content_type) const;
+  //! The versioned target of path, negotiating first when needed; *generation
+  //! receives the negotiation it belongs to.
+  std::string versioned(const std::string& path, uint64_t* generation) const;
+  //! After the engine answered `r` to a request of negotiation `generation`:
+  //! when that answer refuses the API version, drops the negotiation and
+  //! throws Error(ISB_UNAVAILABLE) saying so.
+  void check_version_refusal(const Response& r, const std::string& method, const std::string& path,
+                             uint64_t generation) const;
+
   std::string host_;
   bool is_unix_ = true;
   std::string unix_path_;
   std::string tcp_host_;
   std::string tcp_port_;
   std::chrono::milliseconds default_timeout_;
-  std::string api_version_ = "1.41";
+  const std::optional<ApiVersion> forced_api_;
+  mutable std::mutex negotiate_mu_;  // held across a negotiation, so only one runs at a time
+  mutable std::mutex mu_;            // guards the members below
+  mutable std::optional<Negotiated> negotiated_;
+  mutable std::optional<EngineVersion> last_engine_;
+  mutable uint64_t generations_ = 0;
 };
 
 //! Percent-encodes a query parameter value.

@@ -54,7 +54,7 @@ struct StatsSample {
 
 StatsSample stats_sample(const EngineClient& engine, const std::string& id) {
   StatsSample s;
-  auto r = engine.request("GET", engine.path("/containers/" + id + "/stats?stream=false&one-shot=true"));
+  auto r = engine.request("GET", "/containers/" + id + "/stats?stream=false&one-shot=true");
   if (r.status != 200) return s;
   boost::system::error_code ec;
   json::value v = json::parse(r.body, ec);
@@ -84,7 +84,7 @@ struct ExecState {
 };
 
 ExecState inspect_exec(const EngineClient& engine, const std::string& exec_id) {
-  auto r = engine.request("GET", engine.path("/exec/" + exec_id + "/json"));
+  auto r = engine.request("GET", "/exec/" + exec_id + "/json");
   if (r.status != 200) {
     throw sdk::Error(ISB_UNAVAILABLE, "inspecting exec " + short_id(exec_id) + " failed with engine status " +
                                           std::to_string(r.status) + ": " + engine_message(r.body));
@@ -117,7 +117,7 @@ std::string run_exec(const EngineClient& engine, const ExecTarget& target, const
                       {"Cmd", std::move(cmd)},
                       {"Env", std::move(env)},
                       {"WorkingDir", cwd}};
-  auto r = engine.request("POST", engine.path("/containers/" + id + "/exec"), json::serialize(create));
+  auto r = engine.request("POST", "/containers/" + id + "/exec", json::serialize(create));
   if (r.status != 201) container_error(id, r, "creating the exec");
   std::string exec_id = string_at(parse_object(r.body, ISB_ERROR, "the engine's exec create answer"), "Id");
   if (exec_id.empty()) throw sdk::Error(ISB_ERROR, "the engine's exec create answer has no Id: " + r.body);
@@ -135,8 +135,7 @@ std::string run_exec(const EngineClient& engine, const ExecTarget& target, const
   }
 
   EngineClient::Response err;
-  auto stream =
-      engine.hijack(engine.path("/exec/" + exec_id + "/start"), R"({"Detach":false,"Tty":false})", &err);
+  auto stream = engine.hijack("/exec/" + exec_id + "/start", R"({"Detach":false,"Tty":false})", &err);
   if (!stream) container_error(id, err, "starting the exec");
   if (spec.stdin_data) stream->start_stdin(*spec.stdin_data);
 
@@ -162,7 +161,7 @@ std::string run_exec(const EngineClient& engine, const ExecTarget& target, const
   auto stop_everything = [&] {
     // Last resort: a restart ends every process of the container, including
     // those that left the command's session.
-    auto rr = engine.request("POST", engine.path("/containers/" + id + "/restart?t=0"));
+    auto rr = engine.request("POST", "/containers/" + id + "/restart?t=0");
     if (rr.status != 204) container_error(id, rr, "restarting the container to stop the command");
     restarted = true;
     stop_method = "container_restart";
@@ -257,8 +256,7 @@ std::string run_exec(const EngineClient& engine, const ExecTarget& target, const
   json::object result{
       {"exit_code", exit_code ? json::value(*exit_code) : json::value(nullptr)},
       {"signal", signal ? json::value(*signal) : json::value(nullptr)},
-      {"signal_name",
-       signal ? json::value(isolation::signal_name(*signal)) : json::value(nullptr)},
+      {"signal_name", signal ? json::value(isolation::signal_name(*signal)) : json::value(nullptr)},
       {"timed_out", timed_out},
       {"cancelled", cancelled},
       {"duration_ms", std::chrono::duration_cast<std::chrono::milliseconds>(ended - started).count()},

@@ -219,11 +219,13 @@ json::object McpSession::initialize(const json::object& params) {
                                          {"cancel", json::object{}},
                                          {"requests", json::object{{"tools", json::object{{"call", json::object{}}}}}}};
   }
+  json::object server_info{
+      {"name", options_.server_name}, {"title", "Intelligent Sandbox"}, {"version", version}};
+  if (!options_.server_description.empty()) server_info["description"] = options_.server_description;
   return json::object{
       {"protocolVersion", chosen},
       {"capabilities", std::move(capabilities)},
-      {"serverInfo",
-       json::object{{"name", "intelligent-sandbox"}, {"title", "Intelligent Sandbox"}, {"version", version}}},
+      {"serverInfo", std::move(server_info)},
       {"instructions",
        "Isolated, codebase-aware workspaces. Typical flow: create_workspace(source_path) -> analyze_codebase "
        "-> "

@@ -80,6 +80,9 @@ struct SessionOptions {
   //! The tools/list catalogue; shared by the sessions of a transport so that
   //! a session costs only its own state. Null: the session makes its own.
   std::shared_ptr<ToolCatalog> catalog;
+  //! serverInfo.name and .description (empty: left out) in initialize.
+  std::string server_name = "intelligent-sandbox";
+  std::string server_description;
 };
 
 class McpSession {

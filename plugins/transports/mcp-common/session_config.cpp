@@ -22,6 +22,15 @@ SessionOptions session_options_from(const boost::json::object& config) {
   pool.long_workers = static_cast<size_t>(integer("long_call_workers", 1, 16));
   pool.max_queued = static_cast<size_t>(integer("max_queued_calls", 1, 4096));
   o.pool = std::make_shared<CallPool>(pool);
+  auto text = [&](const char* key, std::string fallback) {
+    auto* v = config.if_contains(key);
+    if (!v) return fallback;
+    if (!v->is_string()) throw isb::sdk::Error(ISB_INVALID_CONFIG, std::string(key) + " must be a string");
+    return std::string(v->as_string());
+  };
+  o.server_name = text("server_name", o.server_name);
+  if (o.server_name.empty()) throw isb::sdk::Error(ISB_INVALID_CONFIG, "server_name must not be empty");
+  o.server_description = text("server_description", "");
   o.catalog = std::make_shared<ToolCatalog>();
   return o;
 }

@@ -1,5 +1,5 @@
 // session_config.hpp: the settings every MCP transport shares (tools page
-// size, worker pool bounds), read once from the transport's config object so
+// size, worker pool bounds, what serverInfo says), read once from the transport's config object so
 // both transports accept the same keys with the same checks.
 //
 //   isb::mcp::SessionOptions o = isb::mcp::session_options_from(config);  // throws isb::sdk::Error
@@ -19,7 +19,9 @@ inline constexpr const char* kSessionConfigProperties = R"(
   "tools_page_size":{"type":"integer","minimum":1,"description":"Tools per tools/list page; later pages via nextCursor. Default 100."},
   "call_workers":{"type":"integer","minimum":1,"maximum":1024,"description":"Threads running read-only tools and resource reads. Default: the number of cores (at least 2)."},
   "long_call_workers":{"type":"integer","minimum":1,"maximum":1024,"description":"Threads running the other tools (commands, plans, workspace creation), so they never hold up quick calls. Default 16."},
-  "max_queued_calls":{"type":"integer","minimum":1,"description":"Requests per lane waiting for a thread; more are refused as busy. Default 4096."})";
+  "max_queued_calls":{"type":"integer","minimum":1,"description":"Requests per lane waiting for a thread; more are refused as busy. Default 4096."},
+  "server_name":{"type":"string","minLength":1,"description":"serverInfo.name in initialize (mcp_config.json server.name). Default intelligent-sandbox."},
+  "server_description":{"type":"string","description":"serverInfo.description in initialize (mcp_config.json server.description). Default: none."})";
 
 //! Options with their pool built from config; a wrong value throws
 //! isb::sdk::Error(ISB_INVALID_CONFIG) naming the key.

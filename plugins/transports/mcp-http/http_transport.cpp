@@ -90,7 +90,8 @@ const std::string kConfigSchema = std::string(R"({"type":"object","additionalPro
   "session_idle_timeout_s":{"type":"integer","minimum":1,"description":"Idle sessions older than this are ended. Default 3600."},
   "max_message_bytes":{"type":"integer","minimum":1024,"description":"Largest request body. Default 64 MiB."},
   "standalone_sse":{"type":"boolean","description":"Offer the GET /mcp stream for server-initiated messages (else 405). Default true."},
-  "sse_replay_events":{"type":"integer","minimum":1,"maximum":100000,"description":"Events per session kept for Last-Event-ID resumption (and at most 4 MiB of them). Default 512."},)") +
+  "sse_replay_events":{"type":"integer","minimum":1,"maximum":100000,"description":"Events per session kept for Last-Event-ID resumption (and at most 4 MiB of them). Default 512."},
+  "api_key_header":{"type":"string","pattern":"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$","description":"Header that carries the API key (mcp_config.json authentication.header). Authorization: Bearer <key> is accepted as well. Default X-API-Key."},)") +
                                   isb::mcp::kSessionConfigProperties + "}}";
 
 // Comment lines on an idle GET stream, so that proxies keep it open.
@@ -194,6 +195,8 @@ class HttpTransport : public isb::sdk::Transport {
       return out;
     };
     if (auto* h = c.if_contains("host"); h && h->is_string()) bind_host_ = std::string(h->as_string());
+    if (auto* h = c.if_contains("api_key_header"); h && h->is_string() && !h->as_string().empty())
+      api_key_header_ = std::string(h->as_string());
     port_ = static_cast<int>(integer("port", 8080));
     max_connections_ = static_cast<size_t>(integer("max_connections", 512));
     max_sessions_ = static_cast<size_t>(integer("max_sessions", 1024));
@@ -465,7 +468,10 @@ class HttpTransport : public isb::sdk::Transport {
     }
 
     // API key and rate limit, in the core.
-    std::string credential(req["X-API-Key"]);
+    // The configured header carries the key as it is; Authorization carries
+    // "Bearer <key>" (also when it is the configured header).
+    std::string credential;
+    if (!beast::iequals(api_key_header_, "Authorization")) credential = std::string(req[api_key_header_]);
     std::string_view authz = req[http::field::authorization];
     if (credential.empty() && authz.size() > 7 &&
         (authz.substr(0, 7) == "Bearer " || authz.substr(0, 7) == "bearer ")) {
@@ -902,6 +908,7 @@ class HttpTransport : public isb::sdk::Transport {
 
   isb::sdk::Host host_;
   std::string bind_host_ = "127.0.0.1";
+  std::string api_key_header_ = "X-API-Key";  // mcp_config.json authentication.header
   int port_ = 8080;
   size_t max_connections_ = 512;
   size_t max_sessions_ = 1024;

@@ -1,8 +1,9 @@
 // analysis_service.hpp: runs every analyzer plugin on a workspace, merges their
 // facts into one analysis document (docs/schemas/analysis.schema.json), and
-// keeps a cache keyed by a fingerprint of the tree in the state dir.
+// caches it in the server's FileCache (space "analysis"), keyed by workspace
+// and checked against a fingerprint of the tree.
 //
-//   AnalysisService s(store, workspaces, analyzers, config.cache_dir());
+//   AnalysisService s(store, workspaces, analyzers, &cache);
 //   auto a = s.analyze("ws1", {.depth = AnalysisDepth::kFull});  // a->at("cached") on a second, unchanged
 //   call
 //
@@ -11,6 +12,7 @@
 #pragma once
 
 #include <boost/json/object.hpp>
+#include <isb/core/file_cache.hpp>
 #include <isb/core/plugin_host.hpp>
 #include <isb/core/result.hpp>
 #include <isb/core/store.hpp>
@@ -47,10 +49,10 @@ Result<std::string> tree_fingerprint(int root_dirfd);
 
 class AnalysisService {
  public:
-  //! cache_dir: where results are cached per workspace (<cache_dir>/analysis);
-  //! empty disables the cache.
+  //! cache: where results are cached (space "analysis"), owned by the
+  //! caller and outliving the service; nullptr: no cache.
   AnalysisService(Store& store, WorkspaceService& workspaces, std::vector<AnalyzerPlugin> analyzers,
-                  std::string cache_dir = {});
+                  FileCache* cache = nullptr);
   //! Analyzes the workspace (or returns the cached result when its fingerprint,
   //! the options and the analyzers are unchanged) and stores the result.
   Result<boost::json::object> analyze(const std::string& workspace_id, const AnalysisOptions& options = {});
@@ -61,7 +63,7 @@ class AnalysisService {
   Store& store_;
   WorkspaceService& workspaces_;
   std::vector<AnalyzerPlugin> analyzers_;
-  std::string cache_dir_;
+  FileCache* cache_;
 };
 
 }  // namespace isb

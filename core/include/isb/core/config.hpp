@@ -8,11 +8,24 @@
 // seed's named variables (SANDBOX_BASE_DIR, SANDBOX_LOG_LEVEL, SANDBOX_DEBUG,
 // SANDBOX_USE_DOCKER, SANDBOX_MAX_WORKSPACES, SANDBOX_TIMEOUT, SANDBOX_API_KEY).
 //
+// The file is never looked up in the working directory, which a repository
+// chooses: --config FILE, else $SANDBOX_CONFIG, else (not root)
+// $XDG_CONFIG_HOME/intelligent-sandbox/sandbox.yaml, else
+// /etc/intelligent-sandbox/sandbox.yaml, else built-in defaults. A file that
+// another user could change is refused (see config/path_trust.hpp).
+//
+// Where state goes is resolved at load time (resolve_layout): explicit keys
+// win; with sandbox.base_dir set everything lives under it, as before; else
+// root gets /var/lib, /var/log and /var/cache/intelligent-sandbox and any other
+// user the XDG state and cache directories.
+//
 //   auto cfg = isb::load_config(isb::ConfigSource{.explicit_file = "my.yaml"});
 //   if (!cfg) { std::cerr << cfg.error().message << "\n"; return 2; }
 #pragma once
 
 #include <isb/core/result.hpp>
+
+#include <sys/types.h>
 
 #include <cstdint>
 #include <map>
@@ -31,15 +44,19 @@ struct ResourceLimits {
 };
 
 struct SandboxConfig {
-  std::string base_dir = "/tmp/intelligent_sandbox";
+  //! Root of the workspaces (<base_dir>/workspaces) and, unless state_dir is
+  //! set, of the state (<base_dir>/state). load_config fills it in when unset:
+  //! the state directory of the host layout.
+  std::string base_dir;
   int64_t max_workspaces = 10;
-  int64_t workspace_timeout = 3600;  // seconds of idleness before cleanup
+  int64_t workspace_timeout = 3600;  // seconds of idleness before cleanup (SANDBOX_TIMEOUT)
   bool auto_cleanup = true;
   int64_t cleanup_interval = 300;  // seconds
   //! Where source_path may come from. Empty means the defaults: the user's
   //! home, the current directory and the system temp dir.
   std::vector<std::string> allowed_source_roots;
-  //! Directory for the database, logs and caches. Empty: <base_dir>/state.
+  //! Directory for the database, command logs and workspace metadata.
+  //! Empty: <base_dir>/state (load_config fills it in when neither is set).
   std::string state_dir;
   //! create_workspace's default mode: "copy" or "overlay" (overlayfs; falls
   //! back to copy where it cannot be mounted).
@@ -116,7 +133,7 @@ struct SecurityConfig {
   bool network_isolation = true;
   std::vector<std::string> allowed_endpoints;
   bool audit_logging = true;
-  std::string audit_log_path;  // empty: <state_dir>/audit.log
+  std::string audit_log_path;  // empty: <state_dir>/audit.log (load_config: the layout's log dir)
   std::vector<std::string> api_keys;
   RateLimitConfig rate_limit;
   AuthFailuresConfig auth_failures;
@@ -126,25 +143,34 @@ struct SecurityConfig {
 
 struct LoggingConfig {
   std::string level = "info";  // trace, debug, info, warning, error, critical (seed: upper case too)
-  std::string format;           // spdlog pattern; empty: the built-in one
-  std::string file_path;        // empty: stderr only
+  //! An spdlog pattern, or a Python logging format ("%(asctime)s %(message)s",
+  //! see logging/log_format.hpp), checked at load. Empty: the built-in one.
+  std::string format;
+  //! Log file besides stderr; empty: stderr only. load_config sets it to
+  //! <log dir>/sandbox.log unless the key is given.
+  std::string file_path;
   int64_t max_size_mb = 100;
   int64_t backup_count = 5;
 };
 
+//! The cache every cached result goes through (core/src/cache): entries
+//! older than ttl are not used; the least recently used go when the total
+//! passes max_size_mb; a sweep every cleanup_interval removes both.
 struct CacheConfig {
   bool enabled = true;
-  std::string cache_dir;  // empty: <state_dir>/cache
+  std::string cache_dir;  // empty: <state_dir>/cache (load_config: the layout's cache dir)
   int64_t max_size_mb = 1000;
   int64_t ttl = 3600;
   int64_t cleanup_interval = 600;
 };
 
 struct PerformanceConfig {
+  //! Collect operation metrics (core/src/metrics), show them in
+  //! get_sandbox_status and log a summary every metrics_interval seconds.
   bool monitoring_enabled = true;
   int64_t metrics_interval = 60;
-  bool profiling_enabled = false;
-  int64_t max_concurrent_operations = 20;
+  bool profiling_enabled = false;          // true is refused: there is no profiler
+  int64_t max_concurrent_operations = 20;  // steps of one plan that run at once
   int64_t operation_timeout = 300;  // seconds, per command unless a step says otherwise
   int64_t max_output_bytes = 1048576;  // captured per stream per command
   //! Seconds execute_task_plan and exec_command wait for the work before they
@@ -173,8 +199,14 @@ struct Config {
   PerformanceConfig performance;
   PluginsConfig plugins;
 
-  //! Where the config came from ("built-in defaults" or a file path).
+  //! Where the config came from ("built-in defaults" or a file path), and why
+  //! that file ("--config", "$SANDBOX_CONFIG", "user config", "system config").
   std::string source = "built-in defaults";
+  std::string source_origin;
+  //! The directory the layout keeps the server log and the audit log in; the
+  //! server creates it and checks that it owns it. Empty when both log paths
+  //! were given explicitly.
+  std::string log_dir;
 
   std::string state_dir() const;       // sandbox.state_dir or <base_dir>/state
   std::string workspaces_dir() const;  // <base_dir>/workspaces
@@ -184,20 +216,32 @@ struct Config {
 
 struct ConfigSource {
   //! --config FILE; when set, a missing file is an error.
-  std::optional<std::string> explicit_file;
-  //! Searched in order when explicit_file is empty; the first that exists wins.
-  std::vector<std::string> search_paths = {"./config/sandbox.yaml", "/etc/intelligent-sandbox/sandbox.yaml"};
+  std::optional<std::string> explicit_file = std::nullopt;
+  //! Searched in order when neither --config nor $SANDBOX_CONFIG names a file;
+  //! the first that exists wins. nullopt: standard_config_paths().
+  std::optional<std::vector<std::string>> search_paths = std::nullopt;
   //! Environment to read overrides from; nullopt means the process environment.
-  std::optional<std::map<std::string, std::string>> environment;
+  std::optional<std::map<std::string, std::string>> environment = std::nullopt;
+  //! The user the server runs as; nullopt: geteuid(). Decides the layout (root
+  //! or per user) and who besides root may own the config file.
+  std::optional<uid_t> uid = std::nullopt;
 };
 
-//! Loads defaults, then the file, then environment overrides, then validates.
-//! Errors name the key path, the file and the line (or the variable).
+//! Loads defaults, then the file, then environment overrides, then validates
+//! and resolves the layout. Errors name the key path, the file and the line
+//! (or the variable).
 Result<Config> load_config(const ConfigSource& source);
 
-//! Parses YAML text as a config file named file_name (used in messages).
+//! Parses YAML text as a config file named file_name (used in messages), then
+//! applies environment and resolves the layout for uid (nullopt: geteuid()).
 Result<Config> parse_config(const std::string& yaml_text, const std::string& file_name,
-                            const std::map<std::string, std::string>& environment = {});
+                            const std::map<std::string, std::string>& environment = {},
+                            std::optional<uid_t> uid = std::nullopt);
+
+//! Where a server running as uid looks for its file when neither --config nor
+//! $SANDBOX_CONFIG is given: (not root) $XDG_CONFIG_HOME or ~/.config, then /etc.
+std::vector<std::string> standard_config_paths(const std::map<std::string, std::string>& environment,
+                                               uid_t uid);
 
 const char* security_level_name(SecurityLevel level);
 

@@ -165,6 +165,10 @@ class TransportPlugin {
 struct PluginLoadReport {
   std::vector<PluginInfo> loaded;
   std::vector<std::string> refused;  // one message per refused or broken file
+  //! Directories (or plugin files) not loaded because a user other than the
+  //! server's (or root) could change them; one message each, naming the path
+  //! and its mode. The server refuses to start with any.
+  std::vector<std::string> untrusted;
 };
 
 class PluginHost {

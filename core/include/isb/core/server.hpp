@@ -1,7 +1,8 @@
 // server.hpp: the assembled server. Builds everything from a Config: logging,
 // state directories, the store, the plugin host, the isolation backend (with
-// the docker -> process fallback), the services and the operation registry;
-// then serves one transport until it ends or a signal arrives.
+// the docker -> process fallback), the services and the operation registry,
+// the cache and the metrics; then serves one transport until it ends or a
+// signal arrives.
 //
 //   auto server = Server::create(config);
 //   if (!server) { ...; return 1; }
@@ -17,7 +18,9 @@
 
 #include <atomic>
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 namespace isb {
 
@@ -26,11 +29,22 @@ struct ServerOptions {
   std::vector<std::string> extra_plugin_dirs;
   //! Skip the built-in plugin directories (tests that want a controlled set).
   bool only_extra_plugin_dirs = false;
+  //! The tools to offer (mcp_config.json "tools"); nullopt: every operation.
+  //! Checked against the registry at create(): see OperationRegistry::expose_only.
+  std::optional<std::vector<ToolExposure>> exposed_tools;
+  //! Where exposed_tools came from, for messages (the MCP config file).
+  std::string exposed_tools_source;
 };
 
 class Server {
  public:
   static Result<std::unique_ptr<Server>> create(Config config, ServerOptions options = {});
+
+  //! Makes the state, workspaces, cache and log directories of config (new
+  //! ones mode 0700) and checks that each belongs to this user alone. create()
+  //! calls it; call it first when something opens files there before create()
+  //! (the SecurityGate's audit log), so that it finds them made private.
+  static Status prepare_directories(const Config& config);
   ~Server();
 
   //! Runs the transport plugin with this id until it ends. SIGINT and SIGTERM

@@ -13,6 +13,7 @@
 #include <isb/core/result.hpp>
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -124,6 +125,8 @@ class Store {
   //! Active workspaces, oldest first (all of them when include_destroyed).
   Result<std::vector<WorkspaceRecord>> list_workspaces(bool include_destroyed = false) const;
   Result<int64_t> count_active_workspaces() const;
+  //! Executions per status ("running", "succeeded", ...), for the metrics.
+  Result<std::map<std::string, int64_t>> count_executions_by_status() const;
   Status mark_workspace_destroyed(const std::string& id, int64_t at);
   //! Forgets a workspace row entirely (used to undo a failed creation).
   Status delete_workspace(const std::string& id);
