@@ -149,7 +149,9 @@ test("the seed's mcp_config.json as printed: only its tools are offered, its ser
     assert.equal(info.name, 'intelligent-sandbox');
     assert.equal(info.description, 'Intelligent Sandbox MCP Server');
     const { tools } = await s.client.listTools();
-    assert.deepEqual(tools.map((t) => t.name).sort(), [...SEED_TOOLS].sort());
+    // execute_task_plan brings the tools that follow and stop its execution
+    // when it outlasts the call (the seed predates them).
+    assert.deepEqual(tools.map((t) => t.name).sort(), [...SEED_TOOLS, 'wait_execution', 'cancel_execution'].sort());
     assert.equal(tools.find((t) => t.name === 'create_task_plan').description, 'Create an intelligent task plan');
     await assert.rejects(s.client.callTool({ name: 'list_workspaces', arguments: {} }), /Unknown tool: list_workspaces/);
     const st = await s.status();

@@ -231,6 +231,26 @@ TEST(OperationRegistryTest, ExposeOnlyChecksNamesAndParametersAgainstTheOperatio
   EXPECT_TRUE(reg.contains("a")) << "a failed restriction restricts nothing";
 }
 
+// A tool whose work goes on in the background (exec_command) is exposed with
+// the tools that follow and stop that work (wait_execution, cancel_execution),
+// even when a list written before they existed (the seed's) names only it.
+TEST(OperationRegistryTest, ExposeOnlyExposesTheCompanionsOfAnExposedTool) {
+  OperationRegistry reg;
+  auto starter = ping("start");
+  starter.starts_execution = true;
+  starter.companions = {"follow", "stop"};
+  ASSERT_TRUE(reg.add(starter).ok());
+  ASSERT_TRUE(reg.add(ping("follow")).ok());
+  ASSERT_TRUE(reg.add(ping("stop")).ok());
+  ASSERT_TRUE(reg.add(ping("other")).ok());
+  ASSERT_TRUE(reg.expose_only({{"start", std::nullopt, {}}}, "mcp.json").ok());
+  std::vector<std::string> names;
+  for (const auto& op : reg.list()) names.emplace_back(op.at("name").as_string());
+  EXPECT_EQ(names, (std::vector<std::string>{"start", "follow", "stop"}));
+  EXPECT_EQ(reg.list()[0].at("task_support").as_string(), "optional");
+  EXPECT_TRUE(reg.list()[0].at("long_running").as_bool());
+}
+
 TEST(OperationRegistryTest, ObserverSeesEveryCallOfAKnownOperation) {
   OperationRegistry reg;
   ASSERT_TRUE(reg.add(ping("a")).ok());

@@ -82,6 +82,7 @@ Status register_execution_operations(OperationRegistry& r, const Services& s) {
                     ex->execute_plan(arg_string(args, "plan_id"), wait_ms_of(args, "wait", *ex), ctx));
               },
           .starts_execution = true,
+          .companions = {"wait_execution", "cancel_execution"},
       });
       !st) {
     return st;
@@ -111,6 +112,7 @@ Status register_execution_operations(OperationRegistry& r, const Services& s) {
                                                        ctx));
               },
           .starts_execution = true,
+          .companions = {"wait_execution", "cancel_execution"},
       });
       !st) {
     return st;

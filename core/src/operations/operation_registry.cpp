@@ -90,6 +90,19 @@ Status OperationRegistry::expose_only(const std::vector<ToolExposure>& tools, co
     keep[it->second] = true;
     if (t.description) descriptions[t.name] = *t.description;
   }
+  // A tool whose work goes on in the background is of no use without the
+  // tools that follow and stop that work (a list written before they existed
+  // names only the first).
+  for (size_t i = 0; i < entries_.size(); ++i) {
+    if (!keep[i]) continue;
+    for (const auto& c : entries_[i].spec.companions) {
+      auto it = index_.find(c);
+      if (it == index_.end() || keep[it->second]) continue;
+      keep[it->second] = true;
+      spdlog::info("{}: exposing {} too: {} needs it to follow or stop the work it starts", source, c,
+                   entries_[i].spec.name);
+    }
+  }
   for (size_t i = 0; i < entries_.size(); ++i) {
     entries_[i].hidden = !keep[i];
     if (auto d = descriptions.find(entries_[i].spec.name); d != descriptions.end())

@@ -99,6 +99,9 @@ struct OperationSpec {
   //! The operation starts a background execution: it takes "wait" and, with
   //! wait false, returns at once (transports can offer it as an MCP task).
   bool starts_execution = false;
+  //! Operations a client needs to use this one (follow and stop what it
+  //! starts): expose_only() exposes them whenever it exposes this one.
+  std::vector<std::string> companions;
 };
 
 //! One entry of the operator's list of tools to expose (mcp_config.json "tools").
@@ -126,6 +129,7 @@ class OperationRegistry {
   //! tools/call and REST agree. An unknown name, or a parameter the operation
   //! does not take (or takes with another type), is an error naming it and
   //! where (source, e.g. the file and "tools[2]"), and nothing is restricted.
+  //! The companions of an exposed tool are exposed too (logged).
   Status expose_only(const std::vector<ToolExposure>& tools, const std::string& source);
 
   //! Installs the observer (startup only; see the threading note).
