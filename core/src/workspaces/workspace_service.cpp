@@ -362,8 +362,12 @@ Result<json::object> WorkspaceService::create(const CreateRequest& req) {
   std::error_code aec;
   // host path: the client's archive path
   const bool archive = workspaces::is_archive_path(req.source_path) && fs::is_regular_file(req.source_path, aec);
-  Result<std::string> source = archive ? policy_.check(fs::path(req.source_path).parent_path().string())
-                                       : policy_.check(req.source_path);
+  // A session whose client offered roots may only take sources beneath them.
+  const std::optional<SourcePathPolicy> session_policy =
+      req.client_roots ? std::optional<SourcePathPolicy>(policy_.restricted_to(*req.client_roots)) : std::nullopt;
+  const SourcePathPolicy& policy = session_policy ? *session_policy : policy_;
+  Result<std::string> source = archive ? policy.check(fs::path(req.source_path).parent_path().string())
+                                       : policy.check(req.source_path);
   if (!source) return source.error();
   // host path: the client's archive path
   if (archive) source = (fs::path(*source) / fs::canonical(req.source_path, aec).filename()).string();

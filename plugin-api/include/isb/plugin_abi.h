@@ -36,9 +36,11 @@ extern "C" {
  *      isb_analyzer_api.analyze_tree (the tree as a directory fd); analyzers
  *      built against 1.2 must set it and may leave the path form analyze NULL.
  *      Hosts never give an analyzer built against 1.0/1.1 a path to a
- *      workspace tree: they skip it (see isb_analyzer_api). */
+ *      workspace tree: they skip it (see isb_analyzer_api).
+ * 1.3: appended isb_request_ctx.client_roots_json (the directories the MCP
+ *      client offered as roots: a session's allowed source roots). */
 #define ISB_ABI_MAJOR 1
-#define ISB_ABI_MINOR 2
+#define ISB_ABI_MINOR 3
 
 /* The name of the one symbol each plugin library exports. */
 #define ISB_PLUGIN_ENTRY_SYMBOL "isb_plugin_get"
@@ -121,6 +123,16 @@ typedef struct isb_request_ctx {
    * counted and locked out per address, and audit lines record it; without it
    * the core counts per transport and client_id. */
   const char* client_address;
+  /* Since 1.3. The directories the client offered for this session (MCP
+   * roots), as JSON: {"roots":["/abs/dir", ...]}; the core then allows
+   * create_workspace sources only beneath them (and beneath
+   * sandbox.allowed_source_roots when that is configured). When the client
+   * offered roots but the list could not be had, {"roots":[],"error":"why"}:
+   * every source is refused with that reason (fail closed). NULL when the
+   * client offered no roots (or the transport has no such notion): the
+   * configured roots or their defaults apply. Paths are absolute, already
+   * decoded from file:// URIs; the core canonicalizes them. */
+  const char* client_roots_json;
 } isb_request_ctx;
 
 /* Where an operation sends events while it runs (progress, output chunks).
