@@ -5,7 +5,9 @@
 // resources/templates/list, resources/read and logging/setLevel, honours
 // notifications/cancelled, and turns operation events into
 // notifications/progress (when the request carries a progress token) and
-// notifications/message (command output, subject to logging/setLevel).
+// notifications/message (command output, subject to logging/setLevel). When
+// the client offers roots, it asks for them (client_roots.hpp) and every call
+// carries them to the core.
 //
 //   McpSession session(host, "mcp-stdio", [&](Outgoing m) { return write_line(m.text); });
 //   session.handle_text(line);               // replies go to the session writer
@@ -37,6 +39,7 @@
 #include <unordered_map>
 
 #include "call_pool.hpp"
+#include "client_roots.hpp"
 #include "tool_catalog.hpp"
 
 namespace isb::mcp {
@@ -155,6 +158,10 @@ class McpSession {
   size_t running_ = 0;
   std::atomic<bool> shutting_down_{false};
   std::atomic<bool> initialized_{false};
+
+  // The client's roots (when it offers them): the session's allowed sources.
+  // Mutable: request_context() waits on it while roots/list is unanswered.
+  mutable ClientRoots roots_;
 };
 
 }  // namespace isb::mcp
