@@ -26,6 +26,7 @@
 #include "agent_exec.hpp"
 #include "archive_ops.hpp"
 #include "config.hpp"
+#include "engine_access.hpp"
 #include "engine_client.hpp"
 #include "exec_runner.hpp"
 #include "isolation-common/process_tree.hpp"
@@ -144,11 +145,13 @@ class DockerBackend : public sdk::IsolationBackend {
       info = parse_object(r.body, ISB_UNAVAILABLE, "the engine's /info answer");
     } catch (const sdk::Error& e) {
       for (const char* name : kAll) prot(name, false, "the Docker engine is not available");
-      return json::serialize(json::object{{"backend", "docker"},
-                                          {"available", false},
-                                          {"engine", json::object{{"host", config_.host}}},
-                                          {"error", e.what()},
-                                          {"protections", std::move(protections)}});
+      json::object doc{{"backend", "docker"},
+                       {"available", false},
+                       {"engine", json::object{{"host", config_.host}}},
+                       {"error", e.what()},
+                       {"protections", std::move(protections)}};
+      if (std::string fix = engine_unreachable_fix(config_.host); !fix.empty()) doc["fix"] = fix;
+      return json::serialize(doc);
     }
     json::object version = parse_object(version_doc, ISB_UNAVAILABLE, "the engine's /version answer");
 
@@ -242,6 +245,7 @@ class DockerBackend : public sdk::IsolationBackend {
       engine["exec_path_reason"] =
           config_.exec_path == "exec_api" ? std::string("configured (exec_path: exec_api)") : why_not_agent;
     }
+    add_protection_fixes(protections);
     return json::serialize(json::object{{"backend", "docker"},
                                         {"available", true},
                                         {"isolation", "container"},

@@ -89,6 +89,12 @@ Result<CopyReport> copy_tree(const std::string& source, const std::string& dest,
                              const std::vector<std::string>& secret_paths = SandboxConfig{}.secret_paths,
                              bool into_existing = false);
 
+//! How resource_limits.disk_mb is held for new workspaces under config on
+//! this host: {"enforced_by": "disk_image" | "watch", "detail"}.
+boost::json::object disk_limit_enforcement(const Config& config);
+//! The same for a workspace of disk_mb that got a disk image (image) or not.
+boost::json::object disk_limit_enforcement(const Config& config, int64_t disk_mb, bool image);
+
 class WorkspaceService {
  public:
   WorkspaceService(const Config& config, Store& store, const IsolationBackends& backends);
