@@ -19,7 +19,7 @@ fi
 bin="$out/json_rpc_fuzz"
 sources=("$here/json_rpc_fuzz.cpp" "$repo/plugins/transports/mcp-common/mcp_session.cpp"
          "$repo/plugins/transports/mcp-common/json_rpc.cpp" "$repo/plugins/transports/mcp-common/call_pool.cpp"
-         "$repo/plugins/transports/mcp-common/tool_catalog.cpp")
+         "$repo/plugins/transports/mcp-common/tool_catalog.cpp" "$repo/plugins/transports/mcp-common/client_roots.cpp")
 if [[ ! -x $bin ]] || [[ -n $(find "${sources[@]}" "$repo/plugins/transports/mcp-common" -newer "$bin" -print -quit) ]]; then
   "$clang" -std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
     -I "$repo/plugins/transports/mcp-common" -I "$repo/plugin-api/include" -I "$repo/sdk/include" \
