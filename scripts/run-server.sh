@@ -23,9 +23,12 @@ binary="$build/bin/intelligent-sandbox"
   if [[ $(id -u) -eq 0 && -n "${SUDO_USER:-}" && "$SUDO_USER" != root ]]; then
     echo
     echo "A desktop client starts the server as $SUDO_USER, not root; for $SUDO_USER:"
-    if ! sudo -u "$SUDO_USER" -H "$binary" doctor --summary; then
-      sudo -u "$SUDO_USER" -H test -x "$binary" ||
-        echo "  $SUDO_USER cannot run $binary: make the repository readable by $SUDO_USER, or build it as $SUDO_USER"
+    # runuser (util-linux) sets HOME, USER and LOGNAME as a login would.
+    as_user=(runuser -u "$SUDO_USER" --)
+    if ! "${as_user[@]}" test -x "$binary"; then
+      echo "  $SUDO_USER cannot run $binary: make the checkout readable by $SUDO_USER, or build it as $SUDO_USER"
+    else
+      "${as_user[@]}" "$binary" doctor --summary || true
     fi
   fi
   cat <<MSG

@@ -83,11 +83,13 @@ json::object check_state_dir(const std::string& role, const std::string& path, c
   const bool writable = ::access(path.c_str(), W_OK | X_OK) == 0;
   out["writable"] = writable;
   if (!writable) {
-    problems.push_back(
-        {"error",
-         role + " " + path + " belongs to " + user_name(st.st_uid) + " (mode " + mode_text(st.st_mode) +
-             ") and " + me + " cannot write it",
-         "sudo chown -R " + me + " " + path + ", or set " + setting + " to a directory " + me + " owns"});
+    // Another user's state stays theirs; root's (left by a run as root) can be handed over.
+    std::string fix = "set " + setting + " to a directory " + me + " owns";
+    if (st.st_uid == 0) fix += ", or sudo chown -R " + me + " " + path;
+    problems.push_back({"error",
+                        role + " " + path + " belongs to " + user_name(st.st_uid) + " (mode " +
+                            mode_text(st.st_mode) + ") and " + me + " cannot write it",
+                        fix});
   } else if (writable_by_others(st)) {
     problems.push_back({"warning",
                         role + " " + path + " (mode " + mode_text(st.st_mode) +
