@@ -1,28 +1,46 @@
 #!/usr/bin/env bash
-# Installs every build and test dependency from Debian's packages and the npm
-# registry. Idempotent: a second run installs nothing and takes about a second.
-# Usage: scripts/install-deps.sh [--build-only]
+# Installs what the server, its tests and benchmarks need, from Debian's
+# packages and the npm registry. Idempotent: a second run installs nothing and
+# takes about a second.
+# Usage: scripts/install-deps.sh [--run | --build-only]
+#   (no option)   everything: the server, tests and benchmarks (make test)
+#   --run         only what building and running the server needs (make run)
+#   --build-only  every Debian package, but no npm packages
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+mode="${1:-}"
+case "$mode" in
+  "" | --run | --build-only) ;;
+  *) echo "install-deps: unknown option '$mode' (use --run, --build-only or nothing)" >&2; exit 2 ;;
+esac
 
+# The server: its build and its run-time needs (mkfs.ext4 for the workspaces'
+# disk images).
 debian_packages=(
   cmake ninja-build g++ pkg-config make
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libboost-filesystem1.81-dev libboost-program-options1.81-dev
   libyaml-cpp-dev libspdlog-dev libfmt-dev libarchive-dev libpugixml-dev
-  libgtest-dev libgmock-dev libsqlite3-dev libseccomp-dev
-  libtomlplusplus-dev libvalijson-dev
-  python3 cloc e2fsprogs
-  docker.io busybox-static curl
-  clang bubblewrap
-  git
+  libsqlite3-dev libseccomp-dev libtomlplusplus-dev libvalijson-dev
+  e2fsprogs
 )
-
-# Node.js runs the end-to-end tests. Machines of this kind ship Node 20 with its
-# own npm; Debian's nodejs/npm are installed only where there is none.
-if ! command -v node >/dev/null 2>&1; then debian_packages+=(nodejs); fi
-if ! command -v npm >/dev/null 2>&1; then debian_packages+=(npm); fi
+if [[ "$mode" != "--run" ]]; then
+  # Tests, references and benchmarks: GoogleTest, a Docker engine and the
+  # busybox test image, the fuzzer's clang, cloc and bubblewrap as references,
+  # python3 for the host-path lint, git for the fixtures.
+  debian_packages+=(
+    libgtest-dev libgmock-dev
+    python3 cloc
+    docker.io busybox-static curl
+    clang bubblewrap
+    git
+  )
+  # Node.js runs the end-to-end tests. Machines of this kind ship Node 20 with
+  # its own npm; Debian's nodejs/npm are installed only where there is none.
+  if ! command -v node >/dev/null 2>&1; then debian_packages+=(nodejs); fi
+  if ! command -v npm >/dev/null 2>&1; then debian_packages+=(npm); fi
+fi
 
 missing=()
 for p in "${debian_packages[@]}"; do
@@ -39,7 +57,7 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-if [[ "${1:-}" != "--build-only" ]]; then
+if [[ -z "$mode" ]]; then
   # Test clients (official MCP SDK), pinned in tests/package.json.
   if [[ -f "$here/tests/package.json" ]]; then
     stamp="$here/tests/node_modules/.isb-installed"

@@ -3,10 +3,11 @@
 //   intelligent-sandbox serve [--config FILE] [--transport stdio|http] [--port N] [--host H]
 //                             [--mcp-config FILE] [--dev] [--plugin-dir DIR]...
 //   intelligent-sandbox plugins [--config FILE] [--plugin-dir DIR]...
+//   intelligent-sandbox doctor [--config FILE] [--plugin-dir DIR]... [--json | --summary]
 //   intelligent-sandbox --version
 //
-// In stdio mode stdout carries protocol messages only: everything this program
-// says for humans goes to stderr.
+// In stdio mode stdout carries protocol messages only: everything serve says
+// for humans goes to stderr. plugins and doctor print their reports on stdout.
 // host paths only: files the operator names on the command line; nothing here names a path inside a workspace.
 #include <isb/plugin_abi.h>
 #include <spdlog/spdlog.h>
@@ -21,6 +22,7 @@
 #include <fstream>
 #include <iostream>
 #include <isb/core/config.hpp>
+#include <isb/core/doctor.hpp>
 #include <isb/core/logging.hpp>
 #include <isb/core/mcp_config.hpp>
 #include <isb/core/plugin_host.hpp>
@@ -51,6 +53,7 @@ const char* kUsage =
     "Commands:\n"
     "  serve      run the server (default transport: MCP over stdio)\n"
     "  plugins    list the plugins found, with kind, id, version and ABI\n"
+    "  doctor     what this host enforces against security.level, with a fix for each problem\n"
     "\n"
     "Options:\n"
     "  -h, --help     show help (also: intelligent-sandbox <command> --help)\n"
@@ -271,6 +274,42 @@ int cmd_plugins(const std::vector<std::string>& args) {
   return kExitOk;
 }
 
+int cmd_doctor(const std::vector<std::string>& args) {
+  CommonOptions common;
+  po::options_description desc("doctor options");
+  add_common(desc, common);
+  desc.add_options()("json", "print the report as one JSON document")(
+      "summary", "print only the verdict and the problems with their fixes");
+  po::variables_map vm;
+  if (int rc = parse_or_usage(args, desc, vm,
+                              "Usage: intelligent-sandbox doctor [options]\n"
+                              "Exit status: 0 when everything security.level needs is there, 1 when not.");
+      rc >= 0)
+    return rc;
+  if (vm.count("json") && vm.count("summary")) {
+    std::cerr << "intelligent-sandbox: doctor takes --json or --summary, not both\n";
+    return kExitUsage;
+  }
+  auto config = load(common);
+  if (!config) {
+    std::cerr << "intelligent-sandbox: invalid configuration: " << config.error().message << "\n";
+    return kExitUsage;
+  }
+  isb::LoggingConfig quiet = config->logging;
+  quiet.level = "error";  // what the probes warn about is in the report
+  quiet.file_path.clear();  // the doctor writes into no log of the server's
+  (void)isb::logging::init(quiet);
+  auto report = isb::doctor::examine(*config, {.plugin_dirs = common.plugin_dirs});
+  if (vm.count("json")) {
+    std::cout << boost::json::serialize(report.doc) << "\n";
+  } else if (vm.count("summary")) {
+    std::cout << isb::doctor::render_summary(report);
+  } else {
+    std::cout << isb::doctor::render_text(report);
+  }
+  return report.ok ? kExitOk : kExitFailure;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -293,6 +332,7 @@ int main(int argc, char** argv) {
   }
   if (cmd == "serve") return cmd_serve(rest);
   if (cmd == "plugins") return cmd_plugins(rest);
+  if (cmd == "doctor") return cmd_doctor(rest);
   std::cerr << "intelligent-sandbox: unknown command '" << cmd << "'\n\n" << kUsage;
   return kExitUsage;
 }

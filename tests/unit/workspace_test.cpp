@@ -219,6 +219,81 @@ TEST_F(SourcePathPolicyTest, SymlinkToOutsideIsResolvedAndRefused) {
   EXPECT_EQ(*ok, tmp / "allowed/project");
 }
 
+// ------------------------------------------------------------- client roots
+// The roots an MCP client offers narrow the session's sources: to the
+// client's directories when nothing is configured, else to where those and
+// sandbox.allowed_source_roots overlap.
+TEST_F(SourcePathPolicyTest, ClientRootsReplaceTheDefaultRoots) {
+  SourcePathPolicy defaults({}, {tmp / "allowed/state"});
+  auto session = defaults.restricted_to({.directories = {tmp / "allowed/project"}});
+  EXPECT_EQ(session.allowed_roots(), std::vector<std::string>{tmp / "allowed/project"});
+  ASSERT_TRUE(session.check(tmp / "allowed/project/src").ok());
+  // Under a default root (the temp dir) but not under what the client offered.
+  auto r = session.check(tmp / "outside/project");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, ErrorCode::kPermissionDenied);
+  EXPECT_THAT(r.error().message, HasSubstr("outside the roots the MCP client offered for this session (" +
+                                           (tmp / "allowed/project") + ")"));
+  EXPECT_THAT(r.error().message, HasSubstr("open the project's folder in the client"));
+}
+
+TEST_F(SourcePathPolicyTest, ClientRootsAreCutToTheConfiguredRoots) {
+  fs::create_directories(tmp / "outside/other");
+  // A client root inside the configured one stays; one around it shrinks to
+  // it; one beside it is dropped.
+  auto session = policy().restricted_to({.directories = {tmp / "allowed/project/src", tmp.path(), tmp / "outside"}});
+  EXPECT_THAT(session.allowed_roots(), UnorderedElementsAre(tmp / "allowed/project/src", tmp / "allowed"));
+  EXPECT_TRUE(session.check(tmp / "allowed/project/src").ok());
+  auto out = session.check(tmp / "outside/other");
+  ASSERT_FALSE(out.ok());
+  EXPECT_THAT(out.error().message, HasSubstr("within sandbox.allowed_source_roots"));
+  // Nothing overlaps: the refusal names both lists.
+  auto none = policy().restricted_to({.directories = {tmp / "outside"}});
+  EXPECT_TRUE(none.allowed_roots().empty());
+  auto r = none.check(tmp / "allowed/project");
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(r.error().message, HasSubstr("none of the roots the MCP client offered (" + (tmp / "outside") +
+                                           ") lies under sandbox.allowed_source_roots (" + (tmp / "allowed") + ")"));
+}
+
+TEST_F(SourcePathPolicyTest, ClientRootsKeepStateAndSystemDirectoriesRefused) {
+  auto session = policy().restricted_to({.directories = {tmp / "allowed", "/", "/etc"}});
+  // "/" is never a root; /etc is offered but stays a system directory.
+  EXPECT_THAT(session.allowed_roots(), UnorderedElementsAre(tmp / "allowed"));
+  auto state = session.check(tmp / "allowed/state/db");
+  ASSERT_FALSE(state.ok());
+  EXPECT_THAT(state.error().message, HasSubstr("overlaps the server's own state"));
+  auto etc = SourcePathPolicy({}, {}).restricted_to({.directories = {"/etc"}}).check("/etc");
+  ASSERT_FALSE(etc.ok());
+  EXPECT_THAT(etc.error().message, HasSubstr("never allowed as a source"));
+}
+
+TEST_F(SourcePathPolicyTest, ClientThatOfferedNoRootsOrAnUnknownListAllowsNothing) {
+  auto empty = policy().restricted_to({});
+  auto r = empty.check(tmp / "allowed/project");
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(r.error().message, HasSubstr("the MCP client offered no roots for this session"));
+  auto unknown = policy().restricted_to({.directories = {}, .error = "the client did not answer roots/list within 10 s"});
+  auto u = unknown.check(tmp / "allowed/project");
+  ASSERT_FALSE(u.ok());
+  EXPECT_EQ(u.error().code, ErrorCode::kPermissionDenied);
+  EXPECT_THAT(u.error().message, HasSubstr("but they are not known (the client did not answer roots/list within 10 s)"));
+}
+
+TEST(ClientRootsDocumentTest, ReadsRootsAndFailsClosedOnAnythingElse) {
+  auto ok = parse_client_roots(R"({"roots":["/home/ann/proj","/srv/x"]})");
+  EXPECT_EQ(ok.directories, (std::vector<std::string>{"/home/ann/proj", "/srv/x"}));
+  EXPECT_TRUE(ok.error.empty());
+  auto failed = parse_client_roots(R"({"roots":["/ignored"],"error":"the client answered roots/list with error -32601"})");
+  EXPECT_TRUE(failed.directories.empty());
+  EXPECT_THAT(failed.error, HasSubstr("-32601"));
+  for (const char* bad : {"not json", "[]", R"({"roots":"/x"})", R"({"roots":["relative/path"]})", R"({"roots":[1]})"}) {
+    auto r = parse_client_roots(bad);
+    EXPECT_TRUE(r.directories.empty()) << bad;
+    EXPECT_THAT(r.error, HasSubstr("this is a bug in the transport plugin")) << bad;
+  }
+}
+
 // ------------------------------------------------------------- copy_tree
 
 TEST(CopyTreeTest, PreservesModesTimestampsAndSymlinksAsLinks) {
@@ -419,6 +494,21 @@ TEST_F(WorkspaceServiceTest, CreateAndDestroyRemovesDirectory) {
   EXPECT_EQ(gone.error().code, ErrorCode::kNotFound);
   EXPECT_THAT(gone.error().message, HasSubstr("workspace 'ws1' was destroyed"));
   EXPECT_TRUE(service_->get_any("ws1").ok());  // history stays
+}
+
+TEST_F(WorkspaceServiceTest, CreateFollowsTheClientsRootsAndCreatesNothingOutside) {
+  write_file(tmp / "projects/other/a.txt", "a");
+  auto refused = service_->create({.source_path = tmp / "projects/other",
+                                   .workspace_id = "ws-outside",
+                                   .client_roots = ClientRoots{{tmp / "projects/app"}, ""}});
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, ErrorCode::kPermissionDenied);
+  EXPECT_THAT(refused.error().message, HasSubstr("roots the MCP client offered"));
+  EXPECT_FALSE(fs::exists(workspaces_dir() + "/ws-outside"));
+  auto created = service_->create({.source_path = tmp / "projects/app",
+                                   .workspace_id = "ws-inside",
+                                   .client_roots = ClientRoots{{tmp / "projects/app"}, ""}});
+  ASSERT_TRUE(created.ok()) << created.error().message;
 }
 
 TEST_F(WorkspaceServiceTest, InvalidIdCreatesNothing) {

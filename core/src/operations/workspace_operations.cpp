@@ -17,7 +17,7 @@ Status register_workspace_operations(OperationRegistry& r, const Services& s) {
                          "workspace id used by every other tool.",
           .input_schema = R"({"type":"object","additionalProperties":false,"required":["source_path"],
             "properties":{
-              "source_path":{"type":"string","minLength":1,"maxLength":4096,"description":"Absolute path of the project directory, or of a .tar, .tar.gz or .zip archive of it (unpacked as hostile: entries leaving the tree, links out, devices and bombs are refused); must lie under the allowed source roots"},
+              "source_path":{"type":"string","minLength":1,"maxLength":4096,"description":"Absolute path of the project directory, or of a .tar, .tar.gz or .zip archive of it (unpacked as hostile: entries leaving the tree, links out, devices and bombs are refused); must lie under the allowed source roots: the roots the MCP client offered for this session, when it offers roots"},
               "workspace_id":)" + schemas::kWorkspaceId + R"(,
               "mode":{"type":"string","enum":["copy","overlay"],"description":"copy: a full copy; overlay: overlayfs over the read-only source, constant time (the source must not change while the workspace lives, unless snapshot is set; falls back to copy where unavailable, and says so in mode_note). Default: sandbox.workspace_mode"},
               "snapshot":{"type":"boolean","description":"overlay mode only: first copy the source into the server's state dir (reflinks where the filesystem has them) and mount the overlay over that copy, so that later changes to the source cannot leak into the workspace. Costs a copy; default false"},
@@ -34,9 +34,10 @@ Status register_workspace_operations(OperationRegistry& r, const Services& s) {
           .output_schema = schemas::kWorkspace,
           .annotations = {.read_only = false, .destructive = false, .idempotent = false, .open_world = false},
           .handler =
-              [ws](const boost::json::object& args, CallContext&) -> Result<boost::json::value> {
+              [ws](const boost::json::object& args, CallContext& ctx) -> Result<boost::json::value> {
                 WorkspaceService::CreateRequest req{arg_string(args, "source_path"), arg_string(args, "workspace_id"),
                                                     {}, "", false};
+                req.client_roots = ctx.request().client_roots;
                 if (auto* iso = args.if_contains("isolation"); iso && iso->is_object()) {
                   const auto& o = iso->as_object();
                   req.isolation.backend = arg_string(o, "backend");

@@ -199,6 +199,10 @@ isb_status host_call_operation(void* ctx, const char* operation, const char* arg
       if (ISB_HAS_FIELD(request, isb_request_ctx, client_id)) info.client_id = str(request->client_id);
       if (ISB_HAS_FIELD(request, isb_request_ctx, request_id)) info.request_id = str(request->request_id);
       if (ISB_HAS_FIELD(request, isb_request_ctx, credential)) info.credential = str(request->credential);
+      // Transports older than 1.3 know no roots: the configured ones apply.
+      if (ISB_HAS_FIELD(request, isb_request_ctx, client_roots_json) && request->client_roots_json) {
+        info.client_roots = parse_client_roots(request->client_roots_json);
+      }
     }
     if (info.transport.empty()) info.transport = hc->plugin_id;
     // The front door, the same for every transport: key, rate limit, audit.

@@ -208,24 +208,12 @@ struct Server::Impl {
       }
       backends.add(std::move(backend));
     }
-    if (backends.get(requested_backend)) {
-      backends.set_default(requested_backend, "");
-      return ok_status();
-    }
-    std::string why_not = unavailable.count(requested_backend) ? unavailable[requested_backend]
-                                                               : "no isolation plugin '" + requested_backend + "' is loaded";
-    if (requested_backend != "process" && config.isolation.fallback_isolation && backends.get("process")) {
-      std::string note = "isolation backend '" + requested_backend + "' is unavailable (" + why_not +
-                         "); using the process backend because isolation.fallback_isolation is true";
-      spdlog::warn("{}", note);
-      backends.set_default("process", note);
-      return ok_status();
-    }
-    return make_error(ErrorCode::kUnavailable,
-                      "isolation backend '" + requested_backend + "' is unavailable: " + why_not +
-                          (requested_backend != "process" ? "; set isolation.fallback_isolation: true to use the "
-                                                            "process backend instead"
-                                                          : ""));
+    auto choice =
+        choose_default_backend(requested_backend, config.isolation.fallback_isolation, backends.ids(), unavailable);
+    if (!choice) return choice.error();
+    if (!choice->note.empty()) spdlog::warn("{}", choice->note);
+    backends.set_default(choice->id, choice->note);
+    return ok_status();
   }
 };
 

@@ -120,13 +120,25 @@ Status mount_image_at(const std::string& image, const std::string& mount_point) 
 
 }  // namespace
 
-const std::optional<std::string>& disk_images_unavailable() {
-  static const std::optional<std::string> why = []() -> std::optional<std::string> {
-    if (::geteuid() != 0) return "the server is not root (loop devices and mounts need it)";
-    if (::access("/dev/loop-control", R_OK | W_OK) != 0) return "/dev/loop-control is not available";
-    if (!mkfs_path()) return "mkfs.ext4 is not installed (Debian: e2fsprogs)";
+const std::optional<DiskImageGap>& disk_image_gap() {
+  static const std::optional<DiskImageGap> gap = []() -> std::optional<DiskImageGap> {
+    if (::geteuid() != 0) {
+      return DiskImageGap{"the server is not root (loop devices and mounts need it)", "run the server as root"};
+    }
+    if (::access("/dev/loop-control", R_OK | W_OK) != 0) {
+      return DiskImageGap{"/dev/loop-control is not available", "sudo modprobe loop"};
+    }
+    if (!mkfs_path()) {
+      return DiskImageGap{"mkfs.ext4 is not installed (Debian: e2fsprogs)", "sudo apt-get install e2fsprogs"};
+    }
     return std::nullopt;
   }();
+  return gap;
+}
+
+const std::optional<std::string>& disk_images_unavailable() {
+  static const std::optional<std::string> why =
+      disk_image_gap() ? std::optional<std::string>(disk_image_gap()->why) : std::nullopt;
   return why;
 }
 

@@ -26,6 +26,14 @@ namespace isb::workspaces {
 //! devices, no mkfs.ext4). Probed once per process.
 const std::optional<std::string>& disk_images_unavailable();
 
+//! Why disk images cannot be made here, with what would change that.
+struct DiskImageGap {
+  std::string why;
+  std::string fix;  // a command or action, for intelligent-sandbox doctor
+};
+//! nullopt when images can be made here; the same probe as disk_images_unavailable().
+const std::optional<DiskImageGap>& disk_image_gap();
+
 //! Makes image (a sparse file of size_mb MiB holding an empty ext4) and
 //! mounts it on mount_point (an existing empty directory), whose root then
 //! belongs to owner:group with mode. The loop device goes away with the

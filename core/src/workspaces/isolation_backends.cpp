@@ -50,6 +50,28 @@ Result<IsolationPlugin> IsolationBackends::get(const std::string& id) const {
                                               (have.empty() ? "none" : have));
 }
 
+Result<DefaultBackendChoice> choose_default_backend(const std::string& requested, bool fallback_isolation,
+                                                    const std::vector<std::string>& available,
+                                                    const std::map<std::string, std::string>& unavailable) {
+  auto has = [&](const std::string& id) {
+    return std::find(available.begin(), available.end(), id) != available.end();
+  };
+  if (has(requested)) return DefaultBackendChoice{requested, ""};
+  auto it = unavailable.find(requested);
+  const std::string why_not =
+      it != unavailable.end() ? it->second : "no isolation plugin '" + requested + "' is loaded";
+  if (requested != "process" && fallback_isolation && has("process")) {
+    return DefaultBackendChoice{"process", "isolation backend '" + requested + "' is unavailable (" + why_not +
+                                               "); using the process backend because isolation.fallback_isolation "
+                                               "is true"};
+  }
+  return make_error(ErrorCode::kUnavailable,
+                    "isolation backend '" + requested + "' is unavailable: " + why_not +
+                        (requested != "process" ? "; set isolation.fallback_isolation: true to use the process "
+                                                  "backend instead"
+                                                : ""));
+}
+
 bool backend_mounts_overlay(const json::value& probe) {
   if (!probe.is_object()) return false;
   auto* v = probe.as_object().if_contains("mounts_overlay");

@@ -4,6 +4,7 @@
 #include <isb/core/workspace_service.hpp>
 
 #include <cstdlib>
+#include <algorithm>
 #include <filesystem>
 #include <regex>
 
@@ -51,7 +52,8 @@ std::optional<std::string> SourcePathPolicy::system_directory(const std::string&
   return std::nullopt;
 }
 
-SourcePathPolicy::SourcePathPolicy(std::vector<std::string> allowed_roots, std::vector<std::string> forbidden) {
+SourcePathPolicy::SourcePathPolicy(std::vector<std::string> allowed_roots, std::vector<std::string> forbidden)
+    : configured_(!allowed_roots.empty()) {
   if (allowed_roots.empty()) {
     if (const char* home = std::getenv("HOME"); home && *home) allowed_roots.push_back(home);
     std::error_code ec;
@@ -64,6 +66,34 @@ SourcePathPolicy::SourcePathPolicy(std::vector<std::string> allowed_roots, std::
     allowed_.push_back(c);
   }
   for (auto& f : forbidden) forbidden_.push_back(canonical_or_raw(f));
+}
+
+SourcePathPolicy SourcePathPolicy::restricted_to(const ClientRoots& roots) const {
+  SourcePathPolicy p;
+  p.forbidden_ = forbidden_;
+  p.configured_ = configured_;
+  p.client_ = roots;
+  if (configured_) p.configured_roots_ = allowed_;
+  auto add = [&p](const std::string& dir) {
+    if (std::find(p.allowed_.begin(), p.allowed_.end(), dir) == p.allowed_.end()) p.allowed_.push_back(dir);
+  };
+  for (const auto& r : roots.directories) {
+    std::string c = canonical_or_raw(r);
+    if (c == "/") continue;  // never the whole filesystem, whoever offers it
+    if (!configured_) {
+      add(c);
+      continue;
+    }
+    // The intersection of two sets of trees: the deeper of each nested pair.
+    for (const auto& a : allowed_) {
+      if (is_within(c, a)) {
+        add(c);
+      } else if (is_within(a, c)) {
+        add(a);
+      }
+    }
+  }
+  return p;
 }
 
 Result<std::string> SourcePathPolicy::check(const std::string& source_path) const {
@@ -99,9 +129,41 @@ Result<std::string> SourcePathPolicy::check(const std::string& source_path) cons
   }
   std::string roots;
   for (const auto& r : allowed_) roots += (roots.empty() ? "" : ", ") + r;
+  if (client_) return refuse_outside_client_roots(source_path, canonical.string(), roots);
   return make_error(ErrorCode::kPermissionDenied,
                     "source_path '" + source_path + "' (" + canonical.string() + ") is outside the allowed roots (" +
                         roots + "); move the project under one of them or add its parent to sandbox.allowed_source_roots");
+}
+
+Error SourcePathPolicy::refuse_outside_client_roots(const std::string& source_path, const std::string& canonical,
+                                                    const std::string& allowed) const {
+  const std::string what = "source_path '" + source_path + "' (" + canonical + ") is refused: ";
+  if (!client_->error.empty()) {
+    return make_error(ErrorCode::kPermissionDenied,
+                      what + "the MCP client offers roots for this session, but they are not known (" +
+                          client_->error + "); reconnect the client, and check that it answers roots/list");
+  }
+  std::string offered;
+  for (const auto& r : client_->directories) offered += (offered.empty() ? "" : ", ") + r;
+  if (offered.empty()) {
+    return make_error(ErrorCode::kPermissionDenied,
+                      what + "the MCP client offered no roots for this session, so no directory may become a "
+                             "workspace; open the project's folder in the client (its open folders are the "
+                             "roots it offers)");
+  }
+  if (allowed.empty()) {
+    std::string configured;
+    for (const auto& r : configured_roots_) configured += (configured.empty() ? "" : ", ") + r;
+    return make_error(ErrorCode::kPermissionDenied,
+                      what + "none of the roots the MCP client offered (" + offered +
+                          ") lies under sandbox.allowed_source_roots (" + configured +
+                          "); open a folder under those in the client, or ask the operator to add the "
+                          "project's parent to sandbox.allowed_source_roots");
+  }
+  return make_error(ErrorCode::kPermissionDenied,
+                    what + "it is outside the roots the MCP client offered for this session (" + allowed +
+                        (configured_ ? ", within sandbox.allowed_source_roots" : "") +
+                        "); open the project's folder in the client, or use a path beneath one of these");
 }
 
 }  // namespace isb

@@ -362,8 +362,12 @@ Result<json::object> WorkspaceService::create(const CreateRequest& req) {
   std::error_code aec;
   // host path: the client's archive path
   const bool archive = workspaces::is_archive_path(req.source_path) && fs::is_regular_file(req.source_path, aec);
-  Result<std::string> source = archive ? policy_.check(fs::path(req.source_path).parent_path().string())
-                                       : policy_.check(req.source_path);
+  // A session whose client offered roots may only take sources beneath them.
+  const std::optional<SourcePathPolicy> session_policy =
+      req.client_roots ? std::optional<SourcePathPolicy>(policy_.restricted_to(*req.client_roots)) : std::nullopt;
+  const SourcePathPolicy& policy = session_policy ? *session_policy : policy_;
+  Result<std::string> source = archive ? policy.check(fs::path(req.source_path).parent_path().string())
+                                       : policy.check(req.source_path);
   if (!source) return source.error();
   // host path: the client's archive path
   if (archive) source = (fs::path(*source) / fs::canonical(req.source_path, aec).filename()).string();
@@ -921,22 +925,29 @@ std::vector<std::string> WorkspaceService::cleanup_idle(int64_t now) {
   return destroyed;
 }
 
-json::object WorkspaceService::disk_limit_enforcement(int64_t disk_mb, bool image) const {
+json::object disk_limit_enforcement(const Config& config) {
+  const int64_t mb = config.isolation.resource_limits.disk_mb;
+  const bool image = mb > 0 && config.sandbox.disk_images && !workspaces::disk_images_unavailable();
+  return disk_limit_enforcement(config, mb, image);
+}
+
+json::object disk_limit_enforcement(const Config& config, int64_t disk_mb, bool image) {
   if (image) {
     return json::object{{"enforced_by", "disk_image"},
                         {"detail", "the workspace's files are on an ext4 image of " + std::to_string(disk_mb) +
                                        " MB: writes past it fail with ENOSPC, at any time"}};
   }
-  const std::string why = config_.sandbox.disk_images ? workspaces::disk_images_unavailable().value_or("")
-                                                      : std::string("sandbox.disk_images is false");
+  const std::string why = config.sandbox.disk_images ? workspaces::disk_images_unavailable().value_or("")
+                                                     : std::string("sandbox.disk_images is false");
   return json::object{{"enforced_by", "watch"},
                       {"detail", "usage is measured while commands or their background processes run, and the "
                                  "sandbox is restarted when it goes over (no disk image: " + why + ")"}};
 }
 
-json::object WorkspaceService::disk_limit_enforcement() const {
-  const int64_t mb = config_.isolation.resource_limits.disk_mb;
-  return disk_limit_enforcement(mb, mb > 0 && config_.sandbox.disk_images && !workspaces::disk_images_unavailable());
+json::object WorkspaceService::disk_limit_enforcement() const { return isb::disk_limit_enforcement(config_); }
+
+json::object WorkspaceService::disk_limit_enforcement(int64_t disk_mb, bool image) const {
+  return isb::disk_limit_enforcement(config_, disk_mb, image);
 }
 
 Status WorkspaceService::restart_sandbox_locked(const WorkspaceRecord& w) {

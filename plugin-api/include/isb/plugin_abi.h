@@ -38,9 +38,10 @@ extern "C" {
  *      Hosts never give an analyzer built against 1.0/1.1 a path to a
  *      workspace tree: they skip it (see isb_analyzer_api).
  * 1.3: appended isb_event_sink.is_detached (a request whose client is gone is
- *      told apart from one the client cancelled: work the server owns goes on)
- *      and the "long_running" and "task_support" members of the
- *      list_operations catalogue. */
+ *      told apart from one the client cancelled: work the server owns goes on),
+ *      the "long_running" and "task_support" members of the list_operations
+ *      catalogue, and isb_request_ctx.client_roots_json (the directories the
+ *      MCP client offered as roots: a session's allowed source roots). */
 #define ISB_ABI_MAJOR 1
 #define ISB_ABI_MINOR 3
 
@@ -125,6 +126,16 @@ typedef struct isb_request_ctx {
    * counted and locked out per address, and audit lines record it; without it
    * the core counts per transport and client_id. */
   const char* client_address;
+  /* Since 1.3. The directories the client offered for this session (MCP
+   * roots), as JSON: {"roots":["/abs/dir", ...]}; the core then allows
+   * create_workspace sources only beneath them (and beneath
+   * sandbox.allowed_source_roots when that is configured). When the client
+   * offered roots but the list could not be had, {"roots":[],"error":"why"}:
+   * every source is refused with that reason (fail closed). NULL when the
+   * client offered no roots (or the transport has no such notion): the
+   * configured roots or their defaults apply. Paths are absolute, already
+   * decoded from file:// URIs; the core canonicalizes them. */
+  const char* client_roots_json;
 } isb_request_ctx;
 
 /* Where an operation sends events while it runs (progress, output chunks).
@@ -231,7 +242,9 @@ typedef struct isb_output_sink {
 typedef struct isb_isolation_api {
   uint32_t struct_size;
   /* What this backend enforces on this host:
-   * {"backend","available":bool,"protections":[{"name","enforced":bool,"detail"}],...}
+   * {"backend","available":bool,"protections":[{"name","enforced":bool,"detail","fix"?}],
+   *  "error"?,"fix"?,...}; "fix" (optional) names the command or setting that
+   * would enforce a protection, or make an unavailable backend available.
    * "mounts_overlay": true tells the host to pass overlay workspaces' layers
    * in the sandbox spec rather than mount the overlay itself.
    * OWNERSHIP: document owned by the plugin, valid during out->set. */

@@ -26,6 +26,7 @@
 #include "agent_exec.hpp"
 #include "archive_ops.hpp"
 #include "config.hpp"
+#include "engine_access.hpp"
 #include "engine_client.hpp"
 #include "exec_runner.hpp"
 #include "isolation-common/json_fields.hpp"
@@ -152,11 +153,13 @@ class DockerBackend : public sdk::IsolationBackend {
       // message then says why no API version fits.
       json::object engine{{"host", config_.host}, {"supported_api_versions", supported_api_versions()}};
       if (auto ev = engine_.last_engine_version()) add_engine_versions(engine, *ev);
-      return json::serialize(json::object{{"backend", "docker"},
-                                          {"available", false},
-                                          {"engine", std::move(engine)},
-                                          {"error", e.what()},
-                                          {"protections", std::move(protections)}});
+      json::object doc{{"backend", "docker"},
+                       {"available", false},
+                       {"engine", std::move(engine)},
+                       {"error", e.what()},
+                       {"protections", std::move(protections)}};
+      if (std::string fix = engine_unreachable_fix(config_.host); !fix.empty()) doc["fix"] = fix;
+      return json::serialize(doc);
     }
 
     std::set<std::string> secopts = engine_security_options(info);
@@ -251,6 +254,7 @@ class DockerBackend : public sdk::IsolationBackend {
       engine["exec_path_reason"] =
           config_.exec_path == "exec_api" ? std::string("configured (exec_path: exec_api)") : why_not_agent;
     }
+    add_protection_fixes(protections);
     return json::serialize(json::object{{"backend", "docker"},
                                         {"available", true},
                                         {"isolation", "container"},

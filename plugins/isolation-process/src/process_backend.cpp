@@ -18,6 +18,7 @@
 
 #include <algorithm>
 #include <boost/json.hpp>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <isb/sdk/plugin.hpp>
@@ -53,11 +54,14 @@ enum class Mode { kJail, kJailNoUserns, kDirect };
 struct HostState {
   Mode mode = Mode::kDirect;
   std::string direct_reason;  // why there is no jail, when mode == kDirect
+  std::string direct_fix;     // what gives this host the jail; empty when nothing known does
   std::string seccomp_bpf;    // compiled filter; empty when not available or disabled
   std::string seccomp_detail;
+  std::string seccomp_fix;
   bool use_cgroups = false;
   CgroupSupport cgroups;
   std::string cgroups_detail;
+  std::string cgroups_fix;
   bool idmap = false;          // workspaces reach the sandbox user through an idmapped mount
   std::string idmap_detail;    // why not, when idmap is false
 };
@@ -172,8 +176,38 @@ bool has(const std::vector<std::string>& v, const std::string& x) {
   return std::find(v.begin(), v.end(), x) != v.end();
 }
 
-json::object protection(const char* name, bool enforced, const std::string& detail) {
-  return json::object{{"name", name}, {"enforced", enforced}, {"detail", detail}};
+// fix: what would make an unenforced protection enforced here (doctor shows it).
+json::object protection(const char* name, bool enforced, const std::string& detail, const std::string& fix = "") {
+  json::object p{{"name", name}, {"enforced", enforced}, {"detail", detail}};
+  if (!enforced && !fix.empty()) p["fix"] = fix;
+  return p;
+}
+
+// The fixes below name the server's own binary, so they can be pasted.
+std::string server_binary() {
+  char buf[4096];
+  ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
+  return n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string("intelligent-sandbox");
+}
+
+std::string run_as_root_fix() {
+  const std::string bin = server_binary();
+  return "run the server as root, as this backend builds its jail only as root for now: sudo " + bin +
+         " serve (a desktop MCP client reaches a root server over HTTP: sudo " + bin + " serve --transport http)";
+}
+
+std::string enable_in_config_fix(const char* what) {
+  return std::string("remove \"") + what + "\" from plugins.settings.process.disable";
+}
+
+// Why even root could not build the trial jail, when the host says so.
+std::string jail_failure_fix() {
+  std::FILE* f = std::fopen("/proc/sys/user/max_user_namespaces", "r");
+  if (!f) return "";
+  long n = -1;
+  if (std::fscanf(f, "%ld", &n) != 1) n = -1;
+  std::fclose(f);
+  return n == 0 ? "allow user namespaces: sudo sysctl -w user.max_user_namespaces=15000" : "";
 }
 
 class ProcessBackend : public sdk::IsolationBackend {
@@ -213,6 +247,7 @@ class ProcessBackend : public sdk::IsolationBackend {
     const HostState& h = ensure_probed();
     bool jail = h.mode != Mode::kDirect;
     std::string no_jail = "not enforced: " + h.direct_reason;
+    const std::string& jail_fix = h.direct_fix;
     std::string ns_detail = "own namespace per workspace; the supervisor is its pid 1";
     json::array p;
     if (h.mode == Mode::kJail) {
@@ -224,40 +259,45 @@ class ProcessBackend : public sdk::IsolationBackend {
       p.push_back(
           protection("user_namespace", false,
                      "disabled by config: root fallback, the jail is built as root and then drops to a "
-                     "per-workspace host uid"));
+                     "per-workspace host uid",
+                     enable_in_config_fix("user_namespace")));
     } else {
-      p.push_back(protection("user_namespace", false, no_jail));
+      p.push_back(protection("user_namespace", false, no_jail, jail_fix));
     }
     for (const char* ns : {"mount_namespace", "pid_namespace", "network_namespace", "ipc_namespace",
                            "uts_namespace", "cgroup_namespace"}) {
       std::string d =
           std::string(ns) == "network_namespace" ? "own network namespace with only loopback" : ns_detail;
-      p.push_back(protection(ns, jail, jail ? d : no_jail));
+      p.push_back(protection(ns, jail, jail ? d : no_jail, jail_fix));
     }
     p.push_back(
         protection("filesystem_isolation", jail,
                    jail ? "tmpfs root (read-only), read-only /usr and curated /etc, workspace at /workspace "
                           "nosuid,nodev, fresh /proc with sensitive entries covered, minimal /dev, "
                           "size-capped /tmp and /dev/shm, no /sys, pivot_root with the old root detached"
-                        : no_jail));
+                        : no_jail,
+                   jail_fix));
     bool seccomp = jail && !h.seccomp_bpf.empty();
     p.push_back(protection("seccomp", seccomp,
                            seccomp ? seccomp_filter_summary()
                            : !jail ? no_jail
-                                   : h.seccomp_detail));
+                                   : h.seccomp_detail,
+                           !jail ? jail_fix : h.seccomp_fix));
     p.push_back(protection("no_new_privs", jail,
-                           jail ? "PR_SET_NO_NEW_PRIVS on pid 1, inherited by commands" : no_jail));
+                           jail ? "PR_SET_NO_NEW_PRIVS on pid 1, inherited by commands" : no_jail, jail_fix));
     p.push_back(protection("capabilities_dropped", jail,
-                           jail ? "bounding, ambient, effective and permitted sets empty" : no_jail));
+                           jail ? "bounding, ambient, effective and permitted sets empty" : no_jail, jail_fix));
     bool cg = jail && h.use_cgroups;
     std::string no_cg = jail ? h.cgroups_detail : no_jail;
+    const std::string& cg_fix = jail ? h.cgroups_fix : jail_fix;
     p.push_back(protection("cgroup_memory", cg && h.cgroups.memory,
-                           cg ? "memory.limit_in_bytes and memsw = memory_mb; " + h.cgroups.detail : no_cg));
+                           cg ? "memory.limit_in_bytes and memsw = memory_mb; " + h.cgroups.detail : no_cg,
+                           cg_fix));
     p.push_back(
         protection("cgroup_pids", cg && h.cgroups.pids,
-                   cg ? "pids.max = max_processes + 1 (the supervisor); " + h.cgroups.detail : no_cg));
+                   cg ? "pids.max = max_processes + 1 (the supervisor); " + h.cgroups.detail : no_cg, cg_fix));
     p.push_back(protection("cgroup_cpu", cg && h.cgroups.cpu,
-                           cg ? "cpu.cfs_quota_us = cpu_cores x period; " + h.cgroups.detail : no_cg));
+                           cg ? "cpu.cfs_quota_us = cpu_cores x period; " + h.cgroups.detail : no_cg, cg_fix));
     p.push_back(protection(
         "rlimits", true,
         jail ? "RLIMIT_CORE 0, NOFILE = max_open_files, NPROC = max_processes (per-sandbox uid), "
@@ -562,6 +602,7 @@ class ProcessBackend : public sdk::IsolationBackend {
     HostState h;
     if (config_.disable.count("seccomp")) {
       h.seccomp_detail = "disabled by config";
+      h.seccomp_fix = enable_in_config_fix("seccomp");
     } else {
       try {
         h.seccomp_bpf = compile_seccomp_filter();
@@ -571,10 +612,13 @@ class ProcessBackend : public sdk::IsolationBackend {
     }
     if (config_.disable.count("cgroups")) {
       h.cgroups_detail = "disabled by config";
+      h.cgroups_fix = enable_in_config_fix("cgroups");
     } else if (!is_root_) {
       h.cgroups_detail = "the server is not root and no delegated cgroup is used; rlimits only";
+      h.cgroups_fix = run_as_root_fix();
     } else if (!instance_) {
       h.cgroups_detail = "no jail (namespaces disabled by config)";
+      h.cgroups_fix = enable_in_config_fix("namespaces");
     } else {
       h.cgroups = probe_cgroups(cgroup_parent());
       h.use_cgroups = h.cgroups.memory || h.cgroups.pids || h.cgroups.cpu;
@@ -582,17 +626,20 @@ class ProcessBackend : public sdk::IsolationBackend {
     }
     if (config_.disable.count("namespaces")) {
       h.direct_reason = "namespaces disabled by config: commands run as plain child processes of the server";
+      h.direct_fix = enable_in_config_fix("namespaces");
       return h;
     }
     if (!is_root_) {
       h.direct_reason =
           "the server is not root: building the jail needs root (uid mapping, cgroups); commands "
           "run as plain child processes";
+      h.direct_fix = run_as_root_fix();
       return h;
     }
     if (::access(supervisor_path_.c_str(), X_OK) != 0) {
       h.direct_reason =
           "the supervisor " + supervisor_path_ + " is missing or not executable; reinstall the plugin";
+      h.direct_fix = "rebuild the server (make build) or reinstall it, so that " + supervisor_path_ + " is there";
       return h;
     }
     h.mode = config_.disable.count("user_namespace") ? Mode::kJailNoUserns : Mode::kJail;
@@ -656,6 +703,7 @@ class ProcessBackend : public sdk::IsolationBackend {
       h.mode = Mode::kDirect;
       h.direct_reason =
           "this host cannot build the jail (" + error + "); commands run as plain child processes";
+      h.direct_fix = jail_failure_fix();
       host_.warn("process backend: " + h.direct_reason);
     }
     return h;

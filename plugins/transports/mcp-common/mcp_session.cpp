@@ -56,6 +56,8 @@ McpSession::McpSession(isb::sdk::Host host, std::string transport_id, Writer wri
       client_id_(client_id.empty() ? transport_id_ : std::move(client_id)),
       writer_(std::move(writer)),
       options_(std::move(options)),
+      roots_(host_, client_id_ == transport_id_ ? transport_id_ : transport_id_ + " session " + client_id_.substr(0, 8),
+             [this](const json::object& request) { send(request, Origin{}, false); }),
       tasks_(SessionTasks::Hooks{
           .host = host,
           .notify = [this](json::object n) { send(n, Origin{}, false); },
@@ -109,6 +111,7 @@ void McpSession::shutdown() {
     }
   }
   tasks_.shutdown();
+  roots_.close();
   std::unique_lock<std::mutex> lock(calls_mu_);
   calls_done_.wait(lock, [this] { return running_ == 0; });
 }
@@ -143,8 +146,11 @@ int McpSession::handle_text(std::string_view text, const Origin& origin) {
     return 1;
   }
   if (!method) {
-    // A response to a request we never send, or garbage: responses get no reply.
-    if (o.contains("result") || o.contains("error")) return 0;
+    // A response (to roots/list, or to a request we never sent): no reply.
+    if (o.contains("result") || o.contains("error")) {
+      roots_.on_response(o);
+      return 0;
+    }
     send(make_error(reply_id, kInvalidRequest, "Invalid Request: \"method\" is missing"), origin, true);
     return 1;
   }
@@ -177,6 +183,9 @@ int McpSession::handle_text(std::string_view text, const Origin& origin) {
 void McpSession::handle_notification(const std::string& method, const json::object& params) {
   if (method == "notifications/initialized") {
     initialized_ = true;
+    roots_.request();
+  } else if (method == "notifications/roots/list_changed") {
+    roots_.request();
   } else if (method == "notifications/cancelled") {
     const json::value* rid = params.if_contains("requestId");
     if (!rid) return;
@@ -196,6 +205,9 @@ json::object McpSession::initialize(const json::object& params) {
     protocol_version_ = chosen;
   }
   links_supported_ = knows_resource_links(chosen);
+  const json::value* caps = params.if_contains("capabilities");
+  const json::value* roots = caps && caps->is_object() ? caps->as_object().if_contains("roots") : nullptr;
+  roots_.set_offered(roots && roots->is_object());
   std::string version = "0.0.0";
   boost::system::error_code ec;
   json::value info = json::parse(host_.host_info(), ec);
@@ -459,6 +471,7 @@ isb::sdk::RequestContext McpSession::request_context(const json::value& id, cons
   ctx.credential = origin.credential;
   ctx.admitted = origin.admitted;
   ctx.client_address = origin.client_address;
+  ctx.client_roots_json = roots_.for_call();
   return ctx;
 }
 

@@ -8,6 +8,8 @@
 // events into notifications/progress (when the request carries a progress
 // token) and notifications/message (command output, from level info until
 // logging/setLevel says otherwise).
+// When the client offers roots, it asks for them (client_roots.hpp) and every
+// call carries them to the core.
 //
 //   McpSession session(host, "mcp-stdio", [&](Outgoing m) { return write_line(m.text); });
 //   session.handle_text(line);               // replies go to the session writer
@@ -39,6 +41,7 @@
 #include <unordered_map>
 
 #include "call_pool.hpp"
+#include "client_roots.hpp"
 #include "session_tasks.hpp"
 #include "tool_catalog.hpp"
 
@@ -170,6 +173,9 @@ class McpSession {
   std::atomic<bool> shutting_down_{false};
   std::atomic<bool> initialized_{false};
 
+  // The client's roots (when it offers them): the session's allowed sources.
+  // Mutable: request_context() waits on it while roots/list is unanswered.
+  mutable ClientRoots roots_;
   SessionTasks tasks_;  // last: its watchers use the members above
 };
 

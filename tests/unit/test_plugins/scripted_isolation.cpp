@@ -19,7 +19,8 @@ class ScriptedIsolation : public isb::sdk::IsolationBackend {
   static isb::sdk::PluginInfo info() {
     return {"scripted", "Scripted isolation (tests only)", "0.0.1", "Reports configured protections; runs nothing",
             R"({"type":"object","additionalProperties":false,"properties":{
-                 "enforced":{"type":"array","items":{"type":"string"}}}})",
+                 "enforced":{"type":"array","items":{"type":"string"}},
+                 "fix":{"type":"string"}}})",
             ISB_CAP_THREAD_SAFE};
   }
   ScriptedIsolation(isb::sdk::Host, const std::string& config_json) {
@@ -27,6 +28,7 @@ class ScriptedIsolation : public isb::sdk::IsolationBackend {
     if (auto* e = cfg.as_object().if_contains("enforced")) {
       for (const auto& v : e->as_array()) enforced_.insert(std::string(v.as_string()));
     }
+    if (auto* f = cfg.as_object().if_contains("fix")) fix_ = std::string(f->as_string());
   }
   std::string probe() override {
     static const char* kAll[] = {"user_namespace", "mount_namespace", "pid_namespace", "network_namespace",
@@ -36,7 +38,9 @@ class ScriptedIsolation : public isb::sdk::IsolationBackend {
     json::array prot;
     for (const char* n : kAll) {
       bool on = enforced_.count(n) != 0;
-      prot.push_back(json::object{{"name", n}, {"enforced", on}, {"detail", on ? "scripted" : "scripted off"}});
+      json::object p{{"name", n}, {"enforced", on}, {"detail", on ? "scripted" : "scripted off"}};
+      if (!on && !fix_.empty()) p["fix"] = fix_;  // what doctor shows as the remedy
+      prot.push_back(std::move(p));
     }
     return json::serialize(json::object{{"backend", "scripted"}, {"available", true}, {"protections", prot}});
   }
@@ -65,6 +69,7 @@ class ScriptedIsolation : public isb::sdk::IsolationBackend {
 
  private:
   std::set<std::string> enforced_;
+  std::string fix_;
   std::mutex mu_;
   std::set<std::string> sandboxes_;
   std::string last_spec_;

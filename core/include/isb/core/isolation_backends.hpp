@@ -39,6 +39,18 @@ struct IsolationAssessment {
 //! core's plain mount standing in the way.
 bool backend_mounts_overlay(const boost::json::value& probe);
 
+//! The backend new workspaces use: the requested one when it is available,
+//! else process when isolation.fallback_isolation allows it (note then says
+//! why). unavailable: the id of each backend that cannot be used -> why.
+//! An error names why none can serve and what to set.
+struct DefaultBackendChoice {
+  std::string id;
+  std::string note;  // empty unless the fallback was taken
+};
+Result<DefaultBackendChoice> choose_default_backend(const std::string& requested, bool fallback_isolation,
+                                                    const std::vector<std::string>& available,
+                                                    const std::map<std::string, std::string>& unavailable);
+
 class IsolationBackends {
  public:
   void add(IsolationPlugin backend);

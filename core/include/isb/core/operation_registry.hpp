@@ -13,6 +13,7 @@
 // operations at once.
 #pragma once
 
+#include <isb/core/client_roots.hpp>
 #include <isb/core/json_schema.hpp>
 #include <isb/core/result.hpp>
 
@@ -37,6 +38,9 @@ struct RequestInfo {
   std::string client_id;
   std::string request_id;
   std::string credential;
+  //! The roots the client offered for this session; nullopt when it offered
+  //! none (then the configured allowed_source_roots or their defaults apply).
+  std::optional<ClientRoots> client_roots{};
 };
 
 //! Per-call context handed to handlers: events out, cancellation in.

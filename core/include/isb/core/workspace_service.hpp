@@ -8,6 +8,7 @@
 // Threading: thread-safe. Creation and destruction of one id are serialized.
 #pragma once
 
+#include <isb/core/client_roots.hpp>
 #include <isb/core/config.hpp>
 #include <isb/core/isolation_backends.hpp>
 #include <isb/core/plugin_host.hpp>
@@ -42,13 +43,27 @@ class SourcePathPolicy {
   //! The canonical path, or an error that says why the path is refused.
   Result<std::string> check(const std::string& source_path) const;
   const std::vector<std::string>& allowed_roots() const { return allowed_; }
+  //! The policy for a session whose MCP client offered roots: allowed are
+  //! the client's directories, each cut down to sandbox.allowed_source_roots
+  //! when those were configured (the defaults do not widen or narrow them).
+  //! The forbidden and system directories stay refused.
+  SourcePathPolicy restricted_to(const ClientRoots& roots) const;
   //! The system directory (/etc, /proc, /sys, /dev, /boot, /root/.ssh, ...)
   //! an absolute path lies in, if any: never a source, never written to.
   static std::optional<std::string> system_directory(const std::string& path);
 
  private:
+  SourcePathPolicy() = default;
+  Error refuse_outside_client_roots(const std::string& source_path, const std::string& canonical,
+                                    const std::string& allowed) const;
+
   std::vector<std::string> allowed_;
   std::vector<std::string> forbidden_;
+  bool configured_ = false;  // allowed_ came from sandbox.allowed_source_roots, not the defaults
+  //! Set for a client-roots policy: what the client offered, and why its
+  //! list is unknown, for refusals that tell the user what to change.
+  std::optional<ClientRoots> client_;
+  std::vector<std::string> configured_roots_;  // for a client-roots policy: sandbox.allowed_source_roots
 };
 
 //! Counts of one tree copy.
@@ -74,6 +89,12 @@ Result<CopyReport> copy_tree(const std::string& source, const std::string& dest,
                              const std::vector<std::string>& secret_paths = SandboxConfig{}.secret_paths,
                              bool into_existing = false);
 
+//! How resource_limits.disk_mb is held for new workspaces under config on
+//! this host: {"enforced_by": "disk_image" | "watch", "detail"}.
+boost::json::object disk_limit_enforcement(const Config& config);
+//! The same for a workspace of disk_mb that got a disk image (image) or not.
+boost::json::object disk_limit_enforcement(const Config& config, int64_t disk_mb, bool image);
+
 class WorkspaceService {
  public:
   WorkspaceService(const Config& config, Store& store, const IsolationBackends& backends);
@@ -93,6 +114,9 @@ class WorkspaceService {
     //! overlay only: copy the source into the state dir first and use the
     //! copy as the lower layer, so later source changes cannot leak in.
     bool snapshot = false;
+    //! The roots the session's client offered: the source must lie beneath
+    //! one of them (see SourcePathPolicy::restricted_to). nullopt: none offered.
+    std::optional<ClientRoots> client_roots{};
   };
   Result<boost::json::object> create(const CreateRequest& req);
   Result<boost::json::object> destroy(const std::string& workspace_id);

@@ -71,6 +71,8 @@ struct RequestContext {
   std::string credential;
   bool admitted = false;  // already passed host admit() (isb_request_ctx.admitted)
   std::string client_address;  // the peer's network address (isb_request_ctx.client_address)
+  //! {"roots":[...]} when the client offered roots (isb_request_ctx.client_roots_json); empty: none.
+  std::string client_roots_json;
 };
 
 //! Result of Host::call_operation: status and the result or error document.
@@ -136,6 +138,7 @@ class Host {
     ctx.credential = request.credential.empty() ? nullptr : request.credential.c_str();
     ctx.admitted = request.admitted ? 1 : 0;
     ctx.client_address = request.client_address.empty() ? nullptr : request.client_address.c_str();
+    ctx.client_roots_json = request.client_roots_json.empty() ? nullptr : request.client_roots_json.c_str();
     isb_event_sink sink{};
     sink.struct_size = sizeof sink;
     sink.user = &cb;
