@@ -89,13 +89,12 @@ UsernsBlocker explain_userns_errno(int err, const std::string& proc_sys) {
   const std::string what = std::string("creating a user namespace failed: ") + std::strerror(err);
   if (err == ENOSPC) {
     std::string max = read_line(proc_sys + "/user/max_user_namespaces").value_or("?");
-    return UsernsBlocker{"user.max_user_namespaces = " + max,
-                         what +
-                             " (the number of user namespaces allowed for this user, here or in an enclosing "
-                             "namespace, is used up)",
-                         sysctl_fix("user.max_user_namespaces", "15000") +
-                             ", or end other sandboxes and containers of this user",
-                         true};
+    return UsernsBlocker{
+        "user.max_user_namespaces",
+        what + " (the user namespaces allowed here, " + max + ", or in an enclosing namespace, are used up)",
+        sysctl_fix("user.max_user_namespaces", "15000") +
+            ", or end other sandboxes and containers of this user",
+        true};
   }
   if (err == EINVAL || err == ENOSYS) {
     return UsernsBlocker{"CONFIG_USER_NS", what + " (this kernel was built without user namespaces)",
