@@ -130,6 +130,17 @@ for host, p in (('127.0.0.1', ${port}), ('1.1.1.1', 443)):
       + 'touch /usr/x 2>/dev/null; echo usr=$?; touch /etc/x 2>/dev/null; echo etc=$?');
     assert.equal(privileged.stdout, 'mount=32\nunshare=1\nuserns=1\nCapEff:\t0000000000000000\n'
       + 'CapBnd:\t0000000000000000\nNoNewPrivs:\t1\nusr=1\netc=1\n');
+
+    // Overlay workspaces need a mount only root may make on the host path the
+    // server's file tools use: the workspace is copied instead, and says why.
+    const overlay = await client.callTool({ name: 'create_workspace',
+      arguments: { source_path: project, workspace_id: 'o', mode: 'overlay' } });
+    assert.equal(overlay.isError, false, text(overlay));
+    assert.equal(overlay.structuredContent.isolation.degraded, false);
+    assert.match(overlay.structuredContent.mode_note,
+      /overlay is unavailable here \(overlayfs mount failed: Operation not permitted .*\); the workspace was copied/);
+    const inOverlay = await client.callTool({ name: 'exec_command', arguments: { workspace_id: 'o', command: 'cat hello.txt' } });
+    assert.equal(inOverlay.structuredContent.stdout, 'inside\n');
   } finally {
     await client.close();
     service.close();
