@@ -4,11 +4,20 @@
 // `bwrap --unshare-all --ro-bind / / --dev /dev --proc /proc /bin/true` (the
 // reference), interleaved round by round so load changes hit all three alike;
 // then times workspace create and destroy. Prints median and p99 of each and
-// the ratios jail/bwrap and jail/fork+exec.
+// the ratios jail/bwrap and jail/fork+exec, with the load average before and
+// after (other work on the machine shows there).
 //
-//   isb-bench-isolation [--runs 500] [--workspaces 50]
+// Run as root it measures the root jail; run as an ordinary user, the
+// rootless one (and bwrap as that same user, in its own user namespace):
+//
+//   isb-bench-isolation [--runs 500] [--workspaces 50] [--plugin-dir DIR]
+//   tests/isolation/as_test_user.sh build/bin/isb-bench-isolation
+//
+// --plugin-dir loads the backend (and its isb-supervisor) from DIR instead of
+// the build's, e.g. a copy of an earlier build to compare before and after.
 #include <dlfcn.h>
 #include <isb/plugin_abi.h>
+#include <stdlib.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -57,6 +66,15 @@ bool spawn_wait(const std::vector<const char*>& argv) {
   return WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }
 
+//! "1.05 0.98 0.77" (1, 5 and 15 minutes).
+std::string load_average() {
+  double l[3] = {0, 0, 0};
+  if (getloadavg(l, 3) != 3) return "unknown";
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.2f %.2f %.2f", l[0], l[1], l[2]);
+  return buf;
+}
+
 [[noreturn]] void die(const std::string& m) {
   std::fprintf(stderr, "isb-bench-isolation: %s\n", m.c_str());
   std::exit(1);
@@ -66,17 +84,22 @@ bool spawn_wait(const std::vector<const char*>& argv) {
 
 int main(int argc, char** argv) {
   int runs = 500, workspaces = 50;
-  for (int i = 1; i + 1 < argc; i += 2) {
+  std::string plugin_dir = ISB_BENCH_PLUGIN_DIR;
+  for (int i = 1; i < argc; i += 2) {
+    if (i + 1 >= argc) die(std::string("option ") + argv[i] + " needs a value");
     if (!std::strcmp(argv[i], "--runs"))
       runs = std::atoi(argv[i + 1]);
     else if (!std::strcmp(argv[i], "--workspaces"))
       workspaces = std::atoi(argv[i + 1]);
+    else if (!std::strcmp(argv[i], "--plugin-dir"))
+      plugin_dir = argv[i + 1];
     else
-      die(std::string("unknown option ") + argv[i] + " (known: --runs N, --workspaces N)");
+      die(std::string("unknown option ") + argv[i] + " (known: --runs N, --workspaces N, --plugin-dir DIR)");
   }
   if (runs < 10 || workspaces < 1) die("--runs must be >= 10 and --workspaces >= 1");
+  const std::string load_before = load_average();
 
-  std::string lib = std::string(ISB_BENCH_PLUGIN_DIR) + "/libisb-isolation-process.so";
+  std::string lib = plugin_dir + "/libisb-isolation-process.so";
   void* h = dlopen(lib.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (!h) die(std::string("dlopen: ") + dlerror());
   auto get = reinterpret_cast<isb_plugin_get_fn>(dlsym(h, ISB_PLUGIN_ENTRY_SYMBOL));
@@ -150,14 +173,19 @@ int main(int argc, char** argv) {
   d->destroy(inst);
 
   Stats j = stats(jail), f = stats(fork_exec);
-  std::printf("process backend jail, enforced: %s\n", enforced.c_str());
+  const bool root = geteuid() == 0;
+  std::printf("process backend jail (%s, uid %u), enforced: %s\n", root ? "root" : "rootless",
+              static_cast<unsigned>(geteuid()), enforced.c_str());
+  std::printf("plugin: %s\nload average before: %s, after: %s\n", lib.c_str(), load_before.c_str(),
+              load_average().c_str());
   std::printf("runs of /bin/true: %d (interleaved)\n\n", runs);
   std::printf("%-34s %10s %10s\n", "", "median ms", "p99 ms");
   std::printf("%-34s %10.3f %10.3f\n", "jail (sandbox_exec)", j.median, j.p99);
   std::printf("%-34s %10.3f %10.3f\n", "plain fork+exec (posix_spawn)", f.median, f.p99);
   if (have_bwrap) {
     Stats b = stats(bw);
-    std::printf("%-34s %10.3f %10.3f\n", "bwrap --unshare-all", b.median, b.p99);
+    std::printf("%-34s %10.3f %10.3f\n", root ? "bwrap --unshare-all" : "bwrap --unshare-all (same user)",
+                b.median, b.p99);
     std::printf("\nratio jail/bwrap (median): %.2f   (p99): %.2f\n", j.median / b.median, j.p99 / b.p99);
   } else {
     std::printf("\nbwrap not installed (apt-get install bubblewrap): no reference ratio\n");
@@ -165,6 +193,7 @@ int main(int argc, char** argv) {
   std::printf("ratio jail/fork+exec (median): %.2f\n", j.median / f.median);
   Stats c = stats(creates), x = stats(destroys);
   std::printf("\nworkspaces: %d\n%-34s %10.3f %10.3f\n%-34s %10.3f %10.3f\n", workspaces,
-              "workspace create (jail + cgroups)", c.median, c.p99, "workspace destroy", x.median, x.p99);
+              root ? "workspace create (jail + cgroups)" : "workspace create (jail)", c.median, c.p99,
+              "workspace destroy", x.median, x.p99);
   return 0;
 }

@@ -22,7 +22,8 @@ constexpr uid_t kOwner = 4321;  // on-disk owner of the test workspaces (no acco
 class WorkspaceOwnership : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (geteuid() != 0) GTEST_SKIP() << "the jail needs root";
+    if (geteuid() != 0)
+      GTEST_SKIP() << "idmapped mounts and chown need root (rootless ownership: rootless_test.cpp)";
   }
   static std::string config(int uid_base, const char* extra = "") {
     return R"({"kill_grace_ms": 200, "cgroup_parent": "isb-ownership-test", "sandbox_uid_base": )" +

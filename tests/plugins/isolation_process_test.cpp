@@ -1,6 +1,9 @@
 // isolation_process_test: drives libisb-isolation-process.so across the C ABI:
-// the jail (default on a root host) and the direct fallback (namespaces
-// disabled by config). Attacks on the jail are in tests/isolation/.
+// the jail and the direct fallback (namespaces disabled by config). Run as
+// root it tests the root jail; CTest runs it again as an ordinary user
+// (tests/isolation/as_test_user.sh), where the same tests drive the rootless
+// jail, and the few that need what only root gives (cgroups, the root
+// fallback) say so when they skip. Attacks on the jail are in tests/isolation/.
 #include <signal.h>
 #include <unistd.h>
 
@@ -14,6 +17,7 @@
 #include <vector>
 
 #include "plugin_loader.hpp"
+#include "sandbox_processes.hpp"
 #include "schema_check.hpp"
 
 namespace fs = std::filesystem;
@@ -90,9 +94,19 @@ class ProcessIsolation : public ::testing::Test {
 
   json::object create_sandbox(const std::string& id, json::object limits = {}) {
     json::object spec{{"workspace_id", id}, {"workspace_path", ws_.string()}, {"resource_limits", limits}};
+    sandbox_test::JailSupervisors before = sandbox_test::jail_supervisors();
     auto [s, doc] = TestPlugin::call_json(
         [&](const isb_json_out* o) { return api_->sandbox_create(inst_, json::serialize(spec).c_str(), o); });
     EXPECT_EQ(s, ISB_OK) << error();
+    if (s != ISB_OK) return json::object{};
+    json::object created = json::parse(doc).as_object();
+    if (created.contains("host_uid")) processes_[id] = sandbox_test::sandbox_processes(created, before);
+    return created;
+  }
+
+  json::object probe() {
+    auto [s, doc] = TestPlugin::call_json([&](const isb_json_out* o) { return api_->probe(inst_, o); });
+    EXPECT_EQ(s, ISB_OK);
     return s == ISB_OK ? json::parse(doc).as_object() : json::object{};
   }
 
@@ -124,7 +138,17 @@ class ProcessIsolation : public ::testing::Test {
   const isb_isolation_api* api_ = nullptr;
   isb_instance* inst_ = nullptr;
   fs::path ws_;
+  std::map<std::string, sandbox_test::SandboxProcesses> processes_;  // jailed sandboxes' processes, by id
 };
+
+//! name -> enforced, of a probe's or a create result's protections.
+std::map<std::string, bool> enforced_by_name(const json::object& probe) {
+  std::map<std::string, bool> out;
+  for (const auto& v : probe.at("protections").as_array()) {
+    out[std::string(v.at("name").as_string())] = v.at("enforced").as_bool();
+  }
+  return out;
+}
 
 //! Same tests, with the jail switched off: commands are plain children.
 class DirectProcessIsolation : public ProcessIsolation {
@@ -132,41 +156,32 @@ class DirectProcessIsolation : public ProcessIsolation {
   std::string config() const override { return R"({"kill_grace_ms": 300, "disable": ["namespaces"]})"; }
 };
 
-//! Host processes whose real uid is uid (the sandbox's command user).
-int processes_of_uid(uid_t uid) {
-  int n = 0;
-  for (const auto& e : fs::directory_iterator("/proc")) {
-    std::string name = e.path().filename();
-    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
-    std::ifstream st(e.path() / "status");
-    std::string line;
-    while (std::getline(st, line)) {
-      if (line.rfind("Uid:", 0) == 0) {
-        if (std::stoul(line.substr(4)) == uid) ++n;
-        break;
-      }
-    }
-  }
-  return n;
-}
-
 TEST_F(ProcessIsolation, ProbeReportsEveryJailProtectionAsEnforcedOnThisHost) {
-  if (geteuid() != 0) GTEST_SKIP() << "the jail needs root";
-  auto [s, doc] = TestPlugin::call_json([&](const isb_json_out* o) { return api_->probe(inst_, o); });
-  ASSERT_EQ(s, ISB_OK);
-  json::object p = json::parse(doc).as_object();
+  if (geteuid() != 0)
+    GTEST_SKIP() << "cgroup limits and host uids of its own need root (see the rootless probe test)";
+  json::object p = probe();
   EXPECT_EQ(p.at("isolation"), "jail");
   EXPECT_EQ(p.at("workspace_mount"), "/workspace");
-  std::map<std::string, bool> enforced;
-  for (const auto& v : p.at("protections").as_array()) {
-    enforced[std::string(v.at("name").as_string())] = v.at("enforced").as_bool();
-  }
-  const char* names[] = {"user_namespace",     "mount_namespace",      "pid_namespace",
-                         "network_namespace",  "ipc_namespace",        "uts_namespace",
-                         "cgroup_namespace",   "filesystem_isolation", "seccomp",
-                         "no_new_privs",       "capabilities_dropped", "cgroup_memory",
-                         "cgroup_pids",        "cgroup_cpu",           "command_tree_kill",
-                         "rlimits",            "process_group_kill",   "wall_clock_timeout"};
+  std::map<std::string, bool> enforced = enforced_by_name(p);
+  const char* names[] = {"user_namespace",
+                         "host_uid_separation",
+                         "mount_namespace",
+                         "pid_namespace",
+                         "network_namespace",
+                         "ipc_namespace",
+                         "uts_namespace",
+                         "cgroup_namespace",
+                         "filesystem_isolation",
+                         "seccomp",
+                         "no_new_privs",
+                         "capabilities_dropped",
+                         "cgroup_memory",
+                         "cgroup_pids",
+                         "cgroup_cpu",
+                         "command_tree_kill",
+                         "rlimits",
+                         "process_group_kill",
+                         "wall_clock_timeout"};
   EXPECT_EQ(enforced.size(), std::size(names));
   for (const char* n : names) {
     ASSERT_TRUE(enforced.count(n)) << n;
@@ -176,6 +191,39 @@ TEST_F(ProcessIsolation, ProbeReportsEveryJailProtectionAsEnforcedOnThisHost) {
   EXPECT_EQ(sb.at("workspace_mount"), "/workspace");
   EXPECT_EQ(sb.at("enforced").as_array().size(), std::size(names));
   EXPECT_TRUE(sb.at("not_enforced").as_array().empty());
+}
+
+// Rootless: the jail's namespaces, filesystem, seccomp and privileges are
+// enforced; what needs root or a delegated cgroup is reported missing, each
+// with the fix, and nothing else.
+TEST_F(ProcessIsolation, ProbeReportsTheRootlessJailHonestly) {
+  if (geteuid() == 0) GTEST_SKIP() << "rootless only: CTest runs this binary again as an ordinary user";
+  json::object p = probe();
+  ASSERT_EQ(p.at("isolation"), "jail") << json::serialize(p);
+  EXPECT_EQ(p.at("running_as_root"), false);
+  EXPECT_EQ(p.at("mounts_overlay"), false);
+  EXPECT_EQ(p.at("workspace_ownership").at("method"), "server_user");
+  std::map<std::string, bool> enforced = enforced_by_name(p);
+  const std::set<std::string> missing{"host_uid_separation", "cgroup_memory", "cgroup_pids", "cgroup_cpu",
+                                      "command_tree_kill"};
+  EXPECT_EQ(enforced.size(), 19u);
+  for (const auto& [name, on] : enforced) EXPECT_EQ(on, !missing.count(name)) << name;
+  for (const auto& v : p.at("protections").as_array()) {
+    if (v.at("enforced").as_bool()) continue;
+    EXPECT_FALSE(v.at("fix").as_string().empty()) << v.at("name");
+  }
+  json::object sb = create_sandbox("ws", {{"memory_mb", 256}, {"max_processes", 64}, {"cpu_cores", 1}});
+  EXPECT_EQ(sb.at("host_uid"), static_cast<int64_t>(geteuid())) << "the sandbox runs as the server's uid";
+  EXPECT_EQ(sb.at("workspace_ownership"), "server_user");
+  EXPECT_EQ(sb.at("unenforced_limits"), json::array{"cpu_cores"});
+  std::set<std::string> not_enforced;
+  for (const auto& v : sb.at("not_enforced").as_array())
+    not_enforced.insert(std::string(v.at("name").as_string()));
+  EXPECT_EQ(not_enforced, missing);
+  EXPECT_EQ(
+      sh("ws",
+         "id -u; id -g; awk '/^Max processes/ {print $3} /^Max address space/ {print $4}' /proc/self/limits"),
+      "1000\n1000\n65\n268435456\n");
 }
 
 TEST_F(ProcessIsolation, UnknownResourceLimitIsRejectedButUnknownSpecKeysAreIgnored) {
@@ -340,9 +388,10 @@ TEST_F(ProcessIsolation, CancelStopsCommand) {
 }
 
 TEST_F(ProcessIsolation, CancelKillsDescendantsThatLeftTheCommandsSession) {
-  if (geteuid() != 0) GTEST_SKIP() << "the jail needs root";
-  json::object sb = create_sandbox("ws");
-  uid_t uid = static_cast<uid_t>(sb.at("host_uid").as_int64());
+  if (geteuid() != 0)
+    GTEST_SKIP() << "needs a freezer cgroup per command (root); rootless reports command_tree_kill "
+                    "unenforced";
+  create_sandbox("ws");
   Capture cap;
   auto t0 = std::chrono::steady_clock::now();
   cap.cancel = [t0] { return std::chrono::steady_clock::now() - t0 > std::chrono::milliseconds(300); };
@@ -350,12 +399,7 @@ TEST_F(ProcessIsolation, CancelKillsDescendantsThatLeftTheCommandsSession) {
       exec_ok("ws", {{"shell", "setsid sh -c 'sleep 300' >/dev/null 2>&1 & setsid sleep 300 & sleep 30"}}, cap);
   EXPECT_EQ(r.at("cancelled"), true);
   EXPECT_EQ(r.at("killed_by"), "cancelled");
-  int left = processes_of_uid(uid);
-  for (int i = 0; i < 100 && left != 1; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    left = processes_of_uid(uid);
-  }
-  EXPECT_EQ(left, 1) << "only the supervisor is left";
+  EXPECT_EQ(processes_["ws"].settle(1), 1) << "only the supervisor is left";
 }
 
 TEST_F(ProcessIsolation, CommandNotFoundGives127WithError) {
@@ -411,6 +455,9 @@ TEST_F(ProcessIsolation, CreateValidatesSpec) {
 
 TEST_F(ProcessIsolation, MemoryLimitStopsAllocation) {
   if (system("command -v python3 >/dev/null 2>&1") != 0) GTEST_SKIP() << "python3 not installed";
+  if (geteuid() != 0)
+    GTEST_SKIP() << "needs a memory cgroup (root); rootless, RLIMIT_AS stops it "
+                    "(NoCgroupsIsolation.WithoutCgroupsLimitsFallBackToRlimitsAndProbeSaysSo)";
   create_sandbox("ws", {{"memory_mb", 256}});
   Capture small;
   json::object ok = exec_ok("ws", {{"argv", json::array{"python3", "-c", "b = bytearray(16 << 20)"}}}, small);
@@ -434,16 +481,15 @@ TEST_F(DirectProcessIsolation, MemoryLimitStopsAllocationWithRlimit) {
   EXPECT_NE(cap.err.find("MemoryError"), std::string::npos) << cap.err;
 }
 
-TEST_F(ProcessIsolation, DestroyKillsEveryProcessOfTheSandboxUid) {
-  json::object sb = create_sandbox("ws");
-  uid_t uid = static_cast<uid_t>(sb.at("host_uid").as_int64());
+TEST_F(ProcessIsolation, DestroyKillsEveryProcessOfTheSandbox) {
+  create_sandbox("ws");
   Capture cap;
   json::object r =
       exec_ok("ws", {{"shell", "setsid sleep 60 >/dev/null 2>&1 & nohup sleep 60 >/dev/null 2>&1 &"}}, cap);
   EXPECT_EQ(r.at("exit_code"), 0);
-  EXPECT_EQ(processes_of_uid(uid), 3);  // the supervisor and both sleeps
+  EXPECT_EQ(processes_["ws"].settle(3), 3);  // the supervisor and both sleeps
   EXPECT_EQ(api_->sandbox_destroy(inst_, "ws"), ISB_OK);
-  EXPECT_EQ(processes_of_uid(uid), 0);
+  EXPECT_EQ(processes_["ws"].count(), 0);
   EXPECT_TRUE(fs::exists(ws_)) << "destroy must not delete the workspace";
 }
 
@@ -518,26 +564,10 @@ TEST_F(ProcessIsolation, ConcurrentExecs) {
   EXPECT_EQ(good.load(), 20);
 }
 
-//! Host pid of a sandbox's supervisor: this process's child running as the
-//! sandbox's host uid (jail root). -1 when there is none.
-pid_t supervisor_of(uint32_t host_uid) {
-  const std::string parent = "PPid:\t" + std::to_string(::getpid());
-  for (const auto& e : fs::directory_iterator("/proc")) {
-    std::string name = e.path().filename();
-    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
-    std::ifstream st(e.path() / "status");
-    std::string line;
-    bool child = false;
-    while (std::getline(st, line)) {
-      if (line == parent) child = true;
-      if (child && line.rfind("Uid:", 0) == 0 && std::stoul(line.substr(4)) == host_uid)
-        return std::stoi(name);
-    }
-  }
-  return -1;
-}
-
 TEST_F(ProcessIsolation, ForkFailureAtThePidsLimitIsThatCommandsErrorAndTheSupervisorStays) {
+  if (geteuid() != 0)
+    GTEST_SKIP() << "needs a pids cgroup (root): rootless, RLIMIT_NPROC limits the commands' "
+                    "forks, not the supervisor's";
   create_sandbox("eagain", {{"max_processes", 8}});
   fs::copy_file(ISB_CONTAINER_PROBE, ws_ / "probe");
   fs::permissions(ws_ / "probe", fs::perms::owner_all | fs::perms::group_exec | fs::perms::others_exec);
@@ -567,8 +597,8 @@ TEST_F(ProcessIsolation, ForkFailureAtThePidsLimitIsThatCommandsErrorAndTheSuper
 }
 
 TEST_F(ProcessIsolation, FrozenSupervisorIsGivenUpWithinItsBoundAndTheSandboxFails) {
-  json::object created = create_sandbox("frozen");
-  const pid_t supervisor = supervisor_of(static_cast<uint32_t>(created.at("host_uid").as_int64()));
+  create_sandbox("frozen");
+  const pid_t supervisor = processes_["frozen"].supervisor;
   ASSERT_GT(supervisor, 1);
   ASSERT_EQ(::kill(supervisor, SIGSTOP), 0);
   // timeout 500 ms + kill_grace_ms 300 + the default reply_margin_ms 3000.
@@ -626,7 +656,7 @@ class NoUserNamespaceIsolation : public ProcessIsolation {
 };
 
 TEST_F(NoUserNamespaceIsolation, JailWithoutUserNamespaceRunsAsTheSandboxHostUidWithoutPrivileges) {
-  if (geteuid() != 0) GTEST_SKIP() << "the jail needs root";
+  if (geteuid() != 0) GTEST_SKIP() << "the root fallback needs root (rootless: the test below)";
   auto [s, doc] = TestPlugin::call_json([&](const isb_json_out* o) { return api_->probe(inst_, o); });
   ASSERT_EQ(s, ISB_OK);
   std::map<std::string, bool> enforced;
@@ -649,20 +679,36 @@ TEST_F(NoUserNamespaceIsolation, JailWithoutUserNamespaceRunsAsTheSandboxHostUid
                                                                                                // ls, grep
 }
 
+// Rootless, a jail needs its user namespace: switched off by config, there is
+// none, and the probe says why.
+TEST_F(NoUserNamespaceIsolation, WithoutRootTheUserNamespaceCannotBeSwitchedOffAndTheProbeSaysSo) {
+  if (geteuid() == 0) GTEST_SKIP() << "rootless only: CTest runs this binary again as an ordinary user";
+  json::object p = probe();
+  EXPECT_EQ(p.at("isolation"), "none");
+  std::string warning(p.at("warnings").at(0).as_string());
+  EXPECT_NE(warning.find("user_namespace disabled by config and the server is not root"), std::string::npos)
+      << warning;
+  std::map<std::string, bool> enforced = enforced_by_name(p);
+  for (const char* n :
+       {"user_namespace", "mount_namespace", "filesystem_isolation", "seccomp", "no_new_privs"})
+    EXPECT_FALSE(enforced.at(n)) << n;
+}
+
 class NoCgroupsIsolation : public ProcessIsolation {
  protected:
   std::string config() const override { return R"({"kill_grace_ms": 300, "disable": ["cgroups"]})"; }
 };
 
+// Also rootless, where there are no cgroups anyway: the same fallback.
 TEST_F(NoCgroupsIsolation, WithoutCgroupsLimitsFallBackToRlimitsAndProbeSaysSo) {
-  if (geteuid() != 0) GTEST_SKIP() << "the jail needs root";
   if (system("command -v python3 >/dev/null 2>&1") != 0) GTEST_SKIP() << "python3 not installed";
   json::object sb = create_sandbox("ws", {{"memory_mb", 256}, {"cpu_cores", 1}});
   std::set<std::string> not_enforced;
   for (const auto& v : sb.at("not_enforced").as_array())
     not_enforced.insert(std::string(v.at("name").as_string()));
-  EXPECT_EQ(not_enforced,
-            (std::set<std::string>{"cgroup_memory", "cgroup_pids", "cgroup_cpu", "command_tree_kill"}));
+  std::set<std::string> expected{"cgroup_memory", "cgroup_pids", "cgroup_cpu", "command_tree_kill"};
+  if (geteuid() != 0) expected.insert("host_uid_separation");
+  EXPECT_EQ(not_enforced, expected);
   EXPECT_EQ(sb.at("unenforced_limits"), json::array{"cpu_cores"});
   Capture cap;
   json::object r = exec_ok("ws", {{"argv", json::array{"python3", "-c", "b = bytearray(1 << 30)"}}}, cap);

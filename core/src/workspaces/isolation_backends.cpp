@@ -81,7 +81,12 @@ bool backend_mounts_overlay(const json::value& probe) {
 Result<IsolationAssessment> IsolationBackends::assess(const IsolationPlugin& backend, SecurityLevel level) const {
   auto probe = backend.probe();
   if (!probe) return probe.error();
-  std::map<std::string, std::pair<bool, std::string>> reported;  // name -> (enforced, detail)
+  struct Reported {
+    bool enforced = false;
+    std::string detail;
+    std::string fix;  // what an operator runs so that it is enforced; "" when the backend names nothing
+  };
+  std::map<std::string, Reported> reported;
   if (probe->is_object()) {
     if (auto* prot = probe->as_object().if_contains("protections"); prot && prot->is_array()) {
       for (const auto& p : prot->as_array()) {
@@ -91,9 +96,11 @@ Result<IsolationAssessment> IsolationBackends::assess(const IsolationPlugin& bac
         if (!name || !name->is_string()) continue;
         auto* on = o.if_contains("enforced");
         auto* detail = o.if_contains("detail");
+        auto* fix = o.if_contains("fix");
         reported[std::string(name->as_string())] = {
             on && on->is_bool() && on->as_bool(),
-            detail && detail->is_string() ? std::string(detail->as_string()) : std::string()};
+            detail && detail->is_string() ? std::string(detail->as_string()) : std::string(),
+            fix && fix->is_string() ? std::string(fix->as_string()) : std::string()};
       }
     }
   }
@@ -101,19 +108,25 @@ Result<IsolationAssessment> IsolationBackends::assess(const IsolationPlugin& bac
   a.mounts_overlay = backend_mounts_overlay(*probe);
   json::array enforced, not_enforced, missing;
   for (const auto& [name, state] : reported) {
-    if (state.first) {
+    if (state.enforced) {
       a.enforced.push_back(name);
       enforced.push_back(json::value(name));
     } else {
-      not_enforced.push_back(json::object{{"name", name}, {"reason", state.second}});
+      json::object entry{{"name", name}, {"reason", state.detail}};
+      if (!state.fix.empty()) entry["fix"] = state.fix;
+      not_enforced.push_back(std::move(entry));
     }
   }
   for (const auto& need : required_protections(level)) {
     auto it = reported.find(need);
-    if (it != reported.end() && it->second.first) continue;
-    std::string why = it == reported.end() ? "not reported by the backend" : it->second.second;
+    if (it != reported.end() && it->second.enforced) continue;
+    std::string why = it == reported.end() ? "not reported by the backend" : it->second.detail;
     a.missing.push_back(need + (why.empty() ? "" : " (" + why + ")"));
     missing.push_back(json::value(need));
+    if (it != reported.end() && !it->second.fix.empty() &&
+        std::find(a.fixes.begin(), a.fixes.end(), it->second.fix) == a.fixes.end()) {
+      a.fixes.push_back(it->second.fix);
+    }
   }
   std::string status = "enforced";
   if (!a.missing.empty()) {

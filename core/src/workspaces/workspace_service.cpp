@@ -386,7 +386,10 @@ Result<json::object> WorkspaceService::create(const CreateRequest& req) {
                           "' requires protections that isolation backend '" + backend->info().id +
                           "' does not enforce on this host: " + join(assessment->missing, "; ") +
                           ". Use a backend that enforces them, lower security.level, or set "
-                          "security.allow_degraded: true to accept degraded workspaces.");
+                          "security.allow_degraded: true to accept degraded workspaces." +
+                          (assessment->fixes.empty()
+                               ? std::string()
+                               : " To enforce them on this host: " + join(assessment->fixes, "; or ") + "."));
   }
   const std::string image = req.isolation.image.empty() ? config_.isolation.container_image : req.isolation.image;
   std::string mode = req.mode.empty() ? config_.sandbox.workspace_mode : req.mode;

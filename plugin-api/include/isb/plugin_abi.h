@@ -241,12 +241,10 @@ typedef struct isb_output_sink {
 
 typedef struct isb_isolation_api {
   uint32_t struct_size;
-  /* What this backend enforces on this host:
-   * {"backend","available":bool,"protections":[{"name","enforced":bool,"detail","fix"?}],
-   *  "error"?,"fix"?,...}; "fix" (optional) names the command or setting that
-   * would enforce a protection, or make an unavailable backend available.
-   * "mounts_overlay": true tells the host to pass overlay workspaces' layers
-   * in the sandbox spec rather than mount the overlay itself.
+  /* What this backend enforces on this host: {"backend","available":bool,"protections":
+   * [{"name","enforced":bool,"detail","fix"?}],...}; "fix": on one not enforced, what an operator
+   * runs here so that it is. "mounts_overlay": true tells the host to pass overlay workspaces'
+   * layers in the sandbox spec rather than mount the overlay itself.
    * OWNERSHIP: document owned by the plugin, valid during out->set. */
   isb_status (*probe)(isb_instance* self, const isb_json_out* out);
   /* Creates a long-lived sandbox for one workspace.

@@ -3,31 +3,51 @@
 #include "host_instance.hpp"
 
 #include <dirent.h>
+#include <pwd.h>
 #include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <isb/sdk/plugin.hpp>
 
 namespace isb::process {
 namespace {
 
 [[noreturn]] void unavailable(const std::string& what, int err) {
-  throw sdk::Error(ISB_UNAVAILABLE, what + ": " + strerror(err) +
-                                        " (the process backend keeps its instance registry there; it "
-                                        "needs a writable /run)");
+  throw sdk::Error(
+      ISB_UNAVAILABLE,
+      what + ": " + strerror(err) +
+          (::geteuid() == 0 ? " (the process backend keeps its instance registry there; it needs a "
+                              "writable /run)"
+                            : " (the process backend keeps its instance registry there; give the "
+                              "server's user a writable XDG_RUNTIME_DIR or home directory)"));
 }
 
-//! mkdir -p with mode 0755 for every component this call creates; the modes
-//! of existing components are left alone except that they must be traversable.
-bool make_dirs(const std::string& path) {
+//! mkdir -p with `mode` for every component this call creates; the modes of
+//! existing components are left alone except that they must be traversable.
+bool make_dirs(const std::string& path, mode_t mode) {
   for (size_t i = 1; i <= path.size(); ++i) {
     if (i != path.size() && path[i] != '/') continue;
     std::string p = path.substr(0, i);
-    if (::mkdir(p.c_str(), 0755) != 0 && errno != EEXIST) return false;
+    if (::mkdir(p.c_str(), mode) != 0 && errno != EEXIST) return false;
   }
   return true;
+}
+
+//! The home directory of this process's user: $HOME, else the passwd entry.
+std::string home_dir() {
+  const char* home = std::getenv("HOME");
+  if (home && home[0] == '/') return home;
+  struct passwd pw {};
+  struct passwd* found = nullptr;
+  char buf[4096];
+  if (::getpwuid_r(::geteuid(), &pw, buf, sizeof buf, &found) == 0 && found && found->pw_dir &&
+      found->pw_dir[0] == '/')
+    return found->pw_dir;
+  return "";
 }
 
 std::string random_hex() {
@@ -53,15 +73,37 @@ bool ofd_lock(int fd, short type, int64_t start, int64_t len) {
 
 }  // namespace
 
-HostInstance::HostInstance(const std::string& root) {
-  if (!make_dirs(root)) unavailable("cannot create " + root, errno);
-  // Jails mount their workspaces from binds in here as an unprivileged uid.
-  ::chmod(root.c_str(), 0755);
+std::string HostInstance::default_root() {
+  if (::geteuid() == 0) return kDefaultRoot;
+  // Only a runtime directory that is really ours: another user's would let
+  // them see, or fake, this user's instances.
+  const char* runtime = std::getenv("XDG_RUNTIME_DIR");
+  struct stat st {};
+  if (runtime && runtime[0] == '/' && ::stat(runtime, &st) == 0 && S_ISDIR(st.st_mode) &&
+      st.st_uid == ::geteuid()) {
+    return std::string(runtime) + "/intelligent-sandbox/instances";
+  }
+  std::string home = home_dir();
+  if (home.empty()) {
+    throw sdk::Error(ISB_UNAVAILABLE,
+                     "the process backend has nowhere to keep its instance registry: the server is not root, "
+                     "XDG_RUNTIME_DIR is not a directory of its user and it has no home directory; set "
+                     "XDG_RUNTIME_DIR or HOME to a directory the server's user owns");
+  }
+  return home + "/.local/state/intelligent-sandbox/instances";
+}
+
+HostInstance::HostInstance(const std::string& root) : root_(root) {
+  // A root server's jails mount their workspaces from binds in here as an
+  // unprivileged uid; a rootless server's registry is nobody else's business.
+  const bool shared = ::geteuid() == 0;
+  if (!make_dirs(root, shared ? 0755 : 0700)) unavailable("cannot create " + root, errno);
+  if (shared) ::chmod(root.c_str(), 0755);
   name_ = std::to_string(::getpid()) + "-" + random_hex();
   // Built under a dot-name and renamed once locked, so that nobody ever sees
   // this instance's directory with its lock not yet held (and takes it for dead).
   std::string staging = root + "/.new-" + name_;
-  if (::mkdir(staging.c_str(), 0755) != 0) unavailable("cannot create " + staging, errno);
+  if (::mkdir(staging.c_str(), shared ? 0755 : 0700) != 0) unavailable("cannot create " + staging, errno);
   lock_ = Fd(::open((staging + "/lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
   if (lock_.get() < 0 || ::flock(lock_.get(), LOCK_EX | LOCK_NB) != 0) {
     int e = errno;

@@ -1,21 +1,24 @@
 // jail_spawner.cpp: clone() straight into the new namespaces, then execve of
 // isb-supervisor. The server is multi-threaded, so the cloned child only makes
-// raw system calls (read, setresgid/setresuid via syscall(), unshare, dup2,
-// execve, write, _exit): no locks, no allocation, no libc set*id broadcast.
+// raw system calls (read, setresgid/setresuid or capget/capset/prctl, unshare,
+// dup2, execve, write, _exit): no locks, no allocation, no libc set*id broadcast.
 #include "jail_spawner.hpp"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
-#include <sys/uio.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <cstring>
 #include <future>
 
@@ -31,7 +34,8 @@ struct ChildArgs {
   int sync_fd;
   int error_fd;
   int control_fd;
-  bool user_namespace;
+  JailIdentity identity;
+  int last_cap;  // highest capability number this kernel knows
   const char* path;
   char* const* argv;
   char* const* envp;
@@ -60,11 +64,25 @@ int child_main(void* p) {
   for (size_t i = 0; i < a->cgroup_fd_count; ++i) {
     if (::write(a->cgroup_fds[i], "0", 1) != 1) child_fail(a->error_fd, 6);
   }
-  if (a->user_namespace) {
+  if (a->identity == JailIdentity::kUidRange) {
     // Become the namespace's root (host_uid) so that exec keeps the namespace's
     // capabilities for building the jail. Raw syscalls: this thread only.
     if (::syscall(SYS_setresgid, 0, 0, 0) != 0) child_fail(a->error_fd, 1);
     if (::syscall(SYS_setresuid, 0, 0, 0) != 0) child_fail(a->error_fd, 2);
+  } else if (a->identity == JailIdentity::kServerUser) {
+    // No root is mapped, so exec as uid 1000 would drop the capabilities the
+    // new namespace gave us; as ambient capabilities they survive it.
+    struct __user_cap_header_struct hdr {
+      _LINUX_CAPABILITY_VERSION_3, 0
+    };
+    struct __user_cap_data_struct data[2]{};
+    if (::syscall(SYS_capget, &hdr, data) != 0) child_fail(a->error_fd, 7);
+    data[0].inheritable = data[0].permitted;
+    data[1].inheritable = data[1].permitted;
+    if (::syscall(SYS_capset, &hdr, data) != 0) child_fail(a->error_fd, 7);
+    for (int cap = 0; cap <= a->last_cap; ++cap) {
+      if (::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) != 0) child_fail(a->error_fd, 7);
+    }
   }
   // The cgroup namespace is made after the backend moved us into our cgroups,
   // so the jail sees its own cgroup as "/".
@@ -86,6 +104,8 @@ const char* child_step(int32_t step) {
       return "dup2 of the control socket";
     case 6:
       return "joining the workspace cgroups";
+    case 7:
+      return "keeping the user namespace's capabilities across exec (ambient capabilities)";
     default:
       return "execve of the supervisor";
   }
@@ -98,6 +118,18 @@ void write_proc(pid_t pid, const char* file, const std::string& text) {
   int e = errno;
   if (fd >= 0) ::close(fd);
   if (!ok) throw sdk::Error(ISB_UNAVAILABLE, "writing '" + text + "' to " + path + " failed: " + strerror(e));
+}
+
+//! /proc/sys/kernel/cap_last_cap, read once: the ambient set can hold no more.
+int last_capability() {
+  static const int last = [] {
+    int fd = ::open("/proc/sys/kernel/cap_last_cap", O_RDONLY | O_CLOEXEC);
+    char buf[16] = {};
+    ssize_t n = fd >= 0 ? ::read(fd, buf, sizeof buf - 1) : -1;
+    if (fd >= 0) ::close(fd);
+    return n > 0 ? std::atoi(buf) : CAP_LAST_CAP;
+  }();
+  return last;
 }
 
 void reap(pid_t pid) {
@@ -123,15 +155,17 @@ Jail spawn_now(const JailLaunch& launch) {
   ChildArgs args{sync_r.get(),
                  err_w.get(),
                  theirs.get(),
-                 launch.user_namespace,
+                 launch.identity,
+                 last_capability(),
                  path.c_str(),
                  argv,
                  envp,
                  launch.cgroup_join_fds.data(),
                  launch.cgroup_join_fds.size()};
 
+  const bool user_namespace = launch.identity != JailIdentity::kNoUserNamespace;
   int flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | SIGCHLD;
-  if (launch.user_namespace) flags |= CLONE_NEWUSER;
+  if (user_namespace) flags |= CLONE_NEWUSER;
   void* stack =
       ::mmap(nullptr, kStackSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
   if (stack == MAP_FAILED) throw sdk::Error(ISB_UNAVAILABLE, std::string("mmap failed: ") + strerror(errno));
@@ -148,11 +182,17 @@ Jail spawn_now(const JailLaunch& launch) {
   theirs.reset();
   Jail jail{pid, std::move(ours)};
   try {
-    if (launch.user_namespace) {
+    if (launch.identity == JailIdentity::kUidRange) {
       std::string uid = std::to_string(launch.host_uid), uid1 = std::to_string(launch.host_uid + 1);
       write_proc(pid, "setgroups", "deny");
       write_proc(pid, "uid_map", "0 " + uid + " 1\n1000 " + uid1 + " 1\n");
       write_proc(pid, "gid_map", "0 " + uid + " 1\n1000 " + uid1 + " 1\n");
+    } else if (launch.identity == JailIdentity::kServerUser) {
+      // The kernel lets the namespace's owner map its own ids, one line
+      // each, and the gid only once setgroups is denied.
+      write_proc(pid, "setgroups", "deny");
+      write_proc(pid, "uid_map", "1000 " + std::to_string(::geteuid()) + " 1\n");
+      write_proc(pid, "gid_map", "1000 " + std::to_string(::getegid()) + " 1\n");
     }
     // Pid 1 should survive a memory-limit OOM so that the command, not the
     // jail, is what dies; commands reset this to 0 before exec. Best effort: a
@@ -176,12 +216,13 @@ Jail spawn_now(const JailLaunch& launch) {
                                             launch.supervisor_path + ")");
     }
     uint32_t flags = 0;
-    if (launch.user_namespace) flags |= wire::kFlagUserNamespace;
+    if (user_namespace) flags |= wire::kFlagUserNamespace;
     if (!launch.seccomp_bpf.empty()) flags |= wire::kFlagSeccomp;
     if (launch.command_cgroup_fd >= 0) flags |= wire::kFlagCommandCgroups;
+    const uint32_t target = user_namespace ? 1000 : launch.host_uid + 1;
     wire::Writer init(wire::kInit);
-    init.u32(launch.user_namespace ? 1000 : launch.host_uid + 1)
-        .u32(launch.user_namespace ? 1000 : launch.host_uid + 1)
+    init.u32(target)
+        .u32(target)
         .u32(flags)
         .u64(launch.tmp_bytes)
         .u64(launch.shm_bytes)

@@ -29,11 +29,28 @@
 
 namespace isb::process {
 
+//! Who the jail's users are on the host.
+enum class JailIdentity {
+  //! Root server: a user namespace in which jail root is host_uid and the
+  //! command user (uid 1000) host_uid + 1.
+  kUidRange,
+  //! Rootless server: a user namespace in which uid and gid 1000 are the
+  //! server's own and nothing else is mapped, the only mapping the kernel
+  //! lets an unprivileged process write without a setuid helper (newuidmap).
+  //! With no root inside, the supervisor builds the jail as uid 1000 holding
+  //! the namespace's capabilities across exec as ambient capabilities, and
+  //! drops them all before it serves (jail_setup.cpp).
+  kServerUser,
+  //! Root fallback without a user namespace: built as real root, then drops
+  //! to host_uid + 1.
+  kNoUserNamespace,
+};
+
 struct JailLaunch {
   std::string supervisor_path;
   std::string workspace_path;  // host path
-  bool user_namespace = true;  // false: real-root fallback (mounts as root, then drop to host_uid + 1)
-  uint32_t host_uid = 0;       // jail root maps here; commands run as host_uid + 1
+  JailIdentity identity = JailIdentity::kUidRange;
+  uint32_t host_uid = 0;  // kUidRange, kNoUserNamespace: jail root maps here; commands run as host_uid + 1
   std::string seccomp_bpf;     // empty: no filter
   uint64_t tmp_bytes = 0;
   uint64_t shm_bytes = 0;

@@ -1,7 +1,10 @@
 // process_backend.cpp: the "process" isolation plugin. Each sandbox is a jail
 // (jail_spawner.cpp + supervisor/) with its own cgroups (cgroup_v1.cpp) and the
 // seccomp filter compiled once (seccomp_filter.cpp); commands go through the
-// jail's supervisor (jail_client.cpp). Where the host cannot give a jail, or the
+// jail's supervisor (jail_client.cpp). A root server gives each sandbox host
+// uids of its own; a server of another user builds the same jail in a user
+// namespace where the sandbox user is the server's own uid (rootless, see
+// JailIdentity::kServerUser). Where the host cannot give a jail, or the
 // config switches it off, commands run as plain children (runner.cpp) and
 // probe() and every create result say exactly what is and is not enforced.
 #include <dlfcn.h>
@@ -13,6 +16,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -29,16 +33,17 @@
 #include <string>
 
 #include "../supervisor/jail_setup.hpp"
-#include "isolation-common/process_tree.hpp"
 #include "cgroup_v1.hpp"
 #include "config.hpp"
 #include "host_instance.hpp"
 #include "idmapped_mount.hpp"
+#include "isolation-common/process_tree.hpp"
 #include "jail_client.hpp"
 #include "jail_spawner.hpp"
 #include "runner.hpp"
 #include "seccomp_filter.hpp"
 #include "specs.hpp"
+#include "user_namespaces.hpp"
 
 namespace isb::process {
 namespace {
@@ -48,22 +53,30 @@ namespace json = boost::json;
 constexpr const char* kDirectPath = "/usr/local/bin:/usr/bin:/bin";
 constexpr const char* kJailPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
-enum class Mode { kJail, kJailNoUserns, kDirect };
+//! kJail: root server, user namespace, host uids per sandbox. kJailNoUserns:
+//! root server, no user namespace (config). kJailRootless: server of another
+//! user, user namespace mapping uid 1000 to the server's uid. kDirect: no jail.
+enum class Mode { kJail, kJailNoUserns, kJailRootless, kDirect };
 
 //! What this host gives, found once per instance (see ensure_probed).
 struct HostState {
   Mode mode = Mode::kDirect;
   std::string direct_reason;  // why there is no jail, when mode == kDirect
-  std::string direct_fix;     // what gives this host the jail; empty when nothing known does
+  std::string direct_fix;     // what an operator runs to get the jail, when a host setting is why
   std::string seccomp_bpf;    // compiled filter; empty when not available or disabled
   std::string seccomp_detail;
   std::string seccomp_fix;
   bool use_cgroups = false;
   CgroupSupport cgroups;
   std::string cgroups_detail;
-  std::string cgroups_fix;
+  std::string cgroups_fix;     // what gives cgroup limits here, when an operator can
   bool idmap = false;          // workspaces reach the sandbox user through an idmapped mount
   std::string idmap_detail;    // why not, when idmap is false
+  //! RLIMIT_NPROC counts the sandbox's processes only: always for a root
+  //! server (each sandbox has its own uid); rootless only where the kernel
+  //! counts it per user namespace (5.14+), since every sandbox, and the
+  //! server, share one host uid.
+  bool nproc_per_sandbox = false;
 };
 
 //! One sandbox. THREADING: mu guards destroyed, groups and unreaped; send_mu
@@ -71,7 +84,8 @@ struct HostState {
 struct Sandbox {
   SandboxSpec spec;
   int slot = -1;
-  uint32_t host_uid = 0;  // jail root; commands run as host_uid + 1
+  uint32_t host_uid = 0;     // jail root (root server); commands run as host_uid + 1
+  uint32_t command_uid = 0;  // host uid of the commands: host_uid + 1, or the server's own (rootless)
   std::unique_ptr<WorkspaceCgroups> cgroups;
   Jail jail;
   std::mutex send_mu;
@@ -176,38 +190,50 @@ bool has(const std::vector<std::string>& v, const std::string& x) {
   return std::find(v.begin(), v.end(), x) != v.end();
 }
 
-// fix: what would make an unenforced protection enforced here (doctor shows it).
-json::object protection(const char* name, bool enforced, const std::string& detail, const std::string& fix = "") {
+//! One entry of probe's "protections". fix: what an operator can run on this
+//! host so that the protection is enforced (doctor prints it); only where
+//! such a step exists.
+json::object protection(const char* name, bool enforced, const std::string& detail,
+                        const std::string& fix = "") {
   json::object p{{"name", name}, {"enforced", enforced}, {"detail", detail}};
   if (!enforced && !fix.empty()) p["fix"] = fix;
   return p;
 }
 
-// The fixes below name the server's own binary, so they can be pasted.
-std::string server_binary() {
-  char buf[4096];
-  ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
-  return n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string("intelligent-sandbox");
+//! True when this kernel counts RLIMIT_NPROC per user namespace (Linux 5.14,
+//! "ucounts: count rlimits in each user namespace").
+bool kernel_counts_nproc_per_user_namespace() {
+  struct utsname u {};
+  if (::uname(&u) != 0) return false;
+  int major = 0, minor = 0;
+  if (std::sscanf(u.release, "%d.%d", &major, &minor) != 2) return false;
+  return major > 5 || (major == 5 && minor >= 14);
 }
 
-std::string run_as_root_fix() {
-  const std::string bin = server_binary();
-  return "run the server as root, as this backend builds its jail only as root for now: sudo " + bin +
-         " serve (a desktop MCP client reaches a root server over HTTP: sudo " + bin + " serve --transport http)";
-}
-
+//! The fix for a protection switched off in this backend's own settings.
 std::string enable_in_config_fix(const char* what) {
   return std::string("remove \"") + what + "\" from plugins.settings.process.disable";
 }
 
-// Why even root could not build the trial jail, when the host says so.
-std::string jail_failure_fix() {
-  std::FILE* f = std::fopen("/proc/sys/user/max_user_namespaces", "r");
-  if (!f) return "";
-  long n = -1;
-  if (std::fscanf(f, "%ld", &n) != 1) n = -1;
-  std::fclose(f);
-  return n == 0 ? "allow user namespaces: sudo sysctl -w user.max_user_namespaces=15000" : "";
+//! The server's executable, for fixes that name it.
+std::string server_binary() {
+  std::error_code ec;
+  auto p = std::filesystem::read_symlink("/proc/self/exe", ec);
+  return ec ? "" : p.string();
+}
+
+//! The server's supplementary groups, as "gids 27, 100" or "" when none: a
+//! rootless jail keeps them (setgroups is denied in its user namespace, so
+//! they cannot be dropped), and they still grant access to host files.
+std::string supplementary_groups() {
+  gid_t groups[256];
+  int n = ::getgroups(256, groups);
+  std::string out;
+  for (int i = 0; i < n; ++i) {
+    if (groups[i] == ::getegid()) continue;
+    out += (out.empty() ? "gids " : ", ") + std::to_string(groups[i]);
+  }
+  return out;
 }
 
 class ProcessBackend : public sdk::IsolationBackend {
@@ -226,8 +252,9 @@ class ProcessBackend : public sdk::IsolationBackend {
   ProcessBackend(sdk::Host host, const std::string& config_json)
       : host_(host), config_(parse_config(config_json)), is_root_(::geteuid() == 0) {
     supervisor_path_ = plugin_dir() + "/isb-supervisor";
-    // Jails (root only) need the host-wide identity: cgroup names and uids.
-    if (is_root_ && config_.disable.count("namespaces") == 0) instance_ = std::make_unique<HostInstance>();
+    // Jails need an instance identity: cgroup names and host uids of a root
+    // server, the leftovers of crashed servers for both kinds (host_instance.hpp).
+    if (config_.disable.count("namespaces") == 0) instance_ = std::make_unique<HostInstance>();
   }
 
   ~ProcessBackend() override {
@@ -245,16 +272,29 @@ class ProcessBackend : public sdk::IsolationBackend {
 
   std::string probe() override {
     const HostState& h = ensure_probed();
-    bool jail = h.mode != Mode::kDirect;
-    std::string no_jail = "not enforced: " + h.direct_reason;
-    const std::string& jail_fix = h.direct_fix;
-    std::string ns_detail = "own namespace per workspace; the supervisor is its pid 1";
+    const bool jail = h.mode != Mode::kDirect;
+    const bool rootless = h.mode == Mode::kJailRootless;
+    const std::string no_jail = "not enforced: " + h.direct_reason;
+    // Everything the jail gives is missing for one reason; its fix, if any, turns it all on.
+    auto jail_protection = [&](const char* name, const std::string& detail) {
+      return protection(name, jail, jail ? detail : no_jail, h.direct_fix);
+    };
+    const std::string ns_detail = "own namespace per workspace; the supervisor is its pid 1";
+    const std::string uid = std::to_string(::geteuid()), gid = std::to_string(::getegid());
     json::array p;
     if (h.mode == Mode::kJail) {
       p.push_back(
           protection("user_namespace", true,
                      "jail root maps to an unprivileged host uid (from sandbox_uid_base), commands run as "
                      "uid 1000 mapped to the next one, setgroups denied"));
+    } else if (rootless) {
+      p.push_back(
+          protection("user_namespace", true,
+                     "own user namespace in which only uid and gid 1000 exist, mapped to the server's "
+                     "own uid " +
+                         uid + " and gid " + gid +
+                         " (an unprivileged process can map no other id without a setuid helper); no "
+                         "root inside, setgroups denied"));
     } else if (h.mode == Mode::kJailNoUserns) {
       p.push_back(
           protection("user_namespace", false,
@@ -262,47 +302,66 @@ class ProcessBackend : public sdk::IsolationBackend {
                      "per-workspace host uid",
                      enable_in_config_fix("user_namespace")));
     } else {
-      p.push_back(protection("user_namespace", false, no_jail, jail_fix));
+      p.push_back(jail_protection("user_namespace", ""));
+    }
+    if (rootless) {
+      std::string groups = supplementary_groups();
+      p.push_back(protection(
+          "host_uid_separation", false,
+          "every sandbox runs as the server's own host uid " + uid +
+              (groups.empty() ? std::string() : " with its supplementary groups (" + groups + ")") +
+              ": namespaces, seccomp and the jail's filesystem keep sandboxes from the server's files and "
+              "from each other, but a process that got out of them would act as the server's user",
+          "run the server as root: each sandbox then runs as a host uid of its own"));
+    } else {
+      p.push_back(jail_protection("host_uid_separation",
+                                  "each sandbox runs as host uids of its own (from sandbox_uid_base), never "
+                                  "root and never the server's"));
     }
     for (const char* ns : {"mount_namespace", "pid_namespace", "network_namespace", "ipc_namespace",
                            "uts_namespace", "cgroup_namespace"}) {
-      std::string d =
-          std::string(ns) == "network_namespace" ? "own network namespace with only loopback" : ns_detail;
-      p.push_back(protection(ns, jail, jail ? d : no_jail, jail_fix));
+      p.push_back(jail_protection(ns, std::string(ns) == "network_namespace"
+                                          ? "own network namespace with only loopback"
+                                          : ns_detail));
     }
     p.push_back(
-        protection("filesystem_isolation", jail,
-                   jail ? "tmpfs root (read-only), read-only /usr and curated /etc, workspace at /workspace "
-                          "nosuid,nodev, fresh /proc with sensitive entries covered, minimal /dev, "
-                          "size-capped /tmp and /dev/shm, no /sys, pivot_root with the old root detached"
-                        : no_jail,
-                   jail_fix));
+        jail_protection("filesystem_isolation",
+                        "tmpfs root (read-only), read-only /usr and curated /etc, workspace at /workspace "
+                        "nosuid,nodev, fresh /proc with sensitive entries covered, minimal /dev, "
+                        "size-capped /tmp and /dev/shm, no /sys, pivot_root with the old root detached"));
     bool seccomp = jail && !h.seccomp_bpf.empty();
     p.push_back(protection("seccomp", seccomp,
                            seccomp ? seccomp_filter_summary()
                            : !jail ? no_jail
                                    : h.seccomp_detail,
-                           !jail ? jail_fix : h.seccomp_fix));
-    p.push_back(protection("no_new_privs", jail,
-                           jail ? "PR_SET_NO_NEW_PRIVS on pid 1, inherited by commands" : no_jail, jail_fix));
-    p.push_back(protection("capabilities_dropped", jail,
-                           jail ? "bounding, ambient, effective and permitted sets empty" : no_jail, jail_fix));
+                           jail ? "" : h.direct_fix));
+    p.push_back(jail_protection("no_new_privs", "PR_SET_NO_NEW_PRIVS on pid 1, inherited by commands"));
+    p.push_back(
+        jail_protection("capabilities_dropped", "bounding, ambient, effective and permitted sets empty"));
     bool cg = jail && h.use_cgroups;
     std::string no_cg = jail ? h.cgroups_detail : no_jail;
-    const std::string& cg_fix = jail ? h.cgroups_fix : jail_fix;
+    std::string cg_fix = jail ? h.cgroups_fix : h.direct_fix;
     p.push_back(protection("cgroup_memory", cg && h.cgroups.memory,
                            cg ? "memory.limit_in_bytes and memsw = memory_mb; " + h.cgroups.detail : no_cg,
                            cg_fix));
-    p.push_back(
-        protection("cgroup_pids", cg && h.cgroups.pids,
-                   cg ? "pids.max = max_processes + 1 (the supervisor); " + h.cgroups.detail : no_cg, cg_fix));
+    p.push_back(protection("cgroup_pids", cg && h.cgroups.pids,
+                           cg ? "pids.max = max_processes + 1 (the supervisor); " + h.cgroups.detail : no_cg,
+                           cg_fix));
     p.push_back(protection("cgroup_cpu", cg && h.cgroups.cpu,
-                           cg ? "cpu.cfs_quota_us = cpu_cores x period; " + h.cgroups.detail : no_cg, cg_fix));
-    p.push_back(protection(
-        "rlimits", true,
-        jail ? "RLIMIT_CORE 0, NOFILE = max_open_files, NPROC = max_processes (per-sandbox uid), "
-               "FSIZE = disk_mb per file (not a disk quota)"
-             : "RLIMIT_CORE 0, NOFILE, AS = memory_mb, FSIZE = disk_mb; NPROC only when not root"));
+                           cg ? "cpu.cfs_quota_us = cpu_cores x period; " + h.cgroups.detail : no_cg,
+                           cg_fix));
+    std::string rlimits =
+        !jail ? "RLIMIT_CORE 0, NOFILE, AS = memory_mb, FSIZE = disk_mb; NPROC only when not root"
+        : rootless
+            ? std::string("RLIMIT_CORE 0, NOFILE = max_open_files, ") +
+                  (h.nproc_per_sandbox
+                       ? "NPROC = max_processes (counted in the sandbox's own user namespace), "
+                       : "no NPROC (before Linux 5.14 it would count every process of the "
+                         "server's uid), ") +
+                  "AS = memory_mb per process (no memory cgroup), FSIZE = disk_mb per file (not a disk quota)"
+            : "RLIMIT_CORE 0, NOFILE = max_open_files, NPROC = max_processes (per-sandbox uid), "
+              "FSIZE = disk_mb per file (not a disk quota)";
+    p.push_back(protection("rlimits", true, rlimits));
     bool tree_kill = jail && h.use_cgroups && h.cgroups.freezer;
     p.push_back(protection("command_tree_kill", tree_kill,
                            tree_kill ? "each command runs in its own freezer cgroup: timeout and cancel kill "
@@ -311,12 +370,14 @@ class ProcessBackend : public sdk::IsolationBackend {
                            : !jail   ? no_jail
                                      : "no freezer cgroup (" + h.cgroups_detail +
                                          "): timeout and cancel signal the command's process group only, "
-                                         "setsid escapes it until destroy"));
+                                         "setsid escapes it until destroy",
+                           cg_fix));
     p.push_back(
         protection("process_group_kill", true,
-                   jail ? "each command is a session leader; timeout and cancel signal its group; destroy "
-                          "kills the whole pid namespace and empties the cgroups"
-                        : "each command runs in its own process group (setsid escapes it)"));
+                   !jail ? "each command runs in its own process group (setsid escapes it)"
+                         : std::string("each command is a session leader; timeout and cancel signal its "
+                                       "group; destroy kills the whole pid namespace") +
+                               (h.use_cgroups ? " and empties the cgroups" : "")));
     p.push_back(protection("wall_clock_timeout", true,
                            "timeout_ms per command: SIGTERM to the group, SIGKILL after kill_grace_ms (" +
                                std::to_string(config_.kill_grace_ms) +
@@ -329,8 +390,18 @@ class ProcessBackend : public sdk::IsolationBackend {
                      {"running_as_root", is_root_},
                      {"workspace_mount", jail ? jail::kWorkspaceMount : "(the host path)"},
                      {"protections", std::move(p)}};
-    if (instance_) doc["instance"] = instance_->name();
-    if (jail) {
+    if (instance_) {
+      doc["instance"] = instance_->name();
+      doc["instance_registry"] = instance_->root();
+    }
+    if (rootless) {
+      doc["workspace_ownership"] = json::object{
+          {"method", "server_user"},
+          {"detail",
+           "the sandbox user (uid 1000) is the server's own uid " + uid +
+               ", so the workspace, which the server's user owns, is the sandbox user's as it is and "
+               "new files belong to the server's user on disk; nothing is chowned or idmapped"}};
+    } else if (jail) {
       doc["workspace_ownership"] =
           h.idmap ? json::object{{"method", "idmapped_mount"},
                                  {"detail", "the workspace is mounted idmapped: files of the workspace root's "
@@ -341,10 +412,15 @@ class ProcessBackend : public sdk::IsolationBackend {
                                  {"detail", "every file is lchowned to the sandbox uid at create (O(files)): " +
                                                 h.idmap_detail}};
     }
-    // Overlay workspaces: this backend mounts them itself (sandbox spec
-    // "overlay"), so that it can put them on idmapped layers.
+    // Overlay workspaces: a root server mounts them itself (sandbox spec
+    // "overlay"), so that it can put them on idmapped layers. A rootless one
+    // could mount one only inside the jail's mount namespace, where the
+    // server's file tools, which work on the host path, would not see it.
     doc["mounts_overlay"] = is_root_;
-    if (!jail) doc["warnings"] = json::array{"degraded: " + h.direct_reason};
+    if (!jail) {
+      doc["warnings"] = json::array{"degraded: " + h.direct_reason};
+      if (!h.direct_fix.empty()) doc["fix"] = h.direct_fix;
+    }
     return json::serialize(doc);
   }
 
@@ -404,7 +480,9 @@ class ProcessBackend : public sdk::IsolationBackend {
       if (on) {
         enforced.push_back(json::value(name));
       } else {
-        not_enforced.push_back(json::object{{"name", name}, {"reason", o.at("detail")}});
+        json::object missing{{"name", name}, {"reason", o.at("detail")}};
+        if (const auto* fix = o.if_contains("fix")) missing["fix"] = *fix;
+        not_enforced.push_back(std::move(missing));
       }
     }
     json::array unenforced_limits;
@@ -413,15 +491,17 @@ class ProcessBackend : public sdk::IsolationBackend {
       if (spec.limits.max_processes && is_root_) unenforced_limits.push_back("max_processes");
     } else if (!sb->cgroups) {
       if (spec.limits.cpu_cores) unenforced_limits.push_back("cpu_cores");
+      if (spec.limits.max_processes && !h.nproc_per_sandbox) unenforced_limits.push_back("max_processes");
     }
     doc["enforced"] = std::move(enforced);
     doc["not_enforced"] = std::move(not_enforced);
     doc["unenforced_limits"] = std::move(unenforced_limits);
     if (h.mode != Mode::kDirect) {
-      doc["host_uid"] = sb->host_uid + 1;
-      doc["workspace_ownership"] = !sb->idmapped       ? "chown"
-                                   : sb->overlay_mounted ? "idmapped_overlay_layers"
-                                                         : "idmapped_mount";
+      doc["host_uid"] = sb->command_uid;
+      doc["workspace_ownership"] = h.mode == Mode::kJailRootless ? "server_user"
+                                   : !sb->idmapped               ? "chown"
+                                   : sb->overlay_mounted         ? "idmapped_overlay_layers"
+                                                                 : "idmapped_mount";
       if (!sb->ownership_note.empty()) doc["workspace_ownership_note"] = sb->ownership_note;
     }
     host_.debug("process backend: created sandbox '" + spec.workspace_id + "' at " + spec.workspace_path);
@@ -446,11 +526,13 @@ class ProcessBackend : public sdk::IsolationBackend {
     const ResourceLimits& l = sb->spec.limits;
     req.rlimits.emplace_back(RLIMIT_CORE, 0);
     if (l.max_open_files) req.rlimits.emplace_back(RLIMIT_NOFILE, *l.max_open_files);
-    // The uid is the sandbox's own, so NPROC counts this sandbox only (+1: pid 1).
+    // The uid is the sandbox's own (or, rootless, counted in the sandbox's own
+    // user namespace), so NPROC counts this sandbox only (+1: pid 1).
     // With a pids cgroup it is only a backstop, set above the cgroup's limit so
     // that the cgroup is what stops a fork bomb and it gets reported.
     bool pids_cgroup = sb->cgroups && has(sb->cgroups->enforced(), "cgroup_pids");
-    if (l.max_processes) req.rlimits.emplace_back(RLIMIT_NPROC, *l.max_processes * (pids_cgroup ? 2 : 1) + 1);
+    if (l.max_processes && state_.nproc_per_sandbox)
+      req.rlimits.emplace_back(RLIMIT_NPROC, *l.max_processes * (pids_cgroup ? 2 : 1) + 1);
     if (l.disk_mb) req.rlimits.emplace_back(RLIMIT_FSIZE, static_cast<uint64_t>(*l.disk_mb) << 20);
     bool memory_cgroup = sb->cgroups && has(sb->cgroups->enforced(), "cgroup_memory");
     if (l.memory_mb && !memory_cgroup)
@@ -558,24 +640,25 @@ class ProcessBackend : public sdk::IsolationBackend {
     }
     // Supervisors of a crashed server died with it (parent-death signal and
     // the closed control socket); what can remain are their cgroups, any
-    // process that was in them, and staging binds. Ours not in keep go, and
-    // everything of instances whose lock is free (they are dead); never
-    // anything of a live instance.
+    // process that was in them, and staging binds (a root server's), and the
+    // instance directory (both kinds, each in its own registry). Ours not in
+    // keep go, and everything of instances whose lock is free (they are
+    // dead); never anything of a live instance.
     json::array removed;
     if (!instance_) return json::serialize(json::object{{"removed", std::move(removed)}});
-    remove_legacy_staging_binds();
-    for (const auto& dir : HostInstance::dead_instances()) {
+    if (is_root_) remove_legacy_staging_binds();
+    for (const auto& dir : HostInstance::dead_instances(instance_->root())) {
       remove_staging_binds_in(dir);
       HostInstance::forget(dir);
     }
-    if (config_.disable.count("cgroups") == 0) {
+    if (manages_cgroups()) {
       for (const auto& id : WorkspaceCgroups::list_workspaces(cgroup_parent())) {
         if (keep.count(id)) continue;
         WorkspaceCgroups::remove_workspace(cgroup_parent(), id);
         removed.push_back(json::value(id));
       }
       for (const auto& name : WorkspaceCgroups::list_instances(config_.cgroup_parent)) {
-        if (name == instance_->name() || HostInstance::alive(name)) continue;
+        if (name == instance_->name() || HostInstance::alive(name, instance_->root())) continue;
         std::string parent = config_.cgroup_parent + "/" + name;
         for (const auto& id : WorkspaceCgroups::list_workspaces(parent)) {
           WorkspaceCgroups::remove_workspace(parent, id);
@@ -610,12 +693,12 @@ class ProcessBackend : public sdk::IsolationBackend {
         h.seccomp_detail = e.what();
       }
     }
+    h.nproc_per_sandbox = is_root_ || kernel_counts_nproc_per_user_namespace();
     if (config_.disable.count("cgroups")) {
       h.cgroups_detail = "disabled by config";
       h.cgroups_fix = enable_in_config_fix("cgroups");
     } else if (!is_root_) {
-      h.cgroups_detail = "the server is not root and no delegated cgroup is used; rlimits only";
-      h.cgroups_fix = run_as_root_fix();
+      explain_rootless_cgroups(h);
     } else if (!instance_) {
       h.cgroups_detail = "no jail (namespaces disabled by config)";
       h.cgroups_fix = enable_in_config_fix("namespaces");
@@ -629,20 +712,39 @@ class ProcessBackend : public sdk::IsolationBackend {
       h.direct_fix = enable_in_config_fix("namespaces");
       return h;
     }
-    if (!is_root_) {
-      h.direct_reason =
-          "the server is not root: building the jail needs root (uid mapping, cgroups); commands "
-          "run as plain child processes";
-      h.direct_fix = run_as_root_fix();
-      return h;
-    }
     if (::access(supervisor_path_.c_str(), X_OK) != 0) {
       h.direct_reason =
           "the supervisor " + supervisor_path_ + " is missing or not executable; reinstall the plugin";
       h.direct_fix = "rebuild the server (make build) or reinstall it, so that " + supervisor_path_ + " is there";
       return h;
     }
-    h.mode = config_.disable.count("user_namespace") ? Mode::kJailNoUserns : Mode::kJail;
+    // A rootless jail stands on an unprivileged user namespace: when a host
+    // setting forbids those, say which one and how to allow them.
+    std::optional<UsernsBlocker> blocker;
+    if (!is_root_) {
+      if (config_.disable.count("user_namespace")) {
+        h.direct_reason =
+            "user_namespace disabled by config and the server is not root: without a user namespace only "
+            "root "
+            "can build the jail; commands run as plain child processes";
+        return h;
+      }
+      blocker = find_userns_blocker("/proc/sys", server_binary());
+      if (!blocker || !blocker->certain) {
+        if (int err = try_user_namespace()) blocker = explain_userns_errno(err, "/proc/sys");
+      }
+      if (blocker && blocker->certain) {
+        h.direct_reason =
+            "the server is not root and cannot create a user namespace for the jail: " + blocker->setting +
+            " (" + blocker->detail + "); commands run as plain child processes";
+        h.direct_fix = blocker->fix;
+        host_.warn("process backend: " + h.direct_reason + "; to allow user namespaces: " + h.direct_fix);
+        return h;
+      }
+    }
+    h.mode = !is_root_                                 ? Mode::kJailRootless
+             : config_.disable.count("user_namespace") ? Mode::kJailNoUserns
+                                                       : Mode::kJail;
     // Build one real jail and run a command in it: every setup step fails
     // closed, so a ready jail proves this host enforces what probe claims.
     std::string error;
@@ -651,8 +753,9 @@ class ProcessBackend : public sdk::IsolationBackend {
       error = std::string("mkdtemp failed: ") + strerror(errno);
     } else {
       // Idmapped workspaces: tried on this directory, then proven by the trial
-      // jail writing through it; chown of every file is the fallback.
-      h.idmap = config_.disable.count("idmapped_mount") == 0;
+      // jail writing through it; chown of every file is the fallback. Neither
+      // is needed, nor possible, rootless.
+      h.idmap = is_root_ && config_.disable.count("idmapped_mount") == 0;
       Sandbox sb;
       sb.spec.workspace_path = dir;
       sb.spec.workspace_id = std::string("probe-") + std::to_string(::getpid());
@@ -678,7 +781,10 @@ class ProcessBackend : public sdk::IsolationBackend {
         RunResult r = run({"/bin/true"});
         if (r.exit_code != 0)
           error = "/bin/true failed in the jail: " + r.error.value_or("exit status not 0");
-        if (error.empty() && sb.idmapped) {
+        if (error.empty() && h.mode == Mode::kJailRootless) {
+          r = run({"/bin/sh", "-c", "echo x > probe && rm probe"});
+          if (r.exit_code != 0) error = "the sandbox user could not write to its workspace";
+        } else if (error.empty() && sb.idmapped) {
           r = run({"/bin/sh", "-c", "echo x > probe && rm probe"});
           if (r.exit_code != 0) {
             h.idmap = false;
@@ -703,15 +809,123 @@ class ProcessBackend : public sdk::IsolationBackend {
       h.mode = Mode::kDirect;
       h.direct_reason =
           "this host cannot build the jail (" + error + "); commands run as plain child processes";
-      h.direct_fix = jail_failure_fix();
+      // AppArmor lets the user namespace be made, then refuses what the
+      // jail does in it: name it as the likely cause.
+      if (blocker) {
+        h.direct_reason += "; " + blocker->setting + " is the likely cause (" + blocker->detail + ")";
+        h.direct_fix = blocker->fix;
+      }
       host_.warn("process backend: " + h.direct_reason);
     }
     return h;
   }
 
+  //! Why a rootless server has no cgroup limits here, and what gives them.
+  static void explain_rootless_cgroups(HostState& h) {
+    const std::string fallback =
+        ": memory_mb falls back to RLIMIT_AS per process, max_processes to RLIMIT_NPROC, and cpu_cores is "
+        "not enforced";
+    std::string controllers;
+    if (std::FILE* f = std::fopen("/sys/fs/cgroup/cgroup.controllers", "re")) {
+      char buf[256] = {};
+      if (std::fgets(buf, sizeof buf, f)) controllers = buf;
+      std::fclose(f);
+    }
+    if (controllers.find_first_not_of(" \n") == std::string::npos) {
+      h.cgroups_detail =
+          "the server is not root, and on this host's cgroup v1 hierarchy only root can create "
+          "cgroups (v1 cannot be delegated to a user safely)" +
+          fallback;
+      h.cgroups_fix = "run the server as root (it then limits each workspace with cgroups)";
+    } else {
+      h.cgroups_detail =
+          "the server is not root, and this version of the backend does not use a delegated "
+          "cgroup v2 subtree yet" +
+          fallback;
+    }
+  }
+
+  //! True when this backend makes and removes cgroups (root, cgroup v1).
+  bool manages_cgroups() const { return is_root_ && config_.disable.count("cgroups") == 0; }
+
+  //! Builds sb's jail: the workspace made the sandbox user's, cgroups, the
+  //! supervisor. On failure nothing of it is left and the error is thrown.
   void start_jail(const HostState& h, Sandbox& sb, int slot) {
+    if (h.mode == Mode::kJailRootless) {
+      check_rootless_workspace(sb);
+    } else {
+      prepare_workspace(h, sb, slot);
+    }
+    const uint32_t user = sb.command_uid;  // commands and, after setup, the supervisor
+    Fd command_cgroups;
+    try {
+      if (h.use_cgroups) {
+        sb.cgroups = std::make_unique<WorkspaceCgroups>(h.cgroups, cgroup_parent(), sb.spec.workspace_id,
+                                                        sb.spec.limits);
+        command_cgroups = sb.cgroups->delegate_freezer(user);
+      }
+    } catch (...) {
+      sb.cgroups.reset();
+      remove_staging_bind(sb.staging);
+      sb.staging.clear();
+      throw;
+    }
+    JailLaunch launch;
+    launch.supervisor_path = supervisor_path_;
+    // A rootless supervisor is the server's own uid, so it reaches the
+    // workspace by its path; a root server's reaches it through the staging bind.
+    launch.workspace_path = sb.staging.empty() ? sb.spec.workspace_path : sb.staging;
+    launch.identity = h.mode == Mode::kJail           ? JailIdentity::kUidRange
+                      : h.mode == Mode::kJailRootless ? JailIdentity::kServerUser
+                                                      : JailIdentity::kNoUserNamespace;
+    launch.host_uid = sb.host_uid;
+    launch.seccomp_bpf = h.seccomp_bpf;
+    launch.command_cgroup_fd = command_cgroups.get();
+    uint64_t disk =
+        sb.spec.limits.disk_mb ? static_cast<uint64_t>(*sb.spec.limits.disk_mb) << 20 : 256ull << 20;
+    launch.tmp_bytes = disk;
+    launch.shm_bytes = std::min<uint64_t>(disk, 64ull << 20);
+    std::vector<Fd> joins;
+    try {
+      if (sb.cgroups) joins = sb.cgroups->open_join_files();
+      for (const auto& fd : joins) launch.cgroup_join_fds.push_back(fd.get());
+      sb.jail = spawner_.spawn(launch);
+    } catch (...) {
+      if (sb.cgroups) sb.cgroups->destroy();
+      sb.cgroups.reset();
+      remove_staging_bind(sb.staging);
+      sb.staging.clear();
+      throw;
+    }
+  }
+
+  //! Rootless: the sandbox user is the server's own uid, so a workspace of
+  //! the server's user is the sandbox user's as it is: nothing to bind
+  //! (the supervisor can walk to it), idmap (needs CAP_SYS_ADMIN in the
+  //! host's user namespace) or chown (of the server's own files). One of
+  //! another owner would be read-only, or unreadable, inside: refused.
+  static void check_rootless_workspace(Sandbox& sb) {
+    const std::string& ws = sb.spec.workspace_path;
+    struct stat st {};
+    if (::stat(ws.c_str(), &st) != 0) {
+      throw sdk::Error(ISB_ERROR, "cannot stat the workspace " + ws + ": " + strerror(errno));
+    }
+    if (st.st_uid != ::geteuid()) {
+      throw sdk::Error(ISB_INVALID_ARGUMENT,
+                       "the workspace " + ws + " belongs to uid " + std::to_string(st.st_uid) +
+                           ", not to the server's user (uid " + std::to_string(::geteuid()) +
+                           "): a server that is not root runs its sandboxes as its own user, who could not "
+                           "write there; give the directory to the server's user");
+    }
+    sb.command_uid = ::geteuid();
+  }
+
+  //! Root server: host uids from the slot, and the workspace made theirs
+  //! (idmapped bind, overlay on idmapped layers, or chown) at the staging bind.
+  void prepare_workspace(const HostState& h, Sandbox& sb, int slot) {
     sb.host_uid = uid_of_slot(slot);
-    const uint32_t user = sb.host_uid + 1;  // commands and, after setup, the supervisor
+    const uint32_t user = sb.host_uid + 1;
+    sb.command_uid = user;
     const std::string& ws = sb.spec.workspace_path;
     sb.staging = staging_dir(*instance_, slot);
     if (sb.spec.overlay) {
@@ -754,42 +968,6 @@ class ProcessBackend : public sdk::IsolationBackend {
         throw;
       }
     }
-    Fd command_cgroups;
-    try {
-      if (h.use_cgroups) {
-        sb.cgroups = std::make_unique<WorkspaceCgroups>(h.cgroups, cgroup_parent(), sb.spec.workspace_id,
-                                                        sb.spec.limits);
-        command_cgroups = sb.cgroups->delegate_freezer(user);
-      }
-    } catch (...) {
-      sb.cgroups.reset();
-      remove_staging_bind(sb.staging);
-      sb.staging.clear();
-      throw;
-    }
-    JailLaunch launch;
-    launch.supervisor_path = supervisor_path_;
-    launch.workspace_path = sb.staging;
-    launch.user_namespace = h.mode == Mode::kJail;
-    launch.host_uid = sb.host_uid;
-    launch.seccomp_bpf = h.seccomp_bpf;
-    launch.command_cgroup_fd = command_cgroups.get();
-    uint64_t disk =
-        sb.spec.limits.disk_mb ? static_cast<uint64_t>(*sb.spec.limits.disk_mb) << 20 : 256ull << 20;
-    launch.tmp_bytes = disk;
-    launch.shm_bytes = std::min<uint64_t>(disk, 64ull << 20);
-    std::vector<Fd> joins;
-    try {
-      if (sb.cgroups) joins = sb.cgroups->open_join_files();
-      for (const auto& fd : joins) launch.cgroup_join_fds.push_back(fd.get());
-      sb.jail = spawner_.spawn(launch);
-    } catch (...) {
-      if (sb.cgroups) sb.cgroups->destroy();
-      sb.cgroups.reset();
-      remove_staging_bind(sb.staging);
-      sb.staging.clear();
-      throw;
-    }
   }
 
   //! Mounts sb.spec.overlay at the workspace path: on idmapped layers, so
@@ -825,10 +1003,11 @@ class ProcessBackend : public sdk::IsolationBackend {
     return static_cast<uint32_t>(config_.sandbox_uid_base + 2 * static_cast<int64_t>(slot));
   }
 
-  //! A free slot whose two uids no other instance on this host holds. Needs mu_.
+  //! A free slot whose two uids no other instance on this host holds (a
+  //! rootless server's sandboxes all run as its own uid: it claims none). Needs mu_.
   int claim_slot_locked() {
     for (int i = 0; i < kMaxSandboxes; ++i) {
-      if (used_slots_.count(i) || !instance_->claim_uids(uid_of_slot(i))) continue;
+      if (used_slots_.count(i) || (is_root_ && !instance_->claim_uids(uid_of_slot(i)))) continue;
       used_slots_.insert(i);
       return i;
     }
@@ -843,7 +1022,7 @@ class ProcessBackend : public sdk::IsolationBackend {
   void release_slot_locked(int slot) {
     if (slot < 0) return;
     used_slots_.erase(slot);
-    instance_->release_uids(uid_of_slot(slot));
+    if (is_root_) instance_->release_uids(uid_of_slot(slot));
   }
 
   //! Where this instance's workspace cgroups go, under each controller.
@@ -1004,7 +1183,7 @@ class ProcessBackend : public sdk::IsolationBackend {
   std::mutex mu_;
   std::map<std::string, std::shared_ptr<Sandbox>> sandboxes_;  // guarded by mu_
   std::set<int> used_slots_;                                   // guarded by mu_
-  std::unique_ptr<HostInstance> instance_;  // set when jails are possible (root); see host_instance.hpp
+  std::unique_ptr<HostInstance> instance_;  // set unless namespaces are disabled; see host_instance.hpp
 };
 
 }  // namespace

@@ -115,6 +115,13 @@ void build_etc() {
       "terminfo",       "perl",        "python3",         "environment",
       "magic",          "papersize",   "xattr.conf"};
   for (const char* e : kEtc) mirror_ro(std::string("etc/") + e);
+  // Private keys readable by a group only (Debian's ssl-cert): a rootless
+  // jail keeps the server's supplementary groups (its user namespace denies
+  // setgroups), so such a directory is covered by an empty one.
+  struct stat st {};
+  if (exists("/etc/ssl/private", &st) && S_ISDIR(st.st_mode)) {
+    mount_tmpfs("/etc/ssl/private", "mode=0700,size=4k", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC);
+  }
   write_file("/etc/passwd",
              "root:x:0:0:root:/root:/bin/sh\n"
              "sandbox:x:1000:1000:sandbox:/workspace:/bin/sh\n"

@@ -64,11 +64,17 @@ struct Command {
   if (::dup2(run.in, 0) < 0 || ::dup2(run.out, 1) < 0 || ::dup2(run.err, 2) < 0) failed("redirecting stdio");
   // The supervisor's oom_score_adj (-1000, so the OOM killer picks commands and
   // never pid 1) must not be inherited. The file belongs to the process only
-  // while it is dumpable, and exec makes it dumpable again anyway.
+  // while it is dumpable, and exec makes it dumpable again anyway. Only a
+  // protective (negative) score is reset: a rootless server could not lower
+  // pid 1's score, so pid 1 carries the server's own, which may be above 0
+  // (systemd user sessions use 100 or 200) and which an unprivileged process
+  // may not lower to 0.
   ::prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
-  int adj = ::open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+  int adj = ::open("/proc/self/oom_score_adj", O_RDWR | O_CLOEXEC);
   if (adj >= 0) {
-    if (::write(adj, "0", 1) != 1) failed("resetting oom_score_adj");
+    char now[16] = {};
+    if (::read(adj, now, sizeof now - 1) > 0 && now[0] == '-' && ::write(adj, "0", 1) != 1)
+      failed("resetting oom_score_adj");
     ::close(adj);
   }
   // Every other fd (control socket, signalfd, other commands' sockets, this

@@ -28,6 +28,7 @@ std::vector<std::string> required_protections(SecurityLevel level);
 struct IsolationAssessment {
   std::vector<std::string> enforced;
   std::vector<std::string> missing;  // required but not enforced, with the backend's reason
+  std::vector<std::string> fixes;    // distinct fixes the backend names for the missing ones
   boost::json::object summary;       // stored with the workspace and shown to clients
   bool mounts_overlay = false;       // the backend mounts overlay workspaces itself (see backend_mounts_overlay)
 };
