@@ -20,6 +20,7 @@ namespace isb {
 namespace {
 
 using services::LiveExecution;
+using services::ExecutionWatch;
 
 // Output in one snapshot: per stream of a step, and in all.
 constexpr size_t kLiveOutputBytes = 16 * 1024;
@@ -169,10 +170,11 @@ std::shared_ptr<LiveExecution> ExecutionService::find_live(const std::string& ex
 }
 
 Result<json::object> ExecutionService::await(const std::shared_ptr<LiveExecution>& live, int64_t wait_ms,
-                                             const StreamOffsets& since, CallContext& ctx, bool owner) {
+                                             const StreamOffsets& since, CallContext& ctx, bool owner,
+                                             std::unique_ptr<ExecutionWatch> watch) {
   {
     // Events reach ctx while this Watch lives, and never after it.
-    LiveExecution::Watch watch(*live, ctx);
+    if (!watch) watch = std::make_unique<ExecutionWatch>(*live, ctx);
     int64_t deadline = LiveExecution::steady_ms() + std::max<int64_t>(0, wait_ms);
     bool cancel_sent = false;
     while (!live->ended()) {
@@ -190,9 +192,10 @@ Result<json::object> ExecutionService::await(const std::shared_ptr<LiveExecution
       }
       const int64_t now = LiveExecution::steady_ms();
       if (now >= deadline) break;
-      watch.heartbeat_if_due();
+      watch->heartbeat_if_due();
       live->wait_for_change(std::min(deadline, now + kPollMs));
     }
+    watch.reset();
   }
   if (live->ended()) return live->final_result();
   return snapshot(*live, since);

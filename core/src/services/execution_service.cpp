@@ -512,9 +512,11 @@ Result<json::object> ExecutionService::execute_plan(const std::string& plan_id, 
       static_cast<double>(2 * steps.size()));
   // The work owns what it needs: the request may be gone long before it ends.
   auto held = std::make_shared<WorkspaceService::Activity>(std::move(*activity));
+  // The request watches before the work starts, so it hears the first line too.
+  auto watch = std::make_unique<services::ExecutionWatch>(*live, ctx);
   start(std::move(*slot), live,
         [this, live, held, w = *w, steps = std::move(steps), e]() { run_plan(*live, w, steps, e); });
-  return await(live, wait_ms, StreamOffsets{}, ctx, /*owner=*/true);
+  return await(live, wait_ms, StreamOffsets{}, ctx, /*owner=*/true, std::move(watch));
 }
 
 void ExecutionService::run_plan(services::LiveExecution& live, const WorkspaceRecord& workspace,
@@ -748,9 +750,11 @@ Result<json::object> ExecutionService::exec_command(const std::string& workspace
       services::LiveExecution::Header{e.id, "command", workspace_id, "", e.started_at},
       std::vector<services::LiveExecution::Step>{{"command", title}}, 0.0);
   auto held = std::make_shared<WorkspaceService::Activity>(std::move(*activity));
+  // The request watches before the work starts, so it hears the first line too.
+  auto watch = std::make_unique<services::ExecutionWatch>(*live, ctx);
   start(std::move(*slot), live,
         [this, live, held, w = *w, step = std::move(step), e]() { run_command(*live, w, step, e); });
-  return await(live, wait_ms, StreamOffsets{}, ctx, /*owner=*/true);
+  return await(live, wait_ms, StreamOffsets{}, ctx, /*owner=*/true, std::move(watch));
 }
 
 void ExecutionService::run_command(services::LiveExecution& live, const WorkspaceRecord& w, const json::object& step,

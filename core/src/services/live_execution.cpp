@@ -88,7 +88,7 @@ void LiveExecution::progress(const std::string& message) {
     value = progress_done_;
   }
   std::lock_guard<std::mutex> lock(events_mu_);
-  for (Watch* w : watchers_) {
+  for (ExecutionWatch* w : watchers_) {
     w->ctx_.progress(value, progress_total_, message);
     w->last_progress_ms_ = steady_ms();
   }
@@ -126,7 +126,7 @@ void LiveExecution::output(const std::string& step_id, int32_t stream, const std
                      {"stream", stream == ISB_STREAM_STDERR ? "stderr" : "stdout"},
                      {"step_id", step_id},
                      {"data", text}};
-  for (Watch* w : watchers_) w->ctx_.emit(event);
+  for (ExecutionWatch* w : watchers_) w->ctx_.emit(event);
 }
 
 void LiveExecution::finish(Result<json::object> final_result) {
@@ -210,19 +210,19 @@ void LiveExecution::wait_for_change(int64_t until_ms) const {
   });
 }
 
-LiveExecution::Watch::Watch(LiveExecution& live, const CallContext& ctx)
-    : live_(live), ctx_(ctx), last_progress_ms_(steady_ms()) {
+ExecutionWatch::ExecutionWatch(LiveExecution& live, const CallContext& ctx)
+    : live_(live), ctx_(ctx), last_progress_ms_(LiveExecution::steady_ms()) {
   std::lock_guard<std::mutex> lock(live_.events_mu_);
   live_.watchers_.push_back(this);
 }
 
-LiveExecution::Watch::~Watch() {
+ExecutionWatch::~ExecutionWatch() {
   std::lock_guard<std::mutex> lock(live_.events_mu_);
   live_.watchers_.erase(std::remove(live_.watchers_.begin(), live_.watchers_.end(), this),
                         live_.watchers_.end());
 }
 
-void LiveExecution::Watch::heartbeat_if_due() {
+void ExecutionWatch::heartbeat_if_due() {
   std::string message;
   double value = 0;
   {
@@ -232,7 +232,7 @@ void LiveExecution::Watch::heartbeat_if_due() {
     value = live_.progress_value_locked();
   }
   std::lock_guard<std::mutex> lock(live_.events_mu_);
-  const int64_t now = steady_ms();
+  const int64_t now = LiveExecution::steady_ms();
   if (now - last_progress_ms_ < kHeartbeatMs) return;
   ctx_.progress(value, live_.progress_total_, message);
   last_progress_ms_ = now;

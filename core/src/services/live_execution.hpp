@@ -6,7 +6,7 @@
 //
 //   auto live = std::make_shared<LiveExecution>(header, steps, /*progress_total=*/0);
 //   // the executor's thread                  // a request's thread
-//   live->step_started("command");            LiveExecution::Watch w(*live, ctx);
+//   live->step_started("command");            ExecutionWatch w(*live, ctx);
 //   live->output("command", 1, "tick 1\n");   live->wait_for_change(until_ms);
 //   live->finish(result);                     w.heartbeat_if_due();
 //
@@ -36,6 +36,8 @@ namespace isb::services {
 //! How often a waiting request hears that a step still runs, when nothing
 //! else was said to it meanwhile (MCP clients show it; 5 s at most).
 inline constexpr int64_t kHeartbeatMs = 2000;
+
+class ExecutionWatch;
 
 class LiveExecution {
  public:
@@ -94,25 +96,6 @@ class LiveExecution {
   //! (steady clock ms, see steady_ms()) passes.
   void wait_for_change(int64_t until_ms) const;
 
-  //! A request watching the execution: it gets the execution's events from
-  //! construction until destruction. Not copyable; one thread uses it.
-  class Watch {
-   public:
-    Watch(LiveExecution& live, const CallContext& ctx);
-    ~Watch();
-    Watch(const Watch&) = delete;
-    Watch& operator=(const Watch&) = delete;
-    //! Sends a progress event with status_message() when nothing was sent to
-    //! this request for kHeartbeatMs.
-    void heartbeat_if_due();
-
-   private:
-    friend class LiveExecution;
-    LiveExecution& live_;
-    const CallContext& ctx_;
-    int64_t last_progress_ms_;  // guarded by live_.events_mu_
-  };
-
   //! Milliseconds of a monotonic clock.
   static int64_t steady_ms();
 
@@ -140,7 +123,27 @@ class LiveExecution {
   Result<boost::json::object> result_{boost::json::object{}};
 
   std::mutex events_mu_;  // the watchers, and every event sent to one
-  std::vector<Watch*> watchers_;
+  friend class ExecutionWatch;
+  std::vector<ExecutionWatch*> watchers_;
+};
+
+//! A request watching the execution: it gets the execution's events from
+//! construction until destruction. Not copyable; one thread uses it.
+class ExecutionWatch {
+ public:
+  ExecutionWatch(LiveExecution& live, const CallContext& ctx);
+  ~ExecutionWatch();
+  ExecutionWatch(const ExecutionWatch&) = delete;
+  ExecutionWatch& operator=(const ExecutionWatch&) = delete;
+  //! Sends a progress event with status_message() when nothing was sent to
+  //! this request for kHeartbeatMs.
+  void heartbeat_if_due();
+
+ private:
+  friend class LiveExecution;
+  LiveExecution& live_;
+  const CallContext& ctx_;
+  int64_t last_progress_ms_;  // guarded by live_.events_mu_
 };
 
 }  // namespace isb::services

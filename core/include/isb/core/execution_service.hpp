@@ -37,6 +37,7 @@
 
 namespace isb::services {
 class LiveExecution;
+class ExecutionWatch;
 }  // namespace isb::services
 
 namespace isb {
@@ -153,9 +154,12 @@ class ExecutionService {
   //! Byte offsets into a step's stdout and stderr logs, by step id.
   using StreamOffsets = std::map<std::string, std::pair<int64_t, int64_t>>;
   //! Waits up to wait_ms for live to end while ctx watches its events. owner:
-  //! ctx is the request that started it, whose cancellation cancels it.
+  //! ctx is the request that started it, whose cancellation cancels it; its
+  //! watch began before the work started (so it hears the first output too).
+  //! Without one, the watch begins now.
   Result<boost::json::object> await(const std::shared_ptr<services::LiveExecution>& live, int64_t wait_ms,
-                                    const StreamOffsets& since, CallContext& ctx, bool owner);
+                                    const StreamOffsets& since, CallContext& ctx, bool owner,
+                                    std::unique_ptr<services::ExecutionWatch> watch = nullptr);
   //! A running execution as the client sees it: steps, output since the offsets.
   boost::json::object snapshot(const services::LiveExecution& live, const StreamOffsets& since) const;
 
