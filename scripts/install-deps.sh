@@ -28,13 +28,15 @@ debian_packages=(
 if [[ "$mode" != "--run" ]]; then
   # Tests, references and benchmarks: GoogleTest, a Docker engine and the
   # busybox test image, the fuzzer's clang, cloc and bubblewrap as references,
-  # python3 for the host-path lint, git for the fixtures.
+  # python3 for the host-path lint, git for the fixtures; QEMU and Debian's
+  # kernel boot the cgroup v2 guest of tests/vm (busybox-static is its init).
   debian_packages+=(
     libgtest-dev libgmock-dev
     python3 cloc
     docker.io busybox-static curl
     clang bubblewrap
     git
+    qemu-system-x86 linux-image-amd64
   )
   # Node.js runs the end-to-end tests. Machines of this kind ship Node 20 with
   # its own npm; Debian's nodejs/npm are installed only where there is none.

@@ -1,9 +1,7 @@
-// cgroup_v1.cpp: cgroup v1 files for one workspace. The parent lives inside
+// cgroup_v1.cpp: cgroup v1 files for one workspace (see cgroup_v1.hpp). The parent lives inside
 // the server's own cgroup of each controller, so the workspaces stay within
 // whatever limits the server itself was given.
 #include "cgroup_v1.hpp"
-
-#include "host_instance.hpp"
 
 #include <dirent.h>
 #include <errno.h>
@@ -19,25 +17,15 @@
 #include <sstream>
 #include <thread>
 
+#include "cgroup_files.hpp"
+#include "host_instance.hpp"
+
 namespace isb::process {
 namespace {
 
+using namespace cgroup_files;
+
 constexpr const char* kRoot = "/sys/fs/cgroup";
-
-bool write_text(const std::string& path, const std::string& text) {
-  int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
-  if (fd < 0) return false;
-  bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
-  ::close(fd);
-  return ok;
-}
-
-std::string read_text(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 //! The server's own cgroup path for a v1 controller, from /proc/self/cgroup.
 std::string own_cgroup(const std::string& controller) {
@@ -61,58 +49,6 @@ std::string own_cgroup(const std::string& controller) {
 
 std::string parent_dir(const std::string& controller, const std::string& parent) {
   return std::string(kRoot) + "/" + controller + own_cgroup(controller) + "/" + parent;
-}
-
-std::string hex(const std::string& s) {
-  static const char* d = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : s) out += {d[c >> 4], d[c & 15]};
-  return out;
-}
-
-std::optional<std::string> unhex(const std::string& s) {
-  if (s.size() % 2) return std::nullopt;
-  std::string out;
-  for (size_t i = 0; i < s.size(); i += 2) {
-    auto v = [](char c) { return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1; };
-    int hi = v(s[i]), lo = v(s[i + 1]);
-    if (hi < 0 || lo < 0) return std::nullopt;
-    out += static_cast<char>(hi * 16 + lo);
-  }
-  return out;
-}
-
-std::vector<pid_t> procs(const std::string& dir) {
-  std::vector<pid_t> out;
-  std::ifstream in(dir + "/cgroup.procs");
-  pid_t p;
-  while (in >> p) out.push_back(p);
-  return out;
-}
-
-int64_t counter(const std::string& path, const std::string& key) {
-  std::istringstream in(read_text(path));
-  std::string k;
-  int64_t v;
-  while (in >> k >> v) {
-    if (k == key) return v;
-  }
-  return 0;
-}
-
-//! dir and every cgroup below it, children before parents (the order rmdir
-//! needs). Commands of a workspace sit in child cgroups of its freezer cgroup.
-std::vector<std::string> subtree(const std::string& dir) {
-  std::vector<std::string> out;
-  if (DIR* d = ::opendir(dir.c_str())) {
-    while (struct dirent* e = ::readdir(d)) {
-      if (e->d_type != DT_DIR || e->d_name[0] == '.') continue;
-      for (auto& s : subtree(dir + "/" + e->d_name)) out.push_back(std::move(s));
-    }
-    ::closedir(d);
-  }
-  out.push_back(dir);
-  return out;
 }
 
 std::vector<std::string> with_subtrees(const std::vector<std::string>& dirs) {
@@ -160,22 +96,13 @@ bool remove_dirs(const std::vector<std::string>& dirs, const std::string& freeze
   return ok;
 }
 
-bool mkdir_p(const std::string& path) {
-  for (size_t i = 1; i <= path.size(); ++i) {
-    if (i == path.size() || path[i] == '/') {
-      std::string p = path.substr(0, i);
-      if (::mkdir(p.c_str(), 0755) != 0 && errno != EEXIST) return false;
-    }
-  }
-  return true;
-}
-
 const char* const kControllers[] = {"memory", "pids", "cpu", "freezer"};
 
 }  // namespace
 
-CgroupSupport probe_cgroups(const std::string& parent) {
+CgroupSupport probe_cgroups_v1(const std::string& parent) {
   CgroupSupport s;
+  s.version = CgroupVersion::kV1;
   std::string missing;
   for (const char* c : kControllers) {
     std::string base = parent_dir(c, parent);
@@ -199,7 +126,7 @@ CgroupSupport probe_cgroups(const std::string& parent) {
     } else if (std::string(c) == "cpu") {
       s.cpu = ok = ::access((test + "/cpu.cfs_quota_us").c_str(), W_OK) == 0;
     } else {
-      s.freezer = ok = ::access((test + "/freezer.state").c_str(), W_OK) == 0;
+      s.tree_kill = ok = ::access((test + "/freezer.state").c_str(), W_OK) == 0;
     }
     ::rmdir(test.c_str());
   }
@@ -207,8 +134,8 @@ CgroupSupport probe_cgroups(const std::string& parent) {
   return s;
 }
 
-WorkspaceCgroups::WorkspaceCgroups(const CgroupSupport& support, const std::string& parent,
-                                   const std::string& workspace_id, const ResourceLimits& limits) {
+CgroupV1::CgroupV1(const CgroupSupport& support, const std::string& parent, const std::string& workspace_id,
+                   const ResourceLimits& limits) {
   std::string name = "/ws-" + hex(workspace_id);
   auto make = [&](const char* controller) {
     std::string d = parent_dir(controller, parent) + name;
@@ -226,7 +153,7 @@ WorkspaceCgroups::WorkspaceCgroups(const CgroupSupport& support, const std::stri
     }
   };
   try {
-    if (support.freezer) freezer_ = make("freezer");
+    if (support.tree_kill) freezer_ = make("freezer");
     if (support.memory) {
       memory_ = make("memory");
       if (limits.memory_mb) {
@@ -254,9 +181,9 @@ WorkspaceCgroups::WorkspaceCgroups(const CgroupSupport& support, const std::stri
   }
 }
 
-WorkspaceCgroups::~WorkspaceCgroups() { remove_dirs(dirs_, freezer_); }
+CgroupV1::~CgroupV1() { remove_dirs(dirs_, freezer_); }
 
-std::vector<Fd> WorkspaceCgroups::open_join_files() const {
+std::vector<Fd> CgroupV1::open_join_files() const {
   std::vector<Fd> out;
   for (const auto& d : dirs_) {
     Fd fd(::open((d + "/tasks").c_str(), O_WRONLY | O_CLOEXEC));
@@ -266,31 +193,31 @@ std::vector<Fd> WorkspaceCgroups::open_join_files() const {
   return out;
 }
 
-CgroupCounters WorkspaceCgroups::counters() const {
+CgroupCounters CgroupV1::counters() const {
   CgroupCounters c;
   if (!memory_.empty()) c.oom_kills = counter(memory_ + "/memory.oom_control", "oom_kill");
   if (!pids_.empty()) c.pids_max_hits = counter(pids_ + "/pids.events", "max");
   return c;
 }
 
-std::optional<int64_t> WorkspaceCgroups::peak_memory_bytes() const {
+std::optional<int64_t> CgroupV1::peak_memory_bytes() const {
   if (memory_.empty()) return std::nullopt;
   std::string t = read_text(memory_ + "/memory.max_usage_in_bytes");
   if (t.empty()) return std::nullopt;
   return std::stoll(t);
 }
 
-void WorkspaceCgroups::reset_peak() {
+void CgroupV1::reset_peak() {
   if (!memory_.empty()) write_text(memory_ + "/memory.max_usage_in_bytes", "0");
 }
 
-bool WorkspaceCgroups::destroy() {
+bool CgroupV1::destroy() {
   bool ok = remove_dirs(dirs_, freezer_);
   dirs_.clear();
   return ok;
 }
 
-std::vector<std::string> WorkspaceCgroups::enforced() const {
+std::vector<std::string> CgroupV1::enforced() const {
   std::vector<std::string> out;
   if (!memory_.empty()) out.push_back("cgroup_memory");
   if (!pids_.empty()) out.push_back("cgroup_pids");
@@ -298,7 +225,7 @@ std::vector<std::string> WorkspaceCgroups::enforced() const {
   return out;
 }
 
-std::set<std::string> WorkspaceCgroups::list_workspaces(const std::string& parent) {
+std::set<std::string> CgroupV1::list_workspaces(const std::string& parent) {
   std::set<std::string> ids;
   for (const char* c : kControllers) {
     DIR* d = ::opendir(parent_dir(c, parent).c_str());
@@ -313,7 +240,7 @@ std::set<std::string> WorkspaceCgroups::list_workspaces(const std::string& paren
   return ids;
 }
 
-std::set<std::string> WorkspaceCgroups::list_instances(const std::string& parent) {
+std::set<std::string> CgroupV1::list_instances(const std::string& parent) {
   std::set<std::string> names;
   for (const char* c : kControllers) {
     DIR* d = ::opendir(parent_dir(c, parent).c_str());
@@ -326,24 +253,24 @@ std::set<std::string> WorkspaceCgroups::list_instances(const std::string& parent
   return names;
 }
 
-void WorkspaceCgroups::remove_parent(const std::string& parent) {
+void CgroupV1::remove_parent(const std::string& parent) {
   for (const char* c : kControllers) ::rmdir(parent_dir(c, parent).c_str());
 }
 
-Fd WorkspaceCgroups::delegate_freezer(uid_t uid) {
+Fd CgroupV1::delegate_commands(uid_t uid) {
   if (freezer_.empty()) return Fd();
   // Only the directory: the supervisor (this uid) may create and remove child
   // cgroups for its commands; the workspace cgroup's own files stay root's.
   if (::chown(freezer_.c_str(), uid, uid) != 0) {
-    throw sdk::Error(ISB_ERROR, "cannot hand " + freezer_ + " to uid " + std::to_string(uid) + ": " +
-                                    strerror(errno));
+    throw sdk::Error(ISB_ERROR,
+                     "cannot hand " + freezer_ + " to uid " + std::to_string(uid) + ": " + strerror(errno));
   }
   Fd fd(::open(freezer_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (fd.get() < 0) throw sdk::Error(ISB_ERROR, "cannot open " + freezer_ + ": " + strerror(errno));
   return fd;
 }
 
-bool WorkspaceCgroups::remove_workspace(const std::string& parent, const std::string& workspace_id) {
+bool CgroupV1::remove_workspace(const std::string& parent, const std::string& workspace_id) {
   std::vector<std::string> dirs;
   std::string freezer;
   for (const char* c : kControllers) {

@@ -28,7 +28,7 @@ const char* const kConfigSchema = R"({
     },
     "cgroup_parent": {
       "type": "string", "pattern": "^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*$", "default": "isb-process",
-      "description": "Cgroup (v1) under the server's own cgroup of each controller where workspace cgroups are made."
+      "description": "Cgroup under the server's own cgroup (of each controller on cgroup v1) where workspace cgroups are made."
     },
     "disable": {
       "type": "array", "uniqueItems": true,

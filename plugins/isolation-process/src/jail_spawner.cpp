@@ -41,6 +41,7 @@ struct ChildArgs {
   char* const* envp;
   const int* cgroup_fds;
   size_t cgroup_fd_count;
+  int cgroup_leaf_fd;
 };
 
 [[noreturn]] void child_fail(int fd, int32_t step) {
@@ -87,6 +88,7 @@ int child_main(void* p) {
   // The cgroup namespace is made after the backend moved us into our cgroups,
   // so the jail sees its own cgroup as "/".
   if (::unshare(CLONE_NEWCGROUP) != 0) child_fail(a->error_fd, 3);
+  if (a->cgroup_leaf_fd >= 0 && ::write(a->cgroup_leaf_fd, "0", 1) != 1) child_fail(a->error_fd, 8);
   if (::dup2(a->control_fd, 3) < 0) child_fail(a->error_fd, 4);
   ::execve(a->path, a->argv, a->envp);
   child_fail(a->error_fd, 5);
@@ -104,6 +106,8 @@ const char* child_step(int32_t step) {
       return "dup2 of the control socket";
     case 6:
       return "joining the workspace cgroups";
+    case 8:
+      return "joining the supervisor's leaf cgroup";
     case 7:
       return "keeping the user namespace's capabilities across exec (ambient capabilities)";
     default:
@@ -161,7 +165,8 @@ Jail spawn_now(const JailLaunch& launch) {
                  argv,
                  envp,
                  launch.cgroup_join_fds.data(),
-                 launch.cgroup_join_fds.size()};
+                 launch.cgroup_join_fds.size(),
+                 launch.cgroup_leaf_fd};
 
   const bool user_namespace = launch.identity != JailIdentity::kNoUserNamespace;
   int flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | SIGCHLD;

@@ -22,8 +22,8 @@
 #include <functional>
 #include <mutex>
 #include <string>
-#include <vector>
 #include <thread>
+#include <vector>
 
 #include "fd.hpp"
 
@@ -50,8 +50,8 @@ struct JailLaunch {
   std::string supervisor_path;
   std::string workspace_path;  // host path
   JailIdentity identity = JailIdentity::kUidRange;
-  uint32_t host_uid = 0;  // kUidRange, kNoUserNamespace: jail root maps here; commands run as host_uid + 1
-  std::string seccomp_bpf;     // empty: no filter
+  uint32_t host_uid = 0;    // kUidRange, kNoUserNamespace: jail root maps here; commands run as host_uid + 1
+  std::string seccomp_bpf;  // empty: no filter
   uint64_t tmp_bytes = 0;
   uint64_t shm_bytes = 0;
   //! The workspace's freezer cgroup directory, delegated to the supervisor's
@@ -60,6 +60,10 @@ struct JailLaunch {
   //! Open "tasks" files of the workspace cgroups; the supervisor writes "0"
   //! to each before exec, joining them itself. Borrowed: the caller closes them.
   std::vector<int> cgroup_join_fds;
+  //! cgroup v2: cgroup.procs of the supervisor's leaf, joined after the
+  //! cgroup namespace is made so that the namespace's root is the workspace
+  //! cgroup above it (where the commands' cgroups are too); -1: none. Borrowed.
+  int cgroup_leaf_fd = -1;
 };
 
 //! A running supervisor. OWNERSHIP: the control socket belongs to the Jail.

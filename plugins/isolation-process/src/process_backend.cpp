@@ -1,6 +1,6 @@
 // process_backend.cpp: the "process" isolation plugin. Each sandbox is a jail
-// (jail_spawner.cpp + supervisor/) with its own cgroups (cgroup_v1.cpp) and the
-// seccomp filter compiled once (seccomp_filter.cpp); commands go through the
+// (jail_spawner.cpp + supervisor/) with its own cgroups (workspace_cgroups.hpp:
+// v1 or v2) and the seccomp filter compiled once (seccomp_filter.cpp); commands go through the
 // jail's supervisor (jail_client.cpp). A root server gives each sandbox host
 // uids of its own; a server of another user builds the same jail in a user
 // namespace where the sandbox user is the server's own uid (rootless, see
@@ -33,7 +33,6 @@
 #include <string>
 
 #include "../supervisor/jail_setup.hpp"
-#include "cgroup_v1.hpp"
 #include "config.hpp"
 #include "host_instance.hpp"
 #include "idmapped_mount.hpp"
@@ -44,6 +43,7 @@
 #include "seccomp_filter.hpp"
 #include "specs.hpp"
 #include "user_namespaces.hpp"
+#include "workspace_cgroups.hpp"
 
 namespace isb::process {
 namespace {
@@ -69,9 +69,9 @@ struct HostState {
   bool use_cgroups = false;
   CgroupSupport cgroups;
   std::string cgroups_detail;
-  std::string cgroups_fix;     // what gives cgroup limits here, when an operator can
-  bool idmap = false;          // workspaces reach the sandbox user through an idmapped mount
-  std::string idmap_detail;    // why not, when idmap is false
+  std::string cgroups_fix;   // what gives cgroup limits here, when an operator can
+  bool idmap = false;        // workspaces reach the sandbox user through an idmapped mount
+  std::string idmap_detail;  // why not, when idmap is false
   //! RLIMIT_NPROC counts the sandbox's processes only: always for a root
   //! server (each sandbox has its own uid); rootless only where the kernel
   //! counts it per user namespace (5.14+), since every sandbox, and the
@@ -91,13 +91,13 @@ struct Sandbox {
   std::mutex send_mu;
   std::mutex mu;
   bool destroyed = false;
-  std::set<pid_t> groups;  // direct mode: running or left-behind process groups
-  std::set<pid_t> unreaped;  // direct mode: main processes SIGKILL did not end in time (runner.hpp)
-  std::string lost;          // why the supervisor was given up (its jail killed); "" while it serves
-  std::string staging;     // world-traversable bind of the workspace the jail mounts from
-  bool idmapped = false;   // the sandbox user owns the workspace through id mapping (else chown)
+  std::set<pid_t> groups;        // direct mode: running or left-behind process groups
+  std::set<pid_t> unreaped;      // direct mode: main processes SIGKILL did not end in time (runner.hpp)
+  std::string lost;              // why the supervisor was given up (its jail killed); "" while it serves
+  std::string staging;           // world-traversable bind of the workspace the jail mounts from
+  bool idmapped = false;         // the sandbox user owns the workspace through id mapping (else chown)
   bool overlay_mounted = false;  // this backend mounted spec.overlay at workspace_path
-  std::string ownership_note;  // why the idmapped mount was not used, when it was tried
+  std::string ownership_note;    // why the idmapped mount was not used, when it was tried
 };
 
 //! Unmounts the overlay this backend mounted for sb, if any.
@@ -133,7 +133,8 @@ void bind_plain(const std::string& workspace, const std::string& dir) {
   if (::mount(workspace.c_str(), dir.c_str(), nullptr, MS_BIND, nullptr) != 0) {
     int err = errno;
     ::rmdir(dir.c_str());
-    throw sdk::Error(ISB_ERROR, "cannot bind the workspace " + workspace + " at " + dir + ": " + strerror(err));
+    throw sdk::Error(ISB_ERROR,
+                     "cannot bind the workspace " + workspace + " at " + dir + ": " + strerror(err));
   }
 }
 
@@ -239,14 +240,15 @@ std::string supplementary_groups() {
 class ProcessBackend : public sdk::IsolationBackend {
  public:
   static sdk::PluginInfo info() {
-    return {"process",
-            "Process isolation",
-            "0.2.0",
-            "Runs each workspace in a Linux jail: user, mount, pid, net, ipc, uts and cgroup namespaces, a "
-            "tmpfs root with read-only system directories, seccomp, dropped capabilities, cgroup v1 limits "
-            "and timeouts. probe() reports what this host enforces.",
-            kConfigSchema,
-            ISB_CAP_THREAD_SAFE};
+    return {
+        "process",
+        "Process isolation",
+        "0.2.0",
+        "Runs each workspace in a Linux jail: user, mount, pid, net, ipc, uts and cgroup namespaces, a "
+        "tmpfs root with read-only system directories, seccomp, dropped capabilities, cgroup v1 or v2 limits "
+        "and timeouts. probe() reports what this host enforces.",
+        kConfigSchema,
+        ISB_CAP_THREAD_SAFE};
   }
 
   ProcessBackend(sdk::Host host, const std::string& config_json)
@@ -265,7 +267,7 @@ class ProcessBackend : public sdk::IsolationBackend {
     }
     for (auto& [id, sb] : all) teardown(*sb);
     if (instance_) {
-      if (state_.use_cgroups) WorkspaceCgroups::remove_parent(cgroup_parent());
+      if (state_.use_cgroups) remove_cgroup_parent(state_.cgroups.version, cgroup_parent());
       instance_.reset();
     }
   }
@@ -341,15 +343,24 @@ class ProcessBackend : public sdk::IsolationBackend {
     bool cg = jail && h.use_cgroups;
     std::string no_cg = jail ? h.cgroups_detail : no_jail;
     std::string cg_fix = jail ? h.cgroups_fix : h.direct_fix;
-    p.push_back(protection("cgroup_memory", cg && h.cgroups.memory,
-                           cg ? "memory.limit_in_bytes and memsw = memory_mb; " + h.cgroups.detail : no_cg,
-                           cg_fix));
-    p.push_back(protection("cgroup_pids", cg && h.cgroups.pids,
-                           cg ? "pids.max = max_processes + 1 (the supervisor); " + h.cgroups.detail : no_cg,
-                           cg_fix));
-    p.push_back(protection("cgroup_cpu", cg && h.cgroups.cpu,
-                           cg ? "cpu.cfs_quota_us = cpu_cores x period; " + h.cgroups.detail : no_cg,
-                           cg_fix));
+    const bool v2 = h.cgroups.version == CgroupVersion::kV2;
+    // A controller the host (or the delegation) lacks is named in the detail.
+    auto cgroup_protection = [&](const char* name, bool on, const std::string& how) {
+      return protection(name, cg && on,
+                        cg && on ? how + "; " + h.cgroups.detail
+                        : cg     ? h.cgroups.detail
+                                 : no_cg,
+                        cg_fix);
+    };
+    p.push_back(cgroup_protection("cgroup_memory", h.cgroups.memory,
+                                  v2 ? "memory.max = memory_mb and memory.swap.max = 0, each command an OOM "
+                                       "group (memory.oom.group); OOM kills from memory.events"
+                                     : "memory.limit_in_bytes and memsw = memory_mb"));
+    p.push_back(
+        cgroup_protection("cgroup_pids", h.cgroups.pids, "pids.max = max_processes + 1 (the supervisor)"));
+    p.push_back(cgroup_protection(
+        "cgroup_cpu", h.cgroups.cpu,
+        v2 ? "cpu.max = cpu_cores x 100000 per 100000 us" : "cpu.cfs_quota_us = cpu_cores x period"));
     std::string rlimits =
         !jail ? "RLIMIT_CORE 0, NOFILE, AS = memory_mb, FSIZE = disk_mb; NPROC only when not root"
         : rootless
@@ -358,17 +369,22 @@ class ProcessBackend : public sdk::IsolationBackend {
                        ? "NPROC = max_processes (counted in the sandbox's own user namespace), "
                        : "no NPROC (before Linux 5.14 it would count every process of the "
                          "server's uid), ") +
-                  "AS = memory_mb per process (no memory cgroup), FSIZE = disk_mb per file (not a disk quota)"
+                  (cg && h.cgroups.memory ? std::string("")
+                                          : std::string("AS = memory_mb per process (no memory cgroup), ")) +
+                  "FSIZE = disk_mb per file (not a disk quota)"
             : "RLIMIT_CORE 0, NOFILE = max_open_files, NPROC = max_processes (per-sandbox uid), "
               "FSIZE = disk_mb per file (not a disk quota)";
     p.push_back(protection("rlimits", true, rlimits));
-    bool tree_kill = jail && h.use_cgroups && h.cgroups.freezer;
+    bool tree_kill = jail && h.use_cgroups && h.cgroups.tree_kill;
     p.push_back(protection("command_tree_kill", tree_kill,
-                           tree_kill ? "each command runs in its own freezer cgroup: timeout and cancel kill "
-                                       "everything it started, also what left its session (setsid); what a "
-                                       "command that ended normally left in the background keeps running"
-                           : !jail   ? no_jail
-                                     : "no freezer cgroup (" + h.cgroups_detail +
+                           tree_kill
+                               ? std::string("each command runs in its own ") +
+                                     (v2 ? "cgroup, killed with cgroup.kill" : "freezer cgroup") +
+                                     ": timeout and cancel kill "
+                                     "everything it started, also what left its session (setsid); what a "
+                                     "command that ended normally left in the background keeps running"
+                           : !jail ? no_jail
+                                   : "no per-command cgroup (" + h.cgroups_detail +
                                          "): timeout and cancel signal the command's process group only, "
                                          "setsid escapes it until destroy",
                            cg_fix));
@@ -403,14 +419,16 @@ class ProcessBackend : public sdk::IsolationBackend {
                "new files belong to the server's user on disk; nothing is chowned or idmapped"}};
     } else if (jail) {
       doc["workspace_ownership"] =
-          h.idmap ? json::object{{"method", "idmapped_mount"},
-                                 {"detail", "the workspace is mounted idmapped: files of the workspace root's "
-                                            "on-disk owner appear as the sandbox user, new files keep that "
-                                            "owner on disk; nothing is chowned. Overlay workspaces are mounted "
-                                            "on idmapped layers (each create result says which method it got)"}}
-                  : json::object{{"method", "chown"},
-                                 {"detail", "every file is lchowned to the sandbox uid at create (O(files)): " +
-                                                h.idmap_detail}};
+          h.idmap
+              ? json::object{{"method", "idmapped_mount"},
+                             {"detail",
+                              "the workspace is mounted idmapped: files of the workspace root's "
+                              "on-disk owner appear as the sandbox user, new files keep that "
+                              "owner on disk; nothing is chowned. Overlay workspaces are mounted "
+                              "on idmapped layers (each create result says which method it got)"}}
+              : json::object{{"method", "chown"},
+                             {"detail", "every file is lchowned to the sandbox uid at create (O(files)): " +
+                                            h.idmap_detail}};
     }
     // Overlay workspaces: a root server mounts them itself (sandbox spec
     // "overlay"), so that it can put them on idmapped layers. A rootless one
@@ -440,17 +458,20 @@ class ProcessBackend : public sdk::IsolationBackend {
     try {
       if (spec.overlay) {
         if (!is_root_) {
-          throw sdk::Error(ISB_NOT_SUPPORTED, "this backend mounts overlay workspaces only when the server is root");
+          throw sdk::Error(ISB_NOT_SUPPORTED,
+                           "this backend mounts overlay workspaces only when the server is root");
         }
         if (is_mount_root(spec.workspace_path)) {
-          throw sdk::Error(ISB_INVALID_ARGUMENT, "workspace_path " + spec.workspace_path +
-                                                     " is a mount already; unmount it before passing overlay");
+          throw sdk::Error(ISB_INVALID_ARGUMENT,
+                           "workspace_path " + spec.workspace_path +
+                               " is a mount already; unmount it before passing overlay");
         }
       }
       if (h.mode != Mode::kDirect) {
         start_jail(h, *sb, sb->slot);
       } else if (spec.overlay) {
-        mount_overlay_plain({spec.overlay->lower, spec.overlay->upper, spec.overlay->work}, spec.workspace_path);
+        mount_overlay_plain({spec.overlay->lower, spec.overlay->upper, spec.overlay->work},
+                            spec.workspace_path);
         sb->overlay_mounted = true;
       }
     } catch (...) {
@@ -489,9 +510,13 @@ class ProcessBackend : public sdk::IsolationBackend {
     if (h.mode == Mode::kDirect) {
       if (spec.limits.cpu_cores) unenforced_limits.push_back("cpu_cores");
       if (spec.limits.max_processes && is_root_) unenforced_limits.push_back("max_processes");
-    } else if (!sb->cgroups) {
-      if (spec.limits.cpu_cores) unenforced_limits.push_back("cpu_cores");
-      if (spec.limits.max_processes && !h.nproc_per_sandbox) unenforced_limits.push_back("max_processes");
+    } else {
+      // No cgroups, or a delegation that lacks a controller.
+      bool cpu = sb->cgroups && has(sb->cgroups->enforced(), "cgroup_cpu");
+      bool pids = sb->cgroups && has(sb->cgroups->enforced(), "cgroup_pids");
+      if (spec.limits.cpu_cores && !cpu) unenforced_limits.push_back("cpu_cores");
+      if (spec.limits.max_processes && !pids && !h.nproc_per_sandbox)
+        unenforced_limits.push_back("max_processes");
     }
     doc["enforced"] = std::move(enforced);
     doc["not_enforced"] = std::move(not_enforced);
@@ -577,6 +602,9 @@ class ProcessBackend : public sdk::IsolationBackend {
       pids_hit = after.pids_max_hits > before.pids_max_hits;
       auto peak = sb->cgroups->peak_memory_bytes();
       usage["peak_memory_bytes"] = peak ? json::value(*peak) : json::value(nullptr);
+      // v2 cpu.stat: everything in the workspace during the command, background processes included.
+      if (after.cpu_usec && before.cpu_usec)
+        usage["workspace_cpu_ms"] = (*after.cpu_usec - *before.cpu_usec) / 1000;
     } else {
       usage["peak_memory_bytes"] = nullptr;
     }
@@ -614,7 +642,8 @@ class ProcessBackend : public sdk::IsolationBackend {
     if (sb->jail.pid > 0) {
       // Every command and every orphan of the jail is a child of its pid 1.
       processes = isolation::count_children(sb->jail.pid);
-      if (processes < 0) throw sdk::Error(ISB_UNAVAILABLE, "cannot list the processes of sandbox '" + sandbox_id + "'");
+      if (processes < 0)
+        throw sdk::Error(ISB_UNAVAILABLE, "cannot list the processes of sandbox '" + sandbox_id + "'");
     } else {
       std::lock_guard<std::mutex> lock(sb->mu);
       for (pid_t pgid : sb->groups) processes += ::kill(-pgid, 0) == 0 ? 1 : 0;
@@ -652,23 +681,24 @@ class ProcessBackend : public sdk::IsolationBackend {
       HostInstance::forget(dir);
     }
     if (manages_cgroups()) {
-      for (const auto& id : WorkspaceCgroups::list_workspaces(cgroup_parent())) {
+      const CgroupVersion v = host_cgroup_version();
+      for (const auto& id : list_workspace_cgroups(v, cgroup_parent())) {
         if (keep.count(id)) continue;
-        WorkspaceCgroups::remove_workspace(cgroup_parent(), id);
+        remove_workspace_cgroups(v, cgroup_parent(), id);
         removed.push_back(json::value(id));
       }
-      for (const auto& name : WorkspaceCgroups::list_instances(config_.cgroup_parent)) {
+      for (const auto& name : list_instance_cgroups(v, config_.cgroup_parent)) {
         if (name == instance_->name() || HostInstance::alive(name, instance_->root())) continue;
         std::string parent = config_.cgroup_parent + "/" + name;
-        for (const auto& id : WorkspaceCgroups::list_workspaces(parent)) {
-          WorkspaceCgroups::remove_workspace(parent, id);
+        for (const auto& id : list_workspace_cgroups(v, parent)) {
+          remove_workspace_cgroups(v, parent, id);
           removed.push_back(json::value(id));
         }
-        WorkspaceCgroups::remove_parent(parent);
+        remove_cgroup_parent(v, parent);
       }
       // Servers from before instance names kept ws-<id> right under the parent.
-      for (const auto& id : WorkspaceCgroups::list_workspaces(config_.cgroup_parent)) {
-        WorkspaceCgroups::remove_workspace(config_.cgroup_parent, id);
+      for (const auto& id : list_workspace_cgroups(v, config_.cgroup_parent)) {
+        remove_workspace_cgroups(v, config_.cgroup_parent, id);
         removed.push_back(json::value(id));
       }
     }
@@ -697,15 +727,17 @@ class ProcessBackend : public sdk::IsolationBackend {
     if (config_.disable.count("cgroups")) {
       h.cgroups_detail = "disabled by config";
       h.cgroups_fix = enable_in_config_fix("cgroups");
-    } else if (!is_root_) {
-      explain_rootless_cgroups(h);
     } else if (!instance_) {
       h.cgroups_detail = "no jail (namespaces disabled by config)";
       h.cgroups_fix = enable_in_config_fix("namespaces");
+    } else if (!is_root_ && host_cgroup_version() != CgroupVersion::kV2) {
+      explain_rootless_cgroups(h);
     } else {
-      h.cgroups = probe_cgroups(cgroup_parent());
+      h.cgroups = probe_cgroups(cgroup_parent(), is_root_);
       h.use_cgroups = h.cgroups.memory || h.cgroups.pids || h.cgroups.cpu;
       h.cgroups_detail = h.cgroups.detail;
+      h.cgroups_fix = h.cgroups.fix;
+      if (!is_root_ && !h.use_cgroups) h.cgroups_detail += rootless_fallback();
     }
     if (config_.disable.count("namespaces")) {
       h.direct_reason = "namespaces disabled by config: commands run as plain child processes of the server";
@@ -715,7 +747,8 @@ class ProcessBackend : public sdk::IsolationBackend {
     if (::access(supervisor_path_.c_str(), X_OK) != 0) {
       h.direct_reason =
           "the supervisor " + supervisor_path_ + " is missing or not executable; reinstall the plugin";
-      h.direct_fix = "rebuild the server (make build) or reinstall it, so that " + supervisor_path_ + " is there";
+      h.direct_fix =
+          "rebuild the server (make build) or reinstall it, so that " + supervisor_path_ + " is there";
       return h;
     }
     // A rootless jail stands on an unprivileged user namespace: when a host
@@ -820,33 +853,28 @@ class ProcessBackend : public sdk::IsolationBackend {
     return h;
   }
 
-  //! Why a rootless server has no cgroup limits here, and what gives them.
-  static void explain_rootless_cgroups(HostState& h) {
-    const std::string fallback =
-        ": memory_mb falls back to RLIMIT_AS per process, max_processes to RLIMIT_NPROC, and cpu_cores is "
-        "not enforced";
-    std::string controllers;
-    if (std::FILE* f = std::fopen("/sys/fs/cgroup/cgroup.controllers", "re")) {
-      char buf[256] = {};
-      if (std::fgets(buf, sizeof buf, f)) controllers = buf;
-      std::fclose(f);
-    }
-    if (controllers.find_first_not_of(" \n") == std::string::npos) {
-      h.cgroups_detail =
-          "the server is not root, and on this host's cgroup v1 hierarchy only root can create "
-          "cgroups (v1 cannot be delegated to a user safely)" +
-          fallback;
-      h.cgroups_fix = "run the server as root (it then limits each workspace with cgroups)";
-    } else {
-      h.cgroups_detail =
-          "the server is not root, and this version of the backend does not use a delegated "
-          "cgroup v2 subtree yet" +
-          fallback;
-    }
+  static std::string rootless_fallback() {
+    return ": memory_mb falls back to RLIMIT_AS per process, max_processes to RLIMIT_NPROC, and cpu_cores is "
+           "not enforced";
   }
 
-  //! True when this backend makes and removes cgroups (root, cgroup v1).
-  bool manages_cgroups() const { return is_root_ && config_.disable.count("cgroups") == 0; }
+  //! Why a rootless server on a cgroup v1 host has no cgroup limits, and what gives them.
+  static void explain_rootless_cgroups(HostState& h) {
+    h.cgroups_detail =
+        "the server is not root, and on this host's cgroup v1 hierarchy only root can create "
+        "cgroups (v1 cannot be delegated to a user safely)" +
+        rootless_fallback();
+    h.cgroups_fix =
+        "run the server as root (it then limits each workspace with cgroups), or boot the host with cgroup "
+        "v2 "
+        "(systemd.unified_cgroup_hierarchy=1) and start the server in a delegated cgroup";
+  }
+
+  //! True when this backend makes and removes cgroups: root, or rootless on
+  //! cgroup v2 (in its delegated subtree, if it has one).
+  bool manages_cgroups() const {
+    return config_.disable.count("cgroups") == 0 && (is_root_ || host_cgroup_version() == CgroupVersion::kV2);
+  }
 
   //! Builds sb's jail: the workspace made the sandbox user's, cgroups, the
   //! supervisor. On failure nothing of it is left and the error is thrown.
@@ -860,9 +888,8 @@ class ProcessBackend : public sdk::IsolationBackend {
     Fd command_cgroups;
     try {
       if (h.use_cgroups) {
-        sb.cgroups = std::make_unique<WorkspaceCgroups>(h.cgroups, cgroup_parent(), sb.spec.workspace_id,
-                                                        sb.spec.limits);
-        command_cgroups = sb.cgroups->delegate_freezer(user);
+        sb.cgroups = make_workspace_cgroups(h.cgroups, cgroup_parent(), sb.spec.workspace_id, sb.spec.limits);
+        command_cgroups = sb.cgroups->delegate_commands(user);
       }
     } catch (...) {
       sb.cgroups.reset();
@@ -886,11 +913,18 @@ class ProcessBackend : public sdk::IsolationBackend {
     launch.tmp_bytes = disk;
     launch.shm_bytes = std::min<uint64_t>(disk, 64ull << 20);
     std::vector<Fd> joins;
+    Fd leaf;
     try {
-      if (sb.cgroups) joins = sb.cgroups->open_join_files();
+      if (sb.cgroups) {
+        joins = sb.cgroups->open_join_files();
+        leaf = sb.cgroups->open_leaf_join_file();
+      }
       for (const auto& fd : joins) launch.cgroup_join_fds.push_back(fd.get());
+      launch.cgroup_leaf_fd = leaf.get();
       sb.jail = spawner_.spawn(launch);
+      if (sb.cgroups) sb.cgroups->supervisor_started();
     } catch (...) {
+      JailSpawner::kill(sb.jail);
       if (sb.cgroups) sb.cgroups->destroy();
       sb.cgroups.reset();
       remove_staging_bind(sb.staging);
@@ -982,15 +1016,16 @@ class ProcessBackend : public sdk::IsolationBackend {
         // gave the upper root the same owner, so the merged root is theirs.
         struct stat st {};
         if (::stat(ov.lower.c_str(), &st) != 0) {
-          throw sdk::Error(ISB_NOT_SUPPORTED, "cannot stat the overlay's lower layer " + ov.lower + ": " +
-                                                  strerror(errno));
+          throw sdk::Error(ISB_NOT_SUPPORTED,
+                           "cannot stat the overlay's lower layer " + ov.lower + ": " + strerror(errno));
         }
         mount_overlay_idmapped(layers, sb.spec.workspace_path, st.st_uid, st.st_gid, user, sb.staging);
         sb.overlay_mounted = true;
         sb.idmapped = true;
         return;
       } catch (const sdk::Error& e) {
-        sb.ownership_note = std::string(e.what()) + "; the overlay was mounted without id mapping and chowned";
+        sb.ownership_note =
+            std::string(e.what()) + "; the overlay was mounted without id mapping and chowned";
       }
     } else {
       sb.ownership_note = "idmapped mounts are not used on this host (" + h.idmap_detail + ")";
