@@ -20,7 +20,7 @@
 #pragma once
 
 #include <isb/core/config.hpp>
-#include <isb/core/operation_registry.hpp>
+#include <isb/core/call_context.hpp>
 #include <isb/core/plan_service.hpp>
 #include <isb/core/result.hpp>
 #include <isb/core/store.hpp>
