@@ -2,27 +2,19 @@
 // approval, rejection, edits and the execution state of plans.
 #include <isb/core/plan_service.hpp>
 
+#include "ids/random_id.hpp"
 #include "services/step_graph.hpp"
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <spdlog/spdlog.h>
 
-#include <random>
 
 namespace json = boost::json;
 
 namespace isb {
 
 namespace {
-
-std::string new_id(const char* prefix) {
-  static thread_local std::mt19937_64 rng{std::random_device{}()};
-  static const char* kHex = "0123456789abcdef";
-  std::string s = prefix;
-  for (int i = 0; i < 12; ++i) s += kHex[rng() % 16];
-  return s;
-}
 
 std::string describe_unmet(const json::array& unmet) {
   std::string out;
@@ -92,7 +84,7 @@ Result<json::object> PlanService::create(const std::string& workspace_id, const 
     if (!steps) return steps.error();
     workspaces_.touch(workspace_id);
     PlanRecord rec;
-    rec.id = new_id("plan-");
+    rec.id = ids::new_id("plan-");
     rec.workspace_id = workspace_id;
     rec.task = task.empty() ? "explicit steps" : task;
     rec.planner = "explicit";
@@ -159,7 +151,7 @@ Result<json::object> PlanService::create(const std::string& workspace_id, const 
     plan["steps"] = steps;
     plan.erase("unmet");
     PlanRecord rec;
-    rec.id = new_id("plan-");
+    rec.id = ids::new_id("plan-");
     rec.workspace_id = workspace_id;
     rec.task = task;
     rec.planner = planner.info().id;
