@@ -174,6 +174,39 @@ struct Server::Impl {
                                                  [m] { spdlog::info("{}", m->summary_line()); });
   }
 
+  // Loads the plugins of the extra, configured and built-in directories, and
+  // checks plugins.required. A directory or file another user could change
+  // refuses the start.
+  Status load_plugins(const ServerOptions& options) {
+    host = std::make_unique<PluginHost>();
+    std::vector<std::string> dirs = options.extra_plugin_dirs;
+    dirs.insert(dirs.end(), config.plugins.directories.begin(), config.plugins.directories.end());
+    if (!options.only_extra_plugin_dirs) {
+      auto builtin = PluginHost::default_directories();
+      dirs.insert(dirs.end(), builtin.begin(), builtin.end());
+    }
+    auto report = host->load_directories(dirs);
+    if (!report.untrusted.empty()) {
+      std::string all;
+      for (const auto& m : report.untrusted) all += (all.empty() ? "" : "; ") + m;
+      return make_error(ErrorCode::kInvalidConfig, all);
+    }
+    spdlog::info("loaded {} plugins ({} refused) from {} directories", report.loaded.size(), report.refused.size(),
+                 dirs.size());
+    for (const auto& id : config.plugins.required) {
+      if (!host->find(id)) {
+        return make_error(ErrorCode::kInvalidConfig, "plugins.required lists '" + id +
+                                                         "' but no such plugin was loaded from: " +
+                                                         [&] {
+                                                           std::string s;
+                                                           for (const auto& d : dirs) s += (s.empty() ? "" : ", ") + d;
+                                                           return s;
+                                                         }());
+      }
+    }
+    return ok_status();
+  }
+
   static bool probe_available(const IsolationPlugin& b, std::string* why) {
     auto probe = b.probe();
     if (!probe) {
@@ -330,33 +363,7 @@ Result<std::unique_ptr<Server>> Server::create(Config config, ServerOptions opti
   if (!store) return store.error();
   impl->store = std::move(*store);
 
-  impl->host = std::make_unique<PluginHost>();
-  std::vector<std::string> dirs = options.extra_plugin_dirs;
-  dirs.insert(dirs.end(), cfg.plugins.directories.begin(), cfg.plugins.directories.end());
-  if (!options.only_extra_plugin_dirs) {
-    auto builtin = PluginHost::default_directories();
-    dirs.insert(dirs.end(), builtin.begin(), builtin.end());
-  }
-  auto report = impl->host->load_directories(dirs);
-  if (!report.untrusted.empty()) {
-    std::string all;
-    for (const auto& m : report.untrusted) all += (all.empty() ? "" : "; ") + m;
-    return make_error(ErrorCode::kInvalidConfig, all);
-  }
-  spdlog::info("loaded {} plugins ({} refused) from {} directories", report.loaded.size(), report.refused.size(),
-               dirs.size());
-  for (const auto& id : cfg.plugins.required) {
-    if (!impl->host->find(id)) {
-      return make_error(ErrorCode::kInvalidConfig, "plugins.required lists '" + id +
-                                                       "' but no such plugin was loaded from: " +
-                                                       [&] {
-                                                         std::string s;
-                                                         for (const auto& d : dirs) s += (s.empty() ? "" : ", ") + d;
-                                                         return s;
-                                                       }());
-    }
-  }
-
+  if (auto st = impl->load_plugins(options); !st) return st.error();
   if (auto st = impl->load_isolation(); !st) return st.error();
 
   std::vector<AnalyzerPlugin> analyzers;
