@@ -71,10 +71,25 @@ void add_common(po::options_description& desc, CommonOptions& common) {
       "extra plugin directory, searched first (repeatable)");
 }
 
-isb::Result<isb::Config> load(const CommonOptions& common) {
+// The configuration, or nullopt after saying why it is invalid.
+std::optional<isb::Config> load(const CommonOptions& common) {
   isb::ConfigSource source;
   if (!common.config_file.empty()) source.explicit_file = common.config_file;
-  return isb::load_config(source);
+  auto config = isb::load_config(source);
+  if (!config) {
+    std::cerr << "intelligent-sandbox: invalid configuration: " << config.error().message << "\n";
+    return std::nullopt;
+  }
+  return std::move(*config);
+}
+
+// plugins and doctor print their findings: the log says errors only, and
+// they write into no log file of the server's.
+void log_errors_only(const isb::Config& config) {
+  isb::LoggingConfig quiet = config.logging;
+  quiet.level = "error";
+  quiet.file_path.clear();
+  (void)isb::logging::init(quiet);
 }
 
 int parse_or_usage(const std::vector<std::string>& args, po::options_description& desc, po::variables_map& vm,
@@ -114,10 +129,7 @@ int cmd_serve(const std::vector<std::string>& args) {
     return rc;
 
   auto config = load(common);
-  if (!config) {
-    std::cerr << "intelligent-sandbox: invalid configuration: " << config.error().message << "\n";
-    return kExitUsage;
-  }
+  if (!config) return kExitUsage;
   isb::ServeRequest request;
   request.mcp_config_path = mcp_config;
   if (vm.count("transport")) request.transport = vm["transport"].as<std::string>();
@@ -168,14 +180,8 @@ int cmd_plugins(const std::vector<std::string>& args) {
   if (int rc = parse_or_usage(args, desc, vm, "Usage: intelligent-sandbox plugins [options]"); rc >= 0)
     return rc;
   auto config = load(common);
-  if (!config) {
-    std::cerr << "intelligent-sandbox: invalid configuration: " << config.error().message << "\n";
-    return kExitUsage;
-  }
-  isb::LoggingConfig quiet = config->logging;
-  quiet.level = "error";  // refusals are printed below, not logged twice
-  quiet.file_path.clear();  // a listing writes no log file
-  (void)isb::logging::init(quiet);
+  if (!config) return kExitUsage;
+  log_errors_only(*config);
   isb::PluginHost host;
   std::vector<std::string> dirs = common.plugin_dirs;
   dirs.insert(dirs.end(), config->plugins.directories.begin(), config->plugins.directories.end());
@@ -216,14 +222,8 @@ int cmd_doctor(const std::vector<std::string>& args) {
     return kExitUsage;
   }
   auto config = load(common);
-  if (!config) {
-    std::cerr << "intelligent-sandbox: invalid configuration: " << config.error().message << "\n";
-    return kExitUsage;
-  }
-  isb::LoggingConfig quiet = config->logging;
-  quiet.level = "error";  // what the probes warn about is in the report
-  quiet.file_path.clear();  // the doctor writes into no log of the server's
-  (void)isb::logging::init(quiet);
+  if (!config) return kExitUsage;
+  log_errors_only(*config);
   auto report = isb::doctor::examine(*config, {.plugin_dirs = common.plugin_dirs});
   if (vm.count("json")) {
     std::cout << boost::json::serialize(report.doc) << "\n";

@@ -132,13 +132,14 @@ class Inbox {
 
 class McpSessionTest : public ::testing::Test {
  protected:
-  void initialize(McpSession& s) {
-    ASSERT_EQ(s.handle_text(R"({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":)"
-                            R"("2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}})"),
-              1);
+  //! Sends initialize asking for revision and returns its result.
+  json::object initialize(McpSession& s, const std::string& revision = "2025-06-18") {
+    s.handle_text(R"({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":")" +
+                  revision + R"(","capabilities":{},"clientInfo":{"name":"t","version":"1"}}})");
     auto r = inbox_.response(1);
-    ASSERT_TRUE(r) << "no answer to initialize";
+    EXPECT_TRUE(r) << "no answer to initialize";
     s.handle_text(R"({"jsonrpc":"2.0","method":"notifications/initialized"})");
+    return r ? r->at("result").as_object() : json::object{};
   }
 
   ScriptedHost core_;
@@ -147,11 +148,7 @@ class McpSessionTest : public ::testing::Test {
 
 TEST_F(McpSessionTest, InitializeNegotiatesTheClientsRevisionAndNamesTheServer) {
   McpSession s(core_.host(), "mcp-test", inbox_.writer());
-  s.handle_text(R"({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18",)"
-                R"("capabilities":{},"clientInfo":{"name":"t","version":"1"}}})");
-  auto r = inbox_.response(1);
-  ASSERT_TRUE(r);
-  const json::object& result = r->at("result").as_object();
+  json::object result = initialize(s);
   EXPECT_EQ(result.at("protocolVersion"), "2025-06-18");
   EXPECT_EQ(result.at("serverInfo").at("version"), "9.8.7") << "the version comes from the host";
   EXPECT_TRUE(result.at("capabilities").as_object().contains("tools"));
@@ -160,11 +157,7 @@ TEST_F(McpSessionTest, InitializeNegotiatesTheClientsRevisionAndNamesTheServer) 
 
 TEST_F(McpSessionTest, AnUnknownRevisionGetsTheNewestThisServerSpeaks) {
   McpSession s(core_.host(), "mcp-test", inbox_.writer());
-  s.handle_text(R"({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"1999-01-01",)"
-                R"("capabilities":{},"clientInfo":{"name":"t","version":"1"}}})");
-  auto r = inbox_.response(1);
-  ASSERT_TRUE(r);
-  EXPECT_EQ(r->at("result").at("protocolVersion"), isb::mcp::kSupportedVersions[0]);
+  EXPECT_EQ(initialize(s, "1999-01-01").at("protocolVersion"), isb::mcp::kSupportedVersions[0]);
 }
 
 TEST_F(McpSessionTest, ToolsListShowsTheCoresCatalogueAsMcpTools) {

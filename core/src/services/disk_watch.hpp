@@ -24,11 +24,9 @@
 
 namespace isb::services {
 
+//! Watches one workspace's disk use against one limit while a step runs.
 class DiskWatch {
  public:
-  static constexpr int64_t kMinIntervalMs = 500;
-  static constexpr int64_t kCostFactor = 20;
-
   //! limit_bytes 0: no limit, no thread.
   DiskWatch(std::function<Result<WorkspaceService::DiskUsage>()> measure, int64_t limit_bytes);
   ~DiskWatch();
@@ -40,6 +38,11 @@ class DiskWatch {
   int64_t used_bytes() const { return used_.load(); }
 
  private:
+  //! The shortest pause between two measurements.
+  static constexpr int64_t kMinIntervalMs = 500;
+  //! The pause is at least this many times the last measurement's duration.
+  static constexpr int64_t kCostFactor = 20;
+
   void loop();
 
   std::function<Result<WorkspaceService::DiskUsage>()> measure_;

@@ -33,15 +33,6 @@ namespace fs = std::filesystem;
 
 namespace isb {
 
-namespace {
-
-using json_fields::bool_or;
-using json_fields::int_at;
-using json_fields::int_or_null;
-using json_fields::string_or;
-
-}  // namespace
-
 ExecutionService::ExecutionService(const Config& config, Store& store, WorkspaceService& workspaces,
                                    PlanService& plans)
     : config_(config), store_(store), workspaces_(workspaces), plans_(plans) {}
@@ -89,7 +80,8 @@ Result<json::object> ExecutionService::execute_plan(const std::string& plan_id, 
   std::vector<services::LiveExecution::Step> live_steps;
   for (const auto& st : steps) {
     const json::object& so = st.as_object();
-    live_steps.push_back({string_or(so, "id"), string_or(so, "title", string_or(so, "id"))});
+    live_steps.push_back({json_fields::string_or(so, "id"),
+                          json_fields::string_or(so, "title", json_fields::string_or(so, "id"))});
   }
   auto live = std::make_shared<services::LiveExecution>(
       services::LiveExecution::Header{e.id, "plan", w->id, plan_id, e.started_at}, std::move(live_steps),
@@ -117,7 +109,7 @@ void ExecutionService::run_plan(services::LiveExecution& live, const WorkspaceRe
   spdlog::info("execution {} of plan {}: {} steps, up to {} at once", e.id, plan_id, n, max_parallel);
 
   std::map<std::string, size_t> index;
-  for (size_t i = 0; i < n; ++i) index[string_or(steps[i].as_object(), "id")] = i;
+  for (size_t i = 0; i < n; ++i) index[json_fields::string_or(steps[i].as_object(), "id")] = i;
   enum class State { kPending, kRunning, kDone };
   std::vector<State> state(n, State::kPending);
   std::vector<StepRecord> records(n);
@@ -148,14 +140,14 @@ void ExecutionService::run_plan(services::LiveExecution& live, const WorkspaceRe
     StepRecord s;
     s.execution_id = e.id;
     s.seq = static_cast<int64_t>(i);
-    s.step_id = string_or(step, "id");
-    s.title = string_or(step, "title", s.step_id);
-    s.cwd = string_or(step, "cwd", ".");
+    s.step_id = json_fields::string_or(step, "id");
+    s.title = json_fields::string_or(step, "title", s.step_id);
+    s.cwd = json_fields::string_or(step, "cwd", ".");
     s.command_json = json::serialize(services::step_command(step));
     s.status = "skipped";
     s.started_at = s.finished_at = now_ms();
-    s.details_json =
-        json::serialize(json::object{{"phase", string_or(step, "phase", "custom")}, {"reason", why}});
+    s.details_json = json::serialize(
+        json::object{{"phase", json_fields::string_or(step, "phase", "custom")}, {"reason", why}});
     if (auto st = store_.insert_step(s); !st) spdlog::error("recording a step: {}", st.error().message);
     records[i] = std::move(s);
     state[i] = State::kDone;
@@ -201,8 +193,9 @@ void ExecutionService::run_plan(services::LiveExecution& live, const WorkspaceRe
       state[i] = State::kRunning;
       windows.step_started(i, running);
       ++running;
-      live.step_started(string_or(step, "id"));
-      live.progress("step '" + string_or(step, "id") + "' started: " + string_or(step, "title"));
+      live.step_started(json_fields::string_or(step, "id"));
+      live.progress("step '" + json_fields::string_or(step, "id") +
+                    "' started: " + json_fields::string_or(step, "title"));
       threads.emplace_back([&, i] {
         StepOutcome outcome;
         try {
@@ -211,8 +204,8 @@ void ExecutionService::run_plan(services::LiveExecution& live, const WorkspaceRe
         } catch (const std::exception& ex) {
           outcome.record.execution_id = e.id;
           outcome.record.seq = static_cast<int64_t>(i);
-          outcome.record.step_id = string_or(steps[i].as_object(), "id");
-          outcome.record.title = string_or(steps[i].as_object(), "title");
+          outcome.record.step_id = json_fields::string_or(steps[i].as_object(), "id");
+          outcome.record.title = json_fields::string_or(steps[i].as_object(), "title");
           outcome.record.status = "failed";
           outcome.record.stderr_text = std::string("[sandbox] the executor failed: ") + ex.what();
           outcome.record.started_at = outcome.record.finished_at = now_ms();
@@ -234,7 +227,7 @@ void ExecutionService::run_plan(services::LiveExecution& live, const WorkspaceRe
       state[i] = State::kDone;
       StepRecord& rec = outcome.record;
       if (auto st = store_.insert_step(rec); !st) spdlog::error("recording a step: {}", st.error().message);
-      const bool coe = bool_or(steps[i].as_object(), "continue_on_error");
+      const bool coe = json_fields::bool_or(steps[i].as_object(), "continue_on_error");
       ok_for_dependents[i] = rec.status == "succeeded" || (coe && rec.status == "failed");
       live.step_finished(rec.step_id, rec.status, rec.exit_code);
       live.progress("step '" + rec.step_id + "' " + rec.status + " in " + std::to_string(rec.duration_ms) +

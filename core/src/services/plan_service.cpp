@@ -16,6 +16,16 @@ namespace isb {
 
 namespace {
 
+// Rejecting and updating need a plan that has not run yet; refused names
+// what was refused.
+Result<PlanRecord> get_unexecuted(const PlanService& plans, const std::string& plan_id, const std::string& refused) {
+  auto p = plans.get(plan_id);
+  if (!p) return p.error();
+  if (p->status == "pending_approval" || p->status == "draft" || p->status == "approved") return p;
+  return make_error(ErrorCode::kFailedPrecondition, "plan '" + p->id + "' is " + p->status +
+                                                        "; only a plan that has not been executed can be " + refused);
+}
+
 std::string describe_unmet(const json::array& unmet) {
   std::string out;
   for (const auto& u : unmet) {
@@ -192,13 +202,8 @@ Result<json::object> PlanService::approve(const std::string& plan_id) {
 
 Result<json::object> PlanService::reject(const std::string& plan_id, const std::string& reason) {
   std::lock_guard<std::mutex> lock(mu_);
-  auto p = get(plan_id);
+  auto p = get_unexecuted(*this, plan_id, "rejected");
   if (!p) return p.error();
-  if (p->status != "pending_approval" && p->status != "draft" && p->status != "approved") {
-    return make_error(ErrorCode::kFailedPrecondition, "plan '" + plan_id + "' is " + p->status +
-                                                          "; only a plan that has not been executed can be "
-                                                          "rejected");
-  }
   p->status = "rejected";
   p->status_reason = reason.empty() ? "rejected without a reason" : reason;
   if (auto st = store_.set_plan_status_reason(plan_id, p->status, p->status_reason); !st) return st.error();
@@ -207,13 +212,8 @@ Result<json::object> PlanService::reject(const std::string& plan_id, const std::
 
 Result<json::object> PlanService::update(const std::string& plan_id, const json::array& steps) {
   std::lock_guard<std::mutex> lock(mu_);
-  auto p = get(plan_id);
+  auto p = get_unexecuted(*this, plan_id, "updated; create a new plan instead");
   if (!p) return p.error();
-  if (p->status != "pending_approval" && p->status != "draft" && p->status != "approved") {
-    return make_error(ErrorCode::kFailedPrecondition, "plan '" + plan_id + "' is " + p->status +
-                                                          "; only a plan that has not been executed can be "
-                                                          "updated; create a new plan instead");
-  }
   auto normalized = services::normalize_steps(steps, "explicit");
   if (!normalized) return normalized.error();
   boost::system::error_code ec;

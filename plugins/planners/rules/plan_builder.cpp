@@ -45,26 +45,12 @@ std::vector<const char*> command_keys(Phase p) {
 }
 
 std::string title(Phase p, const Project& pr) {
-  std::string who = pr.path + (pr.ecosystem.empty() ? "" : " (" + pr.ecosystem + ")");
-  switch (p) {
-    case Phase::Clean:
-      return "Clean " + who;
-    case Phase::Install:
-      return "Install the dependencies of " + who;
-    case Phase::Build:
-      return "Build " + who;
-    case Phase::Format:
-      return "Format the code of " + who;
-    case Phase::Lint:
-      return "Lint " + who;
-    case Phase::Test:
-      return "Run the tests of " + who;
-    case Phase::Run:
-      return "Run " + who;
-    case Phase::Custom:
-      return "Run a command in " + who;
-  }
-  return who;
+  // What a step of each phase does, in the order of Phase.
+  static constexpr const char* kWhat[] = {"Clean ", "Install the dependencies of ",
+                                          "Build ", "Format the code of ",
+                                          "Lint ",  "Run the tests of ",
+                                          "Run ",   "Run a command in "};
+  return kWhat[static_cast<size_t>(p)] + pr.path + (pr.ecosystem.empty() ? "" : " (" + pr.ecosystem + ")");
 }
 
 //! Copies argv or shell of a command into step; throws when it has neither.
