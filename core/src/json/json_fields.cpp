@@ -34,6 +34,18 @@ int64_t int_or(const boost::json::object& o, std::string_view key, int64_t fallb
   return fallback;
 }
 
+const boost::json::object& object_or_empty(const boost::json::object& o, std::string_view key) {
+  static const boost::json::object empty;
+  const boost::json::value* v = o.if_contains(key);
+  return v && v->is_object() ? v->as_object() : empty;
+}
+
+const boost::json::array& array_or_empty(const boost::json::object& o, std::string_view key) {
+  static const boost::json::array empty;
+  const boost::json::value* v = o.if_contains(key);
+  return v && v->is_array() ? v->as_array() : empty;
+}
+
 boost::json::value int_or_null(const std::optional<int64_t>& v) {
   return v ? boost::json::value(*v) : boost::json::value(nullptr);
 }

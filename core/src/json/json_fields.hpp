@@ -8,6 +8,7 @@
 //   int64_t limit = json_fields::int_or(args, "limit", 50);
 #pragma once
 
+#include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
 #include <cstdint>
@@ -28,6 +29,11 @@ bool bool_or(const boost::json::object& o, std::string_view key, bool fallback =
 std::optional<int64_t> int_at(const boost::json::object& o, std::string_view key);
 //! A number member key of o as an integer (a fraction truncated), or fallback.
 int64_t int_or(const boost::json::object& o, std::string_view key, int64_t fallback);
+//! The object member key of o, or an empty object (it lives as long as o,
+//! or for ever).
+const boost::json::object& object_or_empty(const boost::json::object& o, std::string_view key);
+//! The array member key of o, or an empty array (likewise).
+const boost::json::array& array_or_empty(const boost::json::object& o, std::string_view key);
 //! v, or null when there is none.
 boost::json::value int_or_null(const std::optional<int64_t>& v);
 
