@@ -14,7 +14,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <boost/asio/ip/address.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/program_options.hpp>
@@ -24,9 +23,8 @@
 #include <isb/core/config.hpp>
 #include <isb/core/doctor.hpp>
 #include <isb/core/logging.hpp>
-#include <isb/core/mcp_config.hpp>
 #include <isb/core/plugin_host.hpp>
-#include <isb/core/security.hpp>
+#include <isb/core/serve_settings.hpp>
 #include <isb/core/server.hpp>
 #include <optional>
 #include <sstream>
@@ -73,10 +71,25 @@ void add_common(po::options_description& desc, CommonOptions& common) {
       "extra plugin directory, searched first (repeatable)");
 }
 
-isb::Result<isb::Config> load(const CommonOptions& common) {
+// The configuration, or nullopt after saying why it is invalid.
+std::optional<isb::Config> load(const CommonOptions& common) {
   isb::ConfigSource source;
   if (!common.config_file.empty()) source.explicit_file = common.config_file;
-  return isb::load_config(source);
+  auto config = isb::load_config(source);
+  if (!config) {
+    std::cerr << "intelligent-sandbox: invalid configuration: " << config.error().message << "\n";
+    return std::nullopt;
+  }
+  return std::move(*config);
+}
+
+// plugins and doctor print their findings: the log says errors only, and
+// they write into no log file of the server's.
+void log_errors_only(const isb::Config& config) {
+  isb::LoggingConfig quiet = config.logging;
+  quiet.level = "error";
+  quiet.file_path.clear();
+  (void)isb::logging::init(quiet);
 }
 
 int parse_or_usage(const std::vector<std::string>& args, po::options_description& desc, po::variables_map& vm,
@@ -95,25 +108,8 @@ int parse_or_usage(const std::vector<std::string>& args, po::options_description
   return -1;
 }
 
-bool is_loopback_host(const std::string& host) {
-  if (host == "localhost") return true;
-  boost::system::error_code ec;
-  auto a = boost::asio::ip::make_address(host, ec);
-  return !ec && a.is_loopback();
-}
-
-// What serve takes from the command line and from --mcp-config.
-struct ServeSettings {
-  std::string transport = "stdio";
-  std::string host = "127.0.0.1";
-  int64_t port = 8080;
-  bool host_set = false;
-  bool port_set = false;
-};
-
 int cmd_serve(const std::vector<std::string>& args) {
   CommonOptions common;
-  ServeSettings serve;
   std::string mcp_config;
   po::options_description desc("serve options");
   add_common(desc, common);
@@ -133,101 +129,42 @@ int cmd_serve(const std::vector<std::string>& args) {
     return rc;
 
   auto config = load(common);
-  if (!config) {
-    std::cerr << "intelligent-sandbox: invalid configuration: " << config.error().message << "\n";
+  if (!config) return kExitUsage;
+  isb::ServeRequest request;
+  request.mcp_config_path = mcp_config;
+  if (vm.count("transport")) request.transport = vm["transport"].as<std::string>();
+  if (vm.count("host")) request.host = vm["host"].as<std::string>();
+  if (vm.count("port")) request.port = vm["port"].as<int64_t>();
+  request.dev = vm.count("dev") > 0;
+  auto serve = isb::resolve_serve_settings(request, *config, geteuid());
+  if (!serve) {
+    std::cerr << "intelligent-sandbox: " << serve.error().message << "\n";
     return kExitUsage;
   }
-  std::optional<isb::McpConfig> mcp;
-  if (!mcp_config.empty()) {
-    auto m = isb::load_mcp_config(mcp_config, geteuid());
-    if (!m) {
-      std::cerr << "intelligent-sandbox: invalid MCP configuration: " << m.error().message << "\n";
-      return kExitUsage;
-    }
-    mcp = std::move(*m);
-    if (mcp->transport) serve.transport = *mcp->transport;
-    if (mcp->host) serve.host = *mcp->host;
-    if (mcp->port) serve.port = *mcp->port;
-  }
-  if (vm.count("transport")) serve.transport = vm["transport"].as<std::string>();
-  if (vm.count("host")) serve.host = vm["host"].as<std::string>(), serve.host_set = true;
-  if (vm.count("port")) serve.port = vm["port"].as<int64_t>(), serve.port_set = true;
-  if (serve.port < 0 || serve.port > 65535) {
-    std::cerr << "intelligent-sandbox: --port must be from 0 to 65535\n";
-    return kExitUsage;
-  }
-  std::string transport_id = serve.transport == "stdio"  ? "mcp-stdio"
-                             : serve.transport == "http" ? "mcp-http"
-                                                         : serve.transport;
+  for (const auto& note : serve->notes) std::cerr << "intelligent-sandbox: " << note << "\n";
   isb::ServerOptions options;
-  if (mcp) {
-    auto notes = isb::apply_mcp_config(*mcp, *config, transport_id);
-    if (!notes) {
-      std::cerr << "intelligent-sandbox: invalid MCP configuration: " << notes.error().message << "\n";
-      return kExitUsage;
-    }
-    for (const auto& n : *notes) std::cerr << "intelligent-sandbox: note: " << n << "\n";
-    if (mcp->server_version && *mcp->server_version != ISB_VERSION) {
-      std::cerr << "intelligent-sandbox: note: " << mcp_config << ": server.version is "
-                << *mcp->server_version << ", this server is " << ISB_VERSION << "; clients are told "
-                << ISB_VERSION << "\n";
-    }
-    options.exposed_tools = mcp->tools;
-    options.exposed_tools_source = mcp_config;
-  }
-  if (transport_id == "mcp-http") {
-    boost::json::object settings;
-    auto it = config->plugins.settings_json.find("mcp-http");
-    if (it != config->plugins.settings_json.end()) {
-      boost::system::error_code ec;
-      auto v = boost::json::parse(it->second, ec);
-      if (!ec && v.is_object()) settings = v.as_object();
-    }
-    // The command line and --mcp-config win over plugins.settings.mcp-http.
-    if (!mcp_config.empty() || serve.host_set || !settings.contains("host")) settings["host"] = serve.host;
-    if (!mcp_config.empty() || serve.port_set || !settings.contains("port")) settings["port"] = serve.port;
-    serve.host = std::string(settings["host"].as_string());
-    config->plugins.settings_json["mcp-http"] = boost::json::serialize(settings);
-  }
-  if (vm.count("dev")) {
-    config->logging.level = "debug";
-    bool local = transport_id == "mcp-stdio" || (transport_id == "mcp-http" && is_loopback_host(serve.host));
-    if (local) {
-      config->security.api_keys.clear();
-      std::cerr << "intelligent-sandbox: --dev: API keys are not checked on this loopback/stdio server\n";
-    } else {
-      std::cerr << "intelligent-sandbox: --dev: " << serve.host
-                << " is not a loopback address, API keys stay "
-                << "required\n";
-    }
-  }
-  // API keys guard network front doors. A stdio server's one client is the
-  // process that started it (trusted: docs/security.md), and no stdio client
-  // can send a key; the seed's .env sets SANDBOX_API_KEY for its HTTP
-  // deployment, so the same environment must still serve over stdio.
-  if (transport_id == "mcp-stdio" && !config->security.api_keys.empty()) {
-    std::cerr << "intelligent-sandbox: API keys are configured; they apply to HTTP (--transport http). This "
-                 "stdio server serves the process that started it, without a key\n";
-    config->security.api_keys.clear();
-  }
+  options.exposed_tools = serve->exposed_tools;
+  options.exposed_tools_source = serve->exposed_tools_source;
   // Before the gate opens the audit log in one of them.
   if (auto st = isb::Server::prepare_directories(*config); !st) {
     std::cerr << "intelligent-sandbox: cannot start: " << st.error().message << "\n";
     return kExitFailure;
   }
-  auto gate = isb::SecurityGate::create(isb::SecurityGate::options_from(*config));
+  // Built here rather than in Server::create, so that a bad key list or audit
+  // log is told as a configuration error (exit status 2).
+  auto gate = isb::Server::security_gate_for(*config);
   if (!gate) {
     std::cerr << "intelligent-sandbox: invalid configuration: " << gate.error().message << "\n";
     return kExitUsage;
   }
-  isb::SecurityGate::install(*gate);
+  options.security_gate = *gate;
   options.extra_plugin_dirs = common.plugin_dirs;
   auto server = isb::Server::create(std::move(*config), options);
   if (!server) {
     std::cerr << "intelligent-sandbox: cannot start: " << server.error().message << "\n";
     return kExitFailure;
   }
-  auto st = (*server)->serve(transport_id);
+  auto st = (*server)->serve(serve->transport_id);
   if (!st) {
     std::cerr << "intelligent-sandbox: " << st.error().message << "\n";
     return kExitFailure;
@@ -243,14 +180,8 @@ int cmd_plugins(const std::vector<std::string>& args) {
   if (int rc = parse_or_usage(args, desc, vm, "Usage: intelligent-sandbox plugins [options]"); rc >= 0)
     return rc;
   auto config = load(common);
-  if (!config) {
-    std::cerr << "intelligent-sandbox: invalid configuration: " << config.error().message << "\n";
-    return kExitUsage;
-  }
-  isb::LoggingConfig quiet = config->logging;
-  quiet.level = "error";  // refusals are printed below, not logged twice
-  quiet.file_path.clear();  // a listing writes no log file
-  (void)isb::logging::init(quiet);
+  if (!config) return kExitUsage;
+  log_errors_only(*config);
   isb::PluginHost host;
   std::vector<std::string> dirs = common.plugin_dirs;
   dirs.insert(dirs.end(), config->plugins.directories.begin(), config->plugins.directories.end());
@@ -291,14 +222,8 @@ int cmd_doctor(const std::vector<std::string>& args) {
     return kExitUsage;
   }
   auto config = load(common);
-  if (!config) {
-    std::cerr << "intelligent-sandbox: invalid configuration: " << config.error().message << "\n";
-    return kExitUsage;
-  }
-  isb::LoggingConfig quiet = config->logging;
-  quiet.level = "error";  // what the probes warn about is in the report
-  quiet.file_path.clear();  // the doctor writes into no log of the server's
-  (void)isb::logging::init(quiet);
+  if (!config) return kExitUsage;
+  log_errors_only(*config);
   auto report = isb::doctor::examine(*config, {.plugin_dirs = common.plugin_dirs});
   if (vm.count("json")) {
     std::cout << boost::json::serialize(report.doc) << "\n";

@@ -14,6 +14,7 @@
 #include <fstream>
 #include <isb/core/config.hpp>
 #include <isb/core/mcp_config.hpp>
+#include <isb/core/serve_settings.hpp>
 #include <sstream>
 #include <string>
 
@@ -933,6 +934,56 @@ TEST(McpConfig, FileOthersCanWriteIsRefused) {
                                            " is writable by others (mode 0602"));
   chmod(file.c_str(), 0600);
   EXPECT_TRUE(load_mcp_config(file, 0).ok());
+}
+
+TEST(ServeSettings, TransportNamesMapToTheirPlugins) {
+  EXPECT_EQ(transport_plugin_id("stdio"), "mcp-stdio");
+  EXPECT_EQ(transport_plugin_id("http"), "mcp-http");
+  EXPECT_EQ(transport_plugin_id("my-transport"), "my-transport");
+}
+
+TEST(ServeSettings, StdioServesWithoutKeysAndSaysSo) {
+  Config c;
+  c.security.api_keys = {"k"};
+  auto s = resolve_serve_settings({}, c, geteuid());
+  ASSERT_TRUE(s.ok()) << s.error().message;
+  EXPECT_EQ(s->transport_id, "mcp-stdio");
+  EXPECT_TRUE(c.security.api_keys.empty());
+  ASSERT_EQ(s->notes.size(), 1u);
+  EXPECT_THAT(s->notes[0], ::testing::HasSubstr("they apply to HTTP"));
+}
+
+TEST(ServeSettings, HttpTakesHostAndPortFromTheCommandLineOverPluginSettings) {
+  Config c;
+  c.security.api_keys = {"k"};
+  c.plugins.settings_json["mcp-http"] = R"({"host":"0.0.0.0","port":9000,"max_body_bytes":10})";
+  ServeRequest r;
+  r.transport = "http";
+  r.port = 0;
+  auto s = resolve_serve_settings(r, c, geteuid());
+  ASSERT_TRUE(s.ok()) << s.error().message;
+  EXPECT_EQ(s->transport_id, "mcp-http");
+  EXPECT_EQ(c.plugins.settings_json["mcp-http"], R"({"host":"0.0.0.0","port":0,"max_body_bytes":10})")
+      << "the host the settings name stays, the port given wins";
+  EXPECT_EQ(c.security.api_keys.size(), 1u) << "keys guard HTTP";
+
+  r.dev = true;
+  r.host = "127.0.0.1";
+  Config dev;
+  dev.security.api_keys = {"k"};
+  auto d = resolve_serve_settings(r, dev, geteuid());
+  ASSERT_TRUE(d.ok());
+  EXPECT_TRUE(dev.security.api_keys.empty()) << "--dev on loopback drops the keys";
+  EXPECT_EQ(dev.logging.level, "debug");
+}
+
+TEST(ServeSettings, APortOutOfRangeIsRefused) {
+  Config c;
+  ServeRequest r;
+  r.port = 70000;
+  auto s = resolve_serve_settings(r, c, geteuid());
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.error().message, "--port must be from 0 to 65535");
 }
 
 }  // namespace

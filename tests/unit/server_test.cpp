@@ -402,14 +402,66 @@ TEST_F(ServerTest, PluginKeysOfTheConfigDecideWhatLoads) {
 TEST_F(ServerTest, AuditLoggingOffWritesNoAuditLog) {
   config_.security.audit_log_path = root_ + "/audit.log";
   config_.security.audit_logging = false;
-  auto gate = isb::SecurityGate::create(isb::SecurityGate::options_from(config_));
+  auto gate = isb::Server::security_gate_for(config_);
   ASSERT_TRUE(gate.ok()) << gate.error().message;
   EXPECT_THAT((*gate)->policy_json(), HasSubstr(R"("audit_logging":false)"));
   EXPECT_FALSE(fs::exists(root_ + "/audit.log"));
   config_.security.audit_logging = true;
-  auto on = isb::SecurityGate::create(isb::SecurityGate::options_from(config_));
+  auto on = isb::Server::security_gate_for(config_);
   ASSERT_TRUE(on.ok()) << on.error().message;
   EXPECT_TRUE(fs::exists(root_ + "/audit.log"));
+}
+
+// What mcp-http hands the host API for one HTTP request (http_transport.cpp).
+isb_request_ctx http_request(const char* peer, const char* credential) {
+  isb_request_ctx ctx{};
+  ctx.struct_size = sizeof ctx;
+  ctx.transport = "mcp-http";
+  ctx.client_id = peer;
+  ctx.credential = credential;
+  ctx.client_address = peer;
+  return ctx;
+}
+
+struct JsonOut {
+  std::string text;
+  isb_json_out out{sizeof(isb_json_out), &text,
+                   [](void* u, const char* j, size_t n) { static_cast<std::string*>(u)->assign(j, n); }};
+};
+
+TEST_F(ServerTest, AServerBuiltInATestRefusesABadApiKeyAtItsFrontDoor) {
+  config_.security.api_keys = {"the-right-key-0123456789"};
+  auto s = start();
+  ASSERT_TRUE(s.ok()) << s.error().message;
+  const isb::HostApi& door = (*s)->host_api();
+  EXPECT_THAT(door.security_policy_json(), HasSubstr(R"("api_keys_required":true)"));
+
+  isb_request_ctx wrong = http_request("10.1.2.3", "a-wrong-key");
+  JsonOut admitted;
+  EXPECT_EQ(door.admit("mcp-http", &wrong, &admitted.out), ISB_INVALID_ARGUMENT);
+  EXPECT_EQ(json::parse(admitted.text).at("error").at("code"), "unauthenticated") << admitted.text;
+
+  JsonOut result;
+  EXPECT_EQ(door.call_operation("mcp-http", "list_workspaces", "{}", &wrong, nullptr, &result.out),
+            ISB_INVALID_ARGUMENT);
+  EXPECT_EQ(json::parse(result.text).at("error").at("code"), "permission_denied") << result.text;
+
+  isb_request_ctx none = http_request("10.1.2.3", nullptr);
+  JsonOut anonymous;
+  EXPECT_EQ(door.call_operation("mcp-http", "list_workspaces", "{}", &none, nullptr, &anonymous.out),
+            ISB_INVALID_ARGUMENT)
+      << "no key at all is refused too";
+
+  isb_request_ctx right = http_request("10.1.2.3", "the-right-key-0123456789");
+  JsonOut ok;
+  EXPECT_EQ(door.call_operation("mcp-http", "list_workspaces", "{}", &right, nullptr, &ok.out), ISB_OK) << ok.text;
+  EXPECT_TRUE(json::parse(ok.text).as_object().contains("workspaces")) << ok.text;
+
+  // Every call through the door is audited, refused or not.
+  std::ifstream audit(config_.audit_log_path());
+  std::string log((std::istreambuf_iterator<char>(audit)), std::istreambuf_iterator<char>());
+  EXPECT_THAT(log, HasSubstr("list_workspaces"));
+  EXPECT_THAT(log, HasSubstr("unauthenticated"));
 }
 
 TEST_F(ServerTest, ExposedToolsAreAllTheRegistryOffers) {

@@ -7,6 +7,7 @@
 #include <isb/core/workspace_service.hpp>
 
 #include "doctor/path_checks.hpp"
+#include "json/json_fields.hpp"
 #include "workspaces/disk_image.hpp"
 
 #include <boost/dll/runtime_symbol_info.hpp>
@@ -33,11 +34,6 @@ std::string joined(const std::vector<std::string>& v, const char* sep = ", ") {
   std::string s;
   for (const auto& x : v) s += (s.empty() ? "" : sep) + x;
   return s;
-}
-
-std::string str_at(const json::object& o, const char* key) {
-  const json::value* v = o.if_contains(key);
-  return v && v->is_string() ? std::string(v->as_string()) : std::string();
 }
 
 json::value plugin_settings(const Config& config, const std::string& id) {
@@ -84,16 +80,16 @@ BackendView look_at(const PluginHost& host, const Config& config, const std::str
   const json::value* a = b.probe.if_contains("available");
   b.available = a && a->is_bool() && a->as_bool();
   if (!b.available) {
-    b.error = str_at(b.probe, "error");
+    b.error = json_fields::string_or(b.probe, "error");
     if (b.error.empty()) b.error = "the backend reports it is not available on this host";
-    b.fix = str_at(b.probe, "fix");
+    b.fix = json_fields::string_or(b.probe, "fix");
   }
   // What the level needs that the backend does not enforce, with the fix
   // the backend knows for each.
   std::map<std::string, const json::object*> reported;
   if (auto* prot = b.probe.if_contains("protections"); prot && prot->is_array()) {
     for (const auto& p : prot->as_array()) {
-      if (p.is_object()) reported[str_at(p.as_object(), "name")] = &p.as_object();
+      if (p.is_object()) reported[json_fields::string_or(p.as_object(), "name")] = &p.as_object();
     }
   }
   for (const auto& need : required_protections(config.security.level)) {
@@ -101,7 +97,7 @@ BackendView look_at(const PluginHost& host, const Config& config, const std::str
     const json::value* on = it != reported.end() ? it->second->if_contains("enforced") : nullptr;
     if (on && on->is_bool() && on->as_bool()) continue;
     b.missing.push_back(need);
-    std::string fix = it != reported.end() ? str_at(*it->second, "fix") : "";
+    std::string fix = it != reported.end() ? json_fields::string_or(*it->second, "fix") : "";
     if (!fix.empty() &&
         std::find(b.missing_fixes.begin(), b.missing_fixes.end(), fix) == b.missing_fixes.end())
       b.missing_fixes.push_back(fix);
@@ -116,7 +112,7 @@ json::object backend_doc(const BackendView& b, const Config& config, bool is_def
     for (const auto& p : prot->as_array()) {
       if (!p.is_object()) continue;
       json::object e = p.as_object();
-      e["required"] = std::find(required.begin(), required.end(), str_at(e, "name")) != required.end();
+      e["required"] = std::find(required.begin(), required.end(), json_fields::string_or(e, "name")) != required.end();
       protections.push_back(std::move(e));
     }
   }
@@ -205,7 +201,7 @@ Report examine(const Config& config, const Options& options) {
   doc["directories"] = std::move(state);
   doc["disk"] = check_free_space(config.sandbox.base_dir, config.isolation.resource_limits.disk_mb, problems);
   json::object disk_limit = disk_limit_enforcement(config);
-  if (str_at(disk_limit, "enforced_by") == "watch" && config.sandbox.disk_images) {
+  if (json_fields::string_or(disk_limit, "enforced_by") == "watch" && config.sandbox.disk_images) {
     if (const auto& gap = workspaces::disk_image_gap()) disk_limit["fix"] = gap->fix;
   }
   doc["disk_limit"] = std::move(disk_limit);

@@ -4,6 +4,8 @@
 
 #include <boost/json/serialize.hpp>
 
+#include "json/json_fields.hpp"
+
 #include <algorithm>
 #include <sstream>
 #include <utility>
@@ -15,29 +17,14 @@ namespace isb::doctor {
 
 namespace {
 
+// A member as text for the report: strings as they are, other values as
+// JSON (unlike json_fields::string_or, which falls back for them).
 std::string s(const json::object& o, const char* key) {
   const json::value* v = o.if_contains(key);
   if (!v) return "";
   if (v->is_string()) return std::string(v->as_string());
   if (v->is_null()) return "";
   return json::serialize(*v);
-}
-
-bool b(const json::object& o, const char* key) {
-  const json::value* v = o.if_contains(key);
-  return v && v->is_bool() && v->as_bool();
-}
-
-const json::object& obj(const json::object& o, const char* key) {
-  static const json::object empty;
-  const json::value* v = o.if_contains(key);
-  return v && v->is_object() ? v->as_object() : empty;
-}
-
-const json::array& arr(const json::object& o, const char* key) {
-  static const json::array empty;
-  const json::value* v = o.if_contains(key);
-  return v && v->is_array() ? v->as_array() : empty;
 }
 
 std::string pad(std::string text, size_t width) {
@@ -51,7 +38,7 @@ void write_problems(std::ostream& out, const json::array& problems, const char* 
     const json::object& p = pv.as_object();
     out << indent << s(p, "severity") << ": " << s(p, "what") << "\n";
     const std::string fix = s(p, "fix");
-    const json::array& alternatives = arr(p, "alternatives");
+    const json::array& alternatives = json_fields::array_or_empty(p, "alternatives");
     if (!fix.empty()) out << indent << "  fix: " << fix << "\n";
     for (const auto& a : alternatives) {
       out << indent << (fix.empty() && &a == &alternatives.front() ? "  fix: " : "  or:  ")
@@ -61,13 +48,13 @@ void write_problems(std::ostream& out, const json::array& problems, const char* 
 }
 
 std::string verdict(const json::object& doc) {
-  const json::object& sec = obj(doc, "security");
-  const json::object& iso = obj(doc, "isolation");
+  const json::object& sec = json_fields::object_or_empty(doc, "security");
+  const json::object& iso = json_fields::object_or_empty(doc, "isolation");
   const std::string level = s(sec, "level");
   const std::string def = s(iso, "default");
-  const size_t n = arr(doc, "problems").size();
+  const size_t n = json_fields::array_or_empty(doc, "problems").size();
   std::string text;
-  if (b(sec, "met")) {
+  if (json_fields::bool_or(sec, "met")) {
     text = "everything security.level " + level + " needs is enforced by the " + def + " backend";
   } else if (def.empty()) {
     text = "no isolation backend can serve workspaces here";
@@ -83,55 +70,55 @@ std::string verdict(const json::object& doc) {
 std::string render_summary(const Report& report) {
   std::ostringstream out;
   out << "doctor: " << verdict(report.doc) << " (all of it: " << s(report.doc, "binary") << " doctor)\n";
-  write_problems(out, arr(report.doc, "problems"), "  ");
+  write_problems(out, json_fields::array_or_empty(report.doc, "problems"), "  ");
   return out.str();
 }
 
 std::string render_text(const Report& report) {
   const json::object& doc = report.doc;
   std::ostringstream out;
-  const json::object& who = obj(doc, "running_as");
+  const json::object& who = json_fields::object_or_empty(doc, "running_as");
   out << "Intelligent Sandbox " << s(doc, "version") << " doctor: " << s(doc, "binary") << ", running as "
-      << s(who, "user") << " (uid " << s(who, "uid") << (b(who, "root") ? ", root" : ", not root") << ")\n\n";
+      << s(who, "user") << " (uid " << s(who, "uid") << (json_fields::bool_or(who, "root") ? ", root" : ", not root") << ")\n\n";
 
   out << "Configuration\n";
-  const json::object& cfg = obj(doc, "config");
+  const json::object& cfg = json_fields::object_or_empty(doc, "config");
   out << "  config:  " << s(cfg, "source");
-  if (const json::object& f = obj(cfg, "file"); !f.empty())
+  if (const json::object& f = json_fields::object_or_empty(cfg, "file"); !f.empty())
     out << " (owner " << s(f, "owner") << ", mode " << s(f, "mode") << ")";
   out << "\n";
-  for (const auto& d : arr(doc, "plugin_directories")) {
+  for (const auto& d : json_fields::array_or_empty(doc, "plugin_directories")) {
     const json::object& o = d.as_object();
     out << "  plugins: " << s(o, "path") << " (owner " << s(o, "owner") << ", mode " << s(o, "mode") << ")\n";
   }
 
-  const json::object& sec = obj(doc, "security");
+  const json::object& sec = json_fields::object_or_empty(doc, "security");
   std::string needs;
-  for (const auto& r : arr(sec, "required_protections"))
+  for (const auto& r : json_fields::array_or_empty(sec, "required_protections"))
     needs += (needs.empty() ? "" : ", ") + std::string(r.as_string());
   out << "\nIsolation: security.level " << s(sec, "level")
-      << (b(sec, "allow_degraded") ? " (allow_degraded)" : "") << " needs " << needs << "\n";
-  const json::object& iso = obj(doc, "isolation");
+      << (json_fields::bool_or(sec, "allow_degraded") ? " (allow_degraded)" : "") << " needs " << needs << "\n";
+  const json::object& iso = json_fields::object_or_empty(doc, "isolation");
   if (!s(iso, "note").empty()) out << "  note: " << s(iso, "note") << "\n";
-  for (const auto& bv : arr(iso, "backends")) {
+  for (const auto& bv : json_fields::array_or_empty(iso, "backends")) {
     const json::object& be = bv.as_object();
-    out << "  " << s(be, "id") << (b(be, "default") ? " (default for new workspaces)" : "") << ": ";
-    if (!b(be, "available")) {
+    out << "  " << s(be, "id") << (json_fields::bool_or(be, "default") ? " (default for new workspaces)" : "") << ": ";
+    if (!json_fields::bool_or(be, "available")) {
       out << "NOT AVAILABLE: " << s(be, "error") << "\n";
       if (!s(be, "fix").empty()) out << "      fix: " << s(be, "fix") << "\n";
       continue;
     }
-    const size_t missing = arr(be, "missing_for_level").size();
+    const size_t missing = json_fields::array_or_empty(be, "missing_for_level").size();
     out << (missing == 0 ? "meets the level"
                          : "misses " + std::to_string(missing) + " of what the level needs")
         << "\n";
     // Enforced ones one per line; the others grouped by reason and fix,
     // which one cause (such as not being root) often shares.
     std::vector<std::pair<std::pair<std::string, std::string>, std::vector<std::string>>> missing_groups;
-    for (const auto& pv : arr(be, "protections")) {
+    for (const auto& pv : json_fields::array_or_empty(be, "protections")) {
       const json::object& p = pv.as_object();
-      const std::string name = s(p, "name") + (b(p, "required") ? " (required)" : "");
-      if (b(p, "enforced")) {
+      const std::string name = s(p, "name") + (json_fields::bool_or(p, "required") ? " (required)" : "");
+      if (json_fields::bool_or(p, "enforced")) {
         out << "    yes " << pad(name, 34) << s(p, "detail") << "\n";
         continue;
       }
@@ -153,31 +140,31 @@ std::string render_text(const Report& report) {
   }
 
   out << "\nDocker engine\n";
-  if (const json::object& d = obj(doc, "docker"); d.empty()) {
+  if (const json::object& d = json_fields::object_or_empty(doc, "docker"); d.empty()) {
     out << "  no docker plugin is loaded\n";
-  } else if (!b(d, "available")) {
+  } else if (!json_fields::bool_or(d, "available")) {
     out << "  not usable: " << s(d, "error") << "\n";
     if (!s(d, "fix").empty()) out << "  fix: " << s(d, "fix") << "\n";
   } else {
-    const json::object& e = obj(d, "engine");
+    const json::object& e = json_fields::object_or_empty(d, "engine");
     out << "  Docker " << s(e, "version") << " at " << s(e, "host") << ": engine API "
         << s(e, "engine_api_version") << ", used at API " << s(e, "api_version") << "\n";
   }
 
   out << "\nDirectories\n";
-  for (const auto& dv : arr(doc, "directories")) {
+  for (const auto& dv : json_fields::array_or_empty(doc, "directories")) {
     const json::object& d = dv.as_object();
     out << "  " << s(d, "role") << ": " << s(d, "path") << "\n      ";
-    if (b(d, "exists")) {
-      out << "owner " << s(d, "owner") << ", mode " << s(d, "mode") << (b(d, "writable") ? ", writable" : ", NOT writable");
+    if (json_fields::bool_or(d, "exists")) {
+      out << "owner " << s(d, "owner") << ", mode " << s(d, "mode") << (json_fields::bool_or(d, "writable") ? ", writable" : ", NOT writable");
     } else {
-      out << (b(d, "writable") ? "not there yet: " + s(d, "note") : "missing, and cannot be created");
+      out << (json_fields::bool_or(d, "writable") ? "not there yet: " + s(d, "note") : "missing, and cannot be created");
     }
     out << "\n";
   }
 
-  const json::object& disk = obj(doc, "disk");
-  const json::object& held = obj(doc, "disk_limit");
+  const json::object& disk = json_fields::object_or_empty(doc, "disk");
+  const json::object& held = json_fields::object_or_empty(doc, "disk_limit");
   out << "\nDisk\n  " << s(disk, "free_mb") << " MB free of " << s(disk, "total_mb") << " MB at "
       << s(disk, "measured_at") << "; one workspace may use disk_mb " << s(disk, "workspace_disk_mb")
       << " MB\n"
@@ -186,7 +173,7 @@ std::string render_text(const Report& report) {
     out << "  for a disk image that holds it at all times: " << s(held, "fix") << "\n";
 
   out << "\n" << (report.ok ? "OK: " : "NOT OK: ") << verdict(doc) << "\n";
-  write_problems(out, arr(doc, "problems"), "  ");
+  write_problems(out, json_fields::array_or_empty(doc, "problems"), "  ");
   return out.str();
 }
 

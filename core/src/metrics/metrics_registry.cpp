@@ -2,6 +2,8 @@
 // host paths only: /proc/self/statm, the server's own memory figures.
 #include "metrics/metrics_registry.hpp"
 
+#include "time/utc_time.hpp"
+
 #include <unistd.h>
 
 #include <algorithm>
@@ -100,12 +102,7 @@ boost::json::object MetricsRegistry::to_json() const {
   }
   boost::json::object g;
   for (const auto& [name, v] : gauges()) g[name] = v;
-  char since[32];
-  std::time_t t = std::chrono::system_clock::to_time_t(since_);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  std::strftime(since, sizeof since, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return boost::json::object{{"since", since}, {"operations", std::move(ops)}, {"gauges", std::move(g)}};
+  return boost::json::object{{"since", iso8601_utc(since_)}, {"operations", std::move(ops)}, {"gauges", std::move(g)}};
 }
 
 std::string MetricsRegistry::summary_line() const {

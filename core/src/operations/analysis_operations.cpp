@@ -42,7 +42,7 @@ Status register_analysis_operations(OperationRegistry& r, const Services& s) {
             return make_error(ErrorCode::kInvalidArgument, "include_dependencies must be true or false");
           options.include_dependencies = d->as_bool();
         }
-        return to_value(analysis->analyze(arg_string(args, "workspace_id"), options));
+        return to_value(analysis->analyze(json_fields::string_or(args, "workspace_id"), options));
       },
   });
 }

@@ -24,7 +24,7 @@ int64_t wait_ms_of(const boost::json::object& args, const char* key, const Execu
   if (v && v->is_bool()) {
     seconds = v->as_bool() ? seconds : 0;
   } else if (v) {
-    seconds = std::clamp<int64_t>(arg_int(args, key, seconds), 0, ex.max_wait_s());
+    seconds = std::clamp<int64_t>(json_fields::int_or(args, key, seconds), 0, ex.max_wait_s());
   }
   return seconds * 1000;
 }
@@ -79,7 +79,7 @@ Status register_execution_operations(OperationRegistry& r, const Services& s) {
           .handler =
               [ex](const boost::json::object& args, CallContext& ctx) -> Result<boost::json::value> {
                 return with_log_links(
-                    ex->execute_plan(arg_string(args, "plan_id"), wait_ms_of(args, "wait", *ex), ctx));
+                    ex->execute_plan(json_fields::string_or(args, "plan_id"), wait_ms_of(args, "wait", *ex), ctx));
               },
           .starts_execution = true,
           .companions = {"wait_execution", "cancel_execution"},
@@ -107,8 +107,8 @@ Status register_execution_operations(OperationRegistry& r, const Services& s) {
           .annotations = {.read_only = false, .destructive = true, .idempotent = false, .open_world = false},
           .handler =
               [ex](const boost::json::object& args, CallContext& ctx) -> Result<boost::json::value> {
-                return with_log_links(ex->exec_command(arg_string(args, "workspace_id"), arg_string(args, "command"),
-                                                       arg_int(args, "timeout_s", 0), wait_ms_of(args, "wait", *ex),
+                return with_log_links(ex->exec_command(json_fields::string_or(args, "workspace_id"), json_fields::string_or(args, "command"),
+                                                       json_fields::int_or(args, "timeout_s", 0), wait_ms_of(args, "wait", *ex),
                                                        ctx));
               },
           .starts_execution = true,
@@ -137,7 +137,7 @@ Status register_execution_operations(OperationRegistry& r, const Services& s) {
           .handler =
               [ex](const boost::json::object& args, CallContext& ctx) -> Result<boost::json::value> {
                 const boost::json::value* since = args.if_contains("since");
-                return with_log_links(ex->wait(arg_string(args, "execution_id"), wait_ms_of(args, "timeout_s", *ex),
+                return with_log_links(ex->wait(json_fields::string_or(args, "execution_id"), wait_ms_of(args, "timeout_s", *ex),
                                                since && since->is_object() ? since->as_object() : boost::json::object{},
                                                ctx));
               },
@@ -157,7 +157,7 @@ Status register_execution_operations(OperationRegistry& r, const Services& s) {
             "properties":{"execution_id":{"type":"string"},"status":{"type":"string","enum":["cancelling"]}}})",
           .annotations = {.read_only = false, .destructive = false, .idempotent = true, .open_world = false},
           .handler = [ex](const boost::json::object& args, CallContext&) -> Result<boost::json::value> {
-            return to_value(ex->cancel(arg_string(args, "execution_id")));
+            return to_value(ex->cancel(json_fields::string_or(args, "execution_id")));
           },
       });
       !st) {
@@ -183,9 +183,9 @@ Status register_execution_operations(OperationRegistry& r, const Services& s) {
               "data":{"type":"string"},)" + kResourceLinksProperty + R"(}})",
           .annotations = {.read_only = true, .destructive = false, .idempotent = true, .open_world = false},
           .handler = [ex](const boost::json::object& args, CallContext&) -> Result<boost::json::value> {
-            return with_log_links(ex->log(arg_string(args, "execution_id"), arg_string(args, "step_id"),
-                                    arg_string(args, "stream"), arg_int(args, "offset", 0),
-                                    arg_int(args, "limit", 65536)));
+            return with_log_links(ex->log(json_fields::string_or(args, "execution_id"), json_fields::string_or(args, "step_id"),
+                                    json_fields::string_or(args, "stream"), json_fields::int_or(args, "offset", 0),
+                                    json_fields::int_or(args, "limit", 65536)));
           },
       });
       !st) {
@@ -222,12 +222,12 @@ Status register_execution_operations(OperationRegistry& r, const Services& s) {
       .annotations = {.read_only = true, .destructive = false, .idempotent = true, .open_world = false},
       .handler = [ex](const boost::json::object& args, CallContext&) -> Result<boost::json::value> {
         ExecutionService::HistoryQuery q;
-        q.workspace_id = arg_string(args, "workspace_id");
-        q.plan_id = arg_string(args, "plan_id");
-        q.status = arg_string(args, "status");
-        q.since = arg_string(args, "since");
-        q.cursor = arg_string(args, "cursor");
-        q.limit = arg_int(args, "limit", 50);
+        q.workspace_id = json_fields::string_or(args, "workspace_id");
+        q.plan_id = json_fields::string_or(args, "plan_id");
+        q.status = json_fields::string_or(args, "status");
+        q.since = json_fields::string_or(args, "since");
+        q.cursor = json_fields::string_or(args, "cursor");
+        q.limit = json_fields::int_or(args, "limit", 50);
         return to_value(ex->history(q));
       },
   });

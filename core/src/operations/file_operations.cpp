@@ -5,12 +5,13 @@
 #include <isb/core/file_tools.hpp>
 #include <isb/core/workspace_changes.hpp>
 
+#include "ids/random_id.hpp"
 #include "operations/operations.hpp"
 #include "operations/schemas.hpp"
+#include "time/utc_time.hpp"
 
 #include <chrono>
 #include <ctime>
-#include <random>
 
 namespace isb::operations {
 
@@ -22,13 +23,8 @@ const std::string kPath =
     R"({"type":"string","maxLength":4096,"description":"Path relative to the workspace root, e.g. src/main.c; '..', absolute paths and symlinks leading outside are refused"})";
 
 std::string export_name(const std::string& id, const std::string& format) {
-  char stamp[32];
-  std::time_t t = std::time(nullptr);
-  struct tm tm;
-  gmtime_r(&t, &tm);
-  std::strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
-  static thread_local std::mt19937 rng{std::random_device{}()};
-  return id + "-" + stamp + "-" + std::to_string(rng() % 100000) + "." + format;
+  return id + "-" + iso8601_utc(std::time(nullptr), Iso8601::kBasic) + "-" +
+         std::to_string(ids::random_below(100000)) + "." + format;
 }
 
 using Handler = std::function<Result<json::value>(WorkspaceService&, const WorkspaceRecord&, const json::object&)>;
@@ -36,7 +32,7 @@ using Handler = std::function<Result<json::value>(WorkspaceService&, const Works
 // Resolves and touches the workspace, then runs fn on it.
 OperationHandler on_workspace(WorkspaceService* ws, Handler fn) {
   return [ws, fn = std::move(fn)](const json::object& args, CallContext&) -> Result<json::value> {
-    auto w = ws->use(arg_string(args, "workspace_id"));
+    auto w = ws->use(json_fields::string_or(args, "workspace_id"));
     if (!w) return w.error();
     return fn(*ws, *w, args);
   };
@@ -65,8 +61,8 @@ Status register_file_operations(OperationRegistry& r, const Services& s) {
       .annotations = kRead,
       .handler = on_workspace(ws, [](WorkspaceService&, const WorkspaceRecord& w, const json::object& a) {
         return to_value(file_tools::list_files(
-            w.path, {.path = arg_string(a, "path"), .recursive = arg_bool(a, "recursive", false),
-                     .glob = arg_string(a, "glob")}));
+            w.path, {.path = json_fields::string_or(a, "path"), .recursive = json_fields::bool_or(a, "recursive", false),
+                     .glob = json_fields::string_or(a, "glob")}));
       }),
   });
   specs.push_back({
@@ -81,7 +77,7 @@ Status register_file_operations(OperationRegistry& r, const Services& s) {
       .annotations = kRead,
       .handler = on_workspace(ws, [](WorkspaceService&, const WorkspaceRecord& w, const json::object& a) {
         return to_value(file_tools::read_file(
-            w.path, {.path = arg_string(a, "path"), .offset = arg_int(a, "offset", 0), .limit = arg_int(a, "limit", -1)}));
+            w.path, {.path = json_fields::string_or(a, "path"), .offset = json_fields::int_or(a, "offset", 0), .limit = json_fields::int_or(a, "limit", -1)}));
       }),
   });
   specs.push_back({
@@ -100,10 +96,10 @@ Status register_file_operations(OperationRegistry& r, const Services& s) {
                                       -> Result<json::value> {
         auto quota = svc.disk_quota_remaining(w);
         if (!quota) return quota.error();
-        return to_value(file_tools::write_file(w.path, {.path = arg_string(a, "path"),
-                                                        .content = arg_string(a, "content"),
-                                                        .encoding = arg_string(a, "encoding", "utf-8"),
-                                                        .mode = arg_string(a, "mode", "overwrite"),
+        return to_value(file_tools::write_file(w.path, {.path = json_fields::string_or(a, "path"),
+                                                        .content = json_fields::string_or(a, "content"),
+                                                        .encoding = json_fields::string_or(a, "encoding", "utf-8"),
+                                                        .mode = json_fields::string_or(a, "mode", "overwrite"),
                                                         .quota_remaining = *quota}));
       }),
   });
@@ -116,7 +112,7 @@ Status register_file_operations(OperationRegistry& r, const Services& s) {
       .output_schema = R"({"type":"object","required":["path","deleted","entries_removed"]})",
       .annotations = kWrite,
       .handler = on_workspace(ws, [](WorkspaceService&, const WorkspaceRecord& w, const json::object& a) {
-        return to_value(file_tools::delete_file(w.path, arg_string(a, "path"), arg_bool(a, "recursive", false)));
+        return to_value(file_tools::delete_file(w.path, json_fields::string_or(a, "path"), json_fields::bool_or(a, "recursive", false)));
       }),
   });
   specs.push_back({
@@ -132,11 +128,11 @@ Status register_file_operations(OperationRegistry& r, const Services& s) {
       .output_schema = R"({"type":"object","required":["matches","count","files_scanned","truncated"]})",
       .annotations = kRead,
       .handler = on_workspace(ws, [](WorkspaceService&, const WorkspaceRecord& w, const json::object& a) {
-        return to_value(file_tools::search_files(w.path, {.pattern = arg_string(a, "pattern"),
-                                                          .glob = arg_string(a, "glob"),
-                                                          .path = arg_string(a, "path"),
-                                                          .max_results = arg_int(a, "max_results", 100),
-                                                          .case_insensitive = arg_bool(a, "case_insensitive", false)}));
+        return to_value(file_tools::search_files(w.path, {.pattern = json_fields::string_or(a, "pattern"),
+                                                          .glob = json_fields::string_or(a, "glob"),
+                                                          .path = json_fields::string_or(a, "path"),
+                                                          .max_results = json_fields::int_or(a, "max_results", 100),
+                                                          .case_insensitive = json_fields::bool_or(a, "case_insensitive", false)}));
       }),
   });
   specs.push_back({
@@ -172,8 +168,8 @@ Status register_file_operations(OperationRegistry& r, const Services& s) {
                                       -> Result<json::value> {
         auto src = svc.change_sources(w);
         if (!src) return src.error();
-        const std::string format = arg_string(a, "format", "tar.gz");
-        return to_value(export_archive(*src, format, arg_bool(a, "changes_only", false),
+        const std::string format = json_fields::string_or(a, "format", "tar.gz");
+        return to_value(export_archive(*src, format, json_fields::bool_or(a, "changes_only", false),
                                        svc.exports_dir() + "/" + export_name(w.id, format)));
       }),
   });
@@ -198,7 +194,7 @@ Status register_file_operations(OperationRegistry& r, const Services& s) {
         if (auto* inc = a.if_contains("include"); inc && inc->is_array()) {
           for (const auto& v : inc->as_array()) include.emplace_back(v.as_string());
         }
-        return to_value(svc.apply_changes(w, arg_string(a, "target_path"), include));
+        return to_value(svc.apply_changes(w, json_fields::string_or(a, "target_path"), include));
       }),
   });
   for (auto& spec : specs) {

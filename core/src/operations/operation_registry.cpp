@@ -7,16 +7,6 @@
 
 namespace isb {
 
-void CallContext::progress(double progress, double total, const std::string& message) const {
-  boost::json::object e{{"type", "progress"}, {"progress", progress}, {"message", message}};
-  if (total > 0) e["total"] = total;
-  emit(e);
-}
-
-void CallContext::output(int32_t stream, std::string_view data) const {
-  emit(boost::json::object{{"type", "output"}, {"stream", stream == 2 ? "stderr" : "stdout"}, {"data", data}});
-}
-
 Status OperationRegistry::add(OperationSpec spec) {
   if (index_.count(spec.name)) {
     return make_error(ErrorCode::kInternal, "operation '" + spec.name + "' is registered twice");

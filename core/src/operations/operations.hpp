@@ -10,6 +10,10 @@
 
 #include <boost/json/object.hpp>
 
+// Handlers read their arguments with json_fields (validated against the input
+// schema already, so types are right when present).
+#include "json/json_fields.hpp"
+
 #include <functional>
 
 namespace isb::operations {
@@ -41,12 +45,6 @@ void add_log_resource_links(boost::json::object& result);
 
 //! All of the above, in the order tools are listed.
 Status register_all(OperationRegistry& r, const Services& s);
-
-//! Argument accessors for handlers (arguments were validated against the
-//! input schema already, so types are right when present).
-std::string arg_string(const boost::json::object& args, const char* key, const std::string& fallback = "");
-int64_t arg_int(const boost::json::object& args, const char* key, int64_t fallback);
-bool arg_bool(const boost::json::object& args, const char* key, bool fallback);
 
 //! Wraps a Result<object> into Result<value> for handlers.
 inline Result<boost::json::value> to_value(Result<boost::json::object> r) {

@@ -43,8 +43,8 @@ Status register_plan_operations(OperationRegistry& r, const Services& s) {
       .output_schema = schemas::kPlan,
       .annotations = {.read_only = false, .destructive = false, .idempotent = false, .open_world = false},
       .handler = [plans](const boost::json::object& args, CallContext&) -> Result<boost::json::value> {
-        return to_value(plans->create(arg_string(args, "workspace_id"), arg_string(args, "task_description"),
-                                      arg_bool(args, "auto_approve", false), arg_steps(args)));
+        return to_value(plans->create(json_fields::string_or(args, "workspace_id"), json_fields::string_or(args, "task_description"),
+                                      json_fields::bool_or(args, "auto_approve", false), arg_steps(args)));
       },
   });
   specs.push_back({
@@ -55,7 +55,7 @@ Status register_plan_operations(OperationRegistry& r, const Services& s) {
       .output_schema = schemas::kPlan,
       .annotations = {.read_only = true, .destructive = false, .idempotent = true, .open_world = false},
       .handler = [plans](const boost::json::object& args, CallContext&) -> Result<boost::json::value> {
-        auto p = plans->get(arg_string(args, "plan_id"));
+        auto p = plans->get(json_fields::string_or(args, "plan_id"));
         if (!p) return p.error();
         return boost::json::value(plans->describe(*p));
       },
@@ -72,7 +72,7 @@ Status register_plan_operations(OperationRegistry& r, const Services& s) {
           "plans":{"type":"array","items":)" + schemas::kPlan + R"(}}})",
       .annotations = {.read_only = true, .destructive = false, .idempotent = true, .open_world = false},
       .handler = [plans](const boost::json::object& args, CallContext&) -> Result<boost::json::value> {
-        return to_value(plans->list(arg_string(args, "workspace_id"), arg_int(args, "limit", 50)));
+        return to_value(plans->list(json_fields::string_or(args, "workspace_id"), json_fields::int_or(args, "limit", 50)));
       },
   });
   specs.push_back({
@@ -83,7 +83,7 @@ Status register_plan_operations(OperationRegistry& r, const Services& s) {
       .output_schema = schemas::kPlan,
       .annotations = {.read_only = false, .destructive = false, .idempotent = true, .open_world = false},
       .handler = [plans](const boost::json::object& args, CallContext&) -> Result<boost::json::value> {
-        return to_value(plans->approve(arg_string(args, "plan_id")));
+        return to_value(plans->approve(json_fields::string_or(args, "plan_id")));
       },
   });
   specs.push_back({
@@ -96,7 +96,7 @@ Status register_plan_operations(OperationRegistry& r, const Services& s) {
       .output_schema = schemas::kPlan,
       .annotations = {.read_only = false, .destructive = false, .idempotent = false, .open_world = false},
       .handler = [plans](const boost::json::object& args, CallContext&) -> Result<boost::json::value> {
-        return to_value(plans->reject(arg_string(args, "plan_id"), arg_string(args, "reason")));
+        return to_value(plans->reject(json_fields::string_or(args, "plan_id"), json_fields::string_or(args, "reason")));
       },
   });
   specs.push_back({
@@ -110,7 +110,7 @@ Status register_plan_operations(OperationRegistry& r, const Services& s) {
       .output_schema = schemas::kPlan,
       .annotations = {.read_only = false, .destructive = false, .idempotent = true, .open_world = false},
       .handler = [plans](const boost::json::object& args, CallContext&) -> Result<boost::json::value> {
-        return to_value(plans->update(arg_string(args, "plan_id"), *arg_steps(args)));
+        return to_value(plans->update(json_fields::string_or(args, "plan_id"), *arg_steps(args)));
       },
   });
   for (auto& spec : specs) {

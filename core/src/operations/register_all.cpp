@@ -11,23 +11,4 @@ Status register_all(OperationRegistry& r, const Services& s) {
   return ok_status();
 }
 
-std::string arg_string(const boost::json::object& args, const char* key, const std::string& fallback) {
-  auto* v = args.if_contains(key);
-  return v && v->is_string() ? std::string(v->as_string()) : fallback;
-}
-
-int64_t arg_int(const boost::json::object& args, const char* key, int64_t fallback) {
-  auto* v = args.if_contains(key);
-  if (!v) return fallback;
-  if (v->is_int64()) return v->as_int64();
-  if (v->is_uint64()) return static_cast<int64_t>(v->as_uint64());
-  if (v->is_double()) return static_cast<int64_t>(v->as_double());
-  return fallback;
-}
-
-bool arg_bool(const boost::json::object& args, const char* key, bool fallback) {
-  auto* v = args.if_contains(key);
-  return v && v->is_bool() ? v->as_bool() : fallback;
-}
-
 }  // namespace isb::operations

@@ -229,9 +229,9 @@ Result<json::value> list_resources(const Services& s, const json::object& args) 
   static const json::value templates = json::parse(kTemplates);
   json::object result{
       {"resources", json::array{}}, {"next_cursor", nullptr}, {"resource_templates", templates}};
-  if (arg_bool(args, "templates_only", false)) return json::value(std::move(result));
+  if (json_fields::bool_or(args, "templates_only", false)) return json::value(std::move(result));
   size_t offset = 0;
-  std::string cursor = arg_string(args, "cursor");
+  std::string cursor = json_fields::string_or(args, "cursor");
   if (!cursor.empty()) {
     std::string_view digits = std::string_view(cursor).substr(std::min(cursor.size(), kCursorPrefix.size()));
     bool ok = cursor.rfind(kCursorPrefix, 0) == 0 && !digits.empty() && digits.size() <= 9 &&
@@ -245,7 +245,7 @@ Result<json::value> list_resources(const Services& s, const json::object& args) 
   }
   auto all = all_resources(s);
   if (!all) return all.error();
-  const size_t limit = static_cast<size_t>(arg_int(args, "limit", 100));
+  const size_t limit = static_cast<size_t>(json_fields::int_or(args, "limit", 100));
   json::array page;
   size_t end = std::min(all->size(), offset + limit);
   for (size_t i = offset; i < end; ++i) page.push_back(std::move((*all)[i]));
@@ -361,7 +361,7 @@ Status register_resource_operations(OperationRegistry& r, const Services& s) {
           "uri":{"type":"string"},"mimeType":{"type":"string"},"text":{"type":"string"},"blob":{"type":"string"}}}}}})",
       .annotations = kRead,
       .handler = [s](const json::object& args,
-                     CallContext&) { return read_resource(s, arg_string(args, "uri")); },
+                     CallContext&) { return read_resource(s, json_fields::string_or(args, "uri")); },
   });
 }
 

@@ -35,20 +35,20 @@ Status register_workspace_operations(OperationRegistry& r, const Services& s) {
           .annotations = {.read_only = false, .destructive = false, .idempotent = false, .open_world = false},
           .handler =
               [ws](const boost::json::object& args, CallContext& ctx) -> Result<boost::json::value> {
-                WorkspaceService::CreateRequest req{arg_string(args, "source_path"), arg_string(args, "workspace_id"),
+                WorkspaceService::CreateRequest req{json_fields::string_or(args, "source_path"), json_fields::string_or(args, "workspace_id"),
                                                     {}, "", false};
                 req.client_roots = ctx.request().client_roots;
                 if (auto* iso = args.if_contains("isolation"); iso && iso->is_object()) {
                   const auto& o = iso->as_object();
-                  req.isolation.backend = arg_string(o, "backend");
-                  if (req.isolation.backend.empty() && arg_bool(o, "use_docker", false)) req.isolation.backend = "docker";
-                  req.isolation.image = arg_string(o, "image");
+                  req.isolation.backend = json_fields::string_or(o, "backend");
+                  if (req.isolation.backend.empty() && json_fields::bool_or(o, "use_docker", false)) req.isolation.backend = "docker";
+                  req.isolation.image = json_fields::string_or(o, "image");
                   if (auto* l = o.if_contains("resource_limits"); l && l->is_object()) {
                     req.isolation.resource_limits = l->as_object();
                   }
                 }
-                req.mode = arg_string(args, "mode");
-                req.snapshot = arg_bool(args, "snapshot", false);
+                req.mode = json_fields::string_or(args, "mode");
+                req.snapshot = json_fields::bool_or(args, "snapshot", false);
                 return to_value(ws->create(req));
               },
       });
@@ -83,7 +83,7 @@ Status register_workspace_operations(OperationRegistry& r, const Services& s) {
           "path_removed":{"type":"boolean"},"warnings":{"type":"array","items":{"type":"string"}}}})",
       .annotations = {.read_only = false, .destructive = true, .idempotent = false, .open_world = false},
       .handler = [ws](const boost::json::object& args, CallContext&) -> Result<boost::json::value> {
-        return to_value(ws->destroy(arg_string(args, "workspace_id")));
+        return to_value(ws->destroy(json_fields::string_or(args, "workspace_id")));
       },
   });
 }

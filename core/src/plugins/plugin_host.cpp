@@ -1,8 +1,8 @@
 // plugin_host.cpp: plugin discovery and loading on Boost.DLL, ABI checks, and
 // the host API handed to each plugin instance.
 // host paths only: plugin directories the operator configures; nothing here names a path inside a workspace.
+#include <isb/core/host_api.hpp>
 #include <isb/core/plugin_host.hpp>
-#include <isb/core/security.hpp>
 
 #include <boost/dll/runtime_symbol_info.hpp>
 #include <boost/dll/shared_library.hpp>
@@ -21,6 +21,7 @@
 #include <regex>
 
 #include "config/path_trust.hpp"
+#include "plugins/host_context.hpp"
 
 #ifndef ISB_VERSION
 #define ISB_VERSION "0.0.0"
@@ -45,12 +46,6 @@ class LoadedLibrary {
 
  private:
   boost::dll::shared_library lib_;
-};
-
-//! What isb_host_api.host_ctx points at for one instance.
-struct HostContext {
-  std::string plugin_id;
-  const OperationRegistry* registry = nullptr;
 };
 
 const char* plugin_kind_name(int32_t kind) {
@@ -123,21 +118,8 @@ ErrorCode code_from_status(isb_status s) {
   }
 }
 
-isb_status status_from_code(ErrorCode c) {
-  switch (c) {
-    case ErrorCode::kInvalidArgument:
-    case ErrorCode::kAlreadyExists: return ISB_INVALID_ARGUMENT;
-    case ErrorCode::kNotFound: return ISB_NOT_FOUND;
-    case ErrorCode::kInvalidConfig: return ISB_INVALID_CONFIG;
-    case ErrorCode::kTimeout: return ISB_TIMEOUT;
-    case ErrorCode::kCancelled: return ISB_CANCELLED;
-    case ErrorCode::kUnavailable:
-    case ErrorCode::kResourceExhausted: return ISB_UNAVAILABLE;
-    default: return ISB_ERROR;
-  }
-}
-
-// ---- host API trampolines (C calling convention, never throw) ----
+// ---- the host API every plugin gets (C calling convention, never throws); a
+// transport's call_operation and admit are the front door's (host_api/).
 
 void host_log(void* ctx, int32_t level, const char* message) {
   try {
@@ -153,163 +135,6 @@ void host_log(void* ctx, int32_t level, const char* message) {
     }
   } catch (...) {
     // Logging must never take the plugin down.
-  }
-}
-
-void set_out(const isb_json_out* out, const std::string& doc) {
-  if (out && out->set) out->set(out->user, doc.data(), doc.size());
-}
-
-// The peer address a 1.2 transport reports; "" from older ones.
-std::string client_address(const isb_request_ctx* request) {
-  if (!request || !ISB_HAS_FIELD(request, isb_request_ctx, client_address) || !request->client_address)
-    return "";
-  return request->client_address;
-}
-
-isb_status host_call_operation(void* ctx, const char* operation, const char* args_json,
-                               const isb_request_ctx* request, const isb_event_sink* events,
-                               const isb_json_out* result) {
-  auto fail = [&](isb_status s, ErrorCode code, const std::string& message) {
-    try {
-      set_out(result, boost::json::serialize(boost::json::object{
-                          {"error", {{"code", error_code_name(code)}, {"message", message}}}}));
-    } catch (...) {
-    }
-    return s;
-  };
-  try {
-    auto* hc = static_cast<HostContext*>(ctx);
-    if (!hc || !hc->registry) return fail(ISB_NOT_SUPPORTED, ErrorCode::kUnavailable, "no operations available");
-    if (!operation) return fail(ISB_INVALID_ARGUMENT, ErrorCode::kInvalidArgument, "operation name is NULL");
-    boost::json::value args;
-    if (args_json && *args_json) {
-      boost::system::error_code ec;
-      args = boost::json::parse(args_json, ec);
-      if (ec) {
-        return fail(ISB_INVALID_ARGUMENT, ErrorCode::kInvalidArgument,
-                    std::string("arguments are not valid JSON: ") + ec.message());
-      }
-    }
-    RequestInfo info;
-    auto str = [](const char* s) { return s ? std::string(s) : std::string(); };
-    if (request) {
-      info.transport = str(request->transport);
-      if (ISB_HAS_FIELD(request, isb_request_ctx, principal)) info.principal = str(request->principal);
-      if (ISB_HAS_FIELD(request, isb_request_ctx, client_id)) info.client_id = str(request->client_id);
-      if (ISB_HAS_FIELD(request, isb_request_ctx, request_id)) info.request_id = str(request->request_id);
-      if (ISB_HAS_FIELD(request, isb_request_ctx, credential)) info.credential = str(request->credential);
-      // Transports older than 1.3 know no roots: the configured ones apply.
-      if (ISB_HAS_FIELD(request, isb_request_ctx, client_roots_json) && request->client_roots_json) {
-        info.client_roots = parse_client_roots(request->client_roots_json);
-      }
-    }
-    if (info.transport.empty()) info.transport = hc->plugin_id;
-    // The front door, the same for every transport: key, rate limit, audit.
-    std::shared_ptr<SecurityGate> gate = SecurityGate::installed();
-    Caller caller{info.transport, info.principal, info.client_id, info.credential, client_address(request)};
-    auto started = std::chrono::steady_clock::now();
-    std::string principal = info.principal;
-    if (gate) {
-      bool admitted = request && ISB_HAS_FIELD(request, isb_request_ctx, admitted) && request->admitted;
-      Admission a = gate->admit(caller, operation, !admitted);
-      if (!a.allowed) {
-        return fail(a.code == "rate_limited" ? ISB_UNAVAILABLE : ISB_INVALID_ARGUMENT,
-                    a.code == "rate_limited" ? ErrorCode::kResourceExhausted : ErrorCode::kPermissionDenied,
-                    a.message);
-      }
-      principal = a.principal;
-      info.principal = principal;
-    }
-    auto audited = [&](isb_status s, const std::string& outcome) {
-      if (gate) gate->audit(caller, principal, operation, args_json ? args_json : "", outcome,
-                            std::chrono::steady_clock::now() - started);
-      return s;
-    };
-    CallContext::EventFn on_event;
-    CallContext::CancelledFn cancelled;
-    if (events && ISB_HAS_FIELD(events, isb_event_sink, on_event) && events->on_event) {
-      on_event = [events](const boost::json::object& e) {
-        std::string text = boost::json::serialize(e);
-        events->on_event(events->user, text.data(), text.size());
-      };
-    }
-    if (events && ISB_HAS_FIELD(events, isb_event_sink, is_cancelled) && events->is_cancelled) {
-      cancelled = [events] { return events->is_cancelled(events->user) != 0; };
-    }
-    CallContext::CancelledFn detached;  // 1.3 transports tell a client gone from a cancel
-    if (events && ISB_HAS_FIELD(events, isb_event_sink, is_detached) && events->is_detached) {
-      detached = [events] { return events->is_detached(events->user) != 0; };
-    }
-    CallContext call_ctx(std::move(info), std::move(on_event), std::move(cancelled), std::move(detached));
-    auto r = hc->registry->call(operation, args, call_ctx);
-    if (!r) {
-      return audited(fail(status_from_code(r.error().code), r.error().code, r.error().message),
-                     std::string("error:") + error_code_name(r.error().code));
-    }
-    set_out(result, boost::json::serialize(*r));
-    return audited(ISB_OK, "ok");
-  } catch (const std::exception& e) {
-    return fail(ISB_ERROR, ErrorCode::kInternal, std::string("internal error: ") + e.what());
-  } catch (...) {
-    return fail(ISB_ERROR, ErrorCode::kInternal, "internal error");
-  }
-}
-
-isb_status host_admit(void* ctx, const isb_request_ctx* request, const isb_json_out* out) {
-  try {
-    auto* hc = static_cast<HostContext*>(ctx);
-    auto str = [](const char* s) { return s ? std::string(s) : std::string(); };
-    Caller caller;
-    if (request) {
-      caller.transport = str(request->transport);
-      if (ISB_HAS_FIELD(request, isb_request_ctx, principal)) caller.principal = str(request->principal);
-      if (ISB_HAS_FIELD(request, isb_request_ctx, client_id)) caller.client_id = str(request->client_id);
-      if (ISB_HAS_FIELD(request, isb_request_ctx, credential)) caller.credential = str(request->credential);
-      caller.client_address = client_address(request);
-    }
-    if (caller.transport.empty() && hc) caller.transport = hc->plugin_id;
-    std::shared_ptr<SecurityGate> gate = SecurityGate::installed();
-    if (!gate) {
-      set_out(out, boost::json::serialize(boost::json::object{
-                       {"principal", caller.principal.empty() ? "anonymous" : caller.principal}}));
-      return ISB_OK;
-    }
-    Admission a = gate->admit(caller, "(request)", true);
-    if (a.allowed) {
-      set_out(out, boost::json::serialize(boost::json::object{{"principal", a.principal}}));
-      return ISB_OK;
-    }
-    boost::json::object err{{"code", a.code}, {"message", a.message}};
-    if (a.retry_after_s > 0) err["retry_after_s"] = a.retry_after_s;
-    set_out(out, boost::json::serialize(boost::json::object{{"error", std::move(err)}}));
-    return a.code == "rate_limited" ? ISB_UNAVAILABLE : ISB_INVALID_ARGUMENT;
-  } catch (...) {
-    return ISB_ERROR;  // fail closed: the transport refuses the request
-  }
-}
-
-// The policy text must outlive every host API that points at it.
-const char* security_policy_text() {
-  static std::mutex mu;
-  static std::map<std::string, std::unique_ptr<std::string>> texts;
-  std::shared_ptr<SecurityGate> gate = SecurityGate::installed();
-  std::string policy = gate ? gate->policy_json()
-                            : std::string(R"({"api_keys_required":false,"rate_limit":null,"audit_logging":false})");
-  std::lock_guard<std::mutex> lock(mu);
-  auto& slot = texts[policy];
-  if (!slot) slot = std::make_unique<std::string>(policy);
-  return slot->c_str();
-}
-
-isb_status host_list_operations(void* ctx, const isb_json_out* out) {
-  try {
-    auto* hc = static_cast<HostContext*>(ctx);
-    if (!hc || !hc->registry) return ISB_NOT_SUPPORTED;
-    set_out(out, boost::json::serialize(hc->registry->list()));
-    return ISB_OK;
-  } catch (...) {
-    return ISB_ERROR;
   }
 }
 
@@ -509,7 +334,7 @@ Status TransportPlugin::stop() const {
 
 // ---------------------------------------------------------------- PluginHost
 
-PluginHost::PluginHost(const OperationRegistry* registry) : registry_(registry) {}
+PluginHost::PluginHost() = default;
 PluginHost::~PluginHost() = default;
 
 std::vector<std::string> PluginHost::default_directories() {
@@ -674,7 +499,8 @@ std::vector<std::string> PluginHost::ids_of_kind(int32_t kind) const {
 }
 
 Result<std::shared_ptr<PluginInstance>> PluginHost::create(const std::string& id, int32_t expected_kind,
-                                                           const boost::json::value& config) const {
+                                                           const boost::json::value& config,
+                                                           const HostApi* front_door) const {
   auto it = entries_.find(id);
   if (it == entries_.end()) {
     std::string have;
@@ -710,12 +536,9 @@ Result<std::shared_ptr<PluginInstance>> PluginHost::create(const std::string& id
   api.host_ctx = inst->host_ctx_.get();
   api.log = &host_log;
   api.host_info_json = kHostInfo;
-  if (expected_kind == ISB_KIND_TRANSPORT && registry_) {
-    inst->host_ctx_->registry = registry_;
-    api.call_operation = &host_call_operation;
-    api.list_operations = &host_list_operations;
-    api.admit = &host_admit;
-    api.security_policy_json = security_policy_text();
+  if (expected_kind == ISB_KIND_TRANSPORT && front_door) {
+    inst->host_ctx_->front_door = front_door;
+    front_door->bind(api);
   }
   std::string config_text = boost::json::serialize(config.is_null() ? boost::json::value(boost::json::object{}) : config);
   isb_instance* raw = nullptr;

@@ -2,6 +2,8 @@
 // host paths only: the server's audit log; nothing here names a path inside a workspace.
 #include "security/audit_log.hpp"
 
+#include "time/utc_time.hpp"
+
 #include <fcntl.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
@@ -18,22 +20,6 @@
 #include <memory>
 
 namespace isb::security {
-namespace {
-
-std::string utc_time(std::chrono::system_clock::time_point when) {
-  std::time_t t = std::chrono::system_clock::to_time_t(when);
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(when.time_since_epoch()).count() % 1000;
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[40];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  char out[48];
-  std::snprintf(out, sizeof out, "%s.%03dZ", buf, static_cast<int>(ms));
-  return out;
-}
-
-}  // namespace
-
 int AuditLog::open_fd(const std::string& path, uint64_t* size, std::string* error) {
   std::error_code ec;
   auto parent = std::filesystem::path(path).parent_path();
@@ -115,7 +101,7 @@ void AuditLog::rotate_locked(uint64_t incoming) {
 
 bool AuditLog::record(const AuditRecord& r) {
   auto when = r.time == std::chrono::system_clock::time_point{} ? std::chrono::system_clock::now() : r.time;
-  boost::json::object o{{"time", utc_time(when)},
+  boost::json::object o{{"time", iso8601_utc(when, Iso8601::kMilliseconds)},
                         {"principal", r.principal},
                         {"transport", r.transport},
                         {"client_id", r.client_id}};

@@ -18,9 +18,6 @@
 namespace isb {
 namespace {
 
-std::mutex g_installed_mu;
-std::shared_ptr<SecurityGate> g_installed;
-
 // What lockouts and audit sampling count against: the peer's address when the
 // transport knows it, else the transport's own client id.
 std::string client_group(const Caller& caller) {
@@ -34,23 +31,6 @@ void warn_audit_write_failed(const std::string& path) {
 }
 
 }  // namespace
-
-SecurityOptions SecurityGate::options_from(const Config& config) {
-  SecurityOptions o;
-  o.api_keys = config.security.api_keys;
-  o.requests_per_minute = config.security.rate_limit.requests_per_minute;
-  o.burst = config.security.rate_limit.burst;
-  o.rate_limit_exempt_transports = config.security.rate_limit.exempt_transports;
-  o.audit_logging = config.security.audit_logging;
-  o.audit_log_path = config.audit_log_path();
-  o.auth_failure_threshold = config.security.auth_failures.threshold;
-  o.auth_backoff_max_s = config.security.auth_failures.backoff_max_s;
-  o.auth_failure_reset_s = config.security.auth_failures.reset_after_s;
-  o.audit_sample_threshold = config.security.audit_sampling.threshold;
-  o.audit_max_size_mb = config.security.audit_rotation.max_size_mb;
-  o.audit_backup_count = config.security.audit_rotation.backup_count;
-  return o;
-}
 
 Result<std::shared_ptr<SecurityGate>> SecurityGate::create(const SecurityOptions& options) {
   std::shared_ptr<SecurityGate> gate(new SecurityGate());
@@ -107,16 +87,6 @@ void SecurityGate::flush_sampled_lines() {
 }
 
 Status SecurityGate::reopen_audit_log() { return audit_ ? audit_->reopen() : ok_status(); }
-
-void SecurityGate::install(std::shared_ptr<SecurityGate> gate) {
-  std::lock_guard<std::mutex> lock(g_installed_mu);
-  g_installed = std::move(gate);
-}
-
-std::shared_ptr<SecurityGate> SecurityGate::installed() {
-  std::lock_guard<std::mutex> lock(g_installed_mu);
-  return g_installed;
-}
 
 bool SecurityGate::api_keys_required() const { return !keys_->empty(); }
 

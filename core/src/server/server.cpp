@@ -39,6 +39,8 @@ struct Server::Impl {
   Config config;
   int64_t started_at = now_ms();
   OperationRegistry registry;
+  // After the registry it reads, before the transport that calls it.
+  std::unique_ptr<HostApi> host_api;
   std::unique_ptr<PluginHost> host;
   std::unique_ptr<Store> store;
   std::string requested_backend;
@@ -172,6 +174,39 @@ struct Server::Impl {
                                                  [m] { spdlog::info("{}", m->summary_line()); });
   }
 
+  // Loads the plugins of the extra, configured and built-in directories, and
+  // checks plugins.required. A directory or file another user could change
+  // refuses the start.
+  Status load_plugins(const ServerOptions& options) {
+    host = std::make_unique<PluginHost>();
+    std::vector<std::string> dirs = options.extra_plugin_dirs;
+    dirs.insert(dirs.end(), config.plugins.directories.begin(), config.plugins.directories.end());
+    if (!options.only_extra_plugin_dirs) {
+      auto builtin = PluginHost::default_directories();
+      dirs.insert(dirs.end(), builtin.begin(), builtin.end());
+    }
+    auto report = host->load_directories(dirs);
+    if (!report.untrusted.empty()) {
+      std::string all;
+      for (const auto& m : report.untrusted) all += (all.empty() ? "" : "; ") + m;
+      return make_error(ErrorCode::kInvalidConfig, all);
+    }
+    spdlog::info("loaded {} plugins ({} refused) from {} directories", report.loaded.size(), report.refused.size(),
+                 dirs.size());
+    for (const auto& id : config.plugins.required) {
+      if (!host->find(id)) {
+        return make_error(ErrorCode::kInvalidConfig, "plugins.required lists '" + id +
+                                                         "' but no such plugin was loaded from: " +
+                                                         [&] {
+                                                           std::string s;
+                                                           for (const auto& d : dirs) s += (s.empty() ? "" : ", ") + d;
+                                                           return s;
+                                                         }());
+      }
+    }
+    return ok_status();
+  }
+
   static bool probe_available(const IsolationPlugin& b, std::string* why) {
     auto probe = b.probe();
     if (!probe) {
@@ -247,6 +282,23 @@ Status Server::prepare_directories(const Config& cfg) {
   return ok_status();
 }
 
+Result<std::shared_ptr<SecurityGate>> Server::security_gate_for(const Config& config) {
+  SecurityOptions o;
+  o.api_keys = config.security.api_keys;
+  o.requests_per_minute = config.security.rate_limit.requests_per_minute;
+  o.burst = config.security.rate_limit.burst;
+  o.rate_limit_exempt_transports = config.security.rate_limit.exempt_transports;
+  o.audit_logging = config.security.audit_logging;
+  o.audit_log_path = config.audit_log_path();
+  o.auth_failure_threshold = config.security.auth_failures.threshold;
+  o.auth_backoff_max_s = config.security.auth_failures.backoff_max_s;
+  o.auth_failure_reset_s = config.security.auth_failures.reset_after_s;
+  o.audit_sample_threshold = config.security.audit_sampling.threshold;
+  o.audit_max_size_mb = config.security.audit_rotation.max_size_mb;
+  o.audit_backup_count = config.security.audit_rotation.backup_count;
+  return SecurityGate::create(o);
+}
+
 Server::Server(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 Server::~Server() {
@@ -257,6 +309,7 @@ Server::~Server() {
 
 const PluginHost& Server::plugins() const { return *impl_->host; }
 const OperationRegistry& Server::operations() const { return impl_->registry; }
+const HostApi& Server::host_api() const { return *impl_->host_api; }
 const Config& Server::config() const { return impl_->config; }
 
 void Server::block_stop_signals() {
@@ -299,37 +352,18 @@ Result<std::unique_ptr<Server>> Server::create(Config config, ServerOptions opti
         "only): nothing on the list is reachable from a workspace",
         cfg.security.allowed_endpoints.size());
   }
+  std::shared_ptr<SecurityGate> gate = options.security_gate;
+  if (!gate) {
+    auto made = security_gate_for(cfg);
+    if (!made) return made.error();
+    gate = std::move(*made);
+  }
+  impl->host_api = std::make_unique<HostApi>(impl->registry, std::move(gate));
   auto store = Store::open((fs::path(cfg.state_dir()) / "sandbox.db").string());
   if (!store) return store.error();
   impl->store = std::move(*store);
 
-  impl->host = std::make_unique<PluginHost>(&impl->registry);
-  std::vector<std::string> dirs = options.extra_plugin_dirs;
-  dirs.insert(dirs.end(), cfg.plugins.directories.begin(), cfg.plugins.directories.end());
-  if (!options.only_extra_plugin_dirs) {
-    auto builtin = PluginHost::default_directories();
-    dirs.insert(dirs.end(), builtin.begin(), builtin.end());
-  }
-  auto report = impl->host->load_directories(dirs);
-  if (!report.untrusted.empty()) {
-    std::string all;
-    for (const auto& m : report.untrusted) all += (all.empty() ? "" : "; ") + m;
-    return make_error(ErrorCode::kInvalidConfig, all);
-  }
-  spdlog::info("loaded {} plugins ({} refused) from {} directories", report.loaded.size(), report.refused.size(),
-               dirs.size());
-  for (const auto& id : cfg.plugins.required) {
-    if (!impl->host->find(id)) {
-      return make_error(ErrorCode::kInvalidConfig, "plugins.required lists '" + id +
-                                                       "' but no such plugin was loaded from: " +
-                                                       [&] {
-                                                         std::string s;
-                                                         for (const auto& d : dirs) s += (s.empty() ? "" : ", ") + d;
-                                                         return s;
-                                                       }());
-    }
-  }
-
+  if (auto st = impl->load_plugins(options); !st) return st.error();
   if (auto st = impl->load_isolation(); !st) return st.error();
 
   std::vector<AnalyzerPlugin> analyzers;
@@ -384,7 +418,8 @@ void Server::request_stop() {
 }
 
 Status Server::serve(const std::string& transport_id) {
-  auto inst = impl_->host->create(transport_id, ISB_KIND_TRANSPORT, impl_->plugin_settings(transport_id));
+  auto inst = impl_->host->create(transport_id, ISB_KIND_TRANSPORT, impl_->plugin_settings(transport_id),
+                                 impl_->host_api.get());
   if (!inst) return inst.error();
   {
     std::lock_guard<std::mutex> lock(impl_->transport_mu);
@@ -403,7 +438,7 @@ Status Server::serve(const std::string& transport_id) {
     while (serving) {
       int sig = sigtimedwait(&set, nullptr, &tick);
       if (sig == SIGHUP) {
-        if (auto gate = SecurityGate::installed()) {
+        if (SecurityGate* gate = impl_->host_api->gate()) {
           if (auto st = gate->reopen_audit_log(); !st) {
             spdlog::error("SIGHUP: {}", st.error().message);
           } else {

@@ -14,6 +14,8 @@
 #include <cstdio>
 #include <future>
 #include <isb/core/analysis_service.hpp>
+
+#include "json/json_fields.hpp"
 #include <map>
 #include <sstream>
 #include <system_error>
@@ -34,11 +36,6 @@ int64_t as_int(const json::value* v) {
   return 0;
 }
 
-std::string as_str(const json::object& o, const char* key) {
-  auto* v = o.if_contains(key);
-  return v && v->is_string() ? std::string(v->as_string()) : std::string();
-}
-
 json::object empty_files() {
   return json::object{
       {"total", 0},
@@ -52,7 +49,7 @@ json::object empty_files() {
 // A CI line runs as given: characters a shell would interpret keep it a shell
 // line, anything else becomes argv.
 json::object ci_command_json(const json::object& ci, const std::string& cwd) {
-  const std::string run = as_str(ci, "run");
+  const std::string run = json_fields::string_or(ci, "run");
   json::object cmd;
   if (run.find_first_of("|&;<>()$`\\\"'*?[]#~=%{}") != std::string::npos) {
     cmd["shell"] = run;
@@ -65,8 +62,8 @@ json::object ci_command_json(const json::object& ci, const std::string& cwd) {
   cmd["cwd"] = cwd;
   cmd["source"] = "ci_workflow";
   cmd["confidence"] = 0.95;
-  json::object ev{{"file", as_str(ci, "file")},
-                  {"detail", "CI job \"" + as_str(ci, "job") + "\", " + as_str(ci, "step") + " runs it"}};
+  json::object ev{{"file", json_fields::string_or(ci, "file")},
+                  {"detail", "CI job \"" + json_fields::string_or(ci, "job") + "\", " + json_fields::string_or(ci, "step") + " runs it"}};
   if (int64_t line = as_int(ci.if_contains("line")); line > 0) ev["line"] = line;
   cmd["evidence"] = json::array{std::move(ev)};
   return cmd;
@@ -80,18 +77,18 @@ void rank_ci_commands(json::array& projects, const json::array& ci) {
     auto* kind = c.if_contains("kind");
     auto* eco = c.if_contains("ecosystem");
     if (!kind || !kind->is_string() || !eco || !eco->is_string()) continue;
-    const std::string cwd = as_str(c, "cwd");
+    const std::string cwd = json_fields::string_or(c, "cwd");
     for (auto& p : projects) {
       if (!p.is_object()) continue;
       json::object& proj = p.as_object();
-      if (as_str(proj, "path") != cwd || as_str(proj, "ecosystem") != eco->as_string()) continue;
+      if (json_fields::string_or(proj, "path") != cwd || json_fields::string_or(proj, "ecosystem") != eco->as_string()) continue;
       json::value& cmds = proj["commands"];
       if (!cmds.is_object()) cmds = json::object{};
       const std::string k(kind->as_string());
       auto* existing = cmds.as_object().if_contains(k);
       // The first CI command of a kind wins; later ones (other jobs, matrix
       // repeats) do not replace it.
-      if (existing && existing->is_object() && as_str(existing->as_object(), "source") == "ci_workflow")
+      if (existing && existing->is_object() && json_fields::string_or(existing->as_object(), "source") == "ci_workflow")
         continue;
       cmds.as_object()[k] = ci_command_json(c, cwd);
     }
@@ -105,11 +102,11 @@ void rank_ci_commands(json::array& projects, const json::array& ci) {
 void attach_dependency_facts(json::array& projects, const json::array& dep_projects) {
   std::map<std::pair<std::string, std::string>, const json::object*> by_key;
   for (const auto& e : dep_projects)
-    if (e.is_object()) by_key[{as_str(e.as_object(), "path"), as_str(e.as_object(), "ecosystem")}] = &e.as_object();
+    if (e.is_object()) by_key[{json_fields::string_or(e.as_object(), "path"), json_fields::string_or(e.as_object(), "ecosystem")}] = &e.as_object();
   for (auto& p : projects) {
     if (!p.is_object()) continue;
     json::object& proj = p.as_object();
-    auto it = by_key.find({as_str(proj, "path"), as_str(proj, "ecosystem")});
+    auto it = by_key.find({json_fields::string_or(proj, "path"), json_fields::string_or(proj, "ecosystem")});
     const json::object* d = it == by_key.end() ? nullptr : it->second;
     auto field = [&](const char* key, json::value fallback) {
       auto* v = d ? d->if_contains(key) : nullptr;
@@ -311,8 +308,8 @@ Result<json::object> AnalysisService::analyze(const std::string& workspace_id,
   if (auto text = cache_ ? cache_->get(kSpace, workspace_id) : std::nullopt) {
     boost::system::error_code ec;
     json::value cached = json::parse(*text, ec);
-    if (!ec && cached.is_object() && as_str(cached.as_object(), "fingerprint") == *fingerprint &&
-        as_str(cached.as_object(), "key") == key) {
+    if (!ec && cached.is_object() && json_fields::string_or(cached.as_object(), "fingerprint") == *fingerprint &&
+        json_fields::string_or(cached.as_object(), "key") == key) {
       if (auto* r = cached.as_object().if_contains("result"); r && r->is_object()) {
         json::object result = r->as_object();
         result["cached"] = true;
@@ -396,7 +393,7 @@ Result<json::object> AnalysisService::latest_or_analyze(const std::string& works
       if (!root) return root.error();
       auto fp = tree_fingerprint(root->fd());
       // An analysis of an older state of the tree would plan from stale facts.
-      if (fp && as_str(v.as_object(), "fingerprint") == *fp) return v.as_object();
+      if (fp && json_fields::string_or(v.as_object(), "fingerprint") == *fp) return v.as_object();
     }
   }
   return analyze(workspace_id);

@@ -4,6 +4,7 @@
 // looks like to a client, and stopping them all when the server stops.
 #include <isb/core/execution_service.hpp>
 
+#include "json/json_fields.hpp"
 #include "services/live_execution.hpp"
 #include "services/step_log.hpp"
 
@@ -31,14 +32,6 @@ constexpr int64_t kPollMs = 100;
 // result, whatever is left of its wait: killing a step takes about a second.
 constexpr int64_t kCancelGraceMs = 5000;
 
-std::optional<int64_t> int_member(const json::object& o, const char* key) {
-  auto* v = o.if_contains(key);
-  if (!v) return std::nullopt;
-  if (v->is_int64()) return v->as_int64();
-  if (v->is_uint64()) return static_cast<int64_t>(v->as_uint64());
-  return std::nullopt;
-}
-
 // since -> offsets by step id; errors name the argument and what is valid.
 Result<std::map<std::string, std::pair<int64_t, int64_t>>> parse_since(const LiveExecution& live,
                                                                        const json::object& since) {
@@ -57,8 +50,8 @@ Result<std::map<std::string, std::pair<int64_t, int64_t>>> parse_since(const Liv
             known + ")");
   }
   if (flat) {
-    out["command"] = {int_member(since, "stdout_offset").value_or(0),
-                      int_member(since, "stderr_offset").value_or(0)};
+    out["command"] = {json_fields::int_at(since, "stdout_offset").value_or(0),
+                      json_fields::int_at(since, "stderr_offset").value_or(0)};
   }
   if (auto* by_step = since.if_contains("steps"); by_step && by_step->is_object()) {
     for (const auto& kv : by_step->as_object()) {
@@ -70,8 +63,8 @@ Result<std::map<std::string, std::pair<int64_t, int64_t>>> parse_since(const Liv
                                                            "'; its steps are: " + known);
       }
       const json::object* o = kv.value().is_object() ? &kv.value().as_object() : nullptr;
-      out[id] = {o ? int_member(*o, "stdout_offset").value_or(0) : 0,
-                 o ? int_member(*o, "stderr_offset").value_or(0) : 0};
+      out[id] = {o ? json_fields::int_at(*o, "stdout_offset").value_or(0) : 0,
+                 o ? json_fields::int_at(*o, "stderr_offset").value_or(0) : 0};
     }
   }
   return out;

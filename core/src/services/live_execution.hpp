@@ -18,7 +18,7 @@
 // call), and never after its Watch ended (no notification follows a result).
 #pragma once
 
-#include <isb/core/operation_registry.hpp>
+#include <isb/core/call_context.hpp>
 #include <isb/core/result.hpp>
 
 #include <boost/json/object.hpp>

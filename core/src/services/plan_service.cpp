@@ -2,13 +2,13 @@
 // approval, rejection, edits and the execution state of plans.
 #include <isb/core/plan_service.hpp>
 
+#include "ids/random_id.hpp"
 #include "services/step_graph.hpp"
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <spdlog/spdlog.h>
 
-#include <random>
 
 namespace json = boost::json;
 
@@ -16,12 +16,14 @@ namespace isb {
 
 namespace {
 
-std::string new_id(const char* prefix) {
-  static thread_local std::mt19937_64 rng{std::random_device{}()};
-  static const char* kHex = "0123456789abcdef";
-  std::string s = prefix;
-  for (int i = 0; i < 12; ++i) s += kHex[rng() % 16];
-  return s;
+// Rejecting and updating need a plan that has not run yet; refused names
+// what was refused.
+Result<PlanRecord> get_unexecuted(const PlanService& plans, const std::string& plan_id, const std::string& refused) {
+  auto p = plans.get(plan_id);
+  if (!p) return p.error();
+  if (p->status == "pending_approval" || p->status == "draft" || p->status == "approved") return p;
+  return make_error(ErrorCode::kFailedPrecondition, "plan '" + p->id + "' is " + p->status +
+                                                        "; only a plan that has not been executed can be " + refused);
 }
 
 std::string describe_unmet(const json::array& unmet) {
@@ -92,7 +94,7 @@ Result<json::object> PlanService::create(const std::string& workspace_id, const 
     if (!steps) return steps.error();
     workspaces_.touch(workspace_id);
     PlanRecord rec;
-    rec.id = new_id("plan-");
+    rec.id = ids::new_id("plan-");
     rec.workspace_id = workspace_id;
     rec.task = task.empty() ? "explicit steps" : task;
     rec.planner = "explicit";
@@ -159,7 +161,7 @@ Result<json::object> PlanService::create(const std::string& workspace_id, const 
     plan["steps"] = steps;
     plan.erase("unmet");
     PlanRecord rec;
-    rec.id = new_id("plan-");
+    rec.id = ids::new_id("plan-");
     rec.workspace_id = workspace_id;
     rec.task = task;
     rec.planner = planner.info().id;
@@ -200,13 +202,8 @@ Result<json::object> PlanService::approve(const std::string& plan_id) {
 
 Result<json::object> PlanService::reject(const std::string& plan_id, const std::string& reason) {
   std::lock_guard<std::mutex> lock(mu_);
-  auto p = get(plan_id);
+  auto p = get_unexecuted(*this, plan_id, "rejected");
   if (!p) return p.error();
-  if (p->status != "pending_approval" && p->status != "draft" && p->status != "approved") {
-    return make_error(ErrorCode::kFailedPrecondition, "plan '" + plan_id + "' is " + p->status +
-                                                          "; only a plan that has not been executed can be "
-                                                          "rejected");
-  }
   p->status = "rejected";
   p->status_reason = reason.empty() ? "rejected without a reason" : reason;
   if (auto st = store_.set_plan_status_reason(plan_id, p->status, p->status_reason); !st) return st.error();
@@ -215,13 +212,8 @@ Result<json::object> PlanService::reject(const std::string& plan_id, const std::
 
 Result<json::object> PlanService::update(const std::string& plan_id, const json::array& steps) {
   std::lock_guard<std::mutex> lock(mu_);
-  auto p = get(plan_id);
+  auto p = get_unexecuted(*this, plan_id, "updated; create a new plan instead");
   if (!p) return p.error();
-  if (p->status != "pending_approval" && p->status != "draft" && p->status != "approved") {
-    return make_error(ErrorCode::kFailedPrecondition, "plan '" + plan_id + "' is " + p->status +
-                                                          "; only a plan that has not been executed can be "
-                                                          "updated; create a new plan instead");
-  }
   auto normalized = services::normalize_steps(steps, "explicit");
   if (!normalized) return normalized.error();
   boost::system::error_code ec;

@@ -318,4 +318,11 @@ std::vector<size_t> topological_order(const json::array& steps) {
   return order;
 }
 
+boost::json::object step_command(const boost::json::object& step) {
+  boost::json::object command;
+  if (auto* a = step.if_contains("argv")) command["argv"] = *a;
+  if (auto* s = step.if_contains("shell")) command["shell"] = *s;
+  return command;
+}
+
 }  // namespace isb::services

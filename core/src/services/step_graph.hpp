@@ -12,6 +12,7 @@
 #include <isb/core/result.hpp>
 
 #include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
 
 #include <string>
 #include <vector>
@@ -40,5 +41,8 @@ Result<boost::json::array> normalize_steps(const boost::json::array& steps, cons
 //! Step indexes in an order where every step comes after its dependencies
 //! (steps must be normalized).
 std::vector<size_t> topological_order(const boost::json::array& steps);
+
+//! The command of a normalized step as it is recorded: {"argv"} or {"shell"}.
+boost::json::object step_command(const boost::json::object& step);
 
 }  // namespace isb::services

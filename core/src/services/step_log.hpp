@@ -25,6 +25,19 @@
 
 namespace isb::services {
 
+//! How much of a step's output is kept in memory, per stream: in its history
+//! row and tool result (the full output is in the log file) ...
+inline constexpr size_t kStoredTail = 256 * 1024;
+//! ... in a history listing ...
+inline constexpr size_t kHistoryTail = 4096;
+//! ... and in one get_execution_log slice at most.
+inline constexpr int64_t kMaxLogSlice = 1024 * 1024;
+
+//! The last limit bytes of s: the end of a log says why a command failed.
+inline std::string last_bytes(const std::string& s, size_t limit) {
+  return s.size() <= limit ? s : s.substr(s.size() - limit);
+}
+
 //! The log file of one stream of one step, opened beneath logs_dir without
 //! following any symlink. step_id must be a valid step id (never a path);
 //! kNotFound when the step has written no log (yet).

@@ -3,6 +3,7 @@
 #include <isb/core/store.hpp>
 
 #include "store/migrations.hpp"
+#include "time/utc_time.hpp"
 
 #include <spdlog/spdlog.h>
 #include <sqlite3.h>
@@ -22,13 +23,7 @@ int64_t now_ms() {
 
 std::string format_time(int64_t ms) {
   if (ms <= 0) return "";
-  time_t secs = static_cast<time_t>(ms / 1000);
-  struct tm tm {};
-  gmtime_r(&secs, &tm);
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-                tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms % 1000));
-  return buf;
+  return iso8601_utc(std::chrono::system_clock::time_point(std::chrono::milliseconds(ms)), Iso8601::kMilliseconds);
 }
 
 namespace {

@@ -2,6 +2,7 @@
 // root by openat2 (see safe_path.hpp).
 #include <isb/core/file_tools.hpp>
 
+#include "time/utc_time.hpp"
 #include "workspaces/safe_path.hpp"
 
 #include <boost/json/array.hpp>
@@ -32,14 +33,7 @@ const char* type_name(mode_t m) {
   return "other";
 }
 
-std::string iso_time(const struct timespec& ts) {
-  char buf[32];
-  struct tm tm;
-  time_t t = ts.tv_sec;
-  gmtime_r(&t, &tm);
-  strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
+std::string iso_time(const struct timespec& ts) { return iso8601_utc(static_cast<std::time_t>(ts.tv_sec)); }
 
 bool glob_matches(const std::string& glob, const std::string& rel) {
   if (glob.empty()) return true;

@@ -2,6 +2,7 @@
 // archive export and applying changes to a directory.
 #include <isb/core/workspace_changes.hpp>
 
+#include "ids/random_id.hpp"
 #include "workspaces/apply_policy.hpp"
 #include "workspaces/credentials.hpp"
 #include "workspaces/file_copy.hpp"
@@ -25,7 +26,6 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
-#include <random>
 #include <set>
 #include <sstream>
 
@@ -642,11 +642,10 @@ namespace {
 // file). mode: permission bits only.
 Status write_replacing(int wfd, int tdir, const std::string& name, mode_t mode, const BeneathRoot& dst,
                        const std::string& rel) {
-  static thread_local std::mt19937_64 rng{std::random_device{}()};
   std::string tmp;
   int fd = -1;
   for (int attempt = 0; fd < 0 && attempt < 8; ++attempt) {
-    tmp = ".isb-apply-" + std::to_string(rng() % 1000000000) + ".tmp";
+    tmp = ".isb-apply-" + std::to_string(ids::random_below(1000000000)) + ".tmp";
     fd = ::openat(tdir, tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0 && errno != EEXIST) return path_error(errno, rel, "create in the target");
   }

@@ -1,9 +1,10 @@
-// workspace_service.cpp: creating (copy or overlay), listing, destroying and
-// restoring workspaces.
+// workspace_service.cpp: listing, destroying and restoring workspaces, their
+// limits, disk use and idle cleanup. Creating one is workspace_creation.cpp.
 #include <isb/core/workspace_service.hpp>
 
 #include <isb/core/file_tools.hpp>
 
+#include "json/json_fields.hpp"
 #include "workspaces/archive_import.hpp"
 #include "workspaces/disk_image.hpp"
 #include "workspaces/overlay_mount.hpp"
@@ -22,7 +23,6 @@
 #include <fstream>
 #include <map>
 #include <optional>
-#include <random>
 #include <set>
 #include <sstream>
 
@@ -33,23 +33,6 @@ namespace isb {
 
 namespace {
 
-std::string random_hex(size_t n) {
-  static thread_local std::mt19937_64 rng{std::random_device{}()};
-  static const char* kHex = "0123456789abcdef";
-  std::string s;
-  for (size_t i = 0; i < n; ++i) s += kHex[rng() % 16];
-  return s;
-}
-
-json::object limits_json(const ResourceLimits& l) {
-  return {{"memory_mb", l.memory_mb},
-          {"cpu_cores", l.cpu_cores},
-          {"disk_mb", l.disk_mb},
-          {"max_processes", l.max_processes},
-          {"max_open_files", l.max_open_files}};
-}
-
-// 512 rather than 5.12E2: limits are shown to people.
 std::string format_number(double v) {
   if (v == static_cast<double>(static_cast<int64_t>(v))) return std::to_string(static_cast<int64_t>(v));
   return json::serialize(json::value(v));
@@ -61,37 +44,12 @@ json::value parse_or_empty(const std::string& text) {
   return ec ? json::value(json::object{}) : v;
 }
 
-std::string json_string(const json::value& v, const char* key) {
-  if (!v.is_object()) return "";
-  auto* s = v.as_object().if_contains(key);
-  return s && s->is_string() ? std::string(s->as_string()) : "";
-}
-
-std::string join(const std::vector<std::string>& items, const char* sep) {
-  std::string out;
-  for (const auto& i : items) out += (out.empty() ? "" : sep) + i;
-  return out;
-}
-
 json::object read_json_file(const std::string& path) {
   std::ifstream in(path);  // host path: a meta dir file
   std::stringstream ss;
   ss << in.rdbuf();
   auto v = parse_or_empty(ss.str());
   return v.is_object() ? v.as_object() : json::object{};
-}
-
-Status write_json_file(const std::string& path, const json::object& o) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);  // host path: a meta dir file
-    out << json::serialize(o);
-    if (!out) return make_error(ErrorCode::kUnavailable, "cannot write " + tmp);
-  }
-  std::error_code ec;
-  fs::rename(tmp, path, ec);  // host path: a meta dir file
-  if (ec) return make_error(ErrorCode::kUnavailable, "cannot write " + path + ": " + ec.message());
-  return ok_status();
 }
 
 }  // namespace
@@ -139,11 +97,11 @@ std::string WorkspaceService::exports_dir() const { return (fs::path(config_.sta
 
 std::string WorkspaceService::mode_of(const WorkspaceRecord& w) const {
   auto meta = read_json_file(meta_dir(w.id) + "/meta.json");
-  return json_string(meta, "mode") == "overlay" ? "overlay" : "copy";
+  return json_fields::string_or(meta, "mode") == "overlay" ? "overlay" : "copy";
 }
 
 Result<ChangeSources> WorkspaceService::change_sources(const WorkspaceRecord& w) const {
-  const std::string base = json_string(read_json_file(meta_dir(w.id) + "/meta.json"), "base");
+  const std::string base = json_fields::string_or(read_json_file(meta_dir(w.id) + "/meta.json"), "base");
   ChangeSources src{.workspace = w.path,
                     .source = base.empty() ? w.source_path : base,
                     .manifest = meta_dir(w.id) + "/manifest.json",
@@ -355,306 +313,6 @@ Result<ResourceLimits> WorkspaceService::effective_limits(const json::object& ov
 
 Result<IsolationPlugin> WorkspaceService::isolation_for(const WorkspaceRecord& w) const { return backends_.get(w.backend); }
 
-Result<json::object> WorkspaceService::create(const CreateRequest& req) {
-  std::string id = req.workspace_id.empty() ? "ws-" + random_hex(12) : req.workspace_id;
-  if (auto st = validate_workspace_id(id); !st) return st.error();
-  // An archive source is checked like a directory source by its folder.
-  std::error_code aec;
-  // host path: the client's archive path
-  const bool archive = workspaces::is_archive_path(req.source_path) && fs::is_regular_file(req.source_path, aec);
-  // A session whose client offered roots may only take sources beneath them.
-  const std::optional<SourcePathPolicy> session_policy =
-      req.client_roots ? std::optional<SourcePathPolicy>(policy_.restricted_to(*req.client_roots)) : std::nullopt;
-  const SourcePathPolicy& policy = session_policy ? *session_policy : policy_;
-  Result<std::string> source = archive ? policy.check(fs::path(req.source_path).parent_path().string())
-                                       : policy.check(req.source_path);
-  if (!source) return source.error();
-  // host path: the client's archive path
-  if (archive) source = (fs::path(*source) / fs::canonical(req.source_path, aec).filename()).string();
-
-  // Everything that can be refused is refused before anything is created.
-  auto backend = req.isolation.backend.empty() ? Result<IsolationPlugin>(backends_.default_backend())
-                                               : backends_.get(req.isolation.backend);
-  if (!backend) return backend.error();
-  auto limits = effective_limits(req.isolation.resource_limits);
-  if (!limits) return limits.error();
-  auto assessment = backends_.assess(*backend, config_.security.level);
-  if (!assessment) return assessment.error();
-  if (!assessment->missing.empty() && !config_.security.allow_degraded) {
-    return make_error(ErrorCode::kFailedPrecondition,
-                      std::string("security.level '") + security_level_name(config_.security.level) +
-                          "' requires protections that isolation backend '" + backend->info().id +
-                          "' does not enforce on this host: " + join(assessment->missing, "; ") +
-                          ". Use a backend that enforces them, lower security.level, or set "
-                          "security.allow_degraded: true to accept degraded workspaces." +
-                          (assessment->fixes.empty()
-                               ? std::string()
-                               : " To enforce them on this host: " + join(assessment->fixes, "; or ") + "."));
-  }
-  const std::string image = req.isolation.image.empty() ? config_.isolation.container_image : req.isolation.image;
-  std::string mode = req.mode.empty() ? config_.sandbox.workspace_mode : req.mode;
-  if (mode != "copy" && mode != "overlay") {
-    return make_error(ErrorCode::kInvalidArgument, "mode '" + mode + "' is unknown; use copy or overlay");
-  }
-  if (req.snapshot && mode != "overlay") {
-    return make_error(ErrorCode::kInvalidArgument,
-                      "snapshot applies to mode overlay only (a copy is a snapshot already); drop snapshot or use "
-                      "mode: overlay");
-  }
-
-  std::lock_guard<std::mutex> lock(create_mu_);
-  auto existing = store_.get_workspace(id);
-  if (!existing) return existing.error();
-  if (*existing) {
-    return make_error(ErrorCode::kAlreadyExists,
-                      "workspace '" + id + "' already exists" +
-                          ((*existing)->status == "destroyed" ? " (destroyed; its history is kept under this id)" : "") +
-                          "; choose another workspace_id or omit it");
-  }
-  auto active = store_.count_active_workspaces();
-  if (!active) return active.error();
-  if (*active >= config_.sandbox.max_workspaces) {
-    return make_error(ErrorCode::kResourceExhausted,
-                      "max_workspaces reached (" + std::to_string(*active) + " of " +
-                          std::to_string(config_.sandbox.max_workspaces) +
-                          " active); destroy a workspace first or raise sandbox.max_workspaces");
-  }
-
-  const fs::path final_path = fs::path(config_.workspaces_dir()) / id;
-  const fs::path staging = fs::path(config_.workspaces_dir()) / (".creating-" + id + "-" + random_hex(6));
-  std::error_code ec;
-  if (fs::exists(final_path, ec)) {  // host path: the workspace root
-    return make_error(ErrorCode::kAlreadyExists, "directory " + final_path.string() +
-                                                     " already exists but no workspace owns it; remove it or choose "
-                                                     "another workspace_id");
-  }
-  auto undo_dir = [&](const fs::path& p) {
-    if (auto st = workspaces::remove_directory_tree(p.string()); !st) {
-      spdlog::warn("could not remove {}: {}", p.string(), st.error().message);
-    }
-  };
-  const std::string meta = meta_dir(id);
-  undo_dir(meta);  // left by a crash during an earlier creation under this id
-  auto undo_workspace = [&]() {
-    if (auto st = workspaces::unmount_if_mounted(final_path.string()); !st) spdlog::warn("{}", st.error().message);
-    undo_dir(final_path);
-    drop_disk_image(id);
-    undo_dir(meta);
-  };
-  // An archive is unpacked once into the state dir; that pristine tree is
-  // then the source of the copy or the overlay's lower layer, and the
-  // original side of diffs.
-  std::string tree_source = *source;
-  json::object meta_doc;
-  json::object archive_report;
-  if (archive) {
-    tree_source = meta + "/base";
-    fs::create_directories(tree_source, ec);  // host path: the meta dir
-    auto imported = workspaces::import_archive(*source, tree_source, workspaces::SecretPaths(config_.sandbox.secret_paths));
-    if (!imported) {
-      undo_dir(meta);
-      return make_error(imported.error().code, "unpacking " + *source + " failed: " + imported.error().message);
-    }
-    json::array skipped;
-    for (const auto& sk : imported->skipped) skipped.push_back(json::value(sk));
-    archive_report = json::object{{"files", imported->files},         {"directories", imported->directories},
-                                  {"symlinks", imported->symlinks},   {"bytes", imported->bytes},
-                                  {"skipped_entries", skipped}};
-    meta_doc["base"] = tree_source;
-  }
-  // snapshot: the overlay's lower layer is a private copy of the source (like
-  // an unpacked archive), so the source may change freely afterwards.
-  json::object snapshot_report;
-  if (req.snapshot && !archive) {
-    tree_source = meta + "/base";
-    const int64_t started = now_ms();
-    auto snap = copy_tree(*source, tree_source, config_.sandbox.copy_excludes, config_.sandbox.secret_paths);
-    if (!snap) {
-      undo_dir(meta);
-      return make_error(snap.error().code, "snapshotting " + *source + " failed: " + snap.error().message);
-    }
-    snapshot_report = json::object{{"path", tree_source},
-                                   {"files", snap->files},
-                                   {"bytes", snap->bytes},
-                                   {"duration_ms", now_ms() - started}};
-    meta_doc["base"] = tree_source;
-  }
-  std::string mode_note;
-  json::object creation;
-  const json::value limits_doc = limits_json(*limits);
-  // Made here already when the backend mounts the overlay itself: whether it
-  // can decides between overlay and the copy fallback.
-  std::optional<json::value> sandbox;
-  // disk_mb as a kernel limit where this host can make disk images: the
-  // workspace's files (the copy, or the overlay's layers) go on an image of
-  // that size. Elsewhere the executor and a watch measure usage instead.
-  const bool disk_image =
-      limits->disk_mb > 0 && config_.sandbox.disk_images && !workspaces::disk_images_unavailable();
-  auto make_disk_image = [&](const std::string& mount_point, uid_t uid, gid_t gid, mode_t m) -> Status {
-    std::error_code mec;
-    fs::create_directories(meta, mec);  // host path: the meta dir
-    fs::create_directories(mount_point, mec);  // host path: the image mount point
-    if (mec) return make_error(ErrorCode::kUnavailable, "cannot create " + mount_point + ": " + mec.message());
-    return workspaces::create_disk_image(disk_image_path(id), limits->disk_mb, mount_point, uid, gid, m);
-  };
-  if (mode == "overlay" && disk_image) {
-    if (auto st = make_disk_image(meta + "/disk", 0, 0, 0755); !st) {
-      undo_workspace();
-      return make_error(st.error().code, "creating the disk image of workspace '" + id + "' failed: " +
-                                             st.error().message);
-    }
-  }
-  if (mode == "overlay") {
-    auto hidden = assessment->mounts_overlay ? prepare_overlay_layers(id, tree_source, final_path.string())
-                                             : mount_overlay_workspace(id, tree_source, final_path.string());
-    if (hidden && assessment->mounts_overlay) {
-      auto made = backend->create_sandbox(sandbox_spec(id, final_path.string(), limits_doc, image, tree_source));
-      if (made) {
-        sandbox = std::move(*made);
-      } else if (made.error().code == ErrorCode::kFailedPrecondition) {  // ISB_NOT_SUPPORTED: no overlay here
-        hidden = make_error(ErrorCode::kUnavailable, made.error().message);
-      } else {
-        undo_workspace();
-        return make_error(made.error().code, "creating the sandbox for workspace '" + id + "' failed: " +
-                                                 made.error().message);
-      }
-    }
-    if (hidden) {
-      json::array skipped;
-      for (const auto& h : *hidden) skipped.push_back(json::value(h));
-      creation = json::object{{"lower", tree_source}, {"upper", layers_dir(id) + "/upper"}, {"hidden", skipped}};
-    } else {
-      if (auto st = workspaces::unmount_if_mounted(final_path.string()); !st) spdlog::warn("{}", st.error().message);
-      undo_dir(final_path);
-      undo_dir(layers_dir(id) + "/upper");
-      undo_dir(layers_dir(id) + "/work");
-      drop_disk_image(id);
-      mode = "copy";
-      mode_note = "overlay is unavailable here (" + hidden.error().message + "); the workspace was copied instead";
-      spdlog::warn("workspace {}: {}", id, mode_note);
-    }
-  }
-  CopyReport copied;
-  if (mode == "copy" && disk_image) {
-    // Straight onto the image mounted at the workspace path: a crash
-    // midway leaves a mount no workspace owns, which the next start removes.
-    struct stat src_st {};
-    ::stat(tree_source.c_str(), &src_st);  // host path: the source root
-    auto st = make_disk_image(final_path.string(), src_st.st_uid, src_st.st_gid, src_st.st_mode);
-    auto c = st ? copy_tree(tree_source, final_path.string(), config_.sandbox.copy_excludes,
-                            config_.sandbox.secret_paths, /*into_existing=*/true)
-                : Result<CopyReport>(st.error());
-    auto m = c ? record_manifest(final_path.string(), meta + "/manifest.json") : Result<int64_t>(c.error());
-    if (!m) {
-      undo_workspace();
-      std::string why = m.error().message;
-      if (why.find(std::strerror(ENOSPC)) != std::string::npos) {
-        why += " (the source does not fit in the workspace's disk limit of " + std::to_string(limits->disk_mb) +
-               " MB, resource_limits.disk_mb: exclude build output with .sandboxignore or sandbox.copy_excludes, or "
-               "ask for more)";
-      }
-      return make_error(m.error().code, "copying " + *source + " onto the workspace's disk image failed: " + why);
-    }
-    copied = std::move(*c);
-  } else if (mode == "copy") {
-    auto c = copy_tree(tree_source, staging.string(), config_.sandbox.copy_excludes, config_.sandbox.secret_paths);
-    if (!c) {
-      undo_dir(staging);
-      return make_error(c.error().code, "copying " + *source + " failed: " + c.error().message);
-    }
-    copied = std::move(*c);
-    if (auto m = record_manifest(staging.string(), meta + "/manifest.json"); !m) {
-      undo_dir(staging);
-      undo_dir(meta);
-      return m.error();
-    }
-    fs::rename(staging, final_path, ec);  // host path: the workspaces dir
-    if (ec) {
-      undo_dir(staging);
-      undo_dir(meta);
-      return make_error(ErrorCode::kUnavailable, "cannot move the workspace into place: " + ec.message());
-    }
-  }
-  fs::create_directories(meta, ec);  // host path: the meta dir
-  meta_doc["mode"] = mode;
-  if (!sandbox) {
-    auto made = backend->create_sandbox(sandbox_spec(id, final_path.string(), limits_doc, image, ""));
-    if (!made) {
-      undo_workspace();
-      return make_error(made.error().code, "creating the sandbox for workspace '" + id + "' failed: " +
-                                               made.error().message);
-    }
-    sandbox = std::move(*made);
-  }
-  std::string sandbox_id = json_string(*sandbox, "sandbox_id");
-  if (sandbox_id.empty()) sandbox_id = id;
-  if (auto st = write_json_file(meta + "/meta.json", meta_doc); !st) {
-    (void)backend->destroy_sandbox(sandbox_id);
-    undo_workspace();
-    return st.error();
-  }
-
-  json::object isolation = assessment->summary;
-  if (backend->info().id == backends_.default_id() && !backends_.note().empty()) isolation["note"] = backends_.note();
-  // How the sandbox user came to own the files (idmapped, or every file chowned).
-  for (const char* key : {"workspace_ownership", "workspace_ownership_note"}) {
-    if (!json_string(*sandbox, key).empty()) isolation[key] = json_string(*sandbox, key);
-  }
-  if (!json_string(*sandbox, "workspace_mount").empty()) {
-    isolation["workspace_mount"] = json_string(*sandbox, "workspace_mount");
-  }
-  if (backend->info().id != "process") isolation["image"] = image;
-  if (limits->disk_mb > 0) isolation["disk_limit"] = disk_limit_enforcement(limits->disk_mb, disk_image);
-
-  WorkspaceRecord w;
-  w.id = id;
-  w.source_path = *source;
-  w.path = final_path.string();
-  w.backend = backend->info().id;
-  w.sandbox_id = sandbox_id;
-  w.status = "active";
-  w.isolation_json = json::serialize(isolation);
-  w.resource_limits_json = json::serialize(limits_doc);
-  w.created_at = w.last_used_at = now_ms();
-  if (auto st = store_.insert_workspace(w); !st) {
-    (void)backend->destroy_sandbox(sandbox_id);
-    undo_workspace();
-    return st.error();
-  }
-  if (assessment->missing.empty()) {
-    spdlog::info("workspace {} created from {} ({} mode, {} files copied) on backend {}", id, *source, mode,
-                 copied.files, w.backend);
-  } else {
-    spdlog::warn("workspace {} created DEGRADED on backend {} (security.allow_degraded): missing {}", id, w.backend,
-                 join(assessment->missing, "; "));
-  }
-  json::object out = describe(w);
-  if (mode == "copy") {
-    json::array skipped;
-    for (const auto& s : copied.skipped_credentials) skipped.push_back(json::value(s));
-    out["copy"] = json::object{{"files", copied.files},
-                               {"directories", copied.directories},
-                               {"symlinks", copied.symlinks},
-                               {"bytes", copied.bytes},
-                               {"skipped_credentials", skipped},
-                               {"skipped_special", static_cast<int64_t>(copied.skipped_special.size())},
-                               {"skipped_ignored", static_cast<int64_t>(copied.skipped_ignored.size())}};
-  } else {
-    if (!snapshot_report.empty()) {
-      creation["snapshot"] = snapshot_report;
-    } else if (!archive) {
-      creation["caveat"] =
-          "the source directory is the overlay's read-only lower layer: changes made to it while the workspace "
-          "lives show through into the workspace (overlayfs leaves that undefined); create it with snapshot: true "
-          "to copy the source first";
-    }
-    out["overlay"] = creation;
-  }
-  if (!mode_note.empty()) out["mode_note"] = mode_note;
-  if (archive) out["archive"] = archive_report;
-  return out;
-}
-
 Result<WorkspaceRecord> WorkspaceService::get_any(const std::string& workspace_id) const {
   if (auto st = validate_workspace_id(workspace_id); !st) return st.error();
   auto w = store_.get_workspace(workspace_id);
@@ -802,7 +460,7 @@ void WorkspaceService::restore_sandboxes() {
   }
   for (const auto& w : *rows) {
     if (mode_of(w) != "overlay") continue;
-    const std::string base = json_string(read_json_file(meta_dir(w.id) + "/meta.json"), "base");
+    const std::string base = json_fields::string_or(read_json_file(meta_dir(w.id) + "/meta.json"), "base");
     const std::string lower = base.empty() ? w.source_path : base;
     if (backend_mounts[w.backend]) {
       if (auto st = workspaces::unmount_if_mounted(w.path); !st) spdlog::warn("workspace {}: {}", w.id, st.error().message);
@@ -835,7 +493,7 @@ void WorkspaceService::restore_sandboxes() {
                    backend.error().message);
       continue;
     }
-    std::string image = json_string(parse_or_empty(w.isolation_json), "image");
+    std::string image = json_fields::string_or(parse_or_empty(w.isolation_json), "image");
     const auto lower = overlay_lower.find(w.id);
     auto r = backend->create_sandbox(sandbox_spec(w.id, w.path, parse_or_empty(w.resource_limits_json),
                                                   image.empty() ? config_.isolation.container_image : image,
@@ -850,7 +508,7 @@ void WorkspaceService::restore_sandboxes() {
       continue;
     }
     // A recreated sandbox may have a new id (a new container): remember it.
-    std::string sandbox_id = json_string(*r, "sandbox_id");
+    std::string sandbox_id = json_fields::string_or(*r, "sandbox_id");
     if (!sandbox_id.empty() && sandbox_id != w.sandbox_id) {
       if (auto st = store_.set_workspace_sandbox(w.id, sandbox_id); !st) spdlog::warn("{}", st.error().message);
     }
@@ -957,16 +615,16 @@ Status WorkspaceService::restart_sandbox_locked(const WorkspaceRecord& w) {
   auto backend = isolation_for(w);
   if (!backend) return backend.error();
   if (auto st = backend->destroy_sandbox(w.sandbox_id); !st && st.error().code != ErrorCode::kNotFound) return st;
-  const std::string base = json_string(read_json_file(meta_dir(w.id) + "/meta.json"), "base");
+  const std::string base = json_fields::string_or(read_json_file(meta_dir(w.id) + "/meta.json"), "base");
   auto probe = backend->probe();
   const bool backend_mounts = mode_of(w) == "overlay" && probe && backend_mounts_overlay(*probe);
   if (backend_mounts) (void)workspaces::unmount_if_mounted(w.path);
-  std::string image = json_string(parse_or_empty(w.isolation_json), "image");
+  std::string image = json_fields::string_or(parse_or_empty(w.isolation_json), "image");
   auto r = backend->create_sandbox(sandbox_spec(w.id, w.path, parse_or_empty(w.resource_limits_json),
                                                 image.empty() ? config_.isolation.container_image : image,
                                                 backend_mounts ? (base.empty() ? w.source_path : base) : ""));
   if (!r) return r.error();
-  const std::string sandbox_id = json_string(*r, "sandbox_id");
+  const std::string sandbox_id = json_fields::string_or(*r, "sandbox_id");
   if (!sandbox_id.empty() && sandbox_id != w.sandbox_id) return store_.set_workspace_sandbox(w.id, sandbox_id);
   return ok_status();
 }

@@ -20,7 +20,7 @@
 #pragma once
 
 #include <isb/core/config.hpp>
-#include <isb/core/operation_registry.hpp>
+#include <isb/core/call_context.hpp>
 #include <isb/core/plan_service.hpp>
 #include <isb/core/result.hpp>
 #include <isb/core/store.hpp>
@@ -133,6 +133,11 @@ class ExecutionService {
   //! The step graph of a plan execution, on its own thread.
   void run_plan(services::LiveExecution& live, const WorkspaceRecord& w, const boost::json::array& steps,
                 ExecutionRecord e);
+  //! The end of a plan execution, once its steps are done: its status and
+  //! reason (the first failure, or why it stopped), recorded for it and its
+  //! plan, and handed to live.
+  void finish_plan(services::LiveExecution& live, const WorkspaceRecord& w, ExecutionRecord e,
+                   std::vector<StepRecord> records, std::optional<size_t> first_failure, std::string stop_reason);
   //! A single command, on its own thread.
   void run_command(services::LiveExecution& live, const WorkspaceRecord& w, const boost::json::object& step,
                    ExecutionRecord e);

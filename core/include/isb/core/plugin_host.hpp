@@ -7,16 +7,18 @@
 // taken, with a message naming the plugin and both versions. One bad plugin is
 // logged and skipped, never fatal (the server checks plugins.required itself).
 //
-//   PluginHost host(dispatcher);
+//   PluginHost host;
 //   auto report = host.load_directories({"/usr/lib/intelligent-sandbox/plugins"});
-//   auto iso = host.create_isolation("process", "{}");
+//   auto iso = host.create("process", ISB_KIND_ISOLATION, settings);
+//
+// The host only loads and holds plugins: what a transport calls back into
+// (the front door and dispatch) is a HostApi, given to create().
 //
 // Threading: load_* must finish before other threads use the host; after that
 // the host is read-only and thread-safe. Each plugin instance wrapper says its own.
 #pragma once
 
 #include <isb/core/json_schema.hpp>
-#include <isb/core/operation_registry.hpp>
 #include <isb/core/result.hpp>
 #include <isb/plugin_abi.h>
 
@@ -47,6 +49,7 @@ struct PluginInfo {
   std::string config_schema;  // empty when the plugin takes no config schema
 };
 
+class HostApi;        // the front door a transport calls back into (host_api.hpp)
 class LoadedLibrary;  // a library kept loaded while anything refers to it
 struct HostContext;   // per-instance data behind isb_host_api.host_ctx
 
@@ -173,8 +176,7 @@ struct PluginLoadReport {
 
 class PluginHost {
  public:
-  //! registry may be null: then transports get no call_operation.
-  explicit PluginHost(const OperationRegistry* registry = nullptr);
+  PluginHost();
   ~PluginHost();
 
   //! The built-in plugin directories: next to the binary
@@ -192,10 +194,12 @@ class PluginHost {
   std::vector<std::string> ids_of_kind(int32_t kind) const;
 
   //! Validates config against the plugin's schema, then creates an instance.
+  //! A transport gets call_operation, list_operations, admit and the security
+  //! policy from front_door, which must outlive the instance; without one
+  //! (plugin listings, tests) it gets none of them.
   Result<std::shared_ptr<PluginInstance>> create(const std::string& id, int32_t expected_kind,
-                                                 const boost::json::value& config) const;
-
-  void set_registry(const OperationRegistry* registry) { registry_ = registry; }
+                                                 const boost::json::value& config,
+                                                 const HostApi* front_door = nullptr) const;
 
  private:
   struct Entry {
@@ -203,7 +207,6 @@ class PluginHost {
     std::shared_ptr<LoadedLibrary> library;
     const isb_plugin_descriptor* descriptor = nullptr;
   };
-  const OperationRegistry* registry_;
   std::vector<PluginInfo> infos_;
   std::map<std::string, Entry> entries_;
 };

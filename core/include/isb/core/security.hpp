@@ -2,16 +2,16 @@
 // limits, lockouts after failed authentications and the audit log, applied
 // once per request whatever the transport.
 //
-// The gate is built from the config and installed process-wide before a
-// transport serves; the plugin host consults it on every call_operation and
-// transports reach it through the host API (admit, security_policy_json).
+// The gate is built from SecurityOptions (the Server maps its Config to them)
+// and owned by the Server's HostApi, which consults it on every
+// call_operation; transports reach it through the host API (admit,
+// security_policy_json). Nothing about it is process-global.
 //
-//   auto gate = isb::SecurityGate::create(isb::SecurityGate::options_from(config));
+//   auto gate = isb::SecurityGate::create(options);
 //   if (!gate) fail(gate.error().message);
-//   isb::SecurityGate::install(*gate);
+//   isb::HostApi front_door(registry, *gate);
 //
-// Thread-safety: every member is safe from any thread; install() is meant to
-// be called once at start-up, before a transport serves. A gate with an audit
+// Thread-safety: every member is safe from any thread. A gate with an audit
 // log owns one thread that writes the counts of sampled refusals (see
 // security/audit_sampler.hpp); it ends with the gate.
 #pragma once
@@ -19,7 +19,6 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
-#include <isb/core/config.hpp>
 #include <isb/core/result.hpp>
 #include <memory>
 #include <mutex>
@@ -37,6 +36,7 @@ class AuditSampler;
 class AuthBackoff;
 }  // namespace security
 
+//! What the gate needs of the configuration (security.* in sandbox.yaml).
 struct SecurityOptions {
   std::vector<std::string> api_keys;  // "sha256:<hex>" hashes or plain keys
   int64_t requests_per_minute = 60;
@@ -75,12 +75,9 @@ struct Admission {
 
 class SecurityGate {
  public:
-  static SecurityOptions options_from(const Config& config);
+  //! Opens the audit log (when options.audit_logging) and starts its
+  //! sampler's flusher; an error names the bad key entry or the audit log.
   static Result<std::shared_ptr<SecurityGate>> create(const SecurityOptions& options);
-
-  //! The gate consulted by the plugin host; nullptr until installed.
-  static void install(std::shared_ptr<SecurityGate> gate);
-  static std::shared_ptr<SecurityGate> installed();
 
   ~SecurityGate();
 

@@ -1,8 +1,9 @@
 // server.hpp: the assembled server. Builds everything from a Config: logging,
 // state directories, the store, the plugin host, the isolation backend (with
 // the docker -> process fallback), the services and the operation registry,
-// the cache and the metrics; then serves one transport until it ends or a
-// signal arrives.
+// the cache, the metrics and the front door (a HostApi over the registry and
+// a SecurityGate built from the config); then serves one transport until it
+// ends or a signal arrives.
 //
 //   auto server = Server::create(config);
 //   if (!server) { ...; return 1; }
@@ -12,6 +13,7 @@
 #pragma once
 
 #include <isb/core/config.hpp>
+#include <isb/core/host_api.hpp>
 #include <isb/core/operation_registry.hpp>
 #include <isb/core/plugin_host.hpp>
 #include <isb/core/result.hpp>
@@ -34,6 +36,10 @@ struct ServerOptions {
   std::optional<std::vector<ToolExposure>> exposed_tools;
   //! Where exposed_tools came from, for messages (the MCP config file).
   std::string exposed_tools_source;
+  //! The front door's gate; null: create() builds it from the config with
+  //! Server::security_gate_for (main builds it first, to tell a bad key list
+  //! from a server that cannot start).
+  std::shared_ptr<SecurityGate> security_gate;
 };
 
 class Server {
@@ -45,16 +51,23 @@ class Server {
   //! calls it; call it first when something opens files there before create()
   //! (the SecurityGate's audit log), so that it finds them made private.
   static Status prepare_directories(const Config& config);
+
+  //! The SecurityGate for config's security.* keys (opens the audit log:
+  //! call prepare_directories first). The one place config becomes gate options.
+  static Result<std::shared_ptr<SecurityGate>> security_gate_for(const Config& config);
   ~Server();
 
   //! Runs the transport plugin with this id until it ends. SIGINT and SIGTERM
-  //! stop it; SIGHUP reopens the installed SecurityGate's audit log (the
+  //! stop it; SIGHUP reopens the front door's audit log (the
   //! caller must have blocked them, see block_stop_signals()).
   Status serve(const std::string& transport_id);
   void request_stop();
 
   const PluginHost& plugins() const;
   const OperationRegistry& operations() const;
+  //! What the transport calls back into: the same front door for every
+  //! transport, and for a test that calls it as a transport would.
+  const HostApi& host_api() const;
   const Config& config() const;
 
   //! Blocks SIGINT/SIGTERM/SIGHUP in the calling thread (and so in threads it

@@ -214,6 +214,10 @@ class WorkspaceService {
   ~WorkspaceService();
 
  private:
+  //! One create() call, as a pipeline of steps with one undo stack
+  //! (workspaces/workspace_creation.cpp).
+  class Creation;
+
   boost::json::object describe(const WorkspaceRecord& w) const;
   std::string meta_dir(const std::string& id) const;
   //! The workspace's disk image (meta dir/disk.img; there only when disk_mb
