@@ -11,7 +11,7 @@
 
 #include "agent_socket.hpp"
 #include "isolation-common/signals.hpp"
-#include "jail_client.hpp"  // from the process backend (isb-jail-client)
+#include "sandbox-agent/jail_client.hpp"
 
 namespace isb::docker {
 namespace {
@@ -76,7 +76,7 @@ std::optional<std::string> run_agent_exec(const ExecTarget& target, const ExecSp
     }
   }
 
-  process::JailRunRequest req;
+  agent::JailRunRequest req;
   req.argv = spec.argv;
   // The whole environment: the container's, then the command's on top.
   std::map<std::string, std::string> env;
@@ -103,9 +103,9 @@ std::optional<std::string> run_agent_exec(const ExecTarget& target, const ExecSp
     before = sample_cgroup(*target.cgroup);
   }
 
-  process::RunResult r;
+  agent::RunResult r;
   try {
-    r = process::run_in_jail(ch.control, ch.send_mu, req, sink);
+    r = agent::run_in_jail(ch.control, ch.send_mu, req, sink);
   } catch (const sdk::Error& e) {
     // Closed meanwhile: another call gave the agent up.
     if (e.status() != ISB_NOT_FOUND) throw;

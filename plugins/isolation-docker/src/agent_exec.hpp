@@ -1,7 +1,7 @@
-// agent_exec.hpp: runs commands through the in-container agent, the process
-// backend's static isb-supervisor started as the container's PID 1 in "agent"
-// mode (plugins/isolation-process/supervisor/agent_mode.hpp). The server talks
-// to it with the process backend's own client (jail_client.hpp) over the
+// agent_exec.hpp: runs commands through the in-container agent, the sandbox
+// agent's static isb-supervisor started as the container's PID 1 in "agent"
+// mode (plugins/sandbox-agent/supervisor/agent_mode.hpp). The server talks
+// to it with the sandbox agent's client (sandbox-agent/jail_client.hpp) over the
 // agent's Unix socket, so a command costs one fork+exec inside the container
 // instead of the engine's exec round trips.
 //
@@ -31,7 +31,7 @@
 #include <string>
 
 #include "exec_runner.hpp"
-#include "fd.hpp"  // from the process backend (isb-jail-client)
+#include "sandbox-agent/fd.hpp"
 
 namespace isb::docker {
 
@@ -43,9 +43,9 @@ constexpr const char* kAgentRunDir = "/.isb/run";
 struct AgentChannel {
   pid_t init_pid = 0;        // host PID of the container's PID 1 (the agent)
   std::string container_id;  // the container it belongs to
-  std::mutex send_mu;        // guards the members below (see process::run_in_jail)
-  process::Fd control;       // connected SOCK_SEQPACKET socket; -1 before connect_agent and once lost
-  process::Fd init_pidfd;    // pidfd of PID 1, taken by connect_agent; kills it when the agent is lost
+  std::mutex send_mu;        // guards the members below (see agent::run_in_jail)
+  agent::Fd control;       // connected SOCK_SEQPACKET socket; -1 before connect_agent and once lost
+  agent::Fd init_pidfd;    // pidfd of PID 1, taken by connect_agent; kills it when the agent is lost
   std::string lost;          // why the agent was given up; "" while it serves
 };
 

@@ -25,7 +25,7 @@
 namespace isb::docker {
 namespace {
 
-using process::Fd;
+using agent::Fd;
 
 std::string errno_text(int e) { return strerror(e); }
 
@@ -95,7 +95,7 @@ Fd open_container_init(pid_t init_pid, const std::string& container_id) {
     throw sdk::Error(ISB_UNAVAILABLE, "PID " + std::to_string(init_pid) + " is not PID 1 of container " +
                                           container_id.substr(0, 12) + " (any more)");
   }
-  return Fd(process::raise_fd(pidfd.release(), 3));
+  return Fd(agent::raise_fd(pidfd.release(), 3));
 }
 
 bool container_init_alive(int pidfd) {
@@ -151,7 +151,7 @@ AgentConnectAttempt connect_agent_socket(pid_t init_pid, int init_pidfd) {
     a.error = "socket(AF_UNIX, SOCK_SEQPACKET) failed: " + errno_text(errno);
     return a;
   }
-  conn = Fd(process::raise_fd(conn.release(), 3));
+  conn = Fd(agent::raise_fd(conn.release(), 3));
   // Through the inode just checked, not through any path the container shapes.
   struct sockaddr_un addr {};
   addr.sun_family = AF_UNIX;

@@ -11,7 +11,7 @@
 // only when the listener is the container's PID 1 (SO_PEERCRED), which is the
 // agent: nothing else in the container can listen on a socket as PID 1.
 //
-//   process::Fd pidfd = open_container_init(init_pid, container_id);  // throws
+//   agent::Fd pidfd = open_container_init(init_pid, container_id);  // throws
 //   AgentConnectAttempt a = connect_agent_socket(init_pid, pidfd.get());
 //   if (a.socket.get() >= 0) ...connected...; else if (a.retry) ...not listening yet...
 //
@@ -22,21 +22,21 @@
 
 #include <string>
 
-#include "fd.hpp"  // from the process backend (isb-jail-client)
+#include "sandbox-agent/fd.hpp"
 
 namespace isb::docker {
 
 //! A pidfd of the container's PID 1 (host PID init_pid), after checking that
 //! this process belongs to container_id, so a recycled PID is never used.
 //! Throws Error(ISB_UNAVAILABLE) saying why not.
-process::Fd open_container_init(pid_t init_pid, const std::string& container_id);
+agent::Fd open_container_init(pid_t init_pid, const std::string& container_id);
 
 //! True while the process of pidfd has not exited.
 bool container_init_alive(int pidfd);
 
 //! The outcome of one connection attempt.
 struct AgentConnectAttempt {
-  process::Fd socket;  // connected SOCK_SEQPACKET socket (fd >= 3) on success
+  agent::Fd socket;  // connected SOCK_SEQPACKET socket (fd >= 3) on success
   bool retry = false;  // the agent has not bound or listened yet: try again shortly
   std::string error;   // why not; with retry false the socket is refused for good
 };

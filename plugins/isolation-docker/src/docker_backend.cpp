@@ -68,7 +68,7 @@ std::pair<std::string, std::string> split_image_ref(const std::string& ref) {
   return {ref, "latest"};
 }
 
-//! The static isb-supervisor that the process backend builds next to the
+//! The static isb-supervisor that plugins/sandbox-agent builds next to the
 //! plugins; the docker backend runs it as each container's agent.
 std::string supervisor_next_to_plugin() {
   Dl_info info{};

@@ -183,10 +183,10 @@ CgroupV1::CgroupV1(const CgroupSupport& support, const std::string& parent, cons
 
 CgroupV1::~CgroupV1() { remove_dirs(dirs_, freezer_); }
 
-std::vector<Fd> CgroupV1::open_join_files() const {
-  std::vector<Fd> out;
+std::vector<agent::Fd> CgroupV1::open_join_files() const {
+  std::vector<agent::Fd> out;
   for (const auto& d : dirs_) {
-    Fd fd(::open((d + "/tasks").c_str(), O_WRONLY | O_CLOEXEC));
+    agent::Fd fd(::open((d + "/tasks").c_str(), O_WRONLY | O_CLOEXEC));
     if (fd.get() < 0) throw sdk::Error(ISB_ERROR, "cannot open " + d + "/tasks: " + strerror(errno));
     out.push_back(std::move(fd));
   }
@@ -257,15 +257,15 @@ void CgroupV1::remove_parent(const std::string& parent) {
   for (const char* c : kControllers) ::rmdir(parent_dir(c, parent).c_str());
 }
 
-Fd CgroupV1::delegate_commands(uid_t uid) {
-  if (freezer_.empty()) return Fd();
+agent::Fd CgroupV1::delegate_commands(uid_t uid) {
+  if (freezer_.empty()) return agent::Fd();
   // Only the directory: the supervisor (this uid) may create and remove child
   // cgroups for its commands; the workspace cgroup's own files stay root's.
   if (::chown(freezer_.c_str(), uid, uid) != 0) {
     throw sdk::Error(ISB_ERROR,
                      "cannot hand " + freezer_ + " to uid " + std::to_string(uid) + ": " + strerror(errno));
   }
-  Fd fd(::open(freezer_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  agent::Fd fd(::open(freezer_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (fd.get() < 0) throw sdk::Error(ISB_ERROR, "cannot open " + freezer_ + ": " + strerror(errno));
   return fd;
 }

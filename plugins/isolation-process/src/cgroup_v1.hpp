@@ -31,8 +31,8 @@ class CgroupV1 final : public WorkspaceCgroups {
   CgroupV1& operator=(const CgroupV1&) = delete;
 
   //! The "tasks" file of every cgroup, open for writing.
-  std::vector<Fd> open_join_files() const override;
-  Fd open_leaf_join_file() const override { return Fd(); }
+  std::vector<agent::Fd> open_join_files() const override;
+  agent::Fd open_leaf_join_file() const override { return agent::Fd(); }
   void supervisor_started() override {}
   CgroupCounters counters() const override;
   std::optional<int64_t> peak_memory_bytes() const override;
@@ -41,7 +41,7 @@ class CgroupV1 final : public WorkspaceCgroups {
   bool destroy() override;
   //! The freezer cgroup directory (v1 freezing is hierarchical, so destroy
   //! still stops every command's cgroup at once).
-  Fd delegate_commands(uid_t uid) override;
+  agent::Fd delegate_commands(uid_t uid) override;
   std::vector<std::string> enforced() const override;
 
   static std::set<std::string> list_workspaces(const std::string& parent);

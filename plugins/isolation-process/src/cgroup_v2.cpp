@@ -220,7 +220,7 @@ CgroupSupport probe_cgroups_v2(const std::string& parent, bool is_root) {
   if (enabled.count("memory")) {
     s.memory = writable(test + "/memory.max") && writable(test + "/memory.swap.max");
     if (!s.memory) missing += "memory.swap.max is missing (swap accounting off: boot with swapaccount=1); ";
-    Fd peak(::open((test + "/memory.peak").c_str(), O_RDWR | O_CLOEXEC));
+    agent::Fd peak(::open((test + "/memory.peak").c_str(), O_RDWR | O_CLOEXEC));
     s.peak_resettable = peak.get() >= 0 && ::write(peak.get(), "reset\n", 6) == 6;
   }
   if (enabled.count("pids")) s.pids = writable(test + "/pids.max");
@@ -283,17 +283,17 @@ CgroupV2::~CgroupV2() {
   if (!dir_.empty()) remove_tree(dir_);
 }
 
-std::vector<Fd> CgroupV2::open_join_files() const {
-  std::vector<Fd> out;
-  Fd fd(::open((dir_ + "/cgroup.procs").c_str(), O_WRONLY | O_CLOEXEC));
+std::vector<agent::Fd> CgroupV2::open_join_files() const {
+  std::vector<agent::Fd> out;
+  agent::Fd fd(::open((dir_ + "/cgroup.procs").c_str(), O_WRONLY | O_CLOEXEC));
   if (fd.get() < 0) throw sdk::Error(ISB_ERROR, "cannot open " + dir_ + "/cgroup.procs: " + strerror(errno));
   out.push_back(std::move(fd));
   return out;
 }
 
-Fd CgroupV2::open_leaf_join_file() const {
+agent::Fd CgroupV2::open_leaf_join_file() const {
   std::string path = dir_ + "/" + kSupervisorLeaf + "/cgroup.procs";
-  Fd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
+  agent::Fd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
   if (fd.get() < 0) throw sdk::Error(ISB_ERROR, "cannot open " + path + ": " + strerror(errno));
   return fd;
 }
@@ -320,7 +320,7 @@ void CgroupV2::reset_peak() {
   if (peak_resettable_) {
     // Linux 6.12+: the reset holds for this open file only; reads through it
     // give the peak since.
-    Fd fd(::open((dir_ + "/memory.peak").c_str(), O_RDWR | O_CLOEXEC));
+    agent::Fd fd(::open((dir_ + "/memory.peak").c_str(), O_RDWR | O_CLOEXEC));
     if (fd.get() >= 0 && ::write(fd.get(), "reset\n", 6) == 6) {
       peak_fd_ = std::move(fd);
       return;
@@ -356,8 +356,8 @@ bool CgroupV2::destroy() {
   return ok;
 }
 
-Fd CgroupV2::delegate_commands(uid_t uid) {
-  if (!tree_kill_) return Fd();
+agent::Fd CgroupV2::delegate_commands(uid_t uid) {
+  if (!tree_kill_) return agent::Fd();
   // The directory (to make c<n>) and cgroup.procs (moving a command out of
   // the supervisor's leaf into c<n> needs write access to their common
   // parent's): the limits' files stay the server's.
@@ -367,7 +367,7 @@ Fd CgroupV2::delegate_commands(uid_t uid) {
                        "cannot hand " + p + " to uid " + std::to_string(uid) + ": " + strerror(errno));
     }
   }
-  Fd fd(::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  agent::Fd fd(::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (fd.get() < 0) throw sdk::Error(ISB_ERROR, "cannot open " + dir_ + ": " + strerror(errno));
   return fd;
 }

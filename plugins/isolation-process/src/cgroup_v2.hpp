@@ -50,9 +50,9 @@ class CgroupV2 final : public WorkspaceCgroups {
   CgroupV2& operator=(const CgroupV2&) = delete;
 
   //! cgroup.procs of the workspace cgroup.
-  std::vector<Fd> open_join_files() const override;
+  std::vector<agent::Fd> open_join_files() const override;
   //! cgroup.procs of the supervisor's leaf.
-  Fd open_leaf_join_file() const override;
+  agent::Fd open_leaf_join_file() const override;
   void supervisor_started() override;
   CgroupCounters counters() const override;
   std::optional<int64_t> peak_memory_bytes() const override;
@@ -62,7 +62,7 @@ class CgroupV2 final : public WorkspaceCgroups {
   bool destroy() override;
   //! The workspace cgroup directory and its cgroup.procs (moving a command
   //! from the supervisor's leaf to its own needs the common parent's).
-  Fd delegate_commands(uid_t uid) override;
+  agent::Fd delegate_commands(uid_t uid) override;
   std::vector<std::string> enforced() const override;
 
   static std::set<std::string> list_workspaces(const std::string& parent);
@@ -74,7 +74,7 @@ class CgroupV2 final : public WorkspaceCgroups {
   std::string dir_;  // "" once destroyed
   bool memory_ = false, pids_ = false, cpu_ = false, tree_kill_ = false, peak_resettable_ = false;
   mutable std::mutex peak_mu_;
-  Fd peak_fd_;               // memory.peak reset through this file (peak_resettable_); guarded by peak_mu_
+  agent::Fd peak_fd_;               // memory.peak reset through this file (peak_resettable_); guarded by peak_mu_
   int64_t peak_before_ = 0;  // the workspace's peak at reset_peak() otherwise; guarded by peak_mu_
 };
 

@@ -104,7 +104,7 @@ HostInstance::HostInstance(const std::string& root) : root_(root) {
   // this instance's directory with its lock not yet held (and takes it for dead).
   std::string staging = root + "/.new-" + name_;
   if (::mkdir(staging.c_str(), shared ? 0755 : 0700) != 0) unavailable("cannot create " + staging, errno);
-  lock_ = Fd(::open((staging + "/lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
+  lock_ = agent::Fd(::open((staging + "/lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
   if (lock_.get() < 0 || ::flock(lock_.get(), LOCK_EX | LOCK_NB) != 0) {
     int e = errno;
     ::unlink((staging + "/lock").c_str());
@@ -119,7 +119,7 @@ HostInstance::HostInstance(const std::string& root) : root_(root) {
     unavailable("cannot rename " + staging + " to " + dir_, e);
   }
   std::string uids = root + "/uids.lock";
-  uids_ = Fd(::open(uids.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
+  uids_ = agent::Fd(::open(uids.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
   if (uids_.get() < 0) {
     int e = errno;
     forget(dir_);
@@ -150,7 +150,7 @@ bool HostInstance::is_instance_name(const std::string& name) {
 }
 
 bool HostInstance::alive(const std::string& name, const std::string& root) {
-  Fd lock(::open((root + "/" + name + "/lock").c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+  agent::Fd lock(::open((root + "/" + name + "/lock").c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
   if (lock.get() < 0) return false;
   // Our own open file description: the flock conflicts with the owner's even
   // when the owner is another instance in this very process.

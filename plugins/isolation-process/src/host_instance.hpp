@@ -32,7 +32,7 @@
 #include <string>
 #include <vector>
 
-#include "fd.hpp"
+#include "sandbox-agent/fd.hpp"
 
 namespace isb::process {
 
@@ -82,8 +82,8 @@ class HostInstance {
   std::string root_;
   std::string name_;
   std::string dir_;
-  Fd lock_;  // flocked for the instance's lifetime
-  Fd uids_;  // its own open file description of the uid lock file
+  agent::Fd lock_;  // flocked for the instance's lifetime
+  agent::Fd uids_;  // its own open file description of the uid lock file
 };
 
 }  // namespace isb::process

@@ -19,7 +19,7 @@
 #include <isb/sdk/plugin.hpp>
 #include <vector>
 
-#include "fd.hpp"
+#include "sandbox-agent/fd.hpp"
 
 namespace isb::process {
 namespace {
@@ -30,7 +30,7 @@ namespace {
 
 void write_map(pid_t pid, const char* file, const std::string& line) {
   std::string path = "/proc/" + std::to_string(pid) + "/" + file;
-  Fd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
+  agent::Fd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
   if (fd.get() < 0 || ::write(fd.get(), line.data(), line.size()) != static_cast<ssize_t>(line.size())) {
     unsupported("writing " + line.substr(0, line.size() - 1) + " to " + path, errno);
   }
@@ -50,9 +50,9 @@ std::string map_text(const std::vector<IdPair>& pairs) {
 
 //! A user namespace whose maps are exactly the translation an idmapped mount
 //! applies from on-disk ids to what users see.
-Fd idmap_namespace(const std::vector<IdPair>& uids, const std::vector<IdPair>& gids) {
-  Fd hold_r, hold_w;
-  make_pipe(hold_r, hold_w);
+agent::Fd idmap_namespace(const std::vector<IdPair>& uids, const std::vector<IdPair>& gids) {
+  agent::Fd hold_r, hold_w;
+  agent::make_pipe(hold_r, hold_w);
   // Raw clone: in a multi-threaded server the child may only make system
   // calls. It waits for the pipe to close, then exits; the namespace lives on
   // through the fd opened below.
@@ -66,13 +66,13 @@ Fd idmap_namespace(const std::vector<IdPair>& uids, const std::vector<IdPair>& g
   }
   if (pid < 0) unsupported("clone(CLONE_NEWUSER)", errno);
   hold_r.reset();
-  Fd ns;
+  agent::Fd ns;
   int err = 0;
   std::string step;
   try {
     write_map(static_cast<pid_t>(pid), "uid_map", map_text(uids));
     write_map(static_cast<pid_t>(pid), "gid_map", map_text(gids));
-    ns = Fd(::open(("/proc/" + std::to_string(pid) + "/ns/user").c_str(), O_RDONLY | O_CLOEXEC));
+    ns = agent::Fd(::open(("/proc/" + std::to_string(pid) + "/ns/user").c_str(), O_RDONLY | O_CLOEXEC));
     if (ns.get() < 0) {
       err = errno;
       step = "opening the user namespace";
@@ -92,8 +92,8 @@ Fd idmap_namespace(const std::vector<IdPair>& uids, const std::vector<IdPair>& g
 
 //! Clones source's mount (not recursively) with the mapping of ns, nosuid and
 //! nodev, and attaches it at target (an existing empty directory).
-void attach_idmapped(const std::string& source, const std::string& target, const Fd& ns) {
-  Fd tree(static_cast<int>(
+void attach_idmapped(const std::string& source, const std::string& target, const agent::Fd& ns) {
+  agent::Fd tree(static_cast<int>(
       ::syscall(SYS_open_tree, AT_FDCWD, source.c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC)));
   if (tree.get() < 0) unsupported("open_tree of " + source, errno);
   struct mount_attr attr {};
@@ -162,7 +162,7 @@ void mount_overlay_at(const std::string& lower, const std::string& upper, const 
 
 void mount_idmapped_bind(const std::string& source, const std::string& target, uid_t disk_uid, gid_t disk_gid,
                          uint32_t as_id) {
-  Fd ns = idmap_namespace({{disk_uid, as_id}}, {{disk_gid, as_id}});
+  agent::Fd ns = idmap_namespace({{disk_uid, as_id}}, {{disk_gid, as_id}});
   attach_idmapped(source, target, ns);
 }
 
@@ -186,7 +186,7 @@ void mount_overlay_idmapped(const OverlayLayers& layers, const std::string& merg
     v.push_back(IdPair{disk == 0 ? kRootOnDisk : 0u, 0u});
     return v;
   };
-  Fd ns = idmap_namespace(with_root(disk_uid), with_root(disk_gid));
+  agent::Fd ns = idmap_namespace(with_root(disk_uid), with_root(disk_gid));
   const std::string upper_parent = std::filesystem::path(layers.upper).parent_path().string();
   if (std::filesystem::path(layers.work).parent_path().string() != upper_parent) {
     throw sdk::Error(ISB_INVALID_ARGUMENT, "the overlay's upper and work directories must be in one directory (got " +

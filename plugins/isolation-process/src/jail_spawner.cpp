@@ -22,7 +22,7 @@
 #include <cstring>
 #include <future>
 
-#include "../supervisor/protocol.hpp"
+#include "sandbox-agent/protocol.hpp"
 
 namespace isb::process {
 namespace {
@@ -147,10 +147,10 @@ Jail spawn_now(const JailLaunch& launch) {
     throw sdk::Error(ISB_UNAVAILABLE, std::string("socketpair failed: ") + strerror(errno));
   }
   // Neither end may be fd 3: dup2(3, 3) would keep close-on-exec set.
-  Fd ours(raise_fd(sv[0], 10)), theirs(raise_fd(sv[1], 10));
-  Fd sync_r, sync_w, err_r, err_w;
-  make_pipe(sync_r, sync_w);
-  make_pipe(err_r, err_w);
+  agent::Fd ours(agent::raise_fd(sv[0], 10)), theirs(agent::raise_fd(sv[1], 10));
+  agent::Fd sync_r, sync_w, err_r, err_w;
+  agent::make_pipe(sync_r, sync_w);
+  agent::make_pipe(err_r, err_w);
 
   std::string path = launch.supervisor_path;
   char arg0[] = "isb-supervisor";
@@ -221,11 +221,11 @@ Jail spawn_now(const JailLaunch& launch) {
                                             launch.supervisor_path + ")");
     }
     uint32_t flags = 0;
-    if (user_namespace) flags |= wire::kFlagUserNamespace;
-    if (!launch.seccomp_bpf.empty()) flags |= wire::kFlagSeccomp;
-    if (launch.command_cgroup_fd >= 0) flags |= wire::kFlagCommandCgroups;
+    if (user_namespace) flags |= agent::wire::kFlagUserNamespace;
+    if (!launch.seccomp_bpf.empty()) flags |= agent::wire::kFlagSeccomp;
+    if (launch.command_cgroup_fd >= 0) flags |= agent::wire::kFlagCommandCgroups;
     const uint32_t target = user_namespace ? 1000 : launch.host_uid + 1;
-    wire::Writer init(wire::kInit);
+    agent::wire::Writer init(agent::wire::kInit);
     init.u32(target)
         .u32(target)
         .u32(flags)
@@ -261,12 +261,12 @@ Jail spawn_now(const JailLaunch& launch) {
     std::string reply(4096, '\0');
     ssize_t got = ::recv(jail.control.get(), reply.data(), reply.size(), 0);
     if (got <= 0) throw sdk::Error(ISB_UNAVAILABLE, "the supervisor exited while building the jail");
-    wire::Reader r(reply.data(), static_cast<size_t>(got));
+    agent::wire::Reader r(reply.data(), static_cast<size_t>(got));
     uint32_t type = r.u32();
-    if (type == wire::kSetupFailed) {
+    if (type == agent::wire::kSetupFailed) {
       throw sdk::Error(ISB_UNAVAILABLE, "building the jail failed: " + r.str());
     }
-    if (type != wire::kReady) throw sdk::Error(ISB_UNAVAILABLE, "the supervisor sent an unexpected reply");
+    if (type != agent::wire::kReady) throw sdk::Error(ISB_UNAVAILABLE, "the supervisor sent an unexpected reply");
   } catch (...) {
     JailSpawner::kill(jail);
     throw;

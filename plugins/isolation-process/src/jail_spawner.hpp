@@ -25,7 +25,7 @@
 #include <thread>
 #include <vector>
 
-#include "fd.hpp"
+#include "sandbox-agent/fd.hpp"
 
 namespace isb::process {
 
@@ -69,7 +69,7 @@ struct JailLaunch {
 //! A running supervisor. OWNERSHIP: the control socket belongs to the Jail.
 struct Jail {
   pid_t pid = -1;  // host pid of the supervisor (pid 1 inside)
-  Fd control;      // SOCK_SEQPACKET to the supervisor
+  agent::Fd control;      // SOCK_SEQPACKET to the supervisor
 };
 
 class JailSpawner {

@@ -1,7 +1,7 @@
 // process_backend.cpp: the "process" isolation plugin. Each sandbox is a jail
-// (jail_spawner.cpp + supervisor/) with its own cgroups (workspace_cgroups.hpp:
+// (jail_spawner.cpp + plugins/sandbox-agent/supervisor/) with its own cgroups (workspace_cgroups.hpp:
 // v1 or v2) and the seccomp filter compiled once (seccomp_filter.cpp); commands go through the
-// jail's supervisor (jail_client.cpp). A root server gives each sandbox host
+// jail's supervisor (sandbox-agent/jail_client.hpp). A root server gives each sandbox host
 // uids of its own; a server of another user builds the same jail in a user
 // namespace where the sandbox user is the server's own uid (rootless, see
 // JailIdentity::kServerUser). Where the host cannot give a jail, or the
@@ -32,12 +32,12 @@
 #include <set>
 #include <string>
 
-#include "../supervisor/jail_setup.hpp"
+#include "sandbox-agent/jail_setup.hpp"
 #include "config.hpp"
 #include "host_instance.hpp"
 #include "idmapped_mount.hpp"
 #include "isolation-common/process_tree.hpp"
-#include "jail_client.hpp"
+#include "sandbox-agent/jail_client.hpp"
 #include "jail_spawner.hpp"
 #include "runner.hpp"
 #include "seccomp_filter.hpp"
@@ -404,7 +404,7 @@ class ProcessBackend : public sdk::IsolationBackend {
                      {"available", true},
                      {"isolation", jail ? "jail" : "none"},
                      {"running_as_root", is_root_},
-                     {"workspace_mount", jail ? jail::kWorkspaceMount : "(the host path)"},
+                     {"workspace_mount", jail ? agent::jail::kWorkspaceMount : "(the host path)"},
                      {"protections", std::move(p)}};
     if (instance_) {
       doc["instance"] = instance_->name();
@@ -484,7 +484,7 @@ class ProcessBackend : public sdk::IsolationBackend {
     json::object doc{
         {"sandbox_id", spec.workspace_id},
         {"workspace_path", spec.workspace_path},
-        {"workspace_mount", h.mode == Mode::kDirect ? spec.workspace_path : jail::kWorkspaceMount},
+        {"workspace_mount", h.mode == Mode::kDirect ? spec.workspace_path : agent::jail::kWorkspaceMount},
         {"resource_limits", spec.limits.to_json()}};
     if (sb->overlay_mounted) doc["overlay_mounted"] = true;
     json::array enforced, not_enforced;
@@ -540,10 +540,10 @@ class ProcessBackend : public sdk::IsolationBackend {
     check_cwd(*sb, spec.cwd);
     if (sb->slot < 0) return exec_direct(*sb, spec, sink);
 
-    JailRunRequest req;
+    agent::JailRunRequest req;
     req.argv = spec.argv;
-    req.cwd = std::string(jail::kWorkspaceMount) + (spec.cwd == "." ? "" : "/" + spec.cwd);
-    std::map<std::string, std::string> env{{"PATH", kJailPath}, {"HOME", jail::kWorkspaceMount},
+    req.cwd = std::string(agent::jail::kWorkspaceMount) + (spec.cwd == "." ? "" : "/" + spec.cwd);
+    std::map<std::string, std::string> env{{"PATH", kJailPath}, {"HOME", agent::jail::kWorkspaceMount},
                                            {"LANG", "C.UTF-8"}, {"TERM", "dumb"},
                                            {"USER", "sandbox"}, {"LOGNAME", "sandbox"}};
     for (const auto& [k, v] : spec.env) env[k] = v;
@@ -577,7 +577,7 @@ class ProcessBackend : public sdk::IsolationBackend {
       before = sb->cgroups->counters();
       sb->cgroups->reset_peak();
     }
-    RunResult r = run_in_jail(sb->jail.control, sb->send_mu, req, sink);
+    RunResult r = agent::run_in_jail(sb->jail.control, sb->send_mu, req, sink);
     if (r.supervisor_lost) {
       std::lock_guard<std::mutex> lock(sb->send_mu);
       if (!sb->lost.empty()) throw failed_sandbox(sandbox_id, sb->lost);  // another call gave it up
@@ -794,14 +794,14 @@ class ProcessBackend : public sdk::IsolationBackend {
       sb.spec.workspace_id = std::string("probe-") + std::to_string(::getpid());
       std::mutex mu;
       auto run = [&](std::vector<std::string> argv) {
-        JailRunRequest req;
+        agent::JailRunRequest req;
         req.argv = std::move(argv);
-        req.cwd = jail::kWorkspaceMount;
+        req.cwd = agent::jail::kWorkspaceMount;
         req.env = {std::string("PATH=") + kJailPath};
         req.timeout_ms = 10000;
         isb_output_sink none{sizeof(isb_output_sink), nullptr, nullptr, nullptr};
         sdk::OutputSink sink(&none);
-        return run_in_jail(sb.jail.control, mu, req, sink);
+        return agent::run_in_jail(sb.jail.control, mu, req, sink);
       };
       try {
         {
@@ -885,7 +885,7 @@ class ProcessBackend : public sdk::IsolationBackend {
       prepare_workspace(h, sb, slot);
     }
     const uint32_t user = sb.command_uid;  // commands and, after setup, the supervisor
-    Fd command_cgroups;
+    agent::Fd command_cgroups;
     try {
       if (h.use_cgroups) {
         sb.cgroups = make_workspace_cgroups(h.cgroups, cgroup_parent(), sb.spec.workspace_id, sb.spec.limits);
@@ -912,8 +912,8 @@ class ProcessBackend : public sdk::IsolationBackend {
         sb.spec.limits.disk_mb ? static_cast<uint64_t>(*sb.spec.limits.disk_mb) << 20 : 256ull << 20;
     launch.tmp_bytes = disk;
     launch.shm_bytes = std::min<uint64_t>(disk, 64ull << 20);
-    std::vector<Fd> joins;
-    Fd leaf;
+    std::vector<agent::Fd> joins;
+    agent::Fd leaf;
     try {
       if (sb.cgroups) {
         joins = sb.cgroups->open_join_files();

@@ -19,7 +19,7 @@
 #include <climits>
 #include <cstring>
 
-#include "fd.hpp"
+#include "sandbox-agent/fd.hpp"
 
 namespace isb::process {
 namespace {
@@ -167,7 +167,7 @@ bool set_limit(int resource, rlim_t value) {
 // --- parent side ------------------------------------------------------------
 
 struct StreamState {
-  Fd fd;
+  agent::Fd fd;
   int32_t stream;
   int64_t total = 0;
   int64_t forwarded = 0;
@@ -233,11 +233,11 @@ RunResult run_command(const RunRequest& req, const sdk::OutputSink& sink,
   long open_max = ::sysconf(_SC_OPEN_MAX);
   int max_fd = open_max > 0 && open_max < INT_MAX ? static_cast<int>(open_max) : 65536;
 
-  Fd in_r, in_w, out_r, out_w, err_r, err_w, ep_r, ep_w;
-  make_pipe(in_r, in_w);
-  make_pipe(out_r, out_w);
-  make_pipe(err_r, err_w);
-  make_pipe(ep_r, ep_w);
+  agent::Fd in_r, in_w, out_r, out_w, err_r, err_w, ep_r, ep_w;
+  agent::make_pipe(in_r, in_w);
+  agent::make_pipe(out_r, out_w);
+  agent::make_pipe(err_r, err_w);
+  agent::make_pipe(ep_r, ep_w);
 
   RunResult result;
   const Clock::time_point started = Clock::now();
@@ -287,14 +287,14 @@ RunResult run_command(const RunRequest& req, const sdk::OutputSink& sink,
 
   StreamState out{std::move(out_r), ISB_STREAM_STDOUT};
   StreamState err{std::move(err_r), ISB_STREAM_STDERR};
-  set_nonblocking(out.fd.get());
-  set_nonblocking(err.fd.get());
+  agent::set_nonblocking(out.fd.get());
+  agent::set_nonblocking(err.fd.get());
   std::string pending_stdin = req.stdin_data.value_or("");
   size_t stdin_off = 0;
   if (pending_stdin.empty() || result.error) {
     in_w.reset();
   } else {
-    set_nonblocking(in_w.get());
+    agent::set_nonblocking(in_w.get());
   }
 
   bool terminating = false;
@@ -359,7 +359,7 @@ RunResult run_command(const RunRequest& req, const sdk::OutputSink& sink,
       if (fds[i].revents == 0) continue;
       if (static_cast<int>(i) == stdin_index) {
         ssize_t w =
-            write_no_sigpipe(in_w.get(), pending_stdin.data() + stdin_off, pending_stdin.size() - stdin_off);
+            agent::write_no_sigpipe(in_w.get(), pending_stdin.data() + stdin_off, pending_stdin.size() - stdin_off);
         if (w > 0) stdin_off += static_cast<size_t>(w);
         if ((w < 0 && errno != EAGAIN && errno != EINTR) || stdin_off >= pending_stdin.size()) in_w.reset();
       } else {

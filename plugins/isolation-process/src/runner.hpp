@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "isolation-common/signals.hpp"
+#include "sandbox-agent/run_result.hpp"
 #include "specs.hpp"
 
 namespace isb::process {
@@ -31,27 +32,8 @@ struct RunRequest {
   std::optional<std::string> stdin_data;
 };
 
-struct RunResult {
-  std::optional<int> exit_code;
-  std::optional<int> signal;
-  bool timed_out = false;
-  bool cancelled = false;
-  int64_t duration_ms = 0;
-  int64_t stdout_bytes = 0;  // bytes the command wrote, including dropped ones
-  int64_t stderr_bytes = 0;
-  bool output_truncated = false;
-  int64_t max_rss_kb = 0;
-  int64_t cpu_ms = 0;
-  std::optional<std::string> error;  // set when the child could not exec
-  pid_t pgid = -1;
-  bool group_still_alive = false;  // background members remain after the main process exited
-  //! Jail mode: the supervisor hung up without reporting the command's end, or
-  //! did not report it within the bound (jail_client.hpp); `error` says which.
-  bool supervisor_lost = false;
-  //! Direct mode: the main process (pid == pgid) did not end within
-  //! reply_margin_ms after SIGKILL; it is still the caller's unreaped child.
-  bool unreaped = false;
-};
+//! The report of one run, shared with the jail client (sandbox-agent).
+using agent::RunResult;
 
 //! Runs req and waits for its main process, at most timeout_ms + kill_grace_ms +
 //! reply_margin_ms. on_started(pgid) is called right after fork, before any

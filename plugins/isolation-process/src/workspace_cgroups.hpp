@@ -30,7 +30,7 @@
 #include <string>
 #include <vector>
 
-#include "fd.hpp"
+#include "sandbox-agent/fd.hpp"
 #include "specs.hpp"
 
 namespace isb::process {
@@ -74,11 +74,11 @@ class WorkspaceCgroups {
   //! Files the supervisor joins by writing "0" before it makes its cgroup
   //! namespace (see JailLaunch::cgroup_join_fds): v1 the "tasks" file of each
   //! controller's cgroup, v2 the workspace cgroup's cgroup.procs.
-  virtual std::vector<Fd> open_join_files() const = 0;
+  virtual std::vector<agent::Fd> open_join_files() const = 0;
   //! v2: cgroup.procs of the supervisor's leaf, joined after the cgroup
   //! namespace is made (so the namespace's root is the workspace cgroup);
   //! v1: an empty Fd.
-  virtual Fd open_leaf_join_file() const = 0;
+  virtual agent::Fd open_leaf_join_file() const = 0;
   //! The supervisor runs (in its leaf): v2 enables the memory controller for
   //! the leaves, so each command's cgroup can be an OOM group of its own.
   //! Throws sdk::Error naming the file that could not be written.
@@ -94,7 +94,7 @@ class WorkspaceCgroups {
   //! Gives the cgroup directory under which the supervisor makes one cgroup
   //! per command to uid (the supervisor's), and returns an fd of it to pass
   //! to the supervisor; an empty Fd when commands get no cgroups of their own.
-  virtual Fd delegate_commands(uid_t uid) = 0;
+  virtual agent::Fd delegate_commands(uid_t uid) = 0;
   //! Which limits are enforced by this object ("cgroup_memory", ...).
   virtual std::vector<std::string> enforced() const = 0;
 };

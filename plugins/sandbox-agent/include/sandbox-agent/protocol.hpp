@@ -1,5 +1,6 @@
-// protocol.hpp: the wire format between the process backend (in the server) and
-// isb-supervisor (pid 1 of a workspace's jail). Header-only, no dependencies, so
+// protocol.hpp: the wire format between the server (jail_client.hpp, used by
+// both isolation backends) and isb-supervisor (pid 1 of a process-backend
+// jail, or the agent in a docker container). Header-only, no dependencies, so
 // the supervisor stays a small program.
 //
 // Transport: AF_UNIX SOCK_SEQPACKET, one message per record (atomic, bounded).
@@ -23,7 +24,7 @@
 #include <string>
 #include <vector>
 
-namespace isb::process::wire {
+namespace isb::agent::wire {
 
 enum MessageType : uint32_t {
   kInit = 1,
@@ -116,4 +117,4 @@ class Reader {
   bool ok_ = true;
 };
 
-}  // namespace isb::process::wire
+}  // namespace isb::agent::wire

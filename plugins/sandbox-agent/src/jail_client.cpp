@@ -1,5 +1,5 @@
-// jail_client.cpp: the server side of one kRun (see supervisor/protocol.hpp).
-#include "jail_client.hpp"
+// jail_client.cpp: the server side of one kRun (see sandbox-agent/protocol.hpp).
+#include "sandbox-agent/jail_client.hpp"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -13,10 +13,10 @@
 #include <chrono>
 #include <cstring>
 
-#include "../supervisor/protocol.hpp"
-#include "fd.hpp"
+#include "sandbox-agent/protocol.hpp"
+#include "sandbox-agent/fd.hpp"
 
-namespace isb::process {
+namespace isb::agent {
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -265,4 +265,4 @@ RunResult run_in_jail(const Fd& control, std::mutex& send_mu, const JailRunReque
   return result;
 }
 
-}  // namespace isb::process
+}  // namespace isb::agent

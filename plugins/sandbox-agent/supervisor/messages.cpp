@@ -9,7 +9,7 @@
 
 #include <cstring>
 
-namespace isb::process::supervisor {
+namespace isb::agent::supervisor {
 
 Message receive(int sock, bool nonblocking) {
   Message m;
@@ -108,4 +108,4 @@ void chdir_limit_and_exec(const RunRequest& run) {
   child_failed(run.sock, "exec");
 }
 
-}  // namespace isb::process::supervisor
+}  // namespace isb::agent::supervisor

@@ -27,9 +27,9 @@
 #include <vector>
 
 #include "messages.hpp"
-#include "protocol.hpp"
+#include "sandbox-agent/protocol.hpp"
 
-namespace isb::process::agent {
+namespace isb::agent::container {
 namespace {
 
 // Connections beyond this are refused: a server keeps one per workspace, so
@@ -209,4 +209,4 @@ int run(const char* socket_dir) {
   }
 }
 
-}  // namespace isb::process::agent
+}  // namespace isb::agent::container

@@ -26,7 +26,7 @@
 #include <string>
 #include <vector>
 
-namespace isb::process {
+namespace isb::agent {
 
 class CommandCgroups {
  public:
@@ -60,4 +60,4 @@ class CommandCgroups {
   std::vector<std::string> lingering_;  // finished commands' cgroups still holding processes
 };
 
-}  // namespace isb::process
+}  // namespace isb::agent

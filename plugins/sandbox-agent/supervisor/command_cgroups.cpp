@@ -12,7 +12,7 @@
 
 #include <algorithm>
 
-namespace isb::process {
+namespace isb::agent {
 namespace {
 
 bool write_at(int dir, const std::string& file, const char* text) {
@@ -136,4 +136,4 @@ void CommandCgroups::retry() {
                    lingering_.end());
 }
 
-}  // namespace isb::process
+}  // namespace isb::agent

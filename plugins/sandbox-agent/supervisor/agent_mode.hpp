@@ -15,7 +15,7 @@
 // root (without CAP_SYS_PTRACE) can neither ptrace it nor read /proc/1.
 #pragma once
 
-namespace isb::process::agent {
+namespace isb::agent::container {
 
 //! File name of the listening socket inside the agent's directory.
 inline constexpr const char* kSocketName = "agent.sock";
@@ -25,4 +25,4 @@ inline constexpr const char* kSocketName = "agent.sock";
 //! on stderr, which the engine keeps as the container's log).
 int run(const char* socket_dir);
 
-}  // namespace isb::process::agent
+}  // namespace isb::agent::container

@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <string>
 
-namespace isb::process::jail {
+namespace isb::agent::jail {
 
 struct JailSpec {
   std::string workspace_host_path;  // bound read-write at /workspace
@@ -25,4 +25,4 @@ inline constexpr const char* kWorkspaceMount = "/workspace";
 //! then reports the message and exits, so no command ever runs half-jailed.
 std::string setup(const JailSpec& spec);
 
-}  // namespace isb::process::jail
+}  // namespace isb::agent::jail

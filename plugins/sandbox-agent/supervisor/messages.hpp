@@ -13,9 +13,9 @@
 #include <utility>
 #include <vector>
 
-#include "protocol.hpp"
+#include "sandbox-agent/protocol.hpp"
 
-namespace isb::process::supervisor {
+namespace isb::agent::supervisor {
 
 //! One received message and the fds that came with it (close-on-exec).
 struct Message {
@@ -52,4 +52,4 @@ bool decode_run(Message& m, RunRequest* out);
 //! Every fd except 0-2 must be close-on-exec by now.
 [[noreturn]] void chdir_limit_and_exec(const RunRequest& run);
 
-}  // namespace isb::process::supervisor
+}  // namespace isb::agent::supervisor

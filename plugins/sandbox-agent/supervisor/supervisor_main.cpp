@@ -30,11 +30,11 @@
 
 #include "agent_mode.hpp"
 #include "command_cgroups.hpp"
-#include "jail_setup.hpp"
+#include "sandbox-agent/jail_setup.hpp"
 #include "messages.hpp"
-#include "protocol.hpp"
+#include "sandbox-agent/protocol.hpp"
 
-namespace isb::process {
+namespace isb::agent {
 namespace {
 
 constexpr int kControlFd = 3;
@@ -243,10 +243,10 @@ int supervisor_main() {
 }
 
 }  // namespace
-}  // namespace isb::process
+}  // namespace isb::agent
 
 // `isb-supervisor agent DIR`: PID 1 of a docker workspace's container (agent_mode.hpp).
 int main(int argc, char** argv) {
-  if (argc == 3 && std::strcmp(argv[1], "agent") == 0) return isb::process::agent::run(argv[2]);
-  return isb::process::supervisor_main();
+  if (argc == 3 && std::strcmp(argv[1], "agent") == 0) return isb::agent::container::run(argv[2]);
+  return isb::agent::supervisor_main();
 }

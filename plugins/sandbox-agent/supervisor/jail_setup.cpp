@@ -4,7 +4,7 @@
 // only networking, the sandbox identity, dropped capabilities, no_new_privs and
 // the seccomp filter compiled by the backend. Same order of steps as bubblewrap
 // and nsjail: mounts need the namespace's capabilities, so privileges go last.
-#include "jail_setup.hpp"
+#include "sandbox-agent/jail_setup.hpp"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -25,7 +25,7 @@
 #include <cstring>
 #include <string>
 
-namespace isb::process::jail {
+namespace isb::agent::jail {
 namespace {
 
 struct Failure {
@@ -289,4 +289,4 @@ std::string setup(const JailSpec& spec) {
   }
 }
 
-}  // namespace isb::process::jail
+}  // namespace isb::agent::jail

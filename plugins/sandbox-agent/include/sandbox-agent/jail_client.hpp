@@ -19,10 +19,10 @@
 #include <utility>
 #include <vector>
 
-#include "fd.hpp"
-#include "runner.hpp"
+#include "sandbox-agent/fd.hpp"
+#include "sandbox-agent/run_result.hpp"
 
-namespace isb::process {
+namespace isb::agent {
 
 struct JailRunRequest {
   std::vector<std::string> argv;
@@ -51,4 +51,4 @@ struct JailRunRequest {
 RunResult run_in_jail(const Fd& control, std::mutex& send_mu, const JailRunRequest& req,
                       const sdk::OutputSink& sink);
 
-}  // namespace isb::process
+}  // namespace isb::agent

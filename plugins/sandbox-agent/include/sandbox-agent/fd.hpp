@@ -1,5 +1,6 @@
-// fd.hpp: an owning file descriptor and the pipe helper shared by the direct
-// runner and the jail client.
+// fd.hpp: an owning file descriptor and the pipe helpers shared by the
+// process backend's direct runner, the jail client and the docker backend's
+// agent connection.
 #pragma once
 
 #include <errno.h>
@@ -13,7 +14,7 @@
 #include <isb/sdk/plugin.hpp>
 #include <string>
 
-namespace isb::process {
+namespace isb::agent {
 
 //! An fd closed on destruction. Not thread-safe; owned by one scope.
 class Fd {
@@ -92,4 +93,4 @@ inline ssize_t write_no_sigpipe(int fd, const char* data, size_t len) {
   return n;
 }
 
-}  // namespace isb::process
+}  // namespace isb::agent
