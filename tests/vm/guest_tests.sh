@@ -17,13 +17,6 @@ mount -t sysfs sysfs /sys
 mkdir -p /dev/pts /dev/shm
 mount -t devpts -o newinstance,ptmxmode=0666 devpts /dev/pts
 mount -t tmpfs tmpfs /dev/shm
-mount -t tmpfs -o mode=1777 tmpfs /tmp
-mount -t tmpfs tmpfs /run
-mount -t cgroup2 -o nsdelegate cgroup2 /sys/fs/cgroup
-ip link set lo up 2>/dev/null || busybox ip link set lo up
-hostname isb-vm
-echo "ISB-VM-BOOTED $(cut -d' ' -f1 /proc/uptime)"
-
 build= steps=
 for arg in $(cat /proc/cmdline); do
   case "$arg" in
@@ -32,6 +25,25 @@ for arg in $(cat /proc/cmdline); do
   esac
 done
 src=$(cd "$(dirname "$0")/../.." && pwd)
+# A checkout or build under /tmp (a clone in /tmp, say) stays at its path
+# above the fresh /tmp: held aside by a bind mount, then moved back on top.
+keep=()
+for d in "$src" "$build"; do
+  case "$d/" in /tmp/*) keep+=("$d") ;; esac
+done
+for i in "${!keep[@]}"; do
+  mkdir -p "/.isb-keep/$i" && mount --bind "${keep[$i]}" "/.isb-keep/$i"
+done
+mount -t tmpfs -o mode=1777 tmpfs /tmp
+for i in "${!keep[@]}"; do
+  mkdir -p "${keep[$i]}" && mount --move "/.isb-keep/$i" "${keep[$i]}"
+done
+mount -t tmpfs tmpfs /run
+mount -t cgroup2 -o nsdelegate cgroup2 /sys/fs/cgroup
+ip link set lo up 2>/dev/null || busybox ip link set lo up
+hostname isb-vm
+echo "ISB-VM-BOOTED $(cut -d' ' -f1 /proc/uptime)"
+
 as_user=$src/tests/isolation/as_test_user.sh
 v2_test=$build/bin/vm_cgroup_v2_test
 attack_test=$build/bin/isolation_attack_test
