@@ -7,8 +7,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 namespace isb::process::cgroup_files {
 
@@ -45,6 +47,21 @@ std::vector<pid_t> procs(const std::string& dir) {
   pid_t p;
   while (in >> p) out.push_back(p);
   return out;
+}
+
+bool remove_dirs(const std::vector<std::string>& dirs) {
+  bool ok = true;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  for (const auto& d : dirs) {
+    while (::rmdir(d.c_str()) != 0 && errno != ENOENT) {
+      if (std::chrono::steady_clock::now() > deadline) {
+        ok = false;
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  }
+  return ok;
 }
 
 std::vector<std::string> subtree(const std::string& dir) {

@@ -25,6 +25,10 @@ int64_t counter(const std::string& path, const std::string& key);
 std::vector<pid_t> procs(const std::string& dir);
 //! dir and every directory below it, children before parents (the order rmdir needs).
 std::vector<std::string> subtree(const std::string& dir);
+//! Removes dirs in the order given (children before parents), retrying
+//! each while rmdir says EBUSY (killed tasks not fully gone yet), for at
+//! most 2 s in all; false if one is still there then.
+bool remove_dirs(const std::vector<std::string>& dirs);
 //! mkdir -p with mode 0755; false with errno set when a level cannot be made.
 bool mkdir_p(const std::string& path);
 std::string hex(const std::string& s);

@@ -82,18 +82,7 @@ bool kill_all(const std::vector<std::string>& dirs, const std::string& freezer) 
 
 bool remove_dirs(const std::vector<std::string>& dirs, const std::string& freezer) {
   bool ok = kill_all(dirs, freezer);
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
-  for (const auto& d : with_subtrees(dirs)) {
-    // rmdir fails with EBUSY until the killed tasks are fully gone.
-    while (::rmdir(d.c_str()) != 0 && errno != ENOENT) {
-      if (std::chrono::steady_clock::now() > deadline) {
-        ok = false;
-        break;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    }
-  }
-  return ok;
+  return cgroup_files::remove_dirs(with_subtrees(dirs)) && ok;
 }
 
 const char* const kControllers[] = {"memory", "pids", "cpu", "freezer"};

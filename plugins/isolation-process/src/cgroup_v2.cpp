@@ -106,18 +106,7 @@ bool remove_tree(const std::string& dir) {
   struct stat st {};
   if (::stat(dir.c_str(), &st) != 0) return true;
   bool ok = kill_tree(dir);
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
-  for (const auto& d : subtree(dir)) {
-    // rmdir fails with EBUSY until the killed tasks are fully gone.
-    while (::rmdir(d.c_str()) != 0 && errno != ENOENT) {
-      if (std::chrono::steady_clock::now() > deadline) {
-        ok = false;
-        break;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    }
-  }
-  return ok;
+  return cgroup_files::remove_dirs(subtree(dir)) && ok;
 }
 
 std::vector<std::string> list_dir(const std::string& dir) {
